@@ -1,0 +1,43 @@
+# Connect: `make run` serves on http://127.0.0.1:8000, `make test` runs the whole suite.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+# The suite uses real Redis for everything cache-related (a dedicated db number).
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test bench migrate env clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+.env: | $(BIN)/python
+	$(BIN)/python scripts/write_env.py .env
+
+env: .env
+
+migrate: $(STAMP_RUN) .env
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP_DEV) .env
+	$(BIN)/python scripts/ensure_chromium.py
+	REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP_DEV) .env
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) *.egg-info

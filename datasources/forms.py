@@ -1,0 +1,208 @@
+"""The fields an administrator edits: wizard steps, server details, headers and write-only secrets."""
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms import BaseInlineFormSet, inlineformset_factory
+
+from . import validators
+from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
+from .types import type_choices
+
+SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
+# Changing one of these makes stored OAuth tokens meaningless.
+TOKEN_BINDING_FIELDS = ("mode", "client_id", "token_url", "authorization_url", "scopes", "tenant", "provider")
+
+
+class TypeForm(forms.Form):
+    type = forms.ChoiceField(label="Datasource type", choices=type_choices, widget=forms.RadioSelect,
+                             help_text="The kind of system Connect reads options from.")
+
+
+class NameForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, strip=True,
+                           help_text="A unique name, shown to administrators (1-100 characters, case is ignored "
+                                     "when checking uniqueness).")
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Datasource.objects.filter(name__iexact=name).exists():
+            raise ValidationError("A datasource with this name already exists (names ignore case).")
+        return name
+
+
+class ServerDetailsForm(forms.ModelForm):
+    class Meta:
+        model = Datasource
+        fields = ["base_url", "documentation_url", "test_url"]
+        widgets = {
+            "base_url": forms.URLInput(attrs={"placeholder": "https://api.example.com/v1"}),
+            "documentation_url": forms.URLInput(attrs={"placeholder": "https://docs.example.com"}),
+            "test_url": forms.TextInput(attrs={"placeholder": "/health or https://api.example.com/health"}),
+        }
+
+    def clean_base_url(self):
+        return self.cleaned_data["base_url"].strip()
+
+
+class DatasourceEditForm(ServerDetailsForm):
+    """Edit page: the name and the server details together."""
+
+    class Meta(ServerDetailsForm.Meta):
+        fields = ["name"] + ServerDetailsForm.Meta.fields
+
+    def validate_unique(self):
+        # Datasource.clean() already reports a clash on the name field; skip the duplicate constraint message.
+        pass
+
+
+class HeaderForm(forms.ModelForm):
+    class Meta:
+        model = Header
+        fields = ["name", "value"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "X-Custom-Header", "aria-label": "Header name"}),
+                   "value": forms.TextInput(attrs={"aria-label": "Header value"})}
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+    def _post_clean(self):
+        # The formset checks the count across all rows (rows being removed included); skip the per-row count.
+        self.instance._count_checked_by_formset = True
+        super()._post_clean()
+
+
+class BaseHeaderFormSet(BaseInlineFormSet):
+    default_error_messages = {
+        "too_many_forms": f"A datasource can have at most {validators.MAX_HEADERS} custom headers: remove one "
+                          f"before adding another.",
+    }
+
+    def clean(self):
+        super().clean()
+        seen = {}
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or self.can_delete and self._should_delete_form(form):
+                continue
+            name = form.cleaned_data.get("name")
+            if not name:
+                continue
+            key = name.lower()
+            if key in seen:
+                form.add_error("name", f"The header “{name}” appears twice (names ignore case).")
+            seen[key] = form
+
+    def kept_rows(self) -> list[dict]:
+        """The rows a person typed, for the wizard's back/forward (header values are not secrets)."""
+        rows = []
+        for form in self.forms:
+            data = {f: form[f].value() or "" for f in ("name", "value")}
+            deleted = self.can_delete and form["DELETE"].value()
+            if (data["name"] or data["value"]) and not deleted:
+                rows.append(data)
+        return rows
+
+
+def header_formset_class(extra: int = 1):
+    return inlineformset_factory(
+        Datasource, Header, form=HeaderForm, formset=BaseHeaderFormSet, extra=extra,
+        max_num=validators.MAX_HEADERS, validate_max=True, absolute_max=validators.MAX_HEADERS + 50,
+        can_delete=True,
+    )
+
+
+class AuthForm(forms.ModelForm):
+    """Authentication. Secrets are write-only: never rendered, blank keeps the stored value, "clear" removes it."""
+
+    password = forms.CharField(label="Password", required=False, strip=False,
+                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
+    api_key_value = forms.CharField(label="Key value", required=False, strip=False,
+                                    widget=forms.PasswordInput(render_value=False,
+                                                               attrs={"autocomplete": "new-password"}))
+    client_secret = forms.CharField(label="Client secret", required=False, strip=False,
+                                    widget=forms.PasswordInput(render_value=False,
+                                                               attrs={"autocomplete": "new-password"}))
+    clear_password = forms.BooleanField(label="Clear the stored password", required=False)
+    clear_api_key_value = forms.BooleanField(label="Clear the stored key value", required=False)
+    clear_client_secret = forms.BooleanField(label="Clear the stored client secret", required=False)
+    extra_token_params = forms.CharField(
+        label="Extra token parameters", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='Optional JSON object sent with the token request, e.g. {"audience": "https://api.example.com"}.')
+
+    class Meta:
+        model = AuthConfig
+        fields = ["mode", "username", "api_key_location", "api_key_name", "provider", "tenant",
+                  "authorization_url", "token_url", "client_id", "scopes", "extra_token_params",
+                  "client_auth_method"]
+        widgets = {"mode": forms.RadioSelect, "api_key_location": forms.RadioSelect}
+
+    def __init__(self, *args, origin_changed: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.origin_changed = origin_changed
+        self.notes: list[str] = []
+        self.stored = {field: bool(getattr(self.instance, field)) for field in ENTERED_SECRETS}
+        self.original = {field: getattr(self.instance, field) for field in TOKEN_BINDING_FIELDS}
+        self.fields["username"].widget.attrs["autocomplete"] = "off"
+        # A provider preset is chosen with a select; the OAuth issue fills the presets.
+        from .services.presets import preset_choices
+        self.fields["provider"] = forms.ChoiceField(
+            label="Provider preset", choices=preset_choices(), required=False,
+            help_text="Fills the URLs and the provider's quirks; every field stays editable.")
+        if not self.is_bound:
+            params = self.instance.extra_token_params or {}
+            self.initial["extra_token_params"] = json.dumps(params) if params else ""
+        for secret in ENTERED_SECRETS:
+            state = "stored" if self.stored[secret] else "not set"
+            self.fields[secret].help_text = (
+                f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value.")
+
+    def clean_extra_token_params(self):
+        raw = (self.cleaned_data.get("extra_token_params") or "").strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.')
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ValidationError('Enter a JSON object of text values, e.g. {"audience": "https://api"}.')
+        return value
+
+    def fields_with_modes(self) -> list:
+        """For the template: every field but the mode, with the auth modes that show it."""
+        modes: dict[str, list[str]] = {}
+        for mode, fields in MODE_FIELDS.items():
+            for field in fields:
+                modes.setdefault(field, []).append(mode.value)
+        for secret in ENTERED_SECRETS:
+            modes[f"clear_{secret}"] = modes[secret]
+        return [(self[name], " ".join(modes.get(name, []))) for name in self.fields if name != "mode"]
+
+    def _post_clean(self):
+        data = getattr(self, "cleaned_data", {})
+        mode = data.get("mode") or self.instance.mode
+        used = set(MODE_FIELDS.get(mode, ()))
+        for secret in ENTERED_SECRETS:
+            entered = data.get(secret) or ""
+            if data.get(f"clear_{secret}"):
+                if entered:
+                    self.add_error(secret, "Either enter a new value or tick “clear”, not both.")
+                setattr(self.instance, secret, "")
+            elif entered:
+                setattr(self.instance, secret, entered)
+            elif self.origin_changed and self.stored[secret] and secret in used:
+                setattr(self.instance, secret, "")
+                self.add_error(secret, f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
+                                       f"so a stored secret never follows a datasource to another host.")
+        self.instance.mode = mode
+        self.instance.drop_secrets_not_used_by_mode()
+        super()._post_clean()
+        if self.errors:
+            return
+        binding_changed = [f for f in TOKEN_BINDING_FIELDS if getattr(self.instance, f) != self.original[f]]
+        had_tokens = bool(self.instance.access_token or self.instance.refresh_token)
+        if had_tokens and (binding_changed or self.origin_changed):
+            self.instance.clear_tokens()
+            self.notes.append("The stored OAuth tokens were removed because the authentication or the API host "
+                              "changed: connect again.")
+

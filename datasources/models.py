@@ -1,0 +1,241 @@
+"""Datasources, their custom headers and their authentication: data and invariants only, no I/O."""
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from fernet_fields import EncryptedTextField
+
+from . import validators
+from .types import type_choices
+
+
+def new_config_version() -> str:
+    return uuid.uuid4().hex
+
+
+class Datasource(models.Model):
+    type = models.CharField(max_length=40, choices=type_choices, default="rest_api")
+    name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters.")
+    base_url = models.CharField(
+        "API base URL", max_length=2000, validators=[validators.validate_https_url],
+        help_text="https:// only. Item queries are appended to it, e.g. https://jira.example.com/rest/api/2",
+    )
+    documentation_url = models.CharField(
+        "API documentation URL", max_length=2000, blank=True, validators=[validators.validate_https_url],
+        help_text="Optional link to the API's documentation, shown on the datasource and item pages.",
+    )
+    test_url = models.CharField(
+        "API test URL", max_length=2000, blank=True, validators=[validators.validate_test_url],
+        help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
+                  "HTTP 200. Without it, Test connection tries the base URL.",
+    )
+    # Changes on every save of the datasource, its headers or its auth: cache keys and sessions use it.
+    config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="datasource_name_ci_unique",
+                                    violation_error_message="A datasource with this name already exists."),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.name = (self.name or "").strip()
+        if not self.name:
+            raise ValidationError({"name": "Enter a name."})
+        clash = Datasource.objects.filter(name__iexact=self.name).exclude(pk=self.pk)
+        if clash.exists():
+            raise ValidationError({"name": "A datasource with this name already exists (names ignore case)."})
+
+    def save(self, *args, **kwargs):
+        self.name = (self.name or "").strip()
+        self.config_version = new_config_version()
+        super().save(*args, **kwargs)
+
+    def bump_config_version(self):
+        self.config_version = new_config_version()
+        Datasource.objects.filter(pk=self.pk).update(config_version=self.config_version)
+
+    @property
+    def type_label(self) -> str:
+        return dict(type_choices()).get(self.type, self.type)
+
+
+class Header(models.Model):
+    datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="headers")
+    name = models.CharField(max_length=200, validators=[validators.validate_header_name])
+    value = models.CharField(max_length=4000, blank=True, validators=[validators.validate_header_value])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint("datasource", Lower("name"), name="header_name_ci_unique_per_datasource",
+                                    violation_error_message="This header is already set on this datasource."),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if not self.datasource_id:
+            return
+        siblings = Header.objects.filter(datasource_id=self.datasource_id).exclude(pk=self.pk)
+        if self.name and siblings.filter(name__iexact=self.name).exists():
+            raise ValidationError({"name": f"The header “{self.name}” is already set on this datasource."})
+        counted_elsewhere = getattr(self, "_count_checked_by_formset", False)
+        if self.pk is None and not counted_elsewhere and siblings.count() >= validators.MAX_HEADERS:
+            raise ValidationError(f"A datasource can have at most {validators.MAX_HEADERS} custom headers.")
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.datasource.bump_config_version()
+
+    def delete(self, *args, **kwargs):
+        datasource = self.datasource
+        result = super().delete(*args, **kwargs)
+        datasource.bump_config_version()
+        return result
+
+
+class AuthMode(models.TextChoices):
+    NONE = "none", "No auth"
+    BASIC = "basic", "Basic"
+    API_KEY = "api_key", "API key"
+    OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials", "OAuth2 client credentials"
+    OAUTH2_AUTHORIZATION_CODE = "oauth2_authorization_code", "OAuth2 authorization code"
+
+
+class ApiKeyLocation(models.TextChoices):
+    HEADER = "header", "HTTP header"
+    QUERY = "query", "Query parameter"
+
+
+class ClientAuthMethod(models.TextChoices):
+    BASIC = "basic", "HTTP Basic (client_secret_basic)"
+    BODY = "body", "In the request body (client_secret_post)"
+
+
+# Which fields each mode needs; secrets are the encrypted ones.
+MODE_REQUIRED_FIELDS = {
+    AuthMode.NONE: (),
+    AuthMode.BASIC: ("username", "password"),
+    AuthMode.API_KEY: ("api_key_name", "api_key_value"),
+    AuthMode.OAUTH2_CLIENT_CREDENTIALS: ("token_url", "client_id", "client_secret"),
+    AuthMode.OAUTH2_AUTHORIZATION_CODE: ("authorization_url", "token_url", "client_id", "client_secret"),
+}
+MODE_FIELDS = {
+    AuthMode.NONE: (),
+    AuthMode.BASIC: ("username", "password"),
+    AuthMode.API_KEY: ("api_key_location", "api_key_name", "api_key_value"),
+    AuthMode.OAUTH2_CLIENT_CREDENTIALS: ("token_url", "client_id", "client_secret", "scopes",
+                                         "extra_token_params", "client_auth_method"),
+    AuthMode.OAUTH2_AUTHORIZATION_CODE: ("provider", "tenant", "authorization_url", "token_url", "client_id",
+                                         "client_secret", "scopes", "client_auth_method"),
+}
+ENTERED_SECRETS = ("password", "api_key_value", "client_secret")
+TOKEN_SECRETS = ("access_token", "refresh_token")
+SECRET_FIELDS = ENTERED_SECRETS + TOKEN_SECRETS
+
+REQUIRED_MESSAGES = {
+    "username": "Enter the user name for Basic authentication.",
+    "password": "Enter the password for Basic authentication.",
+    "api_key_name": "Enter the name of the API key header or query parameter.",
+    "api_key_value": "Enter the API key value.",
+    "token_url": "Enter the token URL.",
+    "authorization_url": "Enter the authorization URL.",
+    "client_id": "Enter the client ID.",
+    "client_secret": "Enter the client secret.",
+}
+
+
+class AuthConfig(models.Model):
+    datasource = models.OneToOneField(Datasource, on_delete=models.CASCADE, related_name="auth")
+    mode = models.CharField("Authentication", max_length=40, choices=AuthMode.choices, default=AuthMode.NONE)
+
+    username = models.CharField(max_length=200, blank=True)
+    password = EncryptedTextField(blank=True, default="")
+
+    api_key_location = models.CharField("Send the key as", max_length=10, choices=ApiKeyLocation.choices,
+                                        default=ApiKeyLocation.HEADER)
+    api_key_name = models.CharField("Key name", max_length=200, blank=True,
+                                    help_text="The header or query parameter name, e.g. X-API-Key or api_key.")
+    api_key_value = EncryptedTextField("Key value", blank=True, default="")
+
+    provider = models.CharField("Provider preset", max_length=40, blank=True, default="custom")
+    tenant = models.CharField(max_length=200, blank=True, help_text="Microsoft Graph only: tenant id or domain.")
+    authorization_url = models.CharField("Authorization URL", max_length=2000, blank=True,
+                                         validators=[validators.validate_https_url])
+    token_url = models.CharField("Token URL", max_length=2000, blank=True, validators=[validators.validate_https_url])
+    client_id = models.CharField("Client ID", max_length=500, blank=True)
+    client_secret = EncryptedTextField(blank=True, default="")
+    scopes = models.CharField(max_length=2000, blank=True, help_text="Space-separated scopes.")
+    extra_token_params = models.JSONField(
+        "Extra token parameters", default=dict, blank=True,
+        help_text='Sent with the token request, e.g. {"audience": "https://api.example.com"}.')
+    client_auth_method = models.CharField("Client authentication", max_length=10,
+                                          choices=ClientAuthMethod.choices, default=ClientAuthMethod.BASIC)
+
+    # Filled by the OAuth flows, never by a person.
+    access_token = EncryptedTextField(blank=True, default="", editable=False)
+    refresh_token = EncryptedTextField(blank=True, default="", editable=False)
+    token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    token_scopes = models.CharField(max_length=2000, blank=True, editable=False)
+    connected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_refresh_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.CharField(max_length=1000, blank=True, editable=False)
+    reconnect_needed = models.BooleanField(default=False, editable=False)
+
+    def __str__(self):
+        return f"{self.get_mode_display()} for {self.datasource_id}"
+
+    def clean(self):
+        errors = {}
+        for field in MODE_REQUIRED_FIELDS.get(self.mode, ()):
+            if not (getattr(self, field) or "").strip():
+                errors[field] = REQUIRED_MESSAGES[field]
+        if self.mode == AuthMode.API_KEY and self.api_key_name and self.api_key_location == ApiKeyLocation.HEADER:
+            try:
+                validators.validate_header_name(self.api_key_name)
+            except ValidationError as exc:
+                errors["api_key_name"] = exc.messages
+        if self.api_key_value:
+            try:
+                validators.validate_header_value(self.api_key_value)
+            except ValidationError as exc:
+                errors["api_key_value"] = exc.messages
+        if not isinstance(self.extra_token_params, dict) or not all(
+                isinstance(v, str) for v in (self.extra_token_params or {}).values()):
+            errors["extra_token_params"] = 'Enter a JSON object of text values, e.g. {"audience": "https://api"}.'
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.datasource.bump_config_version()
+
+    def is_set(self, field: str) -> bool:
+        return bool(getattr(self, field))
+
+    def drop_secrets_not_used_by_mode(self):
+        """Secrets of another mode never linger: switching mode drops them."""
+        used = set(MODE_FIELDS.get(self.mode, ()))
+        for field in ENTERED_SECRETS:
+            if field not in used:
+                setattr(self, field, "")
+        if self.mode != AuthMode.OAUTH2_CLIENT_CREDENTIALS and self.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
+            self.clear_tokens()
+
+    def clear_tokens(self):
+        self.access_token = ""
+        self.refresh_token = ""
+        self.token_expires_at = None
+        self.token_scopes = ""
+        self.connected_at = None
+        self.last_refresh_at = None
+        self.reconnect_needed = False

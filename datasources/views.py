@@ -1,0 +1,160 @@
+"""Datasource pages: glue between requests, forms and the configuration service."""
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from . import validators
+from .access import staff_required
+from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
+from .models import AuthConfig, Datasource, Header
+from .services import configuration
+from .types import get_type
+
+WIZARD_KEY = "datasource_wizard"
+
+
+def _wizard(request) -> dict:
+    return request.session.get(WIZARD_KEY, {})
+
+
+def _save_wizard(request, **values) -> None:
+    data = dict(_wizard(request))
+    data.update(values)
+    request.session[WIZARD_KEY] = data
+
+
+@staff_required
+def datasource_list(request):
+    datasources = Datasource.objects.select_related("auth").all()
+    return render(request, "datasources/list.html", {"datasources": datasources})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def wizard_type(request):
+    if request.method == "POST":
+        form = TypeForm(request.POST)
+        if form.is_valid():
+            _save_wizard(request, type=form.cleaned_data["type"])
+            return redirect("datasources:wizard_name")
+    else:
+        if request.GET.get("restart"):
+            request.session.pop(WIZARD_KEY, None)
+        form = TypeForm(initial={"type": _wizard(request).get("type", "rest_api")})
+    return render(request, "datasources/wizard_type.html", {"form": form, "step": 1})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def wizard_name(request):
+    wizard = _wizard(request)
+    if "type" not in wizard:
+        return redirect("datasources:wizard_type")
+    if request.method == "POST":
+        form = NameForm(request.POST)
+        if request.POST.get("action") == "back":
+            _save_wizard(request, name=request.POST.get("name", ""))
+            return redirect("datasources:wizard_type")
+        if form.is_valid():
+            _save_wizard(request, name=form.cleaned_data["name"])
+            return redirect("datasources:wizard_config")
+    else:
+        form = NameForm(initial={"name": wizard.get("name", "")})
+    return render(request, "datasources/wizard_name.html",
+                  {"form": form, "step": 2, "type": get_type(wizard["type"])})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def wizard_config(request):
+    wizard = _wizard(request)
+    if "type" not in wizard:
+        return redirect("datasources:wizard_type")
+    if "name" not in wizard or not NameForm({"name": wizard["name"]}).is_valid():
+        return redirect("datasources:wizard_name")
+    draft = Datasource(type=wizard["type"], name=wizard["name"])
+    if request.method == "POST":
+        server_form = ServerDetailsForm(request.POST, instance=draft)
+        header_formset = header_formset_class(extra=0)(request.POST, instance=draft, prefix="headers")
+        auth_form = AuthForm(request.POST, instance=AuthConfig(), prefix="auth")
+        if request.POST.get("action") == "back":
+            _save_wizard(request, config=_typed_config(request, header_formset))
+            return redirect("datasources:wizard_name")
+        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid():
+            datasource = configuration.create_datasource(
+                type_key=wizard["type"], name=wizard["name"], server_form=server_form,
+                header_formset=header_formset, auth_form=auth_form)
+            request.session.pop(WIZARD_KEY, None)
+            messages.success(request, f"Datasource “{datasource.name}” created.")
+            return redirect("datasources:detail", pk=datasource.pk)
+        # Keep what was typed (never secrets) in case the person goes back.
+        _save_wizard(request, config=_typed_config(request, header_formset))
+    else:
+        config = wizard.get("config", {})
+        rows = config.get("headers", [])
+        server_form = ServerDetailsForm(instance=draft, initial=config.get("server", {}))
+        header_formset = header_formset_class(extra=len(rows) + 1)(instance=draft, prefix="headers", initial=rows)
+        auth_form = AuthForm(instance=AuthConfig(), prefix="auth", initial=config.get("auth", {}))
+    return render(request, "datasources/wizard_config.html", {
+        "step": 3, "name": wizard["name"], "type": get_type(wizard["type"]),
+        "server_form": server_form, "header_formset": header_formset, "auth_form": auth_form,
+    })
+
+
+def _typed_config(request, header_formset) -> dict:
+    """Non-secret values typed on step 3, kept server side for back/forward."""
+    server = {f: request.POST.get(f, "") for f in ServerDetailsForm.Meta.fields}
+    auth = {f: request.POST.get(f"auth-{f}", "") for f in AuthForm.Meta.fields}
+    return {"server": server, "headers": header_formset.kept_rows(), "auth": auth}
+
+
+@staff_required
+def datasource_detail(request, pk):
+    datasource = get_object_or_404(
+        Datasource.objects.select_related("auth").prefetch_related(Prefetch("headers", Header.objects.all())), pk=pk)
+    auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
+    return render(request, "datasources/detail.html", {"datasource": datasource, "auth": auth})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def datasource_edit(request, pk):
+    datasource = get_object_or_404(Datasource, pk=pk)
+    auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
+    old_origin = validators.origin_of(datasource.base_url)
+    if request.method == "POST":
+        server_form = DatasourceEditForm(request.POST, instance=datasource)
+        header_formset = header_formset_class(extra=0)(request.POST, instance=datasource, prefix="headers")
+        server_valid = server_form.is_valid()
+        new_origin = validators.origin_of(server_form.cleaned_data.get("base_url", "")) if server_valid else old_origin
+        auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=new_origin != old_origin)
+        if server_valid & header_formset.is_valid() & auth_form.is_valid():
+            configuration.update_datasource(server_form=server_form, header_formset=header_formset,
+                                            auth_form=auth_form)
+            for note in auth_form.notes:
+                messages.warning(request, note)
+            messages.success(request, f"Datasource “{datasource.name}” saved.")
+            return redirect("datasources:detail", pk=datasource.pk)
+        # Forms validated against the instance may have changed it in memory: show the stored name in the title.
+        datasource.refresh_from_db()
+    else:
+        server_form = DatasourceEditForm(instance=datasource)
+        header_formset = header_formset_class(extra=1)(instance=datasource, prefix="headers")
+        auth_form = AuthForm(instance=auth, prefix="auth")
+    return render(request, "datasources/edit.html", {
+        "datasource": datasource, "server_form": server_form, "header_formset": header_formset,
+        "auth_form": auth_form,
+    })
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def datasource_delete(request, pk):
+    datasource = get_object_or_404(Datasource, pk=pk)
+    if request.method == "POST":
+        name = datasource.name
+        datasource.delete()
+        messages.success(request, f"Datasource “{name}” deleted.")
+        return redirect("datasources:list")
+    return render(request, "datasources/delete.html", {"datasource": datasource})

@@ -1,0 +1,1 @@
+"""Connected items (built in the items issue)."""

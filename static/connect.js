@@ -1,0 +1,94 @@
+// Connect: progressive enhancement only; every page works without it.
+(function () {
+  "use strict";
+
+  // Header rows: "Add a header" clones the empty row, "Remove" marks a row deleted and hides it.
+  function setupFormset(section) {
+    var body = section.querySelector("[data-formset-body]");
+    var template = section.querySelector("template[data-formset-empty]");
+    var addButton = section.querySelector("[data-formset-add]");
+    var total = section.querySelector("input[name$='-TOTAL_FORMS']");
+    var max = section.querySelector("input[name$='-MAX_NUM_FORMS']");
+    if (!body || !template || !addButton || !total) return;
+    var prefix = total.name.replace(/-TOTAL_FORMS$/, "");
+
+    function visibleRows() {
+      return body.querySelectorAll("[data-formset-row]:not([hidden])").length;
+    }
+    function refresh() {
+      addButton.disabled = max && visibleRows() >= parseInt(max.value, 10);
+    }
+    function enhanceRow(row) {
+      var box = row.querySelector(".delete-box");
+      var remove = row.querySelector("[data-formset-remove]");
+      if (!remove) return;
+      if (box) box.hidden = true;
+      remove.hidden = false;
+      remove.addEventListener("click", function () {
+        var check = row.querySelector("input[type=checkbox][name$='-DELETE']");
+        if (check) check.checked = true;
+        row.hidden = true;
+        refresh();
+        addButton.focus();
+      });
+    }
+    body.querySelectorAll("[data-formset-row]").forEach(function (row) {
+      var check = row.querySelector("input[type=checkbox][name$='-DELETE']");
+      if (check && check.checked) row.hidden = true;
+      enhanceRow(row);
+    });
+    addButton.hidden = false;
+    addButton.addEventListener("click", function () {
+      var index = parseInt(total.value, 10);
+      var html = template.innerHTML.replace(new RegExp(prefix + "-__prefix__", "g"), prefix + "-" + index);
+      var holder = document.createElement("tbody");
+      holder.innerHTML = html.trim();
+      var row = holder.firstElementChild;
+      body.appendChild(row);
+      total.value = index + 1;
+      enhanceRow(row);
+      refresh();
+      var first = row.querySelector("input[type=text]");
+      if (first) first.focus();
+    });
+    refresh();
+  }
+
+  // Authentication: show only the fields of the chosen mode.
+  function setupAuthModes(section) {
+    var radios = section.querySelectorAll("input[type=radio][name$='mode']");
+    if (!radios.length) return;
+    function apply() {
+      var checked = section.querySelector("input[type=radio][name$='mode']:checked");
+      var mode = checked ? checked.value : "none";
+      section.querySelectorAll("[data-modes]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-modes").split(" ").indexOf(mode) === -1;
+      });
+    }
+    radios.forEach(function (r) { r.addEventListener("change", apply); });
+    apply();
+  }
+
+  // Long actions: disable the button and say it is running.
+  function setupBusyForms() {
+    document.querySelectorAll("form[data-busy]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        var button = form.querySelector("button[type=submit]");
+        if (!button) return;
+        setTimeout(function () {
+          button.disabled = true;
+          button.setAttribute("aria-busy", "true");
+          button.textContent = form.getAttribute("data-busy") || "Working…";
+        }, 0);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var headers = document.getElementById("headers");
+    if (headers) setupFormset(headers);
+    var auth = document.getElementById("auth");
+    if (auth) setupAuthModes(auth);
+    setupBusyForms();
+  });
+})();
