@@ -1,0 +1,66 @@
+"""Shared fixtures. Secrets in tests are distinctive strings so leak tests can search any output for them."""
+import pytest
+from django.core.cache import cache
+
+from datasources.models import AuthConfig, Datasource, Header
+
+SECRET_PASSWORD = "s3cr3t-PASSWORD-91ad"
+SECRET_API_KEY = "s3cr3t-API-KEY-7f1c"
+SECRET_CLIENT_SECRET = "s3cr3t-CLIENT-SECRET-4b2e"
+SECRET_ACCESS_TOKEN = "s3cr3t-ACCESS-TOKEN-aa01"
+SECRET_REFRESH_TOKEN = "s3cr3t-REFRESH-TOKEN-bb02"
+ALL_SECRETS = (SECRET_PASSWORD, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_ACCESS_TOKEN, SECRET_REFRESH_TOKEN)
+
+PUBLIC_TEST_IP = "93.184.216.34"
+
+
+def assert_no_secret(text, secrets=ALL_SECRETS):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    for secret in secrets:
+        assert secret not in text, f"secret {secret!r} leaked"
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Stubbed DNS: every host resolves to a public address unless the test maps it elsewhere."""
+    answers: dict[str, list[str]] = {}
+
+    def resolve(host, port):
+        return list(answers.get(host.lower(), [PUBLIC_TEST_IP]))
+
+    monkeypatch.setattr("datasources.services.address_policy.resolve_host", resolve)
+    return answers
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("admin", "admin@example.com", "pw-admin-123", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+def make_datasource(*, name="Jira", base_url="https://api.example.com/rest", mode="none", headers=(), **auth):
+    datasource = Datasource.objects.create(name=name, base_url=base_url)
+    for header_name, value in headers:
+        Header.objects.create(datasource=datasource, name=header_name, value=value)
+    AuthConfig.objects.create(datasource=datasource, mode=mode, **auth)
+    datasource.refresh_from_db()
+    return datasource
+
+
+@pytest.fixture
+def datasource_factory(db):
+    return make_datasource
