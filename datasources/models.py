@@ -239,3 +239,24 @@ class AuthConfig(models.Model):
         self.connected_at = None
         self.last_refresh_at = None
         self.reconnect_needed = False
+
+
+class OAuthState(models.Model):
+    """One authorization-code consent in flight: single use, bound to the admin's session and the datasource.
+
+    Only hashes of the state and the session key are stored; the PKCE verifier is encrypted and never leaves
+    the server.
+    """
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    session_hash = models.CharField(max_length=64)
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE)
+    datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="oauth_states")
+    config_version = models.CharField(max_length=32)
+    redirect_uri = models.CharField(max_length=2000)
+    code_verifier = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"OAuth consent for {self.datasource_id} at {self.created_at:%Y-%m-%d %H:%M}"
