@@ -7,6 +7,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from . import validators
 from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
+from .services.presets import get_preset, preset_choices
 from .types import type_choices
 
 SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
@@ -144,7 +145,6 @@ class AuthForm(forms.ModelForm):
         self.original = {field: getattr(self.instance, field) for field in TOKEN_BINDING_FIELDS}
         self.fields["username"].widget.attrs["autocomplete"] = "off"
         # A provider preset is chosen with a select; the OAuth issue fills the presets.
-        from .services.presets import preset_choices
         self.fields["provider"] = forms.ChoiceField(
             label="Provider preset", choices=preset_choices(), required=False,
             help_text="Fills the URLs and the provider's quirks; every field stays editable.")
@@ -155,6 +155,20 @@ class AuthForm(forms.ModelForm):
             state = "stored" if self.stored[secret] else "not set"
             self.fields[secret].help_text = (
                 f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value.")
+
+    def clean(self):
+        """A provider preset fills the URLs and scopes left blank; typed values always win."""
+        data = super().clean()
+        if data.get("mode") != "oauth2_authorization_code":
+            return data
+        preset = get_preset(data.get("provider"))
+        for field, value in (("authorization_url", preset.authorization_url), ("token_url", preset.token_url),
+                             ("scopes", preset.default_scopes)):
+            if value and not data.get(field) and field not in self.errors:
+                data[field] = value
+        if preset.needs_tenant and not (data.get("tenant") or "").strip():
+            self.add_error("tenant", f"Enter the tenant (directory id or domain): {preset.label} URLs contain it.")
+        return data
 
     def clean_extra_token_params(self):
         raw = (self.cleaned_data.get("extra_token_params") or "").strip()

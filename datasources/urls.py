@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import oauth_views, views
 
 app_name = "datasources"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/", views.datasource_detail, name="detail"),
     path("<int:pk>/edit/", views.datasource_edit, name="edit"),
     path("<int:pk>/delete/", views.datasource_delete, name="delete"),
+    path("<int:pk>/oauth/connect/", oauth_views.oauth_connect, name="oauth_connect"),
+    path("<int:pk>/oauth/disconnect/", oauth_views.oauth_disconnect, name="oauth_disconnect"),
 ]

@@ -8,6 +8,7 @@ from . import validators
 from .access import staff_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource, Header
+from .oauth_views import callback_url
 from .services import configuration
 from .types import get_type
 
@@ -114,7 +115,8 @@ def datasource_detail(request, pk):
     datasource = get_object_or_404(
         Datasource.objects.select_related("auth").prefetch_related(Prefetch("headers", Header.objects.all())), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
-    return render(request, "datasources/detail.html", {"datasource": datasource, "auth": auth})
+    return render(request, "datasources/detail.html",
+                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request)})
 
 
 @staff_required
