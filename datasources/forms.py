@@ -149,8 +149,11 @@ class AuthForm(forms.ModelForm):
             label="Provider preset", choices=preset_choices(), required=False,
             help_text="Fills the URLs and the provider's quirks; every field stays editable.")
         if not self.is_bound:
-            params = self.instance.extra_token_params or {}
-            self.initial["extra_token_params"] = json.dumps(params) if params else ""
+            # The model holds a dict; the wizard's back/forward hands back the text that was typed.
+            params = self.initial.get("extra_token_params") or ""
+            if not isinstance(params, str):
+                params = json.dumps(params) if params else ""
+            self.initial["extra_token_params"] = params
         for secret in ENTERED_SECRETS:
             state = "stored" if self.stored[secret] else "not set"
             self.fields[secret].help_text = (
