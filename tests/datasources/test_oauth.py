@@ -1,0 +1,464 @@
+"""OAuth2: client credentials and the authorization-code flow, with `responses` standing in for providers."""
+import base64
+import hashlib
+import json
+import logging
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from django.test import Client
+from django.utils import timezone
+
+from datasources.models import AuthConfig, OAuthState
+from datasources.services import errors, oauth
+from datasources.services.presets import PRESETS
+from tests.conftest import (ALL_SECRETS, SECRET_ACCESS_TOKEN, SECRET_CLIENT_SECRET, SECRET_REFRESH_TOKEN,
+                            assert_no_secret, make_datasource)
+
+TOKEN_URL = "https://auth.example.com/oauth/token"
+AUTHORIZE_URL = "https://auth.example.com/oauth/authorize"
+API = "https://api.example.com/v1"
+
+pytestmark = pytest.mark.usefixtures("fake_dns")
+
+
+def token_body(access=SECRET_ACCESS_TOKEN, refresh=None, expires_in=3600, scope=None):
+    body = {"access_token": access, "token_type": "Bearer", "expires_in": expires_in}
+    if refresh:
+        body["refresh_token"] = refresh
+    if scope:
+        body["scope"] = scope
+    return body
+
+
+def form_of(call) -> dict:
+    return {k: v[0] for k, v in parse_qs(call.request.body).items()}
+
+
+def cc_datasource(**auth):
+    fields = dict(token_url=TOKEN_URL, client_id="connect-client", client_secret=SECRET_CLIENT_SECRET,
+                  scopes="read write", extra_token_params={"audience": "https://api.example.com"})
+    fields.update(auth)
+    return make_datasource(name="CC", base_url=API, mode="oauth2_client_credentials", **fields)
+
+
+def ac_datasource(provider="custom", **auth):
+    fields = dict(provider=provider, authorization_url=AUTHORIZE_URL, token_url=TOKEN_URL,
+                  client_id="connect-client", client_secret=SECRET_CLIENT_SECRET, scopes="read offline")
+    fields.update(auth)
+    return make_datasource(name=f"AC {provider}", base_url=API, mode="oauth2_authorization_code", **fields)
+
+
+def connected(datasource, *, expires_in=3600, refresh=SECRET_REFRESH_TOKEN):
+    AuthConfig.objects.filter(datasource=datasource).update(
+        access_token="old-access-token-1", refresh_token=refresh, connected_at=timezone.now(),
+        token_expires_at=timezone.now() + timedelta(seconds=expires_in))
+    return AuthConfig.objects.get(datasource=datasource)
+
+
+# --- client credentials --------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@responses.activate
+def test_client_credentials_token_is_fetched_once_and_reused():
+    responses.post(TOKEN_URL, json=token_body())
+    auth = cc_datasource().auth
+    assert oauth.bearer_token_for(auth) == SECRET_ACCESS_TOKEN
+    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == SECRET_ACCESS_TOKEN
+    assert len(responses.calls) == 1
+    sent = form_of(responses.calls[0])
+    assert sent["grant_type"] == "client_credentials"
+    assert sent["scope"] == "read write"
+    assert sent["audience"] == "https://api.example.com"
+    assert "client_secret" not in sent
+    expected = base64.b64encode(f"connect-client:{SECRET_CLIENT_SECRET}".encode()).decode()
+    assert responses.calls[0].request.headers["Authorization"] == f"Basic {expected}"
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_client_credentials_token_is_stored_encrypted_with_expiry():
+    responses.post(TOKEN_URL, json=token_body(expires_in=120))
+    auth = cc_datasource().auth
+    oauth.bearer_token_for(auth)
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert stored.access_token == SECRET_ACCESS_TOKEN
+    assert timedelta(seconds=100) < stored.token_expires_at - timezone.now() <= timedelta(seconds=120)
+    from django.db import connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT access_token FROM datasources_authconfig WHERE id = %s", [auth.pk])
+        raw = bytes(cursor.fetchone()[0])
+    assert SECRET_ACCESS_TOKEN.encode() not in raw
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_token_is_renewed_within_60_seconds_of_expiry():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
+                                                 token_expires_at=timezone.now() + timedelta(seconds=50))
+    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "fresh-token-2"
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_token_is_reused_with_more_than_60_seconds_left():
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
+                                                 token_expires_at=timezone.now() + timedelta(seconds=90))
+    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "old-token-1"
+    assert len(responses.calls) == 0
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_expired_token_is_fetched_again():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
+                                                 token_expires_at=timezone.now() - timedelta(seconds=5))
+    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "fresh-token-2"
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_body_client_authentication_sends_credentials_in_the_body():
+    responses.post(TOKEN_URL, json=token_body())
+    auth = cc_datasource(client_auth_method="body").auth
+    oauth.bearer_token_for(auth)
+    sent = form_of(responses.calls[0])
+    assert sent["client_id"] == "connect-client"
+    assert sent["client_secret"] == SECRET_CLIENT_SECRET
+    assert "Authorization" not in responses.calls[0].request.headers
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_token_endpoint_error_shows_provider_error_without_the_secret():
+    responses.post(TOKEN_URL, status=401, json={
+        "error": "invalid_client", "error_description": f"Bad secret {SECRET_CLIENT_SECRET}"})
+    auth = cc_datasource().auth
+    with pytest.raises(errors.AuthenticationFailure) as caught:
+        oauth.bearer_token_for(auth)
+    assert "invalid_client" in caught.value.message
+    assert "Bad secret" in caught.value.message
+    assert_no_secret(caught.value.message)
+    assert_no_secret(str(caught.value))
+    assert_no_secret(AuthConfig.objects.get(pk=auth.pk).last_error)
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_token_endpoint_answering_html_is_a_clear_error():
+    responses.post(TOKEN_URL, status=500, body="<html>oops</html>", content_type="text/html")
+    with pytest.raises(errors.AuthenticationFailure):
+        oauth.bearer_token_for(cc_datasource().auth)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_callers_with_an_expired_token_make_one_token_request():
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
+                                                 token_expires_at=timezone.now() - timedelta(seconds=5))
+    auths = [AuthConfig.objects.get(pk=auth.pk) for _ in range(20)]
+    results, failures = [], []
+
+    def slow_token(request):
+        time.sleep(0.2)
+        return 200, {}, json.dumps(token_body(access="fresh-token-2"))
+
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.POST, TOKEN_URL, callback=slow_token)
+        barrier = threading.Barrier(20)
+
+        def call(one):
+            barrier.wait()
+            try:
+                results.append(oauth.bearer_token_for(one))
+            except Exception as exc:  # pragma: no cover - reported below
+                failures.append(exc)
+            finally:
+                from django.db import connection
+                connection.close()
+
+        threads = [threading.Thread(target=call, args=(a,)) for a in auths]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        token_requests = len(mock.calls)
+    assert failures == []
+    assert results == ["fresh-token-2"] * 20
+    assert token_requests == 1
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_force_new_after_a_rejected_token_fetches_a_new_one_once():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
+                                                 token_expires_at=timezone.now() + timedelta(hours=1))
+    first = AuthConfig.objects.get(pk=auth.pk)
+    second = AuthConfig.objects.get(pk=auth.pk)
+    assert oauth.bearer_token_for(first, force_new=True, rejected_token="old-token-1") == "fresh-token-2"
+    # A second caller rejected the same old token: it gets the new one without another request.
+    assert oauth.bearer_token_for(second, force_new=True, rejected_token="old-token-1") == "fresh-token-2"
+    assert len(responses.calls) == 1
+
+
+# --- authorization code: the consent ---------------------------------------------------------------------------
+
+def start(staff_client, datasource):
+    response = staff_client.post(f"/datasources/{datasource.pk}/oauth/connect/")
+    assert response.status_code == 302
+    return response["Location"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", sorted(PRESETS))
+def test_authorize_url_carries_pkce_and_the_preset_parameters(staff_client, provider):
+    preset = PRESETS[provider]
+    datasource = ac_datasource(provider=provider, tenant="contoso.example",
+                               authorization_url=preset.authorization_url or AUTHORIZE_URL)
+    location = start(staff_client, datasource)
+    parts = urlsplit(location)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert query["response_type"] == "code"
+    assert query["client_id"] == "connect-client"
+    assert query["redirect_uri"] == "http://testserver/oauth/callback/"
+    assert query["scope"] == "read offline"
+    assert len(query["state"]) >= 32
+    assert query["code_challenge_method"] == "S256"
+    assert len(query["code_challenge"]) == 43
+    assert "code_verifier" not in query
+    row = OAuthState.objects.get()
+    expected = base64.urlsafe_b64encode(hashlib.sha256(row.code_verifier.encode()).digest()).rstrip(b"=").decode()
+    assert query["code_challenge"] == expected
+    assert row.code_verifier not in location
+    for name, value in preset.authorize_params.items():
+        assert query[name] == value
+    expected_base = (preset.authorization_url or AUTHORIZE_URL).replace("{tenant}", "contoso.example")
+    assert location.startswith(expected_base + "?")
+
+
+def test_presets_hold_the_documented_quirks():
+    assert PRESETS["google"].authorize_params == {"access_type": "offline", "prompt": "consent"}
+    assert PRESETS["google"].token_url == "https://oauth2.googleapis.com/token"
+    assert "offline_access" in PRESETS["microsoft"].default_scopes.split()
+    assert "{tenant}" in PRESETS["microsoft"].authorization_url and PRESETS["microsoft"].needs_tenant
+    assert PRESETS["github"].token_headers == {"Accept": "application/json"}
+    assert PRESETS["dropbox"].authorize_params == {"token_access_type": "offline"}
+    assert PRESETS["salesforce"].authorization_url.startswith("https://login.salesforce.com/")
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_callback_exchanges_the_code_with_the_verifier_and_stores_tokens(staff_client):
+    responses.post(TOKEN_URL, json=token_body(refresh=SECRET_REFRESH_TOKEN, scope="read offline"))
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    verifier = OAuthState.objects.get().code_verifier
+    response = staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"})
+    assert response.status_code == 302
+    assert response["Location"] == f"/datasources/{datasource.pk}/"
+    assert response["Referrer-Policy"] == "no-referrer"
+    sent = form_of(responses.calls[0])
+    assert sent["grant_type"] == "authorization_code"
+    assert sent["code"] == "the-code"
+    assert sent["code_verifier"] == verifier
+    assert sent["redirect_uri"] == "http://testserver/oauth/callback/"
+    auth = AuthConfig.objects.get(datasource=datasource)
+    assert auth.access_token == SECRET_ACCESS_TOKEN
+    assert auth.refresh_token == SECRET_REFRESH_TOKEN
+    assert auth.connected_at is not None
+    assert auth.token_scopes == "read offline"
+    page = staff_client.get(f"/datasources/{datasource.pk}/")
+    assert b"Connected" in page.content and b"Reconnect" in page.content
+    assert_no_secret(page.content)
+
+
+def refused_callback(client, params):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(TOKEN_URL, json=token_body(refresh=SECRET_REFRESH_TOKEN))
+        response = client.get("/oauth/callback/", params)
+        token_requests = len(mock.calls)
+    return response, token_requests
+
+
+@pytest.mark.django_db
+def test_callback_without_state_is_refused_without_a_token_request(staff_client):
+    ac_datasource()
+    response, token_requests = refused_callback(staff_client, {"code": "the-code"})
+    assert response.status_code == 400
+    assert b"no state parameter" in response.content
+    assert token_requests == 0
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.django_db
+def test_callback_with_unknown_state_is_refused_without_a_token_request(staff_client):
+    datasource = ac_datasource()
+    start(staff_client, datasource)
+    response, token_requests = refused_callback(staff_client, {"state": "made-up-state", "code": "c"})
+    assert response.status_code == 400 and b"unknown" in response.content
+    assert token_requests == 0
+    assert AuthConfig.objects.get(datasource=datasource).access_token == ""
+
+
+@pytest.mark.django_db
+def test_reused_state_is_refused_without_a_second_token_request(staff_client):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    first, first_requests = refused_callback(staff_client, {"state": state, "code": "c"})
+    assert first.status_code == 302 and first_requests == 1
+    again, token_requests = refused_callback(staff_client, {"state": state, "code": "c"})
+    assert again.status_code == 400 and b"already used" in again.content
+    assert token_requests == 0
+
+
+@pytest.mark.django_db
+def test_expired_state_is_refused_without_a_token_request(staff_client):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    OAuthState.objects.update(created_at=timezone.now() - timedelta(minutes=11))
+    response, token_requests = refused_callback(staff_client, {"state": state, "code": "c"})
+    assert response.status_code == 400 and b"expired" in response.content
+    assert token_requests == 0
+
+
+@pytest.mark.django_db
+def test_state_from_another_session_is_refused_without_a_token_request(staff_client, staff_user):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    other = Client()
+    other.force_login(staff_user)
+    response, token_requests = refused_callback(other, {"state": state, "code": "c"})
+    assert response.status_code == 400 and b"another session" in response.content
+    assert token_requests == 0
+    assert AuthConfig.objects.get(datasource=datasource).access_token == ""
+
+
+@pytest.mark.django_db
+def test_access_denied_is_shown_clearly_and_nothing_is_stored(staff_client):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    response, token_requests = refused_callback(
+        staff_client, {"state": state, "error": "access_denied", "error_description": "The user said no"})
+    assert token_requests == 0
+    page = staff_client.get(response["Location"])
+    assert "Access was denied at the provider" in page.content.decode()
+    assert AuthConfig.objects.get(datasource=datasource).access_token == ""
+
+
+@pytest.mark.django_db
+def test_other_provider_errors_are_shown_with_their_code(staff_client):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    response, _ = refused_callback(staff_client, {"state": state, "error": "invalid_scope",
+                                                  "error_description": "Unknown scope offline"})
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "invalid_scope" in page and "Unknown scope offline" in page
+
+
+@pytest.mark.django_db
+def test_callback_needs_a_signed_in_staff_user(client):
+    response = client.get("/oauth/callback/", {"state": "x", "code": "y"})
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+# --- authorization code: refresh -------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+@responses.activate
+def test_expired_access_token_is_refreshed_and_a_new_refresh_token_is_kept():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2", refresh="new-refresh-3"))
+    auth = connected(ac_datasource(), expires_in=-10)
+    assert oauth.bearer_token_for(auth) == "fresh-token-2"
+    sent = form_of(responses.calls[0])
+    assert sent["grant_type"] == "refresh_token"
+    assert sent["refresh_token"] == SECRET_REFRESH_TOKEN
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert (stored.access_token, stored.refresh_token) == ("fresh-token-2", "new-refresh-3")
+    assert stored.last_refresh_at is not None
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_refresh_without_a_new_refresh_token_keeps_the_old_one():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
+    auth = connected(ac_datasource(), expires_in=-10)
+    oauth.bearer_token_for(auth)
+    assert AuthConfig.objects.get(pk=auth.pk).refresh_token == SECRET_REFRESH_TOKEN
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_invalid_grant_marks_reconnect_needed(staff_client):
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_grant", "error_description": "Token revoked"})
+    auth = connected(ac_datasource(), expires_in=-10)
+    with pytest.raises(errors.ReconnectNeeded) as caught:
+        oauth.bearer_token_for(auth)
+    assert "reconnect" in caught.value.message.lower()
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert stored.reconnect_needed
+    page = staff_client.get(f"/datasources/{auth.datasource_id}/").content.decode()
+    assert "Reconnect needed" in page
+    assert_no_secret(page)
+
+
+@pytest.mark.django_db
+def test_disconnect_removes_the_tokens(staff_client):
+    auth = connected(ac_datasource())
+    response = staff_client.post(f"/datasources/{auth.datasource_id}/oauth/disconnect/")
+    assert response.status_code == 302
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert (stored.access_token, stored.refresh_token, stored.connected_at) == ("", "", None)
+
+
+@pytest.mark.django_db
+def test_changing_the_client_id_invalidates_stored_tokens():
+    from datasources.forms import AuthForm
+
+    auth = connected(ac_datasource())
+    data = {f"auth-{k}": v for k, v in {
+        "mode": "oauth2_authorization_code", "provider": "custom", "authorization_url": AUTHORIZE_URL,
+        "token_url": TOKEN_URL, "client_id": "another-client", "scopes": "read offline",
+        "client_auth_method": "basic", "api_key_location": "header"}.items()}
+    form = AuthForm(data, instance=auth, prefix="auth")
+    assert form.is_valid(), form.errors
+    form.save()
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert (stored.access_token, stored.refresh_token) == ("", "")
+    assert stored.client_secret == SECRET_CLIENT_SECRET
+    assert form.notes
+
+
+# --- nothing leaks -----------------------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_no_token_or_secret_in_logs_pages_or_errors(staff_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    datasource = ac_datasource()
+    with responses.RequestsMock() as mock:
+        mock.post(TOKEN_URL, json=token_body(refresh=SECRET_REFRESH_TOKEN))
+        state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+        callback = staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"}, follow=True)
+    AuthConfig.objects.filter(datasource=datasource).update(token_expires_at=timezone.now() - timedelta(minutes=1))
+    with responses.RequestsMock() as mock:
+        mock.post(TOKEN_URL, status=400, json={"error": "invalid_grant"})
+        with pytest.raises(errors.ReconnectNeeded) as caught:
+            oauth.bearer_token_for(AuthConfig.objects.get(datasource=datasource))
+    outputs = [callback.content.decode(), caught.value.message, caplog.text,
+               staff_client.get(f"/datasources/{datasource.pk}/").content.decode(),
+               staff_client.get(f"/datasources/{datasource.pk}/edit/").content.decode()]
+    for record in caplog.records:
+        outputs.append(record.getMessage())
+    for output in outputs:
+        assert_no_secret(output, ALL_SECRETS)
