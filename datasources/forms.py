@@ -7,7 +7,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from . import validators
 from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
-from .services.presets import get_preset, preset_choices
+from .services.presets import PRESETS, get_preset, preset_choices
 from .types import type_choices
 
 SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
@@ -172,6 +172,11 @@ class AuthForm(forms.ModelForm):
         if preset.needs_tenant and not (data.get("tenant") or "").strip():
             self.add_error("tenant", f"Enter the tenant (directory id or domain): {preset.label} URLs contain it.")
         return data
+
+    def preset_data(self) -> dict:
+        """For the page's script: what each provider preset fills in."""
+        return {key: {"authorization_url": p.authorization_url, "token_url": p.token_url,
+                      "scopes": p.default_scopes} for key, p in PRESETS.items()}
 
     def clean_extra_token_params(self):
         raw = (self.cleaned_data.get("extra_token_params") or "").strip()

@@ -69,6 +69,22 @@
     apply();
   }
 
+  // OAuth provider presets: choosing one fills the URLs and scopes; every field stays editable.
+  function setupPresets(section) {
+    var data = document.getElementById("oauth-presets");
+    var select = section.querySelector("select[name$='provider']");
+    if (!data || !select) return;
+    var presets = JSON.parse(data.textContent);
+    select.addEventListener("change", function () {
+      var preset = presets[select.value];
+      if (!preset || select.value === "custom") return;
+      ["authorization_url", "token_url", "scopes"].forEach(function (name) {
+        var input = section.querySelector("[name$='-" + name + "']");
+        if (input && preset[name]) input.value = preset[name];
+      });
+    });
+  }
+
   // Long actions: disable the button and say it is running.
   function setupBusyForms() {
     document.querySelectorAll("form[data-busy]").forEach(function (form) {
@@ -88,7 +104,7 @@
     var headers = document.getElementById("headers");
     if (headers) setupFormset(headers);
     var auth = document.getElementById("auth");
-    if (auth) setupAuthModes(auth);
+    if (auth) { setupAuthModes(auth); setupPresets(auth); }
     setupBusyForms();
   });
 })();
