@@ -154,7 +154,17 @@ class AuthForm(forms.ModelForm):
             if not isinstance(params, str):
                 params = json.dumps(params) if params else ""
             self.initial["extra_token_params"] = params
+        self.fields["mode"].help_text = "How Connect authenticates to this API."
+        self.fields["username"].help_text = "Sent with the password as an Authorization: Basic header."
+        self.fields["client_id"].help_text = "The identifier of the application registered at the provider."
+        self.fields["token_url"].help_text = "https:// only: where Connect asks for access tokens."
+        self.fields["authorization_url"].help_text = "https:// only: where the administrator gives consent."
+        self.fields["api_key_location"].help_text = "A header sent with every call, or a parameter added to every URL."
+        self.fields["client_auth_method"].help_text = "How the client ID and secret are sent to the token URL."
         for secret in ENTERED_SECRETS:
+            if not self.stored[secret]:
+                # Nothing to clear: the box would only confuse.
+                del self.fields[f"clear_{secret}"]
             state = "stored" if self.stored[secret] else "not set"
             self.fields[secret].help_text = (
                 f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value.")
