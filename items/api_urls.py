@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import api
+
+app_name = "api"
+
+urlpatterns = [
+    path("items/<int:pk>/options", api.item_options, name="item_options"),
+    path("items/<int:pk>/options/", api.item_options),
+    path("datasources/", api.datasource_list, name="datasource_list"),
+    path("datasources/<int:pk>/", api.datasource_detail, name="datasource_detail"),
+]

@@ -1,0 +1,85 @@
+"""The fields an administrator edits for an item, and the preview form."""
+from django import forms
+
+from .models import Item
+from .syntax import IDENTIFIER_RE
+
+
+class ItemForm(forms.ModelForm):
+    dependencies = forms.CharField(
+        required=False, label="Dependencies",
+        widget=forms.TextInput(attrs={"placeholder": "country, region?"}),
+        help_text="Variables whose values come from the caller (another field's current value), separated by "
+                  "commas. Use them as $name in the query. End a name with ? to make it optional (empty when "
+                  "missing); without ?, a call without a value is an error.")
+
+    class Meta:
+        model = Item
+        fields = ["name", "datasource", "query", "dependencies", "user_input_optional", "list_path", "key_field",
+                  "label_template", "max_options"]
+        widgets = {
+            "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
+            "list_path": forms.TextInput(attrs={"placeholder": "issues"}),
+            "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
+        self.fields["datasource"].empty_label = "Choose a datasource"
+
+    def clean_dependencies(self):
+        return parse_dependencies(self.cleaned_data["dependencies"])
+
+    def validate_unique(self):
+        # Item.clean() already reports a name clash on the name field; skip the duplicate constraint message.
+        pass
+
+
+def parse_dependencies(text: str) -> list[dict]:
+    """`country, region?` -> [{"name": "country", "optional": False}, {"name": "region", "optional": True}].
+
+    Names are checked by Item.clean(); here a name is only split from its `?`.
+    """
+    dependencies = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        optional = part.endswith("?")
+        name = part[:-1].strip() if optional else part
+        dependencies.append({"name": name.lstrip("$"), "optional": optional})
+    return dependencies
+
+
+def format_dependencies(dependencies: list[dict]) -> str:
+    return ", ".join(d["name"] + ("?" if d.get("optional") else "") for d in dependencies)
+
+
+class PreviewForm(forms.Form):
+    """$userInput, $currentUser and one field per dependency; blank means "no value" (an error unless optional)."""
+
+    user_input = forms.CharField(required=False, label="$userInput", strip=False,
+                                 help_text="What a person would have typed.")
+    current_user = forms.CharField(required=False, label="$currentUser",
+                                   help_text="The signed-in user's username (yours by default).")
+    bypass_cache = forms.BooleanField(required=False, label="Bypass the cache (call the API, store nothing)")
+
+    def __init__(self, *args, item: Item, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+        for dependency in item.dependencies or []:
+            name = dependency["name"]
+            if not IDENTIFIER_RE.match(name):
+                continue
+            optional = " (optional)" if dependency.get("optional") else ""
+            self.fields[f"dep_{name}"] = forms.CharField(
+                required=False, label=f"${name}", strip=False,
+                help_text=f"The value of the dependency “{name}”{optional}.")
+
+    def dependency_values(self) -> dict:
+        return {name: self.cleaned_data.get(f"dep_{name}", "") for name in self.item.dependency_names}
+
+    def dependency_fields(self):
+        return [self[f"dep_{name}"] for name in self.item.dependency_names if f"dep_{name}" in self.fields]

@@ -1,0 +1,12 @@
+"""Item resolution: query evaluation, the shared answer cache, option extraction."""
+from .cache import cache_key_for
+from .errors import ExtractionError, InvalidVariableValue, ItemError, MissingVariable
+from .evaluation import evaluate_query
+from .extraction import extract_options
+from .redaction import redact_for_display
+from .resolution import Resolution, resolve_item
+
+__all__ = [
+    "ExtractionError", "InvalidVariableValue", "ItemError", "MissingVariable", "Resolution", "cache_key_for",
+    "evaluate_query", "extract_options", "redact_for_display", "resolve_item",
+]

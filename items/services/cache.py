@@ -1,0 +1,138 @@
+"""The shared answer cache (Redis through Django's cache API) and its health.
+
+Keys never hold a query or a value in clear: only ids, config versions and a SHA-256. Redis errors are not
+swallowed silently here: they mark the cache unavailable for a short while (calls go on uncached) and are logged
+as one warning per interval on "connect.cache".
+"""
+import hashlib
+import logging
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.core.cache import caches
+
+logger = logging.getLogger("connect.cache")
+
+KEY_PREFIX = "item-options"
+# After a Redis error, skip the cache for this long instead of paying a connect timeout on every call.
+RETRY_AFTER_SECONDS = getattr(settings, "CONNECT_CACHE_RETRY_SECONDS", 5.0)
+WARNING_INTERVAL_SECONDS = getattr(settings, "CONNECT_CACHE_WARNING_INTERVAL_SECONDS", 60.0)
+
+
+class CacheUnavailable(Exception):
+    """Redis did not answer."""
+
+
+def cache_key_for(item, evaluated_query: str) -> str:
+    """item id + item and datasource config versions + SHA-256 of the evaluated query.
+
+    Saving the item or its datasource changes a version, so old entries are never read again (they expire).
+    The datasource id is there so that one datasource's entries can be deleted by pattern.
+    """
+    digest = hashlib.sha256(evaluated_query.encode("utf-8")).hexdigest()
+    datasource = item.datasource
+    return (f"{KEY_PREFIX}:{item.pk}:{item.config_version}:"
+            f"{datasource.pk}:{datasource.config_version}:{digest}")
+
+
+def item_key_pattern(item_id) -> str:
+    return f"{KEY_PREFIX}:{item_id}:*"
+
+
+def datasource_key_pattern(datasource_id) -> str:
+    return f"{KEY_PREFIX}:*:*:{datasource_id}:*"
+
+
+class CacheHealth:
+    """Per process: is Redis believed down, and when was the last warning logged."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.down_until = 0.0
+        self.last_warning_at = None
+
+    def is_available(self) -> bool:
+        return time.monotonic() >= self.down_until
+
+    def record_failure(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self.down_until = now + RETRY_AFTER_SECONDS
+            if self.last_warning_at is not None and now - self.last_warning_at < WARNING_INTERVAL_SECONDS:
+                return
+            self.last_warning_at = now
+        # The exception's class only: its text can carry the Redis URL.
+        logger.warning("Redis cache unavailable (%s): item options are fetched without the cache for now.",
+                       type(exc).__name__)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.down_until = 0.0
+            self.last_warning_at = None
+
+
+health = CacheHealth()
+
+
+def _backend():
+    """django-redis' client raises on connection errors, where the cache object would only return a default."""
+    backend = caches["default"]
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:  # pragma: no cover - django-redis is a dependency
+        return backend
+    return backend.client if isinstance(backend, RedisCache) else backend
+
+
+def _failures():
+    from redis.exceptions import RedisError
+    from django_redis.exceptions import ConnectionInterrupted
+    return (ConnectionInterrupted, RedisError, OSError)
+
+
+def _run(operation: str, *args):
+    try:
+        return getattr(_backend(), operation)(*args)
+    except _failures() as exc:
+        health.record_failure(exc)
+        raise CacheUnavailable() from exc
+
+
+def read_body(key: str) -> bytes | None:
+    """The cached raw body, None on a miss; raises CacheUnavailable."""
+    value = _run("get", key)
+    return value if isinstance(value, bytes) else None
+
+
+def store_body(key: str, body: bytes) -> bool:
+    """Store a raw body for CONNECT_CACHE_TTL_SECONDS; False (never an exception) when Redis is down."""
+    try:
+        _run("set", key, bytes(body), settings.CONNECT_CACHE_TTL_SECONDS)
+    except CacheUnavailable:
+        return False
+    return True
+
+
+def acquire_fill_lock(key: str, seconds: float) -> str | None:
+    """A token when this caller may fill `key`, None when another caller already is; raises CacheUnavailable."""
+    token = uuid.uuid4().hex
+    return token if _run("add", f"{key}:lock", token, seconds) else None
+
+
+def release_fill_lock(key: str, token: str) -> None:
+    # Only our own lock: after a very slow call it may have expired and been taken by someone else.
+    try:
+        if _run("get", f"{key}:lock") == token:
+            _run("delete", f"{key}:lock")
+    except CacheUnavailable:
+        pass
+
+
+def delete_pattern(pattern: str) -> int | None:
+    """Delete keys matching a glob pattern; None when the cache backend cannot (not Redis)."""
+    backend = _backend()
+    if not hasattr(backend, "delete_pattern"):
+        return None
+    return _run("delete_pattern", pattern)

@@ -1,0 +1,164 @@
+"""Resolving an item: evaluate its query, read the answer through the shared cache, extract the options.
+
+The one path used by the options endpoint and the preview page. Only the raw body of a successful (2xx, JSON,
+extractable) answer is cached, never headers; a failure stores nothing. Concurrent misses for one key make one
+upstream call: the first caller takes a short lock and fills the entry, the others poll for it, and a caller that
+waits too long makes its own call rather than fail.
+"""
+import json
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from datasources.services import client, errors
+
+from . import cache
+from .errors import ItemError
+from .evaluation import evaluate_query
+from .extraction import extract_options
+from .redaction import redact_for_display
+
+POLL_SECONDS = 0.05
+
+HIT, MISS, BYPASSED, UNAVAILABLE, WAIT_TIMEOUT = "hit", "miss", "bypassed", "unavailable", "wait_timeout"
+CACHE_NOTES = {
+    HIT: "Cache hit: the answer was read from the cache, where it was stored less than {ttl} seconds ago.",
+    MISS: "Cache miss: the API was called and its answer is cached for {ttl} seconds.",
+    BYPASSED: "Cache bypassed: the API was called and nothing was read from or written to the cache.",
+    UNAVAILABLE: "Cache unavailable: Redis did not answer, so the API was called directly and nothing was cached.",
+    WAIT_TIMEOUT: "Another request was fetching the same answer and took too long, so this request called the "
+                  "API itself.",
+}
+
+
+@dataclass
+class Resolution:
+    """What one resolution did. Filled as it goes, so a failure can show how far it got (see `resolution` on
+    the raised error)."""
+
+    evaluated_query: str  # redacted
+    url: str  # redacted
+    options: list = field(default_factory=list)
+    cached: bool = False
+    cache_status: str = ""
+    upstream_status: int | None = None
+    elapsed_seconds: float | None = None  # of the upstream call; None when served from the cache
+    total_seconds: float = 0.0
+    raw_body: bytes = b""
+
+    @property
+    def cache_note(self) -> str:
+        return CACHE_NOTES.get(self.cache_status, "").format(ttl=settings.CONNECT_CACHE_TTL_SECONDS)
+
+
+def resolve_item(*, item, user_input: str = "", current_user: str = "", values: dict | None = None,
+                 use_cache: bool = True) -> Resolution:
+    """Options for one call of an item. Raises ItemError or DatasourceError, with `.resolution` when the
+    query could be evaluated."""
+    started = time.monotonic()
+    datasource = item.datasource
+    evaluated = evaluate_query(item=item, user_input=user_input, current_user=current_user, values=values)
+    resolution = Resolution(
+        evaluated_query=redact_for_display(datasource=datasource, text=evaluated),
+        url=redact_for_display(datasource=datasource, text=_joined(datasource.base_url, evaluated)))
+    try:
+        if not use_cache:
+            _fill_from_upstream(item, evaluated, resolution, status=BYPASSED)
+        elif not cache.health.is_available():
+            _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
+        else:
+            try:
+                _fill_through_cache(item, evaluated, resolution)
+            except cache.CacheUnavailable:
+                _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
+    except (ItemError, errors.DatasourceError) as exc:
+        resolution.total_seconds = time.monotonic() - started
+        exc.resolution = resolution
+        raise
+    resolution.total_seconds = time.monotonic() - started
+    return resolution
+
+
+def _fill_through_cache(item, evaluated: str, resolution: Resolution) -> None:
+    """Raises cache.CacheUnavailable only before this caller has called the API."""
+    key = cache.cache_key_for(item, evaluated)
+    if _fill_from_cache(item, key, resolution):
+        return
+    give_up_at = time.monotonic() + _lock_wait_seconds()
+    while True:
+        token = cache.acquire_fill_lock(key, _lock_seconds())
+        if token:
+            try:
+                # Another caller may have filled the entry between our read and our lock.
+                if _fill_from_cache(item, key, resolution):
+                    return
+                _fill_from_upstream(item, evaluated, resolution, status=MISS)
+                _store(key, resolution)
+                return
+            finally:
+                cache.release_fill_lock(key, token)
+        if time.monotonic() >= give_up_at:
+            _fill_from_upstream(item, evaluated, resolution, status=WAIT_TIMEOUT)
+            _store(key, resolution)
+            return
+        time.sleep(POLL_SECONDS)
+        if _fill_from_cache(item, key, resolution):
+            return
+
+
+def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
+    body = cache.read_body(key)
+    if body is None:
+        return False
+    resolution.raw_body = body
+    resolution.cached = True
+    resolution.cache_status = HIT
+    resolution.options = extract_options(item=item, data=_decoded(body))
+    return True
+
+
+def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status: str) -> None:
+    resolution.cache_status = status
+    resolution.cached = False
+    try:
+        response = client.call_datasource(datasource=item.datasource, path_and_query=evaluated)
+    except errors.DatasourceError as exc:
+        resolution.upstream_status = exc.status_code
+        raise
+    resolution.upstream_status = response.status_code
+    resolution.elapsed_seconds = response.elapsed_seconds
+    if not 200 <= response.status_code < 300:
+        # The full client raises this itself; kept so that no non-2xx answer is ever cached.
+        raise errors.HTTPStatusError(f"The API answered with HTTP status {response.status_code}.",
+                                     status_code=response.status_code)
+    resolution.raw_body = response.body
+    data = response.json()
+    resolution.options = extract_options(item=item, data=data)
+
+
+def _store(key: str, resolution: Resolution) -> None:
+    if not cache.store_body(key, resolution.raw_body):
+        resolution.cache_status = UNAVAILABLE
+
+
+def _decoded(body: bytes):
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise errors.InvalidJSON("The cached answer is not JSON.")
+
+
+def _joined(base_url: str, evaluated: str) -> str:
+    if not evaluated:
+        return base_url
+    return base_url.rstrip("/") + "/" + evaluated.lstrip("/")
+
+
+def _lock_seconds() -> float:
+    # Long enough for one upstream call; a crashed holder's lock expires by itself.
+    return settings.CONNECT_CALL_DEADLINE_SECONDS + 5
+
+
+def _lock_wait_seconds() -> float:
+    return getattr(settings, "CONNECT_CACHE_LOCK_WAIT_SECONDS", _lock_seconds())

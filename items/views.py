@@ -1,0 +1,109 @@
+"""Item pages for staff: list, create, edit, delete and the preview. Glue only: forms and the resolution service
+do the work."""
+import json
+import logging
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from datasources.access import staff_required
+from datasources.services import errors
+
+from .forms import ItemForm, PreviewForm
+from .models import Item
+from .services import ItemError, resolve_item
+
+logger = logging.getLogger("connect.items")
+
+RAW_BODY_DISPLAY_CHARS = 20_000
+
+
+@staff_required
+def item_list(request):
+    items = Item.objects.select_related("datasource").all()
+    return render(request, "items/list.html", {"items": items})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def item_create(request):
+    if request.method == "POST":
+        form = ItemForm(request.POST)
+        if form.is_valid():
+            item = form.save()
+            messages.success(request, f"Item “{item.name}” created. Fill the variables below to preview it.")
+            return redirect("items:preview", pk=item.pk)
+    else:
+        form = ItemForm(initial={"datasource": request.GET.get("datasource")})
+    return render(request, "items/form.html", {"form": form, "item": None})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def item_edit(request, pk):
+    item = get_object_or_404(Item, pk=pk)
+    if request.method == "POST":
+        form = ItemForm(request.POST, instance=item)
+        if form.is_valid():
+            form.save()
+            messages.success(request, f"Item “{item.name}” saved. Its cached answers are no longer used.")
+            return redirect("items:preview", pk=item.pk)
+        item.refresh_from_db()  # the title shows the stored name, not the invalid one
+    else:
+        form = ItemForm(instance=item)
+    return render(request, "items/form.html", {"form": form, "item": item})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def item_delete(request, pk):
+    item = get_object_or_404(Item, pk=pk)
+    if request.method == "POST":
+        name = item.name
+        item.delete()
+        messages.success(request, f"Item “{name}” deleted.")
+        return redirect("items:list")
+    return render(request, "items/delete.html", {"item": item})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def item_preview(request, pk):
+    item = get_object_or_404(Item.objects.select_related("datasource", "datasource__auth"), pk=pk)
+    context = {"item": item, "resolution": None, "error": None}
+    if request.method == "POST":
+        form = PreviewForm(request.POST, item=item)
+        if form.is_valid():
+            context.update(_preview(item, form))
+    else:
+        form = PreviewForm(item=item, initial={"current_user": request.user.get_username()})
+    context["form"] = form
+    if context["resolution"] is not None:
+        context["raw"] = _displayed_body(context["resolution"].raw_body)
+    return render(request, "items/preview.html", context)
+
+
+def _preview(item, form) -> dict:
+    try:
+        resolution = resolve_item(
+            item=item, user_input=form.cleaned_data["user_input"], current_user=form.cleaned_data["current_user"],
+            values=form.dependency_values(), use_cache=not form.cleaned_data["bypass_cache"])
+    except (ItemError, errors.DatasourceError) as exc:
+        return {"error": exc, "resolution": getattr(exc, "resolution", None)}
+    except Exception:
+        # Never a traceback on the page; the log has it for the operator.
+        logger.exception("Preview of item %s failed unexpectedly", item.pk)
+        return {"error": ItemError("Something unexpected went wrong; the server log has the details.")}
+    return {"resolution": resolution}
+
+
+def _displayed_body(body: bytes) -> dict:
+    """The raw answer, pretty-printed when it is JSON, cut to a readable length."""
+    text = body.decode("utf-8", "replace")
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass
+    return {"text": text[:RAW_BODY_DISPLAY_CHARS], "length": len(text),
+            "truncated": len(text) > RAW_BODY_DISPLAY_CHARS, "shown": RAW_BODY_DISPLAY_CHARS}
