@@ -1,0 +1,167 @@
+"""The JSON API: options for signed-in users, datasource configuration for staff, errors always JSON."""
+import pytest
+from django.contrib.auth import get_user_model
+
+from datasources.services import errors
+
+from ..conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, assert_no_secret
+from .conftest import BASE_URL, ISSUES
+
+SEARCH_URL = f"{BASE_URL}/search"
+
+
+@pytest.fixture
+def item(item_factory, datasource_factory):
+    return item_factory(datasource_factory(base_url=BASE_URL))
+
+
+@pytest.fixture
+def member_client(client, db):
+    """A signed-in person who is not staff: a form filler."""
+    user = get_user_model().objects.create_user("filler", "filler@example.com", "pw-filler-123")
+    client.force_login(user)
+    return client
+
+
+def options_url(item, query=""):
+    return f"/api/items/{item.pk}/options{query}"
+
+
+def test_options_as_json_for_a_signed_in_user(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, json=ISSUES)
+    response = member_client.get(options_url(item, "?q=printer"))
+    assert response.status_code == 200
+    assert response.json() == {"options": [{"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
+                                           {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"}],
+                               "cached": False, "item": item.pk}
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_second_call_says_it_came_from_the_cache(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, json=ISSUES)
+    member_client.get(options_url(item, "?q=printer"))
+    assert member_client.get(options_url(item, "?q=printer")).json()["cached"] is True
+    assert len(upstream.calls) == 1
+
+
+def test_dependencies_come_from_query_parameters_and_current_user_from_the_session(
+        item_factory, datasource_factory, member_client, upstream, fake_dns):
+    item = item_factory(datasource_factory(base_url=BASE_URL), query="/cities?country=$country&by=$currentUser",
+                        dependencies=["country"], list_path="", key_field="id", label_template="")
+    upstream.get(f"{BASE_URL}/cities", json=[{"id": "AMS"}])
+    response = member_client.get(options_url(item, "?country=N%26L&currentUser=someone-else"))
+    assert response.status_code == 200
+    assert upstream.calls[0].request.url == f"{BASE_URL}/cities?country=N%26L&by=filler"
+
+
+def test_anonymous_gets_401_json_not_a_redirect(item, client):
+    response = client.get(options_url(item, "?q=x"))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_unknown_item_is_404_json(member_client):
+    response = member_client.get("/api/items/999999/options?q=x")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_missing_variable_is_400_json(item, member_client, upstream, fake_dns):
+    response = member_client.get(options_url(item))
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "missing_variable", "message": response.json()["error"]["message"]}
+    assert "$userInput" in response.json()["error"]["message"]
+    assert len(upstream.calls) == 0
+
+
+def test_upstream_failure_is_502_without_the_upstream_body(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, status=500, body="internal detail 7c1d: stack trace of the API")
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 502
+    assert set(response.json()) == {"error"} and set(response.json()["error"]) == {"code", "message"}
+    assert "internal detail 7c1d" not in response.content.decode()
+
+
+def test_invalid_json_is_502(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, body="<html>login page</html>")
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert "login page" not in response.content.decode()
+
+
+def test_extraction_error_is_502_with_a_clear_message(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, json={"values": []})
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "extraction_error"
+    assert "no “issues”" in response.json()["error"]["message"]
+
+
+def test_timeout_is_504(item, member_client, monkeypatch):
+    def time_out(**kwargs):
+        raise errors.UpstreamTimeout("The API did not answer within 60 seconds.")
+
+    monkeypatch.setattr("datasources.services.client.call_datasource", time_out)
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 504
+    assert response.json()["error"] == {"code": "timeout", "message": "The API did not answer within 60 seconds."}
+
+
+def test_only_get_is_allowed(item, member_client):
+    assert member_client.post(options_url(item, "?q=x")).status_code == 405
+
+
+# --- datasource configuration ------------------------------------------------------------------------------
+
+def test_datasource_json_replaces_secrets_with_booleans(staff_client, datasource_factory):
+    datasource = datasource_factory(mode="api_key", api_key_location="query", api_key_name="api_key",
+                                    api_key_value=SECRET_API_KEY, headers=[("X-Tenant", "acme")])
+    response = staff_client.get(f"/api/datasources/{datasource.pk}/")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["name"] == "Jira" and data["base_url"] == datasource.base_url
+    assert data["headers"] == [{"name": "X-Tenant", "value": "acme"}]
+    assert data["auth"]["mode"] == "api_key"
+    assert data["auth"]["api_key_location"] == "query" and data["auth"]["api_key_name"] == "api_key"
+    assert data["auth"]["api_key_value_set"] is True and data["auth"]["password_set"] is False
+    assert "api_key_value" not in data["auth"]
+    assert_no_secret(response.content)
+
+
+def test_datasource_list_hides_every_kind_of_secret(staff_client, datasource_factory):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ..conftest import SECRET_ACCESS_TOKEN, SECRET_REFRESH_TOKEN
+    datasource_factory(name="Basic", mode="basic", username="elements", password=SECRET_PASSWORD)
+    datasource_factory(name="OAuth", mode="oauth2_authorization_code", authorization_url="https://auth.example.com/a",
+                       token_url="https://auth.example.com/t", client_id="cid", client_secret=SECRET_CLIENT_SECRET,
+                       access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN,
+                       token_expires_at=timezone.now() + timedelta(hours=1))
+    response = staff_client.get("/api/datasources/")
+    assert response.status_code == 200
+    by_name = {d["name"]: d["auth"] for d in response.json()["datasources"]}
+    assert by_name["Basic"]["password_set"] is True and by_name["Basic"]["username"] == "elements"
+    oauth = by_name["OAuth"]
+    assert oauth["client_secret_set"] is oauth["access_token_set"] is oauth["refresh_token_set"] is True
+    assert oauth["client_id"] == "cid" and oauth["token_expires_at"]
+    assert_no_secret(response.content, ALL_SECRETS)
+
+
+def test_datasource_api_is_403_json_for_non_staff(member_client, datasource_factory):
+    datasource = datasource_factory()
+    for url in ("/api/datasources/", f"/api/datasources/{datasource.pk}/"):
+        response = member_client.get(url)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+
+
+def test_datasource_api_is_401_json_for_anonymous(client, db):
+    response = client.get("/api/datasources/")
+    assert response.status_code == 401 and response["Content-Type"] == "application/json"
+
+
+def test_unknown_datasource_is_404_json(staff_client):
+    response = staff_client.get("/api/datasources/999999/")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
