@@ -127,6 +127,8 @@ def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status:
         resolution.upstream_status = exc.status_code
         raise
     resolution.upstream_status = response.status_code
+    # The URL as called (with auth parameters), redacted by the client and again here.
+    resolution.url = redact_for_display(datasource=item.datasource, text=response.redacted_url) or resolution.url
     resolution.elapsed_seconds = response.elapsed_seconds
     if not 200 <= response.status_code < 300:
         # The full client raises this itself; kept so that no non-2xx answer is ever cached.
