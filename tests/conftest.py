@@ -64,3 +64,18 @@ def make_datasource(*, name="Jira", base_url="https://api.example.com/rest", mod
 @pytest.fixture
 def datasource_factory(db):
     return make_datasource
+
+
+@pytest.fixture(scope="session")
+def oauth_provider(tmp_path_factory):
+    """A real OAuth2 authorization server (django-oauth-toolkit, gunicorn, TLS) on 127.0.0.1 for the session.
+
+    See tests/support/oauth_provider.py: URLs, client ids and secrets, the user, `ca_pem`, `consent(...)`.
+    """
+    from tests.support.oauth_provider import running_oauth_provider, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with running_oauth_provider(workdir=tmp_path_factory.mktemp("oauth_provider")) as provider:
+        yield provider
