@@ -66,6 +66,12 @@ class InvalidJSON(DatasourceError):
     code = "invalid_json"
 
 
+class InvalidResponse(DatasourceError):
+    """The answer broke HTTP or its Content-Encoding (not a status or JSON problem)."""
+
+    code = "invalid_response"
+
+
 class AuthenticationFailure(DatasourceError):
     """Credentials missing or refused, token endpoint errors, reconnect needed."""
 

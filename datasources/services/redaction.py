@@ -1,0 +1,129 @@
+"""Redaction of everything outbound calls show or log: secret values and secret-looking query parameters become "***".
+
+A `Redaction` knows one datasource's secrets. While a call runs it is the "current" redaction, so that log lines
+written by urllib3 (which include the request path and query) are redacted too.
+"""
+import contextvars
+import logging
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus, unquote_plus
+
+MASK = "***"
+# Query parameters whose name contains one of these are always masked.
+SECRET_NAME_PARTS = ("token", "secret", "passw", "signature", "apikey", "api_key", "api-key", "credential",
+                     "session", "jwt", "bearer")
+# ... or whose name has one of these as a whole word (split on punctuation and camelCase).
+SECRET_NAME_WORDS = frozenset({"key", "code", "sig", "auth", "pwd", "pass", "private"})
+
+_PARAM_RE = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;#?\s\"'<>“”‘’]+)=(?P<value>[^&;#\s\"'<>“”‘’]*)")
+_USERINFO_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s\"'<>]+@")
+# "name": "value" pairs in dicts and JSON, e.g. a token response echoed in a library's log line.
+_PAIR_RE = re.compile(r"(?P<q>[\"'])(?P<name>[^\"']{1,100})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)")
+_AUTH_HEADER_RE = re.compile(r"(?i)(?P<lead>authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)?\s*)[^\s'\",}]+")
+_WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+_current: contextvars.ContextVar["Redaction | None"] = contextvars.ContextVar("connect_redaction", default=None)
+
+
+def looks_secret(name: str) -> bool:
+    """True for parameter names such as api_key, access_token, X-Amz-Signature, code, sortKey."""
+    lowered = unquote_plus(name).lower()
+    if any(part in lowered for part in SECRET_NAME_PARTS):
+        return True
+    return any(word.lower() in SECRET_NAME_WORDS for word in _WORD_RE.findall(unquote_plus(name)))
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """The secrets of one datasource (values and extra parameter names) and how to hide them."""
+
+    secret_values: tuple[str, ...] = ()
+    secret_params: frozenset[str] = frozenset()
+
+    def with_values(self, *values: str) -> "Redaction":
+        return Redaction(self.secret_values + tuple(v for v in values if v), self.secret_params)
+
+    def _is_secret_param(self, name: str) -> bool:
+        return unquote_plus(name).lower() in self.secret_params or looks_secret(name)
+
+    def text(self, text: str) -> str:
+        """Any text (a message, a URL, a body excerpt, a log line) with secrets masked."""
+        if not text:
+            return text
+        text = _USERINFO_RE.sub(lambda m: m["scheme"] + MASK + "@", text)
+        text = _PARAM_RE.sub(self._mask_param, text)
+        text = _PAIR_RE.sub(self._mask_pair, text)
+        text = _AUTH_HEADER_RE.sub(lambda m: m["lead"] + MASK, text)
+        for value in self._value_forms():
+            text = text.replace(value, MASK)
+        return text
+
+    def url(self, url: str) -> str:
+        return self.text(url)
+
+    def _mask_param(self, match: re.Match) -> str:
+        if not self._is_secret_param(match["name"]) or not match["value"]:
+            return match.group(0)
+        return f"{match['lead']}{match['name']}={MASK}"
+
+    def _mask_pair(self, match: re.Match) -> str:
+        if not self._is_secret_param(match["name"]) or not match["value"]:
+            return match.group(0)
+        return f"{match['q']}{match['name']}{match['q']}{match['sep']}{match['vq']}{MASK}{match['vq']}"
+
+    def _value_forms(self) -> list[str]:
+        forms = set()
+        for value in self.secret_values:
+            if value:
+                forms.update({value, quote(value, safe=""), quote_plus(value), quote(value)})
+        return sorted(forms, key=len, reverse=True)
+
+
+GENERIC = Redaction()
+
+
+def current() -> Redaction:
+    return _current.get() or GENERIC
+
+
+@contextmanager
+def redacting(redaction: Redaction):
+    """Make `redaction` the current one (for log lines written by libraries) while the block runs."""
+    token = _current.set(redaction)
+    try:
+        yield redaction
+    finally:
+        _current.reset(token)
+
+
+def also_redact(*values: str) -> None:
+    """Add secret values learnt during a call (a fresh OAuth token) to the current redaction, until its block ends."""
+    _current.set(current().with_values(*values))
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record's message with the current redaction; attached to the loggers of the HTTP stack."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the record, drop its arguments
+            message = str(record.msg)
+        record.msg = current().text(message)
+        record.args = None
+        return True
+
+
+HTTP_STACK_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.response",
+                      "urllib3.poolmanager", "urllib3.util.retry", "requests", "requests_oauthlib", "oauthlib")
+_filter = RedactingFilter()
+
+
+def install_log_filter() -> None:
+    """Idempotent: urllib3 logs request lines (path and query) at DEBUG; they must be redacted like ours."""
+    for name in HTTP_STACK_LOGGERS:
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)

@@ -1,0 +1,149 @@
+"""One pooled requests.Session per datasource and process, so warm calls reuse connections (no new TLS handshake).
+
+Entries are keyed by datasource id and checked against its config_version: any change of the configuration builds
+a new session (and call plan) and closes the old one. At most MAX_SESSIONS are kept (least recently used goes),
+and a deleted datasource's session is closed.
+"""
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from http import cookiejar
+
+import requests
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from requests.auth import HTTPBasicAuth
+
+from ..models import SECRET_FIELDS, ApiKeyLocation, AuthMode, Datasource
+from .call_url import origin
+from .redaction import Redaction
+from .transport import configure_outbound_session
+
+MAX_SESSIONS = 64
+DEFAULT_HEADERS = {"User-Agent": "Connect/0.1", "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
+OAUTH_MODES = (AuthMode.OAUTH2_CLIENT_CREDENTIALS, AuthMode.OAUTH2_AUTHORIZATION_CODE)
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """What every call of one configuration sends to the base URL's origin, and what must never be shown."""
+
+    origin: tuple[str, str, int]
+    headers: dict
+    basic_auth: HTTPBasicAuth | None
+    api_key_param: tuple[str, str] | None
+    oauth: bool
+    redaction: Redaction
+
+
+@dataclass
+class DatasourceSession:
+    config_version: str
+    session: requests.Session
+    plan: CallPlan
+
+
+class _NoCookies(cookiejar.DefaultCookiePolicy):
+    """Calls are stateless: cookies set by an API are neither kept nor sent back."""
+
+    def set_ok(self, cookie, request):
+        return False
+
+    def return_ok(self, cookie, request):
+        return False
+
+
+_sessions: "OrderedDict[int, DatasourceSession]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def session_for(datasource: Datasource) -> DatasourceSession:
+    """The pooled session and call plan for the datasource's current configuration (thread-safe)."""
+    if datasource.pk is None:
+        return DatasourceSession(datasource.config_version, new_session(), plan_for(datasource))
+    entry = _cached(datasource)
+    if entry is not None:
+        return entry
+    fresh = DatasourceSession(datasource.config_version, new_session(), plan_for(datasource))
+    with _lock:
+        entry = _sessions.get(datasource.pk)
+        if entry is not None and entry.config_version == datasource.config_version:
+            stale = [fresh]  # another thread built it first
+        else:
+            stale = [entry] if entry is not None else []
+            _sessions[datasource.pk] = entry = fresh
+            _sessions.move_to_end(datasource.pk)
+            while len(_sessions) > MAX_SESSIONS:
+                stale.append(_sessions.popitem(last=False)[1])
+    for old in stale:
+        old.session.close()
+    return entry
+
+
+def _cached(datasource: Datasource) -> DatasourceSession | None:
+    with _lock:
+        entry = _sessions.get(datasource.pk)
+        if entry is not None and entry.config_version == datasource.config_version:
+            _sessions.move_to_end(datasource.pk)
+            return entry
+    return None
+
+
+def new_session() -> requests.Session:
+    session = configure_outbound_session(requests.Session())
+    session.headers.clear()
+    session.headers.update(DEFAULT_HEADERS)
+    session.cookies.set_policy(_NoCookies())
+    return session
+
+
+def plan_for(datasource: Datasource) -> CallPlan:
+    auth = _auth_of(datasource)
+    headers = {h.name: h.value for h in datasource.headers.all()} if datasource.pk else {}
+    mode = auth.mode if auth is not None else AuthMode.NONE
+    basic, api_key = None, None
+    if mode == AuthMode.BASIC:
+        basic = HTTPBasicAuth(auth.username, auth.password)
+    elif mode == AuthMode.API_KEY and auth.api_key_location == ApiKeyLocation.QUERY:
+        api_key = (auth.api_key_name, auth.api_key_value)
+    elif mode == AuthMode.API_KEY:
+        headers[auth.api_key_name] = auth.api_key_value
+    return CallPlan(origin=origin(datasource.base_url), headers=headers, basic_auth=basic, api_key_param=api_key,
+                    oauth=mode in OAUTH_MODES, redaction=redaction_for_auth(auth))
+
+
+def redaction_for_auth(auth) -> Redaction:
+    if auth is None:
+        return Redaction()
+    values = tuple(getattr(auth, field) for field in SECRET_FIELDS if getattr(auth, field, ""))
+    params = frozenset({auth.api_key_name.lower()} if auth.api_key_name else ())
+    return Redaction(secret_values=values, secret_params=params)
+
+
+def _auth_of(datasource: Datasource):
+    try:
+        return datasource.auth
+    except ObjectDoesNotExist:
+        return None
+
+
+def forget(datasource_id: int) -> None:
+    with _lock:
+        entry = _sessions.pop(datasource_id, None)
+    if entry is not None:
+        entry.session.close()
+
+
+def close_all() -> None:
+    """Close every pooled session (tests; a settings change)."""
+    with _lock:
+        entries = list(_sessions.values())
+        _sessions.clear()
+    for entry in entries:
+        entry.session.close()
+
+
+@receiver(post_delete, sender=Datasource, dispatch_uid="connect-forget-datasource-session")
+def _forget_deleted(sender, instance, **kwargs):
+    forget(instance.pk)

@@ -1,0 +1,266 @@
+"""How Connect opens outbound connections: https only, to an address the policy checked, certificates always verified.
+
+- Every request (API call, test URL, redirect hop, OAuth token request) goes through `PinnedHTTPSAdapter`: it
+  resolves the host once, checks every address with address_policy, and the connection is made to a checked IP
+  while the host name is kept for SNI, the Host header and certificate verification (no DNS-rebinding window).
+- Certificates are verified with one SSLContext: CONNECT_CA_BUNDLE when set (only that bundle is trusted), else the
+  operating system's trust store as OpenSSL finds it (ssl.create_default_context()). requests' own bundle (certifi),
+  REQUESTS_CA_BUNDLE, proxies and .netrc are never used: sessions have trust_env off and no proxies.
+- One deadline per call (CONNECT_CALL_DEADLINE_SECONDS), from connect to the last byte: connect and read timeouts
+  never exceed the time left, and every socket read of the response re-checks it (a body or headers dripped
+  slowly are cut at the deadline, not per read).
+"""
+import collections
+import functools
+import http.client
+import io
+import socket
+import ssl
+import sys
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+import requests
+from django.conf import settings
+from requests.adapters import BaseAdapter, HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.poolmanager import PoolKey, _default_key_normalizer
+from urllib3.util import connection as urllib3_connection
+from urllib3.util import parse_url
+
+from . import address_policy, call_url, redaction
+from .errors import InvalidURL, RedirectRefused, TLSFailure, UpstreamTimeout
+
+MAX_REDIRECTS = 5
+POOL_MAXSIZE = 16
+
+_deadline: ContextVar[float | None] = ContextVar("connect_call_deadline", default=None)
+
+
+# --- the deadline --------------------------------------------------------------------------------------------
+
+def deadline_seconds() -> float:
+    return float(settings.CONNECT_CALL_DEADLINE_SECONDS)
+
+
+@contextmanager
+def call_deadline():
+    """One deadline for everything inside the block (all hops, retries and body reads); nested blocks share it."""
+    if _deadline.get() is not None:
+        yield _deadline.get()
+        return
+    token = _deadline.set(time.monotonic() + deadline_seconds())
+    try:
+        yield _deadline.get()
+    finally:
+        _deadline.reset(token)
+
+
+def time_left() -> float:
+    deadline = _deadline.get()
+    return deadline_seconds() if deadline is None else deadline - time.monotonic()
+
+
+def deadline_error(url: str = "") -> UpstreamTimeout:
+    where = f" for {redaction.current().url(url)}" if url else ""
+    return UpstreamTimeout(f"The API did not answer completely within {deadline_seconds():g} seconds{where} "
+                           "(the limit for one call, from connect to the last byte).")
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The response's socket stream: before every read the socket timeout is cut to the time left."""
+
+    def __init__(self, sock, deadline: float):
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # holds a reference, so the socket lives as long as we do
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("the call deadline has passed")
+        current = self._sock.gettimeout()
+        if current is None or current > left:
+            self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """Just enough of a socket for http.client.HTTPResponse, which only calls makefile("rb")."""
+
+    def __init__(self, sock, deadline: float):
+        self._sock, self._deadline = sock, deadline
+
+    def makefile(self, mode="rb", *args, **kwargs):
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineHTTPResponse(http.client.HTTPResponse):
+    def __init__(self, sock, *args, **kwargs):
+        deadline = _deadline.get()
+        super().__init__(_DeadlineSocket(sock, deadline) if deadline is not None else sock, *args, **kwargs)
+
+
+# --- connections to checked addresses ------------------------------------------------------------------------
+
+class PinnedHTTPSConnection(HTTPSConnection):
+    """Connects to the addresses the policy checked; `host` stays the name (SNI, Host, certificate check)."""
+
+    response_class = _DeadlineHTTPResponse
+
+    def __init__(self, *args, pinned_addresses: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pinned_addresses = tuple(pinned_addresses)
+
+    def _new_conn(self) -> socket.socket:
+        last_error: OSError | None = None
+        for address in self.pinned_addresses:
+            try:
+                sock = urllib3_connection.create_connection(
+                    (address, self.port), self.timeout, source_address=self.source_address,
+                    socket_options=self.socket_options)
+            except socket.timeout as exc:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+            except OSError as exc:
+                last_error = exc
+                continue
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
+        reason = last_error.strerror if last_error is not None and last_error.strerror else "no checked address"
+        raise NewConnectionError(self, f"Failed to establish a new connection: {reason}")
+
+
+class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = PinnedHTTPSConnection
+
+
+PinnedPoolKey = collections.namedtuple("PinnedPoolKey", PoolKey._fields + ("key_pinned_addresses",))
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context_for(ca_bundle: str) -> ssl.SSLContext:
+    if not ca_bundle:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError):
+        raise TLSFailure("The CA bundle set in CONNECT_CA_BUNDLE cannot be read: ask the operator to fix it.") from None
+
+
+def tls_context() -> ssl.SSLContext:
+    """The one verification context: CONNECT_CA_BUNDLE when set, else the operating system's trust store."""
+    return _tls_context_for(settings.CONNECT_CA_BUNDLE or "")
+
+
+class PinnedHTTPSAdapter(HTTPAdapter):
+    """An HTTPAdapter that checks the address policy and pins connections to the checked addresses."""
+
+    def __init__(self):
+        super().__init__(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"https": PinnedHTTPSConnectionPool}
+        self.poolmanager.key_fn_by_scheme = {"https": functools.partial(_default_key_normalizer, PinnedPoolKey)}
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        url = call_url.check_absolute_url(request.url)
+        host, port = _host_and_port(url)
+        with call_deadline():
+            if time_left() <= 0:
+                raise deadline_error(url)
+            request.connect_addresses = address_policy.checked_addresses(host, port)
+            return super().send(request, stream=stream, timeout=_bounded(timeout), verify=True, cert=None,
+                                proxies={})
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        host, port = _host_and_port(request.url)
+        addresses = getattr(request, "connect_addresses", None) or address_policy.checked_addresses(host, port)
+        pool_kwargs = {"ssl_context": tls_context(), "cert_reqs": "CERT_REQUIRED", "pinned_addresses": addresses}
+        return self.poolmanager.connection_from_host(host, port=port, scheme="https", pool_kwargs=pool_kwargs)
+
+    def cert_verify(self, conn, url, verify, cert):
+        # Always verify, with tls_context() only: never requests' certifi bundle or a caller's verify=False.
+        conn.cert_reqs = "CERT_REQUIRED"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        raise InvalidURL("Outbound calls never use a proxy.")
+
+
+class RefusePlainHTTPAdapter(BaseAdapter):
+    """Mounted on http://: Connect never sends a request in clear text."""
+
+    def send(self, request, *args, **kwargs):
+        raise InvalidURL(f"Refused {redaction.current().url(request.url)} — only https:// URLs are called.")
+
+    def close(self):
+        pass
+
+
+def _host_and_port(url: str) -> tuple[str, int]:
+    parsed = parse_url(url)
+    if not parsed.host:
+        raise InvalidURL("The URL has no host name.")
+    return parsed.host.strip("[]").lower(), parsed.port or call_url.DEFAULT_PORT
+
+
+def _bounded(timeout) -> tuple[float, float]:
+    """(connect, read) timeouts, neither beyond the time left in the call."""
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        connect, read = timeout
+    elif isinstance(timeout, (int, float)):
+        connect = read = timeout
+    else:
+        connect = read = None
+    left = max(time_left(), 0.001)
+    return tuple(min(value, left) if isinstance(value, (int, float)) and value > 0 else left
+                 for value in (connect, read))
+
+
+# --- sessions -----------------------------------------------------------------------------------------------
+
+def refuse_insecure_redirect(response, *args, **kwargs):
+    """Response hook: a redirect to anything but an https:// URL is refused before it can be followed."""
+    if response.is_redirect:
+        try:
+            call_url.redirect_target(response.url, response.headers.get("location", ""))
+        except RedirectRefused:
+            response.close()
+            raise
+    return response
+
+
+def configure_outbound_session(session: requests.Session) -> requests.Session:
+    """Make any requests.Session (also an OAuth2Session) safe for outbound calls; returns the same session.
+
+    https only through the policy-checking pinned adapter, http:// refused, trust_env off (no REQUESTS_CA_BUNDLE,
+    proxies or .netrc from the environment), no proxies, at most 5 redirects and none to http://.
+    """
+    session.trust_env = False
+    session.proxies = {}
+    session.verify = settings.CONNECT_CA_BUNDLE or True  # informational: the adapter verifies with tls_context()
+    session.max_redirects = MAX_REDIRECTS
+    for adapter in session.adapters.values():
+        adapter.close()
+    session.adapters.clear()
+    session.mount("https://", PinnedHTTPSAdapter())
+    session.mount("http://", RefusePlainHTTPAdapter())
+    hooks = session.hooks.setdefault("response", [])
+    if refuse_insecure_redirect not in hooks:
+        hooks.append(refuse_insecure_redirect)
+    redaction.install_log_filter()
+    return session

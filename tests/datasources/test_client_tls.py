@@ -1,0 +1,201 @@
+"""The client against a real HTTPS server on 127.0.0.1 (trustme CA): TLS, pinning, deadline, size cap, pooling, leaks."""
+import logging
+import time
+
+import pytest
+
+from datasources.services import client, errors
+from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
+from tests.support import https_server as srv
+from tests.support.https_server import start_server, trust_test_ca, trusted_ca, untrusted_ca  # noqa: F401 fixtures
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
+
+CAP = 64 * 1024
+
+
+def datasource_for(server, *, host="127.0.0.1", path="/api", **kwargs):
+    return make_datasource(base_url=server.url(path, host=host), **kwargs)
+
+
+def call(datasource, path_and_query="/ok", **kwargs):
+    return client.call_datasource(datasource=datasource, path_and_query=path_and_query, **kwargs)
+
+
+# --- certificates and pinning --------------------------------------------------------------------------------
+
+def test_a_certificate_from_the_configured_ca_is_accepted(start_server):
+    server = start_server({"/api/ok": srv.answer(body=b'{"hello": "world"}')})
+    assert call(datasource_for(server)).json() == {"hello": "world"}
+
+
+def test_a_certificate_from_an_untrusted_ca_is_refused(start_server, untrusted_ca):
+    server = start_server({"/api/ok": srv.answer()}, ca=untrusted_ca)
+    with pytest.raises(errors.TLSFailure, match="certificate .* was refused"):
+        call(datasource_for(server))
+    assert server.counts["handshakes"] == 0
+
+
+def test_the_environment_ca_bundle_and_proxy_are_ignored(start_server, monkeypatch, settings, trust_test_ca):
+    """REQUESTS_CA_BUNDLE trusting the test CA does not matter: only CONNECT_CA_BUNDLE (or the OS store) counts."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(trust_test_ca))
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    server = start_server({"/api/ok": srv.answer()})
+    assert call(datasource_for(server)).status_code == 200  # no proxy used
+    settings.CONNECT_CA_BUNDLE = ""
+    with pytest.raises(errors.TLSFailure):
+        call(datasource_for(server, name="Other"))
+
+
+def test_pinned_connection_keeps_the_host_name_for_sni_host_header_and_certificate(start_server, fake_dns):
+    server = start_server({"/api/ok": srv.answer()}, hostnames=("api.connect.test",))
+    fake_dns["api.connect.test"] = ["127.0.0.1"]
+    assert call(datasource_for(server, host="api.connect.test")).status_code == 200
+    assert server.sni_names == ["api.connect.test"]
+    assert server.requests[0]["headers"]["Host"] == f"api.connect.test:{server.port}"
+
+
+def test_a_certificate_for_another_name_is_refused_even_at_the_right_address(start_server, fake_dns):
+    server = start_server({"/api/ok": srv.answer()}, hostnames=("other.connect.test",))
+    fake_dns["api.connect.test"] = ["127.0.0.1"]
+    with pytest.raises(errors.TLSFailure, match="api.connect.test"):
+        call(datasource_for(server, host="api.connect.test"))
+
+
+def test_loopback_is_refused_without_the_operator_setting(start_server, settings):
+    settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = []
+    server = start_server({"/api/ok": srv.answer()})
+    with pytest.raises(errors.AddressRefused, match="loopback"):
+        call(datasource_for(server))
+    assert server.counts["connections"] == 0
+
+
+# --- pooling -------------------------------------------------------------------------------------------------
+
+def test_warm_calls_reuse_one_connection_and_one_handshake(start_server):
+    server = start_server({"/api/ok": srv.answer()})
+    datasource = datasource_for(server)
+    for _ in range(3):
+        assert call(datasource).status_code == 200
+    assert server.counts == {"connections": 1, "handshakes": 1, "failed_handshakes": 0}
+
+
+def test_a_configuration_change_starts_a_new_session(start_server):
+    server = start_server({"/api/ok": srv.answer()})
+    datasource = datasource_for(server)
+    call(datasource)
+    datasource.bump_config_version()
+    call(datasource)
+    assert server.counts["handshakes"] == 2
+
+
+# --- deadline ------------------------------------------------------------------------------------------------
+
+def test_a_body_dripping_one_byte_per_second_is_cut_at_the_total_deadline(start_server, settings):
+    settings.CONNECT_CALL_DEADLINE_SECONDS = 2
+    server = start_server({"/api/ok": srv.slow_body(length=100, interval=1.0)})
+    started = time.monotonic()
+    with pytest.raises(errors.UpstreamTimeout, match="within 2 seconds"):
+        call(datasource_for(server))
+    assert 1.8 <= time.monotonic() - started < 3.5
+
+
+def test_headers_dripping_slowly_are_cut_at_the_total_deadline(start_server, settings):
+    settings.CONNECT_CALL_DEADLINE_SECONDS = 1
+    server = start_server({"/api/ok": srv.slow_headers(interval=0.2)})
+    started = time.monotonic()
+    with pytest.raises(errors.UpstreamTimeout):
+        call(datasource_for(server))
+    assert time.monotonic() - started < 2.5
+
+
+# --- size cap ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def small_cap(settings):
+    settings.CONNECT_MAX_RESPONSE_BYTES = CAP
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_a_chunked_body_of_twice_the_cap_is_refused(start_server):
+    server = start_server({"/api/ok": srv.chunked(2 * CAP)})
+    with pytest.raises(errors.ResponseTooLarge, match="65,536 bytes"):
+        call(datasource_for(server))
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_a_content_length_over_the_cap_is_refused_before_reading(start_server):
+    server = start_server({"/api/ok": srv.announced_length(announced=2 * CAP, actual=10)})
+    with pytest.raises(errors.ResponseTooLarge, match="announces more"):
+        call(datasource_for(server))
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_a_small_content_length_hiding_a_body_over_the_cap_is_refused(start_server):
+    """gzip: the announced length is honest about the bytes sent, not about what they decode to."""
+    server = start_server({"/api/ok": srv.gzip_bomb(decoded=2 * CAP)})
+    with pytest.raises(errors.ResponseTooLarge):
+        call(datasource_for(server))
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_an_understated_content_length_never_delivers_more_than_announced(start_server):
+    server = start_server({"/api/ok": srv.announced_length(announced=100, actual=2 * CAP)})
+    assert len(call(datasource_for(server)).body) == 100
+
+
+@pytest.mark.usefixtures("small_cap")
+def test_a_body_ending_at_connection_close_is_counted_too(start_server):
+    server = start_server({"/api/ok": srv.until_close(2 * CAP)})
+    with pytest.raises(errors.ResponseTooLarge):
+        call(datasource_for(server))
+
+
+# --- redirects -----------------------------------------------------------------------------------------------
+
+def test_a_redirect_to_http_is_refused(start_server):
+    server = start_server({})
+    server.routes["/api/ok"] = srv.redirect(f"http://127.0.0.1:{server.port}/api/plain")
+    server.routes["/api/plain"] = srv.answer()
+    with pytest.raises(errors.RedirectRefused, match="http://"):
+        call(datasource_for(server))
+    assert [r["path"] for r in server.requests] == ["/api/ok"]
+
+
+def test_a_redirect_to_https_on_the_same_host_is_followed(start_server):
+    server = start_server({"/api/ok": srv.redirect("/api/moved"), "/api/moved": srv.answer(body=b"[1]")})
+    response = call(datasource_for(server))
+    assert response.json() == [1]
+    assert response.redacted_url.endswith("/api/moved")
+
+
+# --- nothing secret in messages or logs -----------------------------------------------------------------------
+
+LEAK_CASES = {
+    "timeout": ({"/api/ok": srv.slow_body(interval=1.0)}, errors.UpstreamTimeout),
+    "http 500": ({"/api/ok": srv.echo_request(500)}, errors.HTTPStatusError),
+    "invalid json": ({"/api/ok": srv.echo_request(200)}, errors.InvalidJSON),
+    "dns failure": ({}, errors.DNSFailure),
+}
+
+
+@pytest.mark.parametrize("key_name", ["api_key", "access"])
+@pytest.mark.parametrize("case", LEAK_CASES)
+def test_an_api_key_in_the_query_never_appears_in_errors_or_logs(start_server, settings, fake_dns, caplog, case,
+                                                                  key_name):
+    settings.CONNECT_CALL_DEADLINE_SECONDS = 1
+    routes, expected = LEAK_CASES[case]
+    server = start_server(routes, hostnames=("api.connect.test",))
+    fake_dns["api.connect.test"] = [] if case == "dns failure" else ["127.0.0.1"]
+    datasource = datasource_for(server, host="api.connect.test", mode="api_key", api_key_location="query",
+                                api_key_name=key_name, api_key_value=SECRET_API_KEY)
+    for logger in (None, "urllib3", "requests", "connect"):
+        caplog.set_level(logging.DEBUG, logger=logger)
+    with pytest.raises(expected) as caught:
+        call(datasource, "/ok?x=1").json()
+    assert_no_secret(str(caught.value))
+    assert_no_secret(caplog.text)
+    assert_no_secret(" ".join(r.getMessage() for r in caplog.records))
+    if case != "dns failure":
+        assert SECRET_API_KEY in server.requests[0]["path"]  # it was sent, just never shown
+    assert any("***" in r.getMessage() for r in caplog.records)
