@@ -68,8 +68,9 @@ class HeaderForm(forms.ModelForm):
         return self.cleaned_data["name"].strip()
 
     def _post_clean(self):
-        # The formset checks the count across all rows (rows being removed included); skip the per-row count.
-        self.instance._count_checked_by_formset = True
+        # The formset holds every header of the datasource: it checks names and the count across its rows
+        # (rows being removed or renamed included), not each row against the stored headers.
+        self.instance._siblings_checked_by_formset = True
         super()._post_clean()
 
 
@@ -80,18 +81,30 @@ class BaseHeaderFormSet(BaseInlineFormSet):
     }
 
     def clean(self):
+        """Names unique and at most 20 headers, across the submitted rows: the rows replace the per-row checks
+        against stored headers (HeaderForm), so that a submit may remove, rename or swap rows."""
         super().clean()
-        seen = {}
+        # Stored headers that are missing from the submit (a stale or tampered form) still count.
+        submitted = {form.instance.pk for form in self.initial_forms}
+        untouched = [header for header in self.get_queryset() if header.pk not in submitted]
+        stored = {header.name.lower() for header in untouched}
+        seen = set()
+        kept = 0
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or self.can_delete and self._should_delete_form(form):
                 continue
             name = form.cleaned_data.get("name")
             if not name:
                 continue
+            kept += 1
             key = name.lower()
             if key in seen:
                 form.add_error("name", f"The header “{name}” appears twice (names ignore case).")
-            seen[key] = form
+            elif key in stored:
+                form.add_error("name", f"The header “{name}” is already set on this datasource.")
+            seen.add(key)
+        if kept + len(untouched) > validators.MAX_HEADERS:
+            raise ValidationError(self.error_messages["too_many_forms"], code="too_many_forms")
 
     def kept_rows(self) -> list[dict]:
         """The rows a person typed, for the wizard's back/forward (header values are not secrets)."""

@@ -83,14 +83,26 @@ class Header(models.Model):
         return self.name
 
     def clean(self):
-        if not self.datasource_id:
+        # A header formset edits every header of the datasource at once (rows may be removed, renamed or
+        # swapped in one submit), so it checks names and the count across its rows instead of against the
+        # stored siblings; it marks its rows with this flag.
+        if not self.datasource_id or self.siblings_checked_by_formset:
             return
         siblings = Header.objects.filter(datasource_id=self.datasource_id).exclude(pk=self.pk)
         if self.name and siblings.filter(name__iexact=self.name).exists():
             raise ValidationError({"name": f"The header “{self.name}” is already set on this datasource."})
-        counted_elsewhere = getattr(self, "_count_checked_by_formset", False)
-        if self.pk is None and not counted_elsewhere and siblings.count() >= validators.MAX_HEADERS:
+        if self.pk is None and siblings.count() >= validators.MAX_HEADERS:
             raise ValidationError(f"A datasource can have at most {validators.MAX_HEADERS} custom headers.")
+
+    @property
+    def siblings_checked_by_formset(self) -> bool:
+        return getattr(self, "_siblings_checked_by_formset", False)
+
+    def validate_constraints(self, exclude=None):
+        if self.siblings_checked_by_formset:
+            # The name constraint compares with stored siblings; the formset compares the submitted rows.
+            exclude = {*(exclude or ()), "name"}
+        super().validate_constraints(exclude=exclude)
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)

@@ -1,7 +1,7 @@
 """Saving a datasource's configuration: the server details, the headers and the authentication, all or nothing."""
 from django.db import transaction
 
-from ..models import Datasource
+from ..models import Datasource, Header
 
 
 @transaction.atomic
@@ -27,7 +27,17 @@ def _save_headers_and_auth(*, datasource: Datasource, header_formset, auth_form)
     for form in header_formset.deleted_forms:
         if form.instance.pk:
             form.instance.delete()
+    _park_renamed_headers(header_formset)
     header_formset.save()
     auth = auth_form.save(commit=False)
     auth.datasource = datasource
     auth.save()
+
+
+def _park_renamed_headers(header_formset) -> None:
+    """Give renamed rows a temporary name first, so that swapping or chaining names never hits the unique
+    constraint half-way. The temporary name is not a valid header name, so it cannot clash with a real one."""
+    deleted = set(header_formset.deleted_forms)
+    for form in header_formset.initial_forms:
+        if form not in deleted and form.instance.pk and "name" in form.changed_data:
+            Header.objects.filter(pk=form.instance.pk).update(name=f"(renaming {form.instance.pk})")
