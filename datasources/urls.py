@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.datasource_detail, name="detail"),
     path("<int:pk>/edit/", views.datasource_edit, name="edit"),
     path("<int:pk>/delete/", views.datasource_delete, name="delete"),
+    path("<int:pk>/test/", views.datasource_test, name="test"),
     path("<int:pk>/oauth/connect/", oauth_views.oauth_connect, name="oauth_connect"),
     path("<int:pk>/oauth/disconnect/", oauth_views.oauth_disconnect, name="oauth_disconnect"),
 ]

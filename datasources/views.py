@@ -2,14 +2,15 @@
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import validators
 from .access import staff_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource, Header
 from .oauth_views import callback_url
-from .services import configuration
+from .services import configuration, connection_check
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -160,3 +161,14 @@ def datasource_delete(request, pk):
         messages.success(request, f"Datasource “{name}” deleted.")
         return redirect("datasources:list")
     return render(request, "datasources/delete.html", {"datasource": datasource})
+
+
+@staff_required
+@require_POST
+def datasource_test(request, pk):
+    """Test connection: one call, never a configuration change; the result is kept in the session and shown."""
+    datasource = get_object_or_404(Datasource.objects.select_related("auth"), pk=pk)
+    check = connection_check.check_connection(datasource=datasource)
+    connection_check.remember(request.session, datasource=datasource, check=check)
+    (messages.success if check.ok else messages.error)(request, check.summary)
+    return redirect(reverse("datasources:detail", args=[datasource.pk]) + "#test-connection")

@@ -33,8 +33,8 @@ from .outbound_errors import translate_request_error
 from .redaction import GENERIC, Redaction
 from .transport import MAX_REDIRECTS, configure_outbound_session
 
-__all__ = ["UpstreamResponse", "call_datasource", "configure_outbound_session", "redact_url", "redaction_for",
-           "translate_request_error", "url_for_call"]
+__all__ = ["UpstreamResponse", "call_datasource", "configure_outbound_session", "display_url", "redact_url",
+           "redaction_for", "translate_request_error", "url_for_call"]
 
 log = logging.getLogger("connect.client")
 CHUNK_BYTES = 64 * 1024
@@ -92,6 +92,15 @@ def url_for_call(datasource: Datasource, *, path_and_query: str = "", url: str |
     if url:
         return call_url.check_absolute_url(url)
     return call_url.build_call_url(datasource.base_url, path_and_query)
+
+
+def display_url(datasource: Datasource, *, path_and_query: str = "", url: str | None = None) -> str:
+    """The URL a call would start at, as it may be shown: API key parameter included, secrets as ***."""
+    plan = sessions.session_for(datasource).plan
+    try:
+        return plan.redaction.url(_as_sent(plan, url_for_call(datasource, path_and_query=path_and_query, url=url)))
+    except DatasourceError:
+        return plan.redaction.url(url or path_and_query)
 
 
 def redaction_for(datasource: Datasource) -> Redaction:

@@ -1,0 +1,109 @@
+"""Test connection: one call to a datasource's test URL (or base URL), reported for a person. It changes nothing.
+
+Success is HTTP 200. The last result per datasource is kept in the admin's session (not in the database), so the
+datasource page can show it; every URL and message in it is already redacted.
+"""
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from ..models import Datasource
+from . import client
+from .errors import DatasourceError
+
+SESSION_KEY = "datasource_connection_checks"
+KEPT_RESULTS = 20
+
+CATEGORY_LABELS = {
+    "invalid_url": "Invalid URL",
+    "address_refused": "Address refused",
+    "dns_failure": "DNS failure",
+    "connect_failure": "Connection failed",
+    "connect_timeout": "Connection timed out",
+    "timeout": "Timed out",
+    "tls_failure": "TLS / certificate failure",
+    "redirect_refused": "Redirect refused",
+    "http_status": "Unexpected HTTP status",
+    "response_too_large": "Answer too large",
+    "invalid_json": "Not JSON",
+    "invalid_response": "Invalid answer",
+    "authentication_failure": "Authentication failed",
+    "reconnect_needed": "Reconnect needed",
+}
+
+
+@dataclass
+class ConnectionCheck:
+    ok: bool
+    status_code: int | None
+    elapsed_ms: int
+    url: str
+    category: str
+    message: str
+    tested_at: str
+    config_version: str
+
+    @property
+    def category_label(self) -> str:
+        return "Success" if self.ok else CATEGORY_LABELS.get(self.category, "Call failed")
+
+    @property
+    def tested_at_time(self) -> datetime:
+        return datetime.fromisoformat(self.tested_at)
+
+    @property
+    def summary(self) -> str:
+        if self.ok:
+            return f"Test connection succeeded: HTTP 200 in {self.elapsed_ms} ms."
+        return f"Test connection failed ({self.category_label}): {self.message}"
+
+
+def check_connection(*, datasource: Datasource) -> ConnectionCheck:
+    """Call the test URL (absolute, or relative to the base URL) or else the base URL; never raises DatasourceError."""
+    target = target_of(datasource)
+    shown = client.display_url(datasource, **target)
+    started = time.monotonic()
+    try:
+        response = client.call_datasource(datasource=datasource, expect_success=False, **target)
+    except DatasourceError as error:
+        return _result(datasource, started, ok=False, status_code=error.status_code, url=shown,
+                       category=error.code, message=error.message)
+    if response.status_code == 200:
+        return _result(datasource, started, ok=True, status_code=200, url=response.redacted_url, category="",
+                       message="The API answered HTTP 200.")
+    message = client.status_error(response).message + " Test connection expects HTTP 200."
+    return _result(datasource, started, ok=False, status_code=response.status_code, url=response.redacted_url,
+                   category="http_status", message=message)
+
+
+def target_of(datasource: Datasource) -> dict:
+    """Keyword arguments for call_datasource: url= for an absolute test URL, else path_and_query=."""
+    test_url = (datasource.test_url or "").strip()
+    if "://" in test_url or test_url.lower().startswith(("http:", "https:")):
+        return {"url": test_url}
+    return {"path_and_query": test_url}
+
+
+def _result(datasource: Datasource, started: float, **fields) -> ConnectionCheck:
+    return ConnectionCheck(elapsed_ms=round((time.monotonic() - started) * 1000), tested_at=timezone.now().isoformat(),
+                           config_version=datasource.config_version, **fields)
+
+
+def remember(session, *, datasource: Datasource, check: ConnectionCheck) -> None:
+    """Keep the result as the datasource's last one in the admin's session (a few datasources at most)."""
+    results = dict(session.get(SESSION_KEY, {}))
+    results.pop(str(datasource.pk), None)
+    results[str(datasource.pk)] = asdict(check)
+    session[SESSION_KEY] = dict(list(results.items())[-KEPT_RESULTS:])
+
+
+def last_check(session, *, datasource: Datasource) -> ConnectionCheck | None:
+    stored = session.get(SESSION_KEY, {}).get(str(datasource.pk))
+    if not stored:
+        return None
+    try:
+        return ConnectionCheck(**stored)
+    except TypeError:  # stored by an older version of this code
+        return None
