@@ -23,6 +23,34 @@ TOKEN_STATUS_FIELDS = ("token_expires_at", "token_scopes", "connected_at", "last
                        "reconnect_needed")
 
 
+# What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL
+# and quote the start of the answer: right for administrators (the preview page), not for this endpoint.
+PUBLIC_MESSAGES = {
+    "invalid_url": "The item's query does not make a valid URL for its datasource.",
+    "address_refused": "The API's address is not allowed by Connect's outbound address policy.",
+    "dns_failure": "The API's host name could not be resolved.",
+    "connect_failure": "Connect could not connect to the API.",
+    "connect_timeout": "The API did not accept the connection in time.",
+    "timeout": "The API did not answer in time.",
+    "tls_failure": "The secure (TLS) connection to the API failed.",
+    "redirect_refused": "The API redirected to a place Connect does not follow.",
+    "response_too_large": "The API's answer is larger than Connect accepts.",
+    "invalid_json": "The API answered with a body that is not JSON.",
+    "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
+    "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
+}
+
+
+def public_message(exc: errors.DatasourceError) -> str:
+    if isinstance(exc, errors.HTTPStatusError) and exc.status_code:
+        return f"The API answered HTTP {exc.status_code}."
+    for cls in type(exc).__mro__:
+        code = getattr(cls, "code", None)
+        if code in PUBLIC_MESSAGES:
+            return PUBLIC_MESSAGES[code]
+    return "The call to the API failed."
+
+
 def error_response(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
@@ -51,8 +79,10 @@ def item_options(request, pk):
     try:
         resolution = resolve_item(item=item, user_input=request.GET.get("q", ""),
                                   current_user=request.user.get_username(), values=values)
-    except (ItemError, errors.DatasourceError) as exc:
+    except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
+    except errors.DatasourceError as exc:
+        return error_response(exc.code, public_message(exc), exc.http_status)
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",

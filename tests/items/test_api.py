@@ -1,5 +1,6 @@
 """The JSON API: options for signed-in users, datasource configuration for staff, errors always JSON."""
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 
 from datasources.services import errors
@@ -79,6 +80,7 @@ def test_upstream_failure_is_502_without_the_upstream_body(item, member_client, 
     response = member_client.get(options_url(item, "?q=x"))
     assert response.status_code == 502
     assert set(response.json()) == {"error"} and set(response.json()["error"]) == {"code", "message"}
+    assert response.json()["error"] == {"code": "http_status", "message": "The API answered HTTP 500."}
     assert "internal detail 7c1d" not in response.content.decode()
 
 
@@ -105,7 +107,13 @@ def test_timeout_is_504(item, member_client, monkeypatch):
     monkeypatch.setattr("datasources.services.client.call_datasource", time_out)
     response = member_client.get(options_url(item, "?q=x"))
     assert response.status_code == 504
-    assert response.json()["error"] == {"code": "timeout", "message": "The API did not answer within 60 seconds."}
+    assert response.json()["error"] == {"code": "timeout", "message": "The API did not answer in time."}
+
+
+def test_transport_timeout_is_504(item, member_client, upstream, fake_dns):
+    upstream.get(SEARCH_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 504 and response.json()["error"]["message"] == "The API did not answer in time."
 
 
 def test_only_get_is_allowed(item, member_client):

@@ -100,6 +100,15 @@ def test_timeout_caches_nothing(item, redis, monkeypatch):
     assert len(calls) == 2 and item_keys(redis) == []
 
 
+def test_read_timeout_from_the_transport_caches_nothing(item, upstream, fake_dns, redis):
+    upstream.get(SEARCH_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    for _ in range(2):
+        with pytest.raises(errors.DatasourceError) as caught:
+            resolve_item(item=item, user_input="printer")
+        assert caught.value.http_status == 504
+    assert len(upstream.calls) == 2 and item_keys(redis) == []
+
+
 def test_failure_keeps_what_it_learned_for_the_preview(item, upstream, fake_dns, redis):
     upstream.get(SEARCH_URL, status=503, json={})
     with pytest.raises(errors.DatasourceError) as caught:
