@@ -229,14 +229,15 @@ class AuthForm(forms.ModelForm):
         used = set(MODE_FIELDS.get(mode, ()))
         for secret in ENTERED_SECRETS:
             entered = data.get(secret) or ""
-            if data.get(f"clear_{secret}"):
-                if entered:
-                    self.add_error(secret, "Either enter a new value or tick “clear”, not both.")
+            # The refusals below leave the stored value in place (nothing is saved anyway), so that the model's
+            # "enter the secret" check does not add a second message to the field.
+            if data.get(f"clear_{secret}") and entered:
+                self.add_error(secret, "Either enter a new value or tick “clear”, not both.")
+            elif data.get(f"clear_{secret}"):
                 setattr(self.instance, secret, "")
             elif entered:
                 setattr(self.instance, secret, entered)
             elif self.origin_changed and self.stored[secret] and secret in used:
-                setattr(self.instance, secret, "")
                 self.add_error(secret, f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
                                        f"so a stored secret never follows a datasource to another host.")
         self.instance.mode = mode
