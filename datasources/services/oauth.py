@@ -148,7 +148,7 @@ def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
     try:
         token = _token_request(auth, lambda: session.refresh_token(
             resolved_url(auth.token_url, auth), refresh_token=auth.refresh_token,
-            timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **kwargs))
+            timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **kwargs), refreshing=True)
     except errors.ReconnectNeeded as exc:
         _mark_reconnect_needed(auth, exc.message)
         raise
@@ -173,14 +173,18 @@ def _client_auth_kwargs(auth: AuthConfig) -> dict:
     return {"auth": HTTPBasicAuth(auth.client_id, auth.client_secret), "include_client_id": False}
 
 
-def _token_request(auth: AuthConfig, request):
-    """Run a token request; provider errors become clear, redacted messages."""
+def _token_request(auth: AuthConfig, request, *, refreshing: bool = False):
+    """Run a token request; provider errors become clear, redacted messages.
+
+    invalid_grant means "reconnect" only for a refresh; for a code exchange it is about the code (expired, used,
+    or a PKCE verifier that does not match), and for client credentials about the client: a plain refusal.
+    """
     try:
         return request()
     except Warning as exc:  # oauthlib: "Scope has changed"; the token is still good
         return exc.token
     except InvalidGrantError as exc:
-        if auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
+        if not refreshing:
             return _refused(auth, exc)
         raise errors.ReconnectNeeded(_redact(
             f"The connected account must be reconnected: the provider refused the grant "
