@@ -109,6 +109,10 @@ class OAuthProvider:
         return self.workdir / "access.log"
 
     @property
+    def request_log(self) -> Path:
+        return self.workdir / "requests.log"
+
+    @property
     def server_log(self) -> Path:
         return self.workdir / "server.log"
 
@@ -121,12 +125,16 @@ class OAuthProvider:
         session.verify = str(self.ca_pem)
         return session
 
+    def served_requests(self) -> list[tuple[str, str, int]]:
+        """(method, path, status) of every request answered so far, in order; complete once its answer arrived."""
+        if not self.request_log.exists():
+            return []
+        lines = (line.split(" ") for line in self.request_log.read_text().splitlines())
+        return [(method, path, int(status)) for method, path, status in lines]
+
     def request_count(self, method: str, path: str) -> int:
-        """How many `METHOD /path` requests the server has answered (from its access log)."""
-        needle = f'"{method.upper()} {path}'
-        if not self.access_log.exists():
-            return 0
-        return sum(needle in line for line in self.access_log.read_text().splitlines())
+        """How many `METHOD /path` requests the server has answered, e.g. ("POST", "/o/token/")."""
+        return sum((m, p) == (method.upper(), path) for m, p, _ in self.served_requests())
 
     def add_redirect_uri(self, uri: str) -> None:
         """Let the authorization-code client use one more redirect URI (e.g. a live server's callback)."""
@@ -248,6 +256,7 @@ def _server_env(workdir: Path, hostname: str, access_token_seconds: int) -> dict
         "PYTHONPATH": str(REPO_ROOT),
         "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
         "OAUTH_SERVER_DB": str(workdir / "oauth_server.sqlite3"),
+        "OAUTH_SERVER_REQUEST_LOG": str(workdir / "requests.log"),
         "OAUTH_SERVER_HOSTS": f"127.0.0.1,localhost,{hostname}",
         "OAUTH_SERVER_ACCESS_TOKEN_SECONDS": str(access_token_seconds),
         "OAUTH_SERVER_USERNAME": USERNAME,
