@@ -7,6 +7,14 @@
 The server (tests/support/oauth_server) is its own Django project with its own SQLite file in `workdir`; it gets
 an explicit environment, so nothing of Connect's (DATABASE_URL, REDIS_URL, .env, proxies, CA bundles) reaches it.
 Its certificate comes from a throwaway trustme CA and names 127.0.0.1, localhost and `hostname`.
+
+Connect side: settings.CONNECT_CA_BUNDLE = str(provider.ca_pem), CONNECT_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.1"],
+and fake_dns[provider.hostname] = ["127.0.0.1"] to use the URLs of provider.base(host=provider.hostname).
+
+In a browser (Playwright + Chromium): launch with args + provider.chromium_args() (maps `hostname` to 127.0.0.1 and
+trusts this server's key only), call provider.add_redirect_uri(live_server.url + "/oauth/callback/") (any port on
+http://127.0.0.1 is registered already), then on the server's pages fill "Username"/"Password" with
+provider.username/provider.password, click "Sign in", then "Authorize" (or "Cancel").
 """
 import atexit
 import base64
@@ -117,6 +125,12 @@ class OAuthProvider:
         return self.workdir / "server.log"
 
     # --- helpers for tests --------------------------------------------------------------------------------
+
+    def chromium_args(self) -> list[str]:
+        """Chromium flags to reach the server by `hostname` and trust its certificate (and only it) without a
+        system-wide CA install: add them to the browser's launch args."""
+        return [f"--host-resolver-rules=MAP {self.hostname} 127.0.0.1",
+                f"--ignore-certificate-errors-spki-list={self.spki_sha256}"]
 
     def session(self) -> requests.Session:
         """A requests session that trusts only the test CA and ignores the machine's proxy/CA variables."""
