@@ -20,7 +20,8 @@ SECRET_NAME_WORDS = frozenset({"key", "code", "sig", "auth", "pwd", "pass", "pri
 _PARAM_RE = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;#?\s\"'<>“”‘’]+)=(?P<value>[^&;#\s\"'<>“”‘’]*)")
 _USERINFO_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s\"'<>]+@")
 # "name": "value" pairs in dicts and JSON, e.g. a token response echoed in a library's log line.
-_PAIR_RE = re.compile(r"(?P<q>[\"'])(?P<name>[^\"']{1,100})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)")
+_PAIR_RE = re.compile(
+    r"(?P<q>[\"'])(?P<name>[^\"']{1,100})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)")
 _AUTH_HEADER_RE = re.compile(r"(?i)(?P<lead>authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)?\s*)[^\s'\",}]+")
 _WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 

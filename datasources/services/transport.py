@@ -124,6 +124,11 @@ class PinnedHTTPSConnection(HTTPSConnection):
         super().__init__(*args, **kwargs)
         self.pinned_addresses = tuple(pinned_addresses)
 
+    def request(self, *args, **kwargs):
+        if self.sock is not None:  # a reused connection: the last answer's reads may have left a spent timeout
+            self.sock.settimeout(self.timeout)
+        return super().request(*args, **kwargs)
+
     def _new_conn(self) -> socket.socket:
         last_error: OSError | None = None
         for address in self.pinned_addresses:

@@ -1,4 +1,4 @@
-"""The datasource client with `responses` and stubbed DNS: auth modes, headers, URL rules, redirects, errors, sessions."""
+"""The datasource client with `responses` and stubbed DNS: auth, headers, URL rules, redirects, errors, sessions."""
 import logging
 import threading
 
@@ -124,8 +124,9 @@ def test_the_query_cannot_change_scheme_host_port_or_leave_the_base_path(trick):
 
 
 @responses.activate
-@pytest.mark.parametrize("url", ["http://api.example.com/health", "ftp://api.example.com/", "https://u:p@api.example.com/",
-                                 "https:///nohost", "https://api.example.com/x#frag", "/relative"])
+@pytest.mark.parametrize("url", ["http://api.example.com/health", "ftp://api.example.com/",
+                                 "https://u:p@api.example.com/", "https:///nohost", "https://api.example.com/x#frag",
+                                 "/relative"])
 def test_an_absolute_url_must_be_plain_https(url):
     with pytest.raises(errors.InvalidURL):
         call(make_datasource(), url=url)

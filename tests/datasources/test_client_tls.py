@@ -1,4 +1,4 @@
-"""The client against a real HTTPS server on 127.0.0.1 (trustme CA): TLS, pinning, deadline, size cap, pooling, leaks."""
+"""The client against a real HTTPS server on 127.0.0.1 (trustme CA): TLS, pinning, deadline, size cap, pooling."""
 import logging
 import time
 
@@ -60,6 +60,29 @@ def test_a_certificate_for_another_name_is_refused_even_at_the_right_address(sta
     fake_dns["api.connect.test"] = ["127.0.0.1"]
     with pytest.raises(errors.TLSFailure, match="api.connect.test"):
         call(datasource_for(server, host="api.connect.test"))
+
+
+def test_each_call_resolves_once_and_connects_to_the_checked_address(start_server, monkeypatch):
+    """api.connect.test does not exist in real DNS: the connection can only have used the checked answer."""
+    from datasources.services import address_policy
+
+    server = start_server({"/api/ok": srv.answer()}, hostnames=("api.connect.test",))
+    lookups = []
+    monkeypatch.setattr(address_policy, "resolve_host", lambda host, port: lookups.append(host) or ["127.0.0.1"])
+    datasource = datasource_for(server, host="api.connect.test")
+    call(datasource)
+    call(datasource)
+    assert lookups == ["api.connect.test", "api.connect.test"]
+
+
+def test_a_warm_connection_is_not_reused_once_the_address_is_no_longer_allowed(start_server, settings):
+    server = start_server({"/api/ok": srv.answer()})
+    datasource = datasource_for(server)
+    call(datasource)
+    settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = []
+    with pytest.raises(errors.AddressRefused):
+        call(datasource)
+    assert len(server.requests) == 1
 
 
 def test_loopback_is_refused_without_the_operator_setting(start_server, settings):
