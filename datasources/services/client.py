@@ -129,7 +129,7 @@ def _follow(entry, datasource, url: str, started: float) -> UpstreamResponse:
         url = call_url.redirect_target(sent_url, response.headers.get("Location", ""))
         log.debug("GET %s redirected (HTTP %s) to %s", redaction.current().url(sent_url), response.status_code,
                   redaction.current().url(url))
-    raise RedirectRefused(f"More than {MAX_REDIRECTS} redirects, starting at "
+    raise RedirectRefused(f"More than {MAX_REDIRECTS} redirects; the last one pointed to "
                           f"{redaction.current().url(url)} — redirect refused.")
 
 
