@@ -2,9 +2,9 @@
 from html.parser import HTMLParser
 
 import pytest
+from django.apps import apps
 from django.urls import reverse
-
-from datasources.models import AuthConfig
+from fernet_fields import EncryptedField
 
 STEP3_URL = "/datasources/new/configuration/"
 
@@ -195,9 +195,11 @@ def fernet_keys(settings):
     cached = ("fernet", "fernet_keys", "keys")
 
     def reset():
-        for field in AuthConfig._meta.fields:
-            for attr in cached:
-                field.__dict__.pop(attr, None)
+        for model in apps.get_models():
+            for field in model._meta.concrete_fields:
+                if isinstance(field, EncryptedField):
+                    for attr in cached:
+                        field.__dict__.pop(attr, None)
 
     def use(keys):
         settings.FERNET_KEYS = list(keys)
