@@ -123,8 +123,16 @@ _filter = RedactingFilter()
 
 
 def install_log_filter() -> None:
-    """Idempotent: urllib3 logs request lines (path and query) at DEBUG; they must be redacted like ours."""
-    for name in HTTP_STACK_LOGGERS:
+    """Idempotent: urllib3 logs request lines (path and query) at DEBUG and requests-oauthlib logs token
+    responses: they must be redacted like ours. A filter on a parent logger does not see its children's records,
+    so it goes on every logger of those libraries (imported first, so that their module loggers exist)."""
+    import oauthlib.oauth2  # noqa: F401
+    import requests_oauthlib  # noqa: F401
+
+    prefixes = tuple(name + "." for name in HTTP_STACK_LOGGERS)
+    names = [name for name in list(logging.Logger.manager.loggerDict)
+             if name in HTTP_STACK_LOGGERS or name.startswith(prefixes)]
+    for name in set(names) | set(HTTP_STACK_LOGGERS):
         logger = logging.getLogger(name)
         if _filter not in logger.filters:
             logger.addFilter(_filter)

@@ -217,11 +217,6 @@ def test_no_token_or_secret_in_logs_or_pages(provider, staff_client, caplog):
         assert_no_secret(output, secrets)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "redaction.install_log_filter() puts its filter on the 'requests_oauthlib' and 'oauthlib' loggers, but their "
-    "records come from child loggers ('requests_oauthlib.oauth2_session', 'oauthlib.oauth2...'), and a logger's "
-    "filters do not apply to records propagated from its children: token responses are logged unredacted when an "
-    "operator turns these loggers up to DEBUG. Remove this mark when that is fixed."))
 def test_no_token_or_secret_in_logs_even_with_the_http_libraries_at_debug(provider, staff_client, caplog):
     caplog.set_level(logging.DEBUG)
     for name in HTTP_STACK:
