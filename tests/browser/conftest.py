@@ -11,19 +11,26 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def chromium_args() -> list[str]:
+    return ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+            "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    """One Playwright for the session (its sync API cannot be started twice in a thread)."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"browser tests need {CHROMIUM} (make test installs Debian's chromium when it can)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                  "--no-first-run", "--disable-component-update", "--disable-sync"],
-        )
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=chromium_args())
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -36,15 +43,23 @@ def page(browser):
 
 
 @pytest.fixture
-def screenshot(page, request):
+def screenshot_for(request):
+    """screenshot_for(page)(name) saves a full-page PNG under test-artifacts/browser/ (ignored by git)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    def take(name: str):
-        path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        return path
+    def for_page(page):
+        def take(name: str):
+            path = ARTIFACTS / f"{request.node.name}-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            return path
+        return take
 
-    return take
+    return for_page
+
+
+@pytest.fixture
+def screenshot(page, screenshot_for):
+    return screenshot_for(page)
 
 
 @pytest.fixture
