@@ -1,13 +1,26 @@
-"""Support staff's view of datasources: secrets are never shown, only whether they are stored."""
+"""Support staff's view of datasources: secrets are never shown, only whether they are stored. The admin keeps the
+edit page's rules: the same header checks, old-mode secrets dropped, and no stored secret follows a new host."""
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
+from . import validators
+from .forms import TOKEN_BINDING_FIELDS, BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields
 from .models import SECRET_FIELDS, AuthConfig, Datasource, Header
+from .services import configuration
 
 
 class HeaderInline(admin.TabularInline):
     model = Header
+    form = HeaderForm
+    formset = BaseHeaderFormSet
     extra = 0
-    max_num = 20
+    max_num = validators.MAX_HEADERS
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # The count is checked across the rows, as on the edit page (the rows skip the per-row count).
+        kwargs.setdefault("validate_max", True)
+        return super().get_formset(request, obj, **kwargs)
 
 
 def _secret_state(field):
@@ -19,16 +32,53 @@ def _secret_state(field):
     return state
 
 
+class AuthConfigAdminForm(ModelErrorsOnShownFields, forms.ModelForm):
+    """Secrets cannot be typed here: a mode that needs one says so at the top of the section."""
+
+    unshown_field_hint = "Secrets are entered on the datasource's edit page, not in the admin site."
+
+    class Meta:
+        model = AuthConfig
+        exclude = SECRET_FIELDS
+
+    def _post_clean(self):
+        original = {field: getattr(self.instance, field) for field in TOKEN_BINDING_FIELDS}
+        self.instance.mode = getattr(self, "cleaned_data", {}).get("mode") or self.instance.mode
+        self.instance.drop_secrets_not_used_by_mode()
+        super()._post_clean()
+        if not self.errors and any(getattr(self.instance, f) != original[f] for f in TOKEN_BINDING_FIELDS):
+            self.instance.clear_tokens()
+
+
 class AuthConfigInline(admin.StackedInline):
     model = AuthConfig
+    form = AuthConfigAdminForm
     can_delete = False
     exclude = SECRET_FIELDS
     readonly_fields = tuple(_secret_state(f) for f in SECRET_FIELDS) + (
         "token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error", "reconnect_needed")
 
 
+class DatasourceAdminForm(forms.ModelForm):
+    class Meta:
+        model = Datasource
+        fields = "__all__"
+
+    def clean_base_url(self):
+        base_url = self.cleaned_data["base_url"].strip()
+        validators.validate_https_url(base_url)  # its own message first; the model checks it again
+        moved = validators.origin_of(base_url) != validators.origin_of(self.instance.base_url)
+        auth = AuthConfig.objects.filter(datasource_id=self.instance.pk).first() if self.instance.pk else None
+        if moved and auth and any(getattr(auth, field) for field in SECRET_FIELDS):
+            raise ValidationError(
+                "The API host changed and this datasource has stored secrets: change the base URL on the "
+                "datasource's edit page, where the secrets are entered again for the new host.")
+        return base_url
+
+
 @admin.register(Datasource)
 class DatasourceAdmin(admin.ModelAdmin):
+    form = DatasourceAdminForm
     list_display = ("name", "type", "base_url", "auth_mode", "updated_at")
     search_fields = ("name",)
     list_filter = ("type", "auth__mode")
@@ -42,3 +92,9 @@ class DatasourceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("auth")
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Header:
+            configuration.save_headers(header_formset=formset)
+        else:
+            formset.save()

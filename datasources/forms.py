@@ -2,7 +2,7 @@
 import json
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from . import validators
@@ -32,7 +32,27 @@ class NameForm(forms.Form):
         return name
 
 
-class ServerDetailsForm(forms.ModelForm):
+class ModelErrorsOnShownFields:
+    """Model validation may name a field that a form does not show (a secret in the admin, the name on wizard
+    step 3, after a race): such a message goes to the top of the form instead of failing with "has no field"."""
+
+    unshown_field_hint = ""
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            unshown = [f for f in errors.error_dict if f != NON_FIELD_ERRORS and f not in self.fields]
+            if unshown:
+                error_dict = dict(errors.error_dict)
+                top = list(error_dict.pop(NON_FIELD_ERRORS, []))
+                for field in unshown:
+                    top += [ValidationError(f"{message} {self.unshown_field_hint}".strip())
+                            for message in ValidationError(error_dict.pop(field)).messages]
+                error_dict[NON_FIELD_ERRORS] = top
+                errors = ValidationError(error_dict)
+        super()._update_errors(errors)
+
+
+class ServerDetailsForm(ModelErrorsOnShownFields, forms.ModelForm):
     class Meta:
         model = Datasource
         fields = ["base_url", "documentation_url", "test_url"]

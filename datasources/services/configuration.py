@@ -23,15 +23,20 @@ def update_datasource(*, server_form, header_formset, auth_form) -> Datasource:
 
 def _save_headers_and_auth(*, datasource: Datasource, header_formset, auth_form) -> None:
     header_formset.instance = datasource
+    save_headers(header_formset=header_formset)
+    auth = auth_form.save(commit=False)
+    auth.datasource = datasource
+    auth.save()
+
+
+def save_headers(*, header_formset) -> None:
+    """Save a valid header formset (edit page or admin) so that one submit may remove, re-add, rename or swap rows."""
     # Deletions first, so that renaming a header by removing one row and adding another cannot clash.
     for form in header_formset.deleted_forms:
         if form.instance.pk:
             form.instance.delete()
     _park_renamed_headers(header_formset)
     header_formset.save()
-    auth = auth_form.save(commit=False)
-    auth.datasource = datasource
-    auth.save()
 
 
 def _park_renamed_headers(header_formset) -> None:

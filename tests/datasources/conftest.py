@@ -3,7 +3,6 @@ from html.parser import HTMLParser
 
 import pytest
 from django.apps import apps
-from django.urls import reverse
 from fernet_fields import EncryptedField
 
 STEP3_URL = "/datasources/new/configuration/"
@@ -116,7 +115,7 @@ def parse_page(response) -> _PageParser:
 
 def form_data(response) -> dict:
     """The values a browser would submit from the page's configuration form (the logout form is ignored)."""
-    forms = [f for f in parse_page(response).forms if (f["action"] or "") != reverse("logout")]
+    forms = [f for f in parse_page(response).forms if "logout" not in (f["action"] or "")]
     assert forms, "no post form on the page"
     data: dict = {}
     for name, value in forms[0]["fields"]:

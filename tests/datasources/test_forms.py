@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from datasources import validators
+from datasources.forms import ServerDetailsForm
 from datasources.models import AuthConfig, Datasource, Header
 from tests.conftest import SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD
 from tests.datasources.conftest import (
@@ -487,3 +488,11 @@ def test_an_unchanged_edit_form_saves_and_keeps_everything(staff_client, jira):
     after = _snapshot(jira)
     assert response.status_code == 302
     assert (after[1], after[2]) == (before[1], before[2])
+
+
+def test_a_name_taken_after_step_two_is_reported_on_the_server_form(datasource_factory):
+    datasource_factory(name="Jira")
+    form = ServerDetailsForm({"base_url": "https://api.example.com"}, instance=Datasource(name="JIRA"))
+
+    assert not form.is_valid()
+    assert form.non_field_errors() == ["A datasource with this name already exists (names ignore case)."]
