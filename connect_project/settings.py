@@ -25,7 +25,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation).
-FERNET_KEYS = env.list("FERNET_KEYS", default=[])
+# Spaces around the commas are not part of a key ("new, old" must still decrypt with "old").
+FERNET_KEYS = [key.strip() for key in env.list("FERNET_KEYS", default=[]) if key.strip()]
 if not FERNET_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
