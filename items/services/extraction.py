@@ -10,12 +10,16 @@ _MISSING = object()
 
 def extract_options(*, item, data) -> list[dict]:
     """[{"key": ..., "label": ...}] for at most item.max_options entries of the list at item.list_path."""
-    entries = _find_list(data, item.list_path)
+    entries = _find_list(data, item.list_path)[: item.max_options]
+    if not entries:
+        return []
     key_path = syntax.split_path(item.key_field)
+    # The template is parsed once per answer, not once per entry (this runs on every cache hit).
+    label_parts = _parsed_label(item.label_template)
     options = []
-    for position, entry in enumerate(entries[: item.max_options], start=1):
+    for position, entry in enumerate(entries, start=1):
         key = _key_of(entry, key_path, item.key_field, position)
-        options.append({"key": key, "label": _label_of(entry, key, item.label_template, position)})
+        options.append({"key": key, "label": _label_of(entry, key, label_parts, position)})
     return options
 
 
@@ -47,15 +51,23 @@ def _key_of(entry, key_path: list[str], key_field: str, position: int):
     return key if isinstance(key, (str, int, float, bool)) else str(key)
 
 
-def _label_of(entry, key, template: str, position: int) -> str:
+def _parsed_label(template: str) -> list[tuple[str, str | None, list[str]]] | None:
+    """(literal, field name, field path) for each part of the template; None when the label is the key."""
     if not template:
+        return None
+    return [(literal, field_name, syntax.split_path(field_name) if field_name else [])
+            for literal, field_name, _spec, _conversion in Formatter().parse(template)]
+
+
+def _label_of(entry, key, label_parts, position: int) -> str:
+    if label_parts is None:
         return _text(key)
     parts = []
-    for literal, field_name, _spec, _conversion in Formatter().parse(template):
+    for literal, field_name, field_path in label_parts:
         parts.append(literal)
         if field_name is None:
             continue
-        value = key if field_name == "key" else _lookup(entry, syntax.split_path(field_name))
+        value = key if field_name == "key" else _lookup(entry, field_path)
         if value is _MISSING:
             raise ExtractionError(f"Entry {position} has no field “{field_name}” used in the label.")
         parts.append(_text(value))
