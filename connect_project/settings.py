@@ -140,6 +140,12 @@ CONNECT_CALL_DEADLINE_SECONDS = env.float("CONNECT_CALL_DEADLINE_SECONDS", defau
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
 CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
+# After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
+CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
+CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
+# How long concurrent misses wait for the first caller's answer before calling the API themselves
+# (unset: the call deadline plus 5 seconds).
+CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
 

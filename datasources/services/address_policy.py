@@ -177,7 +177,7 @@ def _allowed(host: str, address: IPAddress, embedded: ipaddress.IPv4Address | No
 def allowed_private_networks() -> tuple[frozenset[str], tuple]:
     """CONNECT_ALLOWED_PRIVATE_NETWORKS split into host names and networks (a bare IP is a /32 or /128)."""
     hosts, networks = set(), []
-    for entry in getattr(settings, "CONNECT_ALLOWED_PRIVATE_NETWORKS", None) or ():
+    for entry in settings.CONNECT_ALLOWED_PRIVATE_NETWORKS or ():
         entry = str(entry).strip()
         if not entry:
             continue

@@ -16,9 +16,6 @@ from django.core.cache import caches
 logger = logging.getLogger("connect.cache")
 
 KEY_PREFIX = "item-options"
-# After a Redis error, skip the cache for this long instead of paying a connect timeout on every call.
-RETRY_AFTER_SECONDS = getattr(settings, "CONNECT_CACHE_RETRY_SECONDS", 5.0)
-WARNING_INTERVAL_SECONDS = getattr(settings, "CONNECT_CACHE_WARNING_INTERVAL_SECONDS", 60.0)
 
 
 class CacheUnavailable(Exception):
@@ -59,8 +56,8 @@ class CacheHealth:
     def record_failure(self, exc: BaseException) -> None:
         now = time.monotonic()
         with self._lock:
-            self.down_until = now + RETRY_AFTER_SECONDS
-            if self.last_warning_at is not None and now - self.last_warning_at < WARNING_INTERVAL_SECONDS:
+            self.down_until = now + settings.CONNECT_CACHE_RETRY_SECONDS
+            if self.last_warning_at is not None and now - self.last_warning_at < settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS:
                 return
             self.last_warning_at = now
         # The exception's class only: its text can carry the Redis URL.

@@ -163,4 +163,5 @@ def _lock_seconds() -> float:
 
 
 def _lock_wait_seconds() -> float:
-    return getattr(settings, "CONNECT_CACHE_LOCK_WAIT_SECONDS", _lock_seconds())
+    configured = settings.CONNECT_CACHE_LOCK_WAIT_SECONDS
+    return _lock_seconds() if configured is None else configured
