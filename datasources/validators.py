@@ -1,11 +1,14 @@
 """Validation rules of SPEC 1.2-1.3, shared by the models, forms, admin and API."""
 import re
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 MAX_HEADERS = 20
+
+# A relative path that starts like "name:" would be read as a scheme ("evil.example:443/x", "javascript:...").
+SCHEME_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # RFC 9110 token: 1*tchar
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -40,6 +43,12 @@ def validate_https_url(value: str) -> None:
         raise ValidationError("Remove the #fragment: it is never sent to a server.", code="fragment")
     if any(ch in value for ch in "\r\n\t\x00 \\"):
         raise ValidationError("The URL contains spaces, backslashes or control characters.", code="bad_chars")
+    try:
+        parts.port
+    except ValueError:
+        raise ValidationError("The port must be a number from 1 to 65535.", code="bad_port") from None
+    if parts.port == 0:
+        raise ValidationError("The port must be a number from 1 to 65535.", code="bad_port")
     _absolute_https(value)
 
 
@@ -50,12 +59,17 @@ def validate_test_url(value: str) -> None:
     if "://" in value or value.lower().startswith(("http:", "https:")):
         validate_https_url(value)
         return
-    if value.startswith("//") or "\\" in value or "@" in value or any(ch in value for ch in "\r\n\t\x00 "):
+    if (value.startswith("//") or SCHEME_PREFIX_RE.match(value) or "\\" in value or "@" in value
+            or any(ch in value for ch in "\r\n\t\x00 ")):
         raise ValidationError(
             "Enter an https:// URL or a path such as /health; a relative path cannot name another host.",
             code="bad_relative")
     if "#" in value:
         raise ValidationError("Remove the #fragment: it is never sent to a server.", code="fragment")
+    path = unquote(value.partition("?")[0])
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise ValidationError("Remove the “.” and “..” segments: the path must stay under the base URL.",
+                              code="dot_segments")
 
 
 def validate_header_name(value: str) -> None:

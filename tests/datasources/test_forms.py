@@ -38,6 +38,14 @@ URL_CASES = [
     ("test_url", "http://api.example.com/health", "Only https:// URLs are accepted (got http://)."),
     ("test_url", "/health#top", "Remove the #fragment: it is never sent to a server."),
     ("test_url", "/a\\b", "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
+    ("test_url", "evil.example.com:443/health",
+     "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
+    ("test_url", "javascript:alert(1)",
+     "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
+    ("test_url", "/../admin", "Remove the “.” and “..” segments: the path must stay under the base URL."),
+    ("test_url", "/%2e%2e/admin?x=1", "Remove the “.” and “..” segments: the path must stay under the base URL."),
+    ("base_url", "https://api.example.com:99999/rest", "The port must be a number from 1 to 65535."),
+    ("base_url", "https://api.example.com:0/rest", "The port must be a number from 1 to 65535."),
 ]
 
 MISSING_SECRET_CASES = [
@@ -87,6 +95,21 @@ def test_wizard_refuses_a_bad_url_next_to_its_field(staff_client, field, value, 
 
     assert errors_next_to(response, field) == [message]
     assert _nothing_saved()
+
+
+@pytest.mark.parametrize("field, value", [
+    ("test_url", "/serverInfo"), ("test_url", "health"), ("test_url", "/v1/items:search?q=a.b"),
+    ("test_url", "https://status.example.com/health"), ("test_url", "?ping=1"),
+    ("base_url", "https://api.example.com:8443/rest"), ("base_url", "https://api.example.com/rest?v=2"),
+])
+def test_wizard_accepts_a_good_url(staff_client, field, value):
+    data = step3_data(start_wizard(staff_client))
+    data[field] = value
+
+    response = staff_client.post(STEP3_URL, data)
+
+    assert response.status_code == 302
+    assert getattr(Datasource.objects.get(), field) == value
 
 
 @pytest.mark.parametrize("name", FORBIDDEN_NAMES)
