@@ -176,3 +176,25 @@ def test_the_edit_form_says_header_values_are_not_secret_storage(staff_client, e
     html = _ok(staff_client.get(f"/datasources/{every_mode['basic'].pk}/edit/")).decode()
 
     assert "Header values are <strong>not secret storage</strong>" in html
+
+
+@pytest.fixture
+def without_auth_row():
+    """As the admin site can create it: a datasource without an AuthConfig row."""
+    return Datasource.objects.create(name="Bare", base_url="https://api.example.com")
+
+
+@pytest.mark.parametrize("page", ["/datasources/", "/datasources/{pk}/", "/datasources/{pk}/edit/"])
+def test_pages_work_for_a_datasource_without_auth_settings(staff_client, without_auth_row, page):
+    response = staff_client.get(page.format(pk=without_auth_row.pk))
+
+    assert response.status_code == 200
+    assert "No auth" in response.content.decode()
+
+
+def test_saving_a_datasource_without_auth_settings_creates_them(staff_client, without_auth_row):
+    data = form_data(staff_client.get(f"/datasources/{without_auth_row.pk}/edit/"))
+
+    staff_client.post(f"/datasources/{without_auth_row.pk}/edit/", data)
+
+    assert AuthConfig.objects.get(datasource=without_auth_row).mode == "none"
