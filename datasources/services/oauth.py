@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error, WebApplicationClient
-from oauthlib.oauth2.rfc6749.errors import InvalidGrantError
+from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidGrantError
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -183,6 +183,10 @@ def _token_request(auth: AuthConfig, request, *, refreshing: bool = False):
         return request()
     except Warning as exc:  # oauthlib: "Scope has changed"; the token is still good
         return exc.token
+    except InsecureTransportError:
+        message = "The token URL must be an https:// URL: nothing was sent."
+        _record_error(auth, message)
+        raise errors.InvalidURL(message)
     except InvalidGrantError as exc:
         if not refreshing:
             return _refused(auth, exc)

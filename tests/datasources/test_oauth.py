@@ -462,3 +462,28 @@ def test_no_token_or_secret_in_logs_pages_or_errors(staff_client, caplog):
         outputs.append(record.getMessage())
     for output in outputs:
         assert_no_secret(output, ALL_SECRETS)
+
+
+@pytest.mark.django_db
+def test_a_token_url_resolving_to_a_private_address_is_refused_before_any_request(fake_dns):
+    fake_dns["auth.example.com"] = ["10.1.2.3"]
+    auth = cc_datasource().auth
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post(TOKEN_URL, json=token_body())
+        with pytest.raises(errors.AddressRefused):
+            oauth.bearer_token_for(auth)
+        assert len(mock.calls) == 0
+    assert AuthConfig.objects.get(pk=auth.pk).access_token == ""
+    assert_no_secret(AuthConfig.objects.get(pk=auth.pk).last_error)
+
+
+@pytest.mark.django_db
+def test_an_http_token_url_is_refused():
+    auth = cc_datasource().auth
+    AuthConfig.objects.filter(pk=auth.pk).update(token_url="http://auth.example.com/oauth/token")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.post("http://auth.example.com/oauth/token", json=token_body())
+        with pytest.raises(errors.InvalidURL) as caught:
+            oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk))
+        assert len(mock.calls) == 0
+    assert "https://" in caught.value.message
