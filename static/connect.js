@@ -100,7 +100,26 @@
     });
   }
 
+  // Copy buttons (the OAuth callback URI): shown only where the clipboard can be used.
+  function setupCopyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      if (!navigator.clipboard) return;
+      var source = document.querySelector(button.getAttribute("data-copy"));
+      var result = button.parentNode.querySelector("[data-copy-result]");
+      if (!source) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+          if (result) result.textContent = "Copied.";
+        }, function () {
+          if (result) result.textContent = "Select the text and copy it.";
+        });
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupCopyButtons();
     var headers = document.getElementById("headers");
     if (headers) setupFormset(headers);
     var auth = document.getElementById("auth");
