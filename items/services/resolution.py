@@ -16,6 +16,7 @@ from datasources.services import client, errors
 from . import cache
 from .errors import ItemError
 from .evaluation import evaluate_query
+from .extracted import extracted_options
 from .extraction import extract_options
 from .redaction import redact_for_display
 
@@ -114,7 +115,8 @@ def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
     resolution.raw_body = body
     resolution.cached = True
     resolution.cache_status = HIT
-    resolution.options = extract_options(item=item, data=_decoded(body))
+    resolution.options = extracted_options.options_for(
+        item=item, key=key, body=body, extract=lambda: extract_options(item=item, data=_decoded(body)))
     return True
 
 
