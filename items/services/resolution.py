@@ -3,7 +3,8 @@
 The one path used by the options endpoint and the preview page. Only the raw body of a successful (2xx, JSON,
 extractable) answer is cached, never headers; a failure stores nothing. Concurrent misses for one key make one
 upstream call: the first caller takes a short lock and fills the entry, the others poll for it, and a caller that
-waits too long makes its own call rather than fail.
+waits too long makes its own call rather than fail. A hit on a body this process has already extracted reuses those
+options (extracted.py) instead of parsing the JSON again.
 """
 import json
 import time

@@ -1,0 +1,1 @@
+"""`make bench`: Connect measured against its floors (see run.py)."""

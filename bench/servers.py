@@ -1,0 +1,91 @@
+"""What the bench starts on 127.0.0.1, each in its own process group so that stop() ends it and all its children:
+the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn (2 workers)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import trustme
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Started:
+    process: subprocess.Popen
+    port: int
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+def write_certificates(workdir: Path) -> tuple[Path, Path, Path]:
+    """(CA file, server certificate, server key): a throwaway CA and a certificate for 127.0.0.1."""
+    ca = trustme.CA()
+    paths = workdir / "ca.pem", workdir / "server.pem", workdir / "server.key"
+    ca.cert_pem.write_to_path(str(paths[0]))
+    server = ca.issue_cert("127.0.0.1")
+    server.cert_chain_pems[0].write_to_path(str(paths[1]))
+    server.private_key_pem.write_to_path(str(paths[2]))
+    return paths
+
+
+def start_upstream(workdir: Path, cert: Path, key: Path) -> Started:
+    log = open(workdir / "upstream.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "bench.upstream", str(cert), str(key)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    line = process.stdout.readline()
+    if not line.strip().isdigit():
+        Started(process, 0).stop()
+        raise RuntimeError(f"the upstream server did not start; see {workdir / 'upstream.log'}")
+    return Started(process, int(line))
+
+
+def start_gunicorn(workdir: Path, env: dict, *, workers: int = 2, threads: int = 4) -> Started:
+    """Connect's WSGI app with bench.settings; gthread workers, so clients keep their connections alive."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))  # gunicorn inherits the bound socket: no race for the port
+    port = listener.getsockname()[1]
+    command = [sys.executable, "-m", "gunicorn", "connect_project.wsgi:application",
+               "--bind", f"fd://{listener.fileno()}", "--workers", str(workers), "--worker-class", "gthread",
+               "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning",
+               "--error-logfile", str(workdir / "gunicorn.log")]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    listener.close()
+    started = Started(process, port)
+    try:
+        _wait_until_answering(f"http://127.0.0.1:{port}/bench/constant", process)
+    except BaseException:
+        started.stop()
+        raise
+    return started
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    session = requests.Session()
+    session.trust_env = False
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited at start; see its log in the bench's work directory")
+        try:
+            if session.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer {url} within {timeout} s")

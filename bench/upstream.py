@@ -1,0 +1,58 @@
+"""The bench's upstream API: tests/support's HTTPS server, in its own process so its work and memory are not the
+runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
+
+Routes: /options (a small issue list), /slow (the same after 200 ms), /large (about 5 MiB), /token (a
+client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so far).
+"""
+import collections
+import json
+import ssl
+import sys
+import threading
+import time
+import uuid
+
+from tests.support import https_server
+from tests.support.https_server import HTTPSTestServer, answer, send
+
+from .answers import large_answer, small_answer
+
+
+def slow(body: bytes, seconds: float):
+    def route(handler):
+        time.sleep(seconds)
+        send(handler, 200, body)
+    return route
+
+
+def token(handler):
+    handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    time.sleep(0.1)
+    send(handler, 200, json.dumps({"access_token": f"bench-{uuid.uuid4().hex}", "token_type": "Bearer",
+                                   "expires_in": 3600}).encode())
+
+
+def stats(handler):
+    owner = handler.server.owner
+    with owner.lock:
+        paths = collections.Counter(r["path"].split("?", 1)[0] for r in owner.requests)
+        body = {"requests": dict(paths), **owner.counts}
+    send(handler, 200, json.dumps(body).encode())
+
+
+def main(cert: str, key: str) -> None:
+    # Headers and body are two writes: without TCP_NODELAY, Nagle and the client's delayed ACK add 40 ms to
+    # every answer on a kept-alive connection (production servers set it too).
+    https_server._Handler.disable_nagle_algorithm = True
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    small = small_answer()
+    routes = {"/options": answer(200, small), "/slow": slow(small, 0.2), "/large": answer(200, large_answer()),
+              "/token": token, "/_stats": stats}
+    server = HTTPSTestServer(context, routes).start()
+    print(server.port, flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
