@@ -97,6 +97,8 @@ if REDIS_URL:
             "KEY_PREFIX": "connect",
         }
     }
+    # Sessions are read from Redis (written through to the database): the options endpoint is hot.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "connect.cache"
