@@ -9,6 +9,7 @@ options (extracted.py) instead of parsing the JSON again.
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 
@@ -37,10 +38,12 @@ CACHE_NOTES = {
 @dataclass
 class Resolution:
     """What one resolution did. Filled as it goes, so a failure can show how far it got (see `resolution` on
-    the raised error)."""
+    the raised error). The redacted query and URL are built when first read: the options endpoint never shows
+    them, so a cache hit does not pay for redaction."""
 
-    evaluated_query: str  # redacted
-    url: str  # redacted
+    datasource: object = field(repr=False)
+    raw_query: str = field(repr=False)
+    called_url: str = field(default="", repr=False)  # already redacted by the client
     options: list = field(default_factory=list)
     cached: bool = False
     cache_status: str = ""
@@ -48,6 +51,16 @@ class Resolution:
     elapsed_seconds: float | None = None  # of the upstream call; None when served from the cache
     total_seconds: float = 0.0
     raw_body: bytes = b""
+
+    @cached_property
+    def evaluated_query(self) -> str:
+        return redact_for_display(datasource=self.datasource, text=self.raw_query)
+
+    @cached_property
+    def url(self) -> str:
+        if self.called_url:
+            return redact_for_display(datasource=self.datasource, text=self.called_url)
+        return redact_for_display(datasource=self.datasource, text=_joined(self.datasource.base_url, self.raw_query))
 
     @property
     def cache_note(self) -> str:
@@ -61,9 +74,7 @@ def resolve_item(*, item, user_input: str = "", current_user: str = "", values: 
     started = time.monotonic()
     datasource = item.datasource
     evaluated = evaluate_query(item=item, user_input=user_input, current_user=current_user, values=values)
-    resolution = Resolution(
-        evaluated_query=redact_for_display(datasource=datasource, text=evaluated),
-        url=redact_for_display(datasource=datasource, text=_joined(datasource.base_url, evaluated)))
+    resolution = Resolution(datasource=datasource, raw_query=evaluated)
     try:
         if not use_cache:
             _fill_from_upstream(item, evaluated, resolution, status=BYPASSED)
@@ -130,8 +141,8 @@ def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status:
         resolution.upstream_status = exc.status_code
         raise
     resolution.upstream_status = response.status_code
-    # The URL as called (with auth parameters), redacted by the client and again here.
-    resolution.url = redact_for_display(datasource=item.datasource, text=response.redacted_url) or resolution.url
+    # The URL as called (with auth parameters), redacted by the client and again when shown.
+    resolution.called_url = response.redacted_url
     resolution.elapsed_seconds = response.elapsed_seconds
     if not 200 <= response.status_code < 300:
         # The full client raises this itself; kept so that no non-2xx answer is ever cached.
