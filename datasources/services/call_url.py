@@ -4,8 +4,9 @@ Every URL is checked twice: the pieces are refused when they could mean somethin
 backslashes, user@, dot segments, also when percent-encoded), and the finished URL, parsed the way requests
 will send it, must have the base URL's scheme, host and port, and a path under the base path.
 """
+import functools
 import re
-from urllib.parse import quote, unquote, unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -49,7 +50,7 @@ def check_absolute_url(url: str, *, what: str = "The URL") -> str:
 
 def build_call_url(base_url: str, path_and_query: str = "") -> str:
     """base_url + path_and_query, where path_and_query may only add a path below the base path and a query."""
-    check_absolute_url(base_url, what="The datasource's base URL")
+    base_as_sent = _checked_base(base_url)
     path_and_query = path_and_query or ""
     _refuse_tricks(path_and_query)
     extra_path, _, extra_query = path_and_query.partition("?")
@@ -59,8 +60,15 @@ def build_call_url(base_url: str, path_and_query: str = "") -> str:
         path = base.path.rstrip("/") + "/" + extra_path.lstrip("/")
     query = "&".join(q for q in (base.query, extra_query) if q)
     url = urlunsplit((base.scheme, base.netloc, path, query, ""))
-    _check_stays_under(url, base_url)
+    _check_stays_under(url, base_as_sent)
     return url
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_base(base_url: str) -> SplitResult:
+    """The base URL checked and as sent, once per base URL and process (a refusal is not cached)."""
+    check_absolute_url(base_url, what="The datasource's base URL")
+    return urlsplit(_as_sent(base_url))
 
 
 def _refuse_tricks(path_and_query: str) -> None:
@@ -91,9 +99,9 @@ def _fully_decoded(text: str) -> str:
     return text
 
 
-def _check_stays_under(url: str, base_url: str) -> None:
+def _check_stays_under(url: str, base: SplitResult) -> None:
     """The URL as requests will send it has the base URL's origin and a path under the base path."""
-    sent, base = urlsplit(_as_sent(url)), urlsplit(_as_sent(base_url))
+    sent = urlsplit(_as_sent(url))
     if origin(sent.geturl()) != origin(base.geturl()):
         raise InvalidURL(f"The query would change the scheme, host or port of the base URL ({_shown(url)}).")
     base_path = base.path.rstrip("/")
