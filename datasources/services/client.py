@@ -27,7 +27,7 @@ from django.conf import settings
 
 from ..models import Datasource
 from . import call_url, redaction, sessions, transport
-from .errors import AuthenticationFailure, DatasourceError, HTTPStatusError, InvalidJSON, RedirectRefused, \
+from .errors import DatasourceError, HTTPStatusError, InvalidJSON, RedirectRefused, \
     ResponseTooLarge
 from .outbound_errors import translate_request_error
 from .redaction import GENERIC, Redaction
@@ -171,19 +171,12 @@ def _get(session: requests.Session, url: str, headers: dict, basic_auth) -> requ
 
 def bearer_token(datasource: Datasource, *, rejected_token: str | None = None) -> str:
     """The OAuth2 access token (datasources.services.oauth); with rejected_token, a new one after a 401."""
-    try:
-        from . import oauth
-        bearer_token_for = oauth.bearer_token_for
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.oauth":
-            raise
-        raise AuthenticationFailure("OAuth2 is not available yet.") from None
-    except AttributeError:
-        raise AuthenticationFailure("OAuth2 is not available yet.") from None
+    from . import oauth  # oauth builds its token sessions with this module's transport
+
     if rejected_token is None:
-        token = bearer_token_for(datasource.auth)
+        token = oauth.bearer_token_for(datasource.auth)
     else:
-        token = bearer_token_for(datasource.auth, force_new=True, rejected_token=rejected_token)
+        token = oauth.bearer_token_for(datasource.auth, force_new=True, rejected_token=rejected_token)
     redaction.also_redact(token)
     return token
 

@@ -322,14 +322,6 @@ def test_a_second_401_is_reported_not_retried_again(tokens):
     assert_no_secret(caught.value.message, secrets=(f"{SECRET_ACCESS_TOKEN}-2",))
 
 
-@responses.activate
-def test_without_the_oauth_service_calls_fail_clearly(monkeypatch):
-    monkeypatch.delattr(oauth, "bearer_token_for")
-    with pytest.raises(errors.AuthenticationFailure, match="OAuth2 is not available yet"):
-        call(oauth_datasource())
-    assert len(responses.calls) == 0
-
-
 # --- outbound sessions for other services (OAuth token requests) ---------------------------------------------
 
 @responses.activate
