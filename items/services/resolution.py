@@ -148,9 +148,31 @@ def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status:
         # The full client raises this itself; kept so that no non-2xx answer is ever cached.
         raise errors.HTTPStatusError(f"The API answered with HTTP status {response.status_code}.",
                                      status_code=response.status_code)
-    resolution.raw_body = response.body
-    data = response.json()
-    resolution.options = extract_options(item=item, data=data)
+    data, text, encoding = _parsed_releasing_body(response)
+    try:
+        resolution.options = extract_options(item=item, data=data)
+    finally:  # the preview shows the raw answer even when extraction fails
+        del data
+        resolution.raw_body = text.encode(encoding, "surrogatepass")
+
+
+def _parsed_releasing_body(response) -> tuple[object, str, str]:
+    """The answer's JSON, parsed with the bytes released first: a large answer then peaks at its text and its
+    objects instead of bytes + text + objects. The bytes are rebuilt from the text afterwards (same encoding)."""
+    body = response.body
+    encoding = json.detect_encoding(body)
+    try:
+        text = body.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError:
+        response.json()  # raises the client's InvalidJSON, with its redacted excerpt
+        raise
+    response.body = body = b""
+    try:
+        return json.loads(text), text, encoding
+    except ValueError:
+        response.body = text.encode(encoding, "surrogatepass")
+        response.json()
+        raise
 
 
 def _store(key: str, resolution: Resolution) -> None:

@@ -51,6 +51,18 @@ def test_entry_expires_after_the_ttl(item, upstream, fake_dns, redis, settings):
     assert again.cached is False and len(upstream.calls) == 2
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
+def test_the_raw_body_is_kept_byte_for_byte_and_shown_in_the_preview(item, upstream, fake_dns, redis, encoding):
+    answer = {"issues": [{"key": "OPS-7", "fields": {"summary": "Café au lait \u2615 \U0001F600"}}]}
+    body = json.dumps(answer, ensure_ascii=False).encode(encoding)
+    upstream.get(SEARCH_URL, body=body, content_type="application/json")
+    first = resolve_item(item=item, user_input="printer")
+    assert first.raw_body == body
+    assert first.options == [{"key": "OPS-7", "label": "OPS-7 - Café au lait \u2615 \U0001F600"}]
+    [key] = item_keys(redis)
+    assert item_cache.read_body(key.decode().split(":", 2)[2]) == body
+
+
 def test_only_the_raw_body_is_stored_never_headers(item, upstream, fake_dns, redis):
     body = json.dumps(ISSUES).encode()
     upstream.get(SEARCH_URL, body=body, content_type="application/json",
