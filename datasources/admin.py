@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 
 from . import validators
 from .forms import TOKEN_BINDING_FIELDS, BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields
-from .models import SECRET_FIELDS, AuthConfig, Datasource, Header
+from .models import SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header
 from .services import configuration
 
 
@@ -55,8 +55,7 @@ class AuthConfigInline(admin.StackedInline):
     form = AuthConfigAdminForm
     can_delete = False
     exclude = SECRET_FIELDS
-    readonly_fields = tuple(_secret_state(f) for f in SECRET_FIELDS) + (
-        "token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error", "reconnect_needed")
+    readonly_fields = tuple(_secret_state(f) for f in SECRET_FIELDS) + TOKEN_STATUS_FIELDS
 
 
 class DatasourceAdminForm(forms.ModelForm):

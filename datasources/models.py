@@ -153,6 +153,10 @@ MODE_FIELDS = {
 ENTERED_SECRETS = ("password", "api_key_value", "client_secret")
 TOKEN_SECRETS = ("access_token", "refresh_token")
 SECRET_FIELDS = ENTERED_SECRETS + TOKEN_SECRETS
+# What the OAuth flows record about the stored token (not secret: shown on pages, in the admin and the API).
+TOKEN_STATUS_FIELDS = ("token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error",
+                       "reconnect_needed")
+TOKEN_STATE_FIELDS = TOKEN_SECRETS + TOKEN_STATUS_FIELDS
 
 REQUIRED_MESSAGES = {
     "username": "Enter the user name for Basic authentication.",

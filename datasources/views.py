@@ -1,6 +1,5 @@
 """Datasource pages: glue between requests, forms and the configuration service."""
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -8,7 +7,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import validators
 from .access import staff_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
-from .models import AuthConfig, Datasource, Header
+from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
 from .services import configuration, connection_check
 from .types import get_type
@@ -114,7 +113,7 @@ def _typed_config(request, header_formset) -> dict:
 @staff_required
 def datasource_detail(request, pk):
     datasource = get_object_or_404(
-        Datasource.objects.select_related("auth").prefetch_related(Prefetch("headers", Header.objects.all())), pk=pk)
+        Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
     return render(request, "datasources/detail.html",
                   {"datasource": datasource, "auth": auth, "callback_url": callback_url(request)})

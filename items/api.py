@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from datasources.models import MODE_FIELDS, SECRET_FIELDS, AuthConfig, Datasource
+from datasources.models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
 from datasources.services import errors
 
 from .models import Item
@@ -18,9 +18,6 @@ from .services import ItemError, resolve_item
 
 logger = logging.getLogger("connect.items")
 
-# Shown for OAuth modes: the state of the stored token, never the token.
-TOKEN_STATUS_FIELDS = ("token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error",
-                       "reconnect_needed")
 
 
 # What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL

@@ -24,7 +24,7 @@ from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidGrantE
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from ..models import AuthConfig, AuthMode, ClientAuthMethod, OAuthState
+from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
 from . import errors
 from .presets import get_preset
 
@@ -88,8 +88,7 @@ def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_toke
 
 
 def _copy_token_fields(source: AuthConfig, target: AuthConfig) -> None:
-    for field in ("access_token", "refresh_token", "token_expires_at", "token_scopes", "connected_at",
-                  "last_refresh_at", "last_error", "reconnect_needed"):
+    for field in TOKEN_STATE_FIELDS:
         setattr(target, field, getattr(source, field))
 
 
@@ -267,9 +266,7 @@ def _mark_reconnect_needed(auth: AuthConfig, message: str) -> None:
 def disconnect(*, auth: AuthConfig) -> None:
     auth.clear_tokens()
     auth.last_error = ""
-    AuthConfig.objects.filter(pk=auth.pk).update(
-        access_token="", refresh_token="", token_expires_at=None, token_scopes="", connected_at=None,
-        last_refresh_at=None, reconnect_needed=False, last_error="")
+    AuthConfig.objects.filter(pk=auth.pk).update(**{field: getattr(auth, field) for field in TOKEN_STATE_FIELDS})
 
 
 # --- the authorization-code consent --------------------------------------------------------------------------
