@@ -13,7 +13,8 @@ PRINT_KEYS = "import django; django.setup(); from django.conf import settings; p
 def _start(tmp_path, code="import django; django.setup(); print('started')", **env):
     """Load the settings in a new interpreter, from a directory without .env; `env` wins over the project's .env."""
     environment = {key: value for key, value in os.environ.items()
-                   if key not in ("DEBUG", "SECRET_KEY", "FERNET_KEYS", "OAUTHLIB_INSECURE_TRANSPORT", "DATABASE_URL")}
+                   if key not in ("DEBUG", "SECRET_KEY", "FERNET_KEYS", "OAUTHLIB_INSECURE_TRANSPORT", "DATABASE_URL",
+                                   "DATABASE_CONN_MAX_AGE")}
     environment.update(PYTHONPATH=str(PROJECT), DJANGO_SETTINGS_MODULE="connect_project.settings", **env)
     return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True,
                           text=True, timeout=60)
@@ -62,3 +63,19 @@ def test_production_refuses_oauthlib_insecure_transport(tmp_path, value):
 
     assert result.returncode != 0
     assert "OAUTHLIB_INSECURE_TRANSPORT must not be set in production" in result.stderr
+
+
+PRINT_CONNECTIONS = ("import django; django.setup(); from django.conf import settings; "
+                     "d = settings.DATABASES['default']; print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])")
+
+
+def test_database_connections_are_kept_between_requests_and_checked_before_reuse(tmp_path):
+    result = _start(tmp_path, PRINT_CONNECTIONS, DEBUG="true", SECRET_KEY="x")
+
+    assert result.stdout.strip() == "60 True"
+
+
+def test_database_conn_max_age_zero_opens_a_connection_per_request(tmp_path):
+    result = _start(tmp_path, PRINT_CONNECTIONS, DEBUG="true", SECRET_KEY="x", DATABASE_CONN_MAX_AGE="0")
+
+    assert result.stdout.strip() == "0 True"
