@@ -13,11 +13,10 @@ from django.views.decorators.http import require_GET
 from datasources.models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
 from datasources.services import errors
 
-from .models import Item
 from .services import ItemError, resolve_item
+from .services.lookup import find_item
 
 logger = logging.getLogger("connect.items")
-
 
 
 # What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL
@@ -69,8 +68,8 @@ def _json_view(*, staff_only: bool):
 
 @_json_view(staff_only=False)
 def item_options(request, pk):
-    # Not datasource__auth: a cache hit never needs the credentials, and loading them decrypts every secret.
-    item = Item.objects.select_related("datasource").filter(pk=pk).first()
+    # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
+    item = find_item(pk)
     if item is None:
         return error_response("not_found", f"There is no item {pk}.", 404)
     values = {name: request.GET.get(name, "") for name in item.dependency_names}

@@ -1,0 +1,105 @@
+"""The item (with its datasource) an options request resolves, without building the ORM query on every request.
+
+Loading an item and its datasource through the ORM cost more than everything else a cached answer needs: most of
+it is compiling the query. Each process keeps the rows it loaded and, on every request, compares their config
+versions with the database in one small query compiled once. Every save of an item or its datasource gives it a new
+config version (models), so a changed row is loaded again and a deleted one is gone: what the endpoint uses is never
+older than the database. Each caller gets its own instances (never shared: a miss attaches the datasource's auth).
+"""
+import copy
+import threading
+from collections import OrderedDict
+
+from django.db import connections, router
+
+from ..models import Item
+
+MAX_ENTRIES = 1024
+_PLACEHOLDER_PK = 2_147_483_000  # stands for the real id while the version query is compiled
+
+
+class ItemLookup:
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._rows: "OrderedDict[int, tuple]" = OrderedDict()  # pk -> (versions, item values, datasource values)
+        self._version_sql: dict[str, str] = {}  # per database alias
+        self._lock = threading.Lock()
+
+    def find_item(self, pk: int) -> Item | None:
+        """The item with its datasource loaded (not its auth), or None when there is no item `pk`."""
+        alias = router.db_for_read(Item)
+        versions = self._current_versions(alias, pk)
+        if versions is None:
+            self._forget(pk)
+            return None
+        with self._lock:
+            row = self._rows.get(pk)
+            if row is not None and row[0] == versions:
+                self._rows.move_to_end(pk)
+        if row is None or row[0] != versions:
+            item = Item.objects.using(alias).select_related("datasource").filter(pk=pk).first()
+            if item is None:
+                self._forget(pk)
+                return None
+            row = self._remember(item)
+        return _instances(alias, row)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    def _current_versions(self, alias: str, pk: int) -> tuple | None:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(self._sql(alias), [pk])
+            found = cursor.fetchone()
+        return tuple(found) if found is not None else None
+
+    def _sql(self, alias: str) -> str:
+        sql = self._version_sql.get(alias)
+        if sql is None:
+            query = (Item.objects.using(alias).filter(pk=_PLACEHOLDER_PK)
+                     .values_list("config_version", "datasource__config_version").order_by().query)
+            sql, params = query.get_compiler(using=alias).as_sql()
+            if tuple(params) != (_PLACEHOLDER_PK,):  # the id must be the query's only parameter
+                raise RuntimeError("Unexpected parameters in the item version query.")
+            self._version_sql[alias] = sql
+        return sql
+
+    def _remember(self, item: Item) -> tuple:
+        datasource = item.datasource
+        row = ((item.config_version, datasource.config_version), _values(item), _values(datasource))
+        with self._lock:
+            self._rows[item.pk] = row
+            self._rows.move_to_end(item.pk)
+            while len(self._rows) > self.max_entries:
+                self._rows.popitem(last=False)
+        return row
+
+    def _forget(self, pk: int) -> None:
+        with self._lock:
+            self._rows.pop(pk, None)
+
+
+def _values(instance) -> tuple:
+    return tuple(getattr(instance, field.attname) for field in instance._meta.concrete_fields)
+
+
+def _instances(alias: str, row: tuple) -> Item:
+    _versions, item_values, datasource_values = row
+    item = Item.from_db(alias, _attnames(Item), _copied(item_values))
+    datasource_model = Item._meta.get_field("datasource").related_model
+    item.datasource = datasource_model.from_db(alias, _attnames(datasource_model), _copied(datasource_values))
+    return item
+
+
+def _copied(values: tuple) -> list:
+    # JSON field values (lists, dicts) are the only mutable ones: a caller changing them must not change the memo.
+    return [copy.deepcopy(value) if isinstance(value, (list, dict)) else value for value in values]
+
+
+def _attnames(model) -> list[str]:
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+item_lookup = ItemLookup()
+find_item = item_lookup.find_item
