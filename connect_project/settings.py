@@ -61,6 +61,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# ModelBackend with the per-request user query compiled once (datasources/access.py).
+AUTHENTICATION_BACKENDS = ["datasources.access.UserBackend"]
+
 ROOT_URLCONF = "connect_project.urls"
 WSGI_APPLICATION = "connect_project.wsgi.application"
 
