@@ -1,4 +1,5 @@
 """Options from a JSON answer: where the list is, which field is the key, how the label is built."""
+import functools
 import json
 from string import Formatter
 
@@ -13,13 +14,20 @@ def extract_options(*, item, data) -> list[dict]:
     entries = _find_list(data, item.list_path)[: item.max_options]
     if not entries:
         return []
-    key_path = syntax.split_path(item.key_field)
-    # The template is parsed once per answer, not once per entry (this runs on every cache hit).
-    label_parts = _parsed_label(item.label_template)
+    key_field = item.key_field
+    # The key path and label template are parsed once per configuration, not once per answer or entry: this
+    # runs on every cache miss, once per option.
+    key_path, label_parts = _plan(key_field or "", item.label_template or "")
     options = []
     for position, entry in enumerate(entries, start=1):
-        key = _key_of(entry, key_path, item.key_field, position)
-        options.append({"key": key, "label": _label_of(entry, key, label_parts, position)})
+        key = _lookup(entry, key_path)
+        if type(key) is not str:
+            key = _checked_key(key, key_field, position)
+        if label_parts is None:
+            label = key if type(key) is str else _text(key)
+        else:
+            label = _label_of(entry, key, label_parts, position)
+        options.append({"key": key, "label": label})
     return options
 
 
@@ -40,8 +48,20 @@ def _find_list(data, list_path: str) -> list:
     return current
 
 
-def _key_of(entry, key_path: list[str], key_field: str, position: int):
-    key = _lookup(entry, key_path)
+@functools.lru_cache(maxsize=256)
+def _plan(key_field: str, template: str):
+    """(key path, label parts): each label part is (literal, field name or None, field path, is the key)."""
+    key_path = tuple(syntax.split_path(key_field))
+    if not template:
+        return key_path, None  # the label is the key
+    parts = tuple((literal, field_name, tuple(syntax.split_path(field_name)) if field_name else (),
+                   field_name == "key")
+                  for literal, field_name, _spec, _conversion in Formatter().parse(template))
+    return key_path, parts
+
+
+def _checked_key(key, key_field: str, position: int):
+    """A key that is not a text: a number or true/false as it is; anything else is an error (or made a text)."""
     if key is _MISSING or key is None:
         raise ExtractionError(f"Entry {position} of the list has no key field “{key_field}”.")
     if isinstance(key, (dict, list)):
@@ -51,32 +71,26 @@ def _key_of(entry, key_path: list[str], key_field: str, position: int):
     return key if isinstance(key, (str, int, float, bool)) else str(key)
 
 
-def _parsed_label(template: str) -> list[tuple[str, str | None, list[str]]] | None:
-    """(literal, field name, field path) for each part of the template; None when the label is the key."""
-    if not template:
-        return None
-    return [(literal, field_name, syntax.split_path(field_name) if field_name else [])
-            for literal, field_name, _spec, _conversion in Formatter().parse(template)]
-
-
 def _label_of(entry, key, label_parts, position: int) -> str:
-    if label_parts is None:
-        return _text(key)
     parts = []
-    for literal, field_name, field_path in label_parts:
-        parts.append(literal)
+    for literal, field_name, field_path, is_key in label_parts:
+        if literal:
+            parts.append(literal)
         if field_name is None:
             continue
-        value = key if field_name == "key" else _lookup(entry, field_path)
+        value = key if is_key else _lookup(entry, field_path)
         if value is _MISSING:
             raise ExtractionError(f"Entry {position} has no field “{field_name}” used in the label.")
-        parts.append(_text(value))
+        parts.append(value if type(value) is str else _text(value))
     return "".join(parts)
 
 
-def _lookup(value, path: list[str]):
+def _lookup(value, path):
     for segment in path:
-        value = _step(value, segment)
+        if type(value) is dict:  # what JSON gives: the common case, without a call
+            value = value.get(segment, _MISSING)
+        else:
+            value = _step(value, segment)
         if value is _MISSING:
             return _MISSING
     return value
