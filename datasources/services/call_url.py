@@ -50,8 +50,14 @@ def check_absolute_url(url: str, *, what: str = "The URL") -> str:
 
 def build_call_url(base_url: str, path_and_query: str = "") -> str:
     """base_url + path_and_query, where path_and_query may only add a path below the base path and a query."""
+    return _built(base_url, path_and_query or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _built(base_url: str, path_and_query: str) -> str:
+    """A pure function of its two texts, so each pair is checked and built once per process (a refusal raises and
+    is not cached). No stored secret is kept here: the API key query parameter is added later, by the client."""
     base_as_sent = _checked_base(base_url)
-    path_and_query = path_and_query or ""
     _refuse_tricks(path_and_query)
     extra_path, _, extra_query = path_and_query.partition("?")
     base = urlsplit(base_url)

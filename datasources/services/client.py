@@ -70,21 +70,34 @@ def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: st
     """
     entry = sessions.session_for(datasource)
     started = time.monotonic()
-    with redaction.redacting(entry.plan.redaction) as redact, transport.call_deadline():
-        shown = redact.url(url or path_and_query or datasource.base_url)
+    target = None
+    with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
-            shown = redact.url(_as_sent(entry.plan, target))
-            upstream = _follow(entry, datasource, target, started)
+            # A URL built from the base URL has its origin by construction; a test URL may have another one.
+            same_origin = url is None or call_url.origin(target) == entry.plan.origin
+            upstream = _follow(entry, datasource, target, started, same_origin=same_origin)
             if expect_success and not 200 <= upstream.status_code < 300:
                 raise status_error(upstream)
         except DatasourceError as error:
-            log.warning("GET %s failed after %.3fs: [%s] %s", redaction.current().url(shown),
-                        time.monotonic() - started, error.code, redaction.current().text(error.message))
+            # The URL is redacted here, when a failure shows it, not on every call.
+            shown = _shown_on_failure(entry.plan, target, url or path_and_query or datasource.base_url)
+            log.warning("GET %s failed after %.3fs: [%s] %s", shown, time.monotonic() - started, error.code,
+                        redaction.current().text(error.message))
             raise error from None
     log.info("GET %s -> HTTP %s in %.3fs (%d bytes)", upstream.redacted_url, upstream.status_code,
              upstream.elapsed_seconds, len(upstream.body))
     return upstream
+
+
+def _shown_on_failure(plan, target: str | None, given: str) -> str:
+    """The URL a failed call started at, as sent (API key parameter included) and redacted; else what was given."""
+    if target is not None:
+        try:
+            return redaction.current().url(_as_sent(plan, target))
+        except DatasourceError:
+            pass
+    return redaction.current().url(given)
 
 
 def url_for_call(datasource: Datasource, *, path_and_query: str = "", url: str | None = None) -> str:
@@ -114,9 +127,10 @@ def redact_url(url: str, datasource: Datasource | None = None) -> str:
 
 # --- one call: hops, credentials, body ------------------------------------------------------------------------
 
-def _follow(entry, datasource, url: str, started: float) -> UpstreamResponse:
-    for _ in range(MAX_REDIRECTS + 1):
-        same_origin = call_url.origin(url) == entry.plan.origin
+def _follow(entry, datasource, url: str, started: float, *, same_origin: bool) -> UpstreamResponse:
+    for hop in range(MAX_REDIRECTS + 1):
+        if hop:
+            same_origin = call_url.origin(url) == entry.plan.origin
         response, sent_url = _send(entry, datasource, url, same_origin=same_origin)
         if not response.is_redirect:
             body = _read_body(response, sent_url)
@@ -133,12 +147,14 @@ def _follow(entry, datasource, url: str, started: float) -> UpstreamResponse:
                           f"{redaction.current().url(url)} — redirect refused.")
 
 
-def _as_sent(plan, url: str) -> str:
+def _as_sent(plan, url: str, same_origin: bool | None = None) -> str:
     """The URL with the API key query parameter set (same origin) or removed (any other origin)."""
     if not plan.api_key_param:
         return url
     name, value = plan.api_key_param
-    if call_url.origin(url) == plan.origin:
+    if same_origin is None:
+        same_origin = call_url.origin(url) == plan.origin
+    if same_origin:
         return call_url.with_query_param(url, name, value)
     return call_url.without_query_param(url, name)
 
@@ -146,7 +162,7 @@ def _as_sent(plan, url: str) -> str:
 def _send(entry, datasource, url: str, *, same_origin: bool):
     """One GET: credentials only to the base URL's origin; an OAuth2 token is renewed once on a 401."""
     plan = entry.plan
-    headers, basic, sent_url = {}, None, _as_sent(plan, url)
+    headers, basic, sent_url = {}, None, _as_sent(plan, url, same_origin)
     if same_origin:
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
