@@ -1,9 +1,10 @@
 """Outbound address policy (SSRF): which addresses Connect may connect to, checked before every connection.
 
-A host is resolved once, every address it resolves to is checked, and the connection is then made to a checked
-address (see transport.py), so a second DNS answer cannot slip in. Cloud metadata addresses are always refused;
+For each new connection the host is resolved once, every address it resolves to is checked, and the connection is
+then made to a checked address (see transport.py), so a second DNS answer cannot slip in. Cloud metadata addresses are always refused;
 non-public ranges are refused unless the operator lists the host or network in CONNECT_ALLOWED_PRIVATE_NETWORKS.
 """
+import functools
 import ipaddress
 import re
 import socket
@@ -174,11 +175,21 @@ def _allowed(host: str, address: IPAddress, embedded: ipaddress.IPv4Address | No
     return any(a.version == n.version and a in n for a in candidates for n in networks)
 
 
+def policy_key() -> tuple[str, ...]:
+    """The operator's allow-list as it stands: connections checked under one key are only reused under it."""
+    return tuple(str(entry) for entry in settings.CONNECT_ALLOWED_PRIVATE_NETWORKS or ())
+
+
 def allowed_private_networks() -> tuple[frozenset[str], tuple]:
     """CONNECT_ALLOWED_PRIVATE_NETWORKS split into host names and networks (a bare IP is a /32 or /128)."""
+    return _parsed_allow_list(policy_key())
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_allow_list(entries: tuple[str, ...]) -> tuple[frozenset[str], tuple]:
     hosts, networks = set(), []
-    for entry in settings.CONNECT_ALLOWED_PRIVATE_NETWORKS or ():
-        entry = str(entry).strip()
+    for entry in entries:
+        entry = entry.strip()
         if not entry:
             continue
         try:

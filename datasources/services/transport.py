@@ -1,8 +1,11 @@
 """How Connect opens outbound connections: https only, to an address the policy checked, certificates always verified.
 
-- Every request (API call, test URL, redirect hop, OAuth token request) goes through `PinnedHTTPSAdapter`: it
-  resolves the host once, checks every address with address_policy, and the connection is made to a checked IP
-  while the host name is kept for SNI, the Host header and certificate verification (no DNS-rebinding window).
+- Every request (API call, test URL, redirect hop, OAuth token request) goes through `PinnedHTTPSAdapter`, and
+  every connection it opens (`PinnedHTTPSConnection`) resolves the host once, checks every address with
+  address_policy and connects to a checked IP, while the host name is kept for SNI, the Host header and certificate
+  verification (no DNS-rebinding window). A warm call reuses a pooled connection to an address checked when it was
+  opened, so it makes no DNS lookup; pools are keyed by the operator's allow-list, so a connection checked under
+  another policy is never reused.
 - Certificates are verified with one SSLContext: CONNECT_CA_BUNDLE when set (only that bundle is trusted), else the
   operating system's trust store as OpenSSL finds it (ssl.create_default_context()). requests' own bundle (certifi),
   REQUESTS_CA_BUNDLE, proxies and .netrc are never used: sessions have trust_env off and no proxies.
@@ -26,7 +29,7 @@ from django.conf import settings
 from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NewConnectionError
 from urllib3.poolmanager import PoolKey, _default_key_normalizer
 from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
@@ -116,13 +119,17 @@ class _DeadlineHTTPResponse(http.client.HTTPResponse):
 # --- connections to checked addresses ------------------------------------------------------------------------
 
 class PinnedHTTPSConnection(HTTPSConnection):
-    """Connects to the addresses the policy checked; `host` stays the name (SNI, Host, certificate check)."""
+    """Connects only to addresses the policy checked; `host` stays the name (SNI, Host, certificate check).
+
+    The check is made for each new connection, here, so nothing can open one without it; errors of the policy
+    (AddressRefused, DNSFailure, InvalidURL) are not OSErrors, so urllib3 and requests pass them on unchanged.
+    """
 
     response_class = _DeadlineHTTPResponse
 
-    def __init__(self, *args, pinned_addresses: tuple[str, ...] = (), **kwargs):
+    def __init__(self, *args, checked_under: tuple[str, ...] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.pinned_addresses = tuple(pinned_addresses)
+        self.checked_under = checked_under  # the allow-list it was checked under (in the pool key)
 
     def request(self, *args, **kwargs):
         if self.sock is not None:  # a reused connection: the last answer's reads may have left a spent timeout
@@ -131,7 +138,7 @@ class PinnedHTTPSConnection(HTTPSConnection):
 
     def _new_conn(self) -> socket.socket:
         last_error: OSError | None = None
-        for address in self.pinned_addresses:
+        for address in address_policy.checked_addresses(self._dns_host, self.port):
             try:
                 sock = urllib3_connection.create_connection(
                     (address, self.port), self.timeout, source_address=self.source_address,
@@ -151,7 +158,7 @@ class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = PinnedHTTPSConnection
 
 
-PinnedPoolKey = collections.namedtuple("PinnedPoolKey", PoolKey._fields + ("key_pinned_addresses",))
+PinnedPoolKey = collections.namedtuple("PinnedPoolKey", PoolKey._fields + ("key_checked_under",))
 
 
 @functools.lru_cache(maxsize=4)
@@ -170,7 +177,7 @@ def tls_context() -> ssl.SSLContext:
 
 
 class PinnedHTTPSAdapter(HTTPAdapter):
-    """An HTTPAdapter that checks the address policy and pins connections to the checked addresses."""
+    """An HTTPAdapter for https:// only, whose connections are made to addresses the policy checked."""
 
     def __init__(self):
         super().__init__(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
@@ -182,19 +189,22 @@ class PinnedHTTPSAdapter(HTTPAdapter):
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         url = call_url.check_absolute_url(request.url)
-        host, port = _host_and_port(url)
         with call_deadline():
             if time_left() <= 0:
                 raise deadline_error(url)
-            request.connect_addresses = address_policy.checked_addresses(host, port)
             return super().send(request, stream=stream, timeout=_bounded(timeout), verify=True, cert=None,
                                 proxies={})
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         host, port = _host_and_port(request.url)
-        addresses = getattr(request, "connect_addresses", None) or address_policy.checked_addresses(host, port)
-        pool_kwargs = {"ssl_context": tls_context(), "cert_reqs": "CERT_REQUIRED", "pinned_addresses": addresses}
-        return self.poolmanager.connection_from_host(host, port=port, scheme="https", pool_kwargs=pool_kwargs)
+        pool_kwargs = {"ssl_context": tls_context(), "cert_reqs": "CERT_REQUIRED",
+                       "checked_under": address_policy.policy_key()}
+        try:
+            return self.poolmanager.connection_from_host(host, port=port, scheme="https", pool_kwargs=pool_kwargs)
+        except LocationParseError:
+            # A host urllib3 cannot connect to (an IPv6 zone id): nothing is sent; the policy says why when it can.
+            address_policy.checked_addresses(host, port)
+            raise InvalidURL(f"The host name of {redaction.current().url(request.url)} is not valid.") from None
 
     def cert_verify(self, conn, url, verify, cert):
         # Always verify, with tls_context() only: never requests' certifi bundle or a caller's verify=False.

@@ -206,3 +206,23 @@ def fernet_keys(settings):
 
     yield use
     reset()
+
+
+@pytest.fixture
+def connect_attempts(monkeypatch):
+    """Outbound connections recorded and refused, never made: [(address, port), ...] in the order tried.
+
+    The address policy runs when a connection is opened, below the adapter that `responses` replaces, so tests of
+    the policy use the real transport with this fixture: a refusal shows as no attempt, an allowed address as an
+    attempt to exactly that address (then a ConnectFailure).
+    """
+    from urllib3.util import connection as urllib3_connection
+
+    attempts = []
+
+    def create_connection(address, *args, **kwargs):
+        attempts.append(address)
+        raise ConnectionRefusedError(111, "Connection refused (test: no network)")
+
+    monkeypatch.setattr(urllib3_connection, "create_connection", create_connection)
+    return attempts

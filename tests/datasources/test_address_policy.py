@@ -1,14 +1,17 @@
-"""The outbound address policy (SSRF): literals, DNS answers, the operator's allow-list, metadata, failing closed."""
+"""The outbound address policy (SSRF): literals, DNS answers, the operator's allow-list, metadata, failing closed.
+
+The policy is checked when a connection is opened, so these tests use the real transport with `connect_attempts`
+(connections recorded and refused): a refused address is never tried, an allowed one is tried at exactly that address.
+"""
 import itertools
 import socket
 
 import pytest
-import responses
 
 from datasources.services import address_policy, client, errors, sessions
 from tests.conftest import make_datasource
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns", "connect_attempts")]
 
 
 @pytest.fixture(autouse=True)
@@ -39,12 +42,11 @@ REFUSED_LITERALS = [
 ]
 
 
-@responses.activate
 @pytest.mark.parametrize("host", REFUSED_LITERALS)
-def test_non_public_address_literals_are_refused(host):
+def test_non_public_address_literals_are_refused(host, connect_attempts):
     with pytest.raises(errors.AddressRefused):
         call_base(f"https://{host}/api")
-    assert len(responses.calls) == 0
+    assert connect_attempts == []
 
 
 @pytest.mark.parametrize("host", ["169.254.169.254", "[::ffff:169.254.169.254]", "[fd00:ec2::254]",
@@ -54,12 +56,13 @@ def test_cloud_metadata_is_named_as_such(host):
         call_base(f"https://{host}/latest/meta-data/")
 
 
-@responses.activate
-@pytest.mark.parametrize("host", ["93.184.216.34", "[2606:2800:220:1:248:1893:25c8:1946]",
-                                  "[64:ff9b::5db8:d822]", "[::ffff:93.184.216.34]"])
-def test_public_address_literals_are_allowed(host):
-    responses.get(f"https://{host}/api", json={})
-    assert call_base(f"https://{host}/api").status_code == 200
+@pytest.mark.parametrize("host, address", [
+    ("93.184.216.34", "93.184.216.34"), ("[2606:2800:220:1:248:1893:25c8:1946]", "2606:2800:220:1:248:1893:25c8:1946"),
+    ("[64:ff9b::5db8:d822]", "64:ff9b::5db8:d822"), ("[::ffff:93.184.216.34]", "::ffff:5db8:d822")])
+def test_public_address_literals_are_allowed(host, address, connect_attempts):
+    with pytest.raises(errors.ConnectFailure):
+        call_base(f"https://{host}/api")
+    assert connect_attempts == [(address, 443)]
 
 
 def test_a_shortened_public_ip_is_refused_as_an_unclear_url():
@@ -67,10 +70,11 @@ def test_a_shortened_public_ip_is_refused_as_an_unclear_url():
         call_base("https://1.2.3/api")
 
 
-def test_a_dns_answer_with_one_public_and_one_private_address_is_refused(fake_dns):
+def test_a_dns_answer_with_one_public_and_one_private_address_is_refused(fake_dns, connect_attempts):
     fake_dns["mixed.example.com"] = ["93.184.216.34", "10.0.0.7"]
     with pytest.raises(errors.AddressRefused, match="10.0.0.7"):
         call_base("https://mixed.example.com/api")
+    assert connect_attempts == []
 
 
 @pytest.mark.parametrize("answer", ["127.0.0.1", "::1", "::ffff:10.0.0.1", "169.254.169.254", "fe80::1%eth0"])
@@ -111,33 +115,33 @@ def test_a_dns_answer_that_is_not_an_address_fails_closed(fake_dns):
 
 # --- the operator's allow-list -------------------------------------------------------------------------------
 
-@responses.activate
-def test_an_allowed_host_name_may_resolve_to_a_private_address(settings, fake_dns):
+def test_an_allowed_host_name_may_resolve_to_a_private_address(settings, fake_dns, connect_attempts):
     settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = ["jira.internal"]
     fake_dns["jira.internal"] = ["10.20.30.40"]
     fake_dns["other.internal"] = ["10.20.30.41"]
-    responses.get("https://jira.internal/api", json={})
-    assert call_base("https://jira.internal/api").status_code == 200
+    with pytest.raises(errors.ConnectFailure):
+        call_base("https://jira.internal/api")
     with pytest.raises(errors.AddressRefused):
         call_base("https://other.internal/api")
+    assert connect_attempts == [("10.20.30.40", 443)]
 
 
-@responses.activate
-def test_an_allowed_network_admits_its_addresses_only(settings, fake_dns):
+def test_an_allowed_network_admits_its_addresses_only(settings, fake_dns, connect_attempts):
     settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/8", "fd00:1234::/32"]
     fake_dns["a.internal"] = ["10.1.2.3", "fd00:1234::5"]
     fake_dns["b.internal"] = ["10.1.2.3", "192.168.1.1"]
-    responses.get("https://a.internal/api", json={})
-    assert call_base("https://a.internal/api").status_code == 200
+    with pytest.raises(errors.ConnectFailure):
+        call_base("https://a.internal/api")
     with pytest.raises(errors.AddressRefused, match="192.168.1.1"):
         call_base("https://b.internal/api")
+    assert connect_attempts == [("10.1.2.3", 443), ("fd00:1234::5", 443)]
 
 
-@responses.activate
-def test_an_allowed_address_also_admits_its_ipv4_mapped_form(settings):
+def test_an_allowed_address_also_admits_its_ipv4_mapped_form(settings, connect_attempts):
     settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = ["10.0.0.0/8"]
-    responses.get("https://[::ffff:10.0.0.1]/api", json={})
-    assert call_base("https://[::ffff:10.0.0.1]/api").status_code == 200
+    with pytest.raises(errors.ConnectFailure):
+        call_base("https://[::ffff:10.0.0.1]/api")
+    assert connect_attempts == [("::ffff:a00:1", 443)]
 
 
 @pytest.mark.parametrize("allowed", [["169.254.0.0/16"], ["169.254.169.254"], ["0.0.0.0/0", "::/0"],

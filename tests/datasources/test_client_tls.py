@@ -62,17 +62,41 @@ def test_a_certificate_for_another_name_is_refused_even_at_the_right_address(sta
         call(datasource_for(server, host="api.connect.test"))
 
 
-def test_each_call_resolves_once_and_connects_to_the_checked_address(start_server, monkeypatch):
+def test_a_new_connection_resolves_once_and_connects_to_the_checked_address(start_server, monkeypatch):
     """api.connect.test does not exist in real DNS: the connection can only have used the checked answer."""
     from datasources.services import address_policy
 
     server = start_server({"/api/ok": srv.answer()}, hostnames=("api.connect.test",))
     lookups = []
     monkeypatch.setattr(address_policy, "resolve_host", lambda host, port: lookups.append(host) or ["127.0.0.1"])
+    assert call(datasource_for(server, host="api.connect.test")).status_code == 200
+    assert lookups == ["api.connect.test"]
+
+
+def test_a_reused_pooled_connection_makes_no_new_dns_lookup(start_server, fake_dns, monkeypatch):
+    from datasources.services import address_policy
+
+    server = start_server({"/api/ok": srv.answer()}, hostnames=("api.connect.test",))
+    lookups = []
+    monkeypatch.setattr(address_policy, "resolve_host", lambda host, port: lookups.append(host) or ["127.0.0.1"])
     datasource = datasource_for(server, host="api.connect.test")
-    call(datasource)
-    call(datasource)
-    assert lookups == ["api.connect.test", "api.connect.test"]
+    for _ in range(3):
+        call(datasource)
+    assert lookups == ["api.connect.test"]
+    assert server.counts["connections"] == 1
+
+
+def test_a_new_connection_after_dns_changed_to_a_private_address_is_refused(start_server, fake_dns):
+    """The server closes each connection, so the second call opens a new one: it resolves and checks again."""
+    server = start_server({"/api/ok": srv.answer(headers=[("Connection", "close")])},
+                          hostnames=("api.connect.test",))
+    fake_dns["api.connect.test"] = ["127.0.0.1"]
+    datasource = datasource_for(server, host="api.connect.test")
+    assert call(datasource).status_code == 200
+    fake_dns["api.connect.test"] = ["10.1.2.3"]
+    with pytest.raises(errors.AddressRefused, match="10.1.2.3"):
+        call(datasource)
+    assert server.counts["connections"] == 1
 
 
 def test_a_warm_connection_is_not_reused_once_the_address_is_no_longer_allowed(start_server, settings):

@@ -118,15 +118,15 @@ def test_anything_but_http_200_is_a_failure_with_its_status(staff_client, status
     assert f"HTTP status</dt><dd>{status}" in html
 
 
-@responses.activate
 @pytest.mark.parametrize("dns_answer, label", [([], "DNS failure"), (["10.0.0.1"], "Address refused")])
-def test_a_failure_shows_its_category_and_message(staff_client, fake_dns, dns_answer, label):
+def test_a_failure_shows_its_category_and_message(staff_client, fake_dns, connect_attempts, dns_answer, label):
     fake_dns["api.example.com"] = dns_answer
     response = run_test(staff_client, make_datasource())
     html = page_text(response)
     assert f"Failed: {label}" in html
     assert "no answer" in html
     assert str(list(response.context["messages"])[0]).startswith(f"Test connection failed ({label})")
+    assert connect_attempts == []
 
 
 @responses.activate
