@@ -83,6 +83,16 @@ def test_custom_headers_are_sent_on_every_call():
 
 
 @responses.activate
+def test_every_call_sends_the_default_headers_and_a_custom_header_replaces_one_whatever_its_case():
+    responses.get(f"{BASE}/issue", json={})
+    call(make_datasource(headers=[("accept", "application/vnd.api+json")]))
+    assert sent().headers["User-Agent"] == sessions.DEFAULT_HEADERS["User-Agent"]
+    assert sent().headers["Accept-Encoding"] == "gzip, deflate"
+    assert [value for name, value in sent().headers.items() if name.lower() == "accept"] == [
+        "application/vnd.api+json"]
+
+
+@responses.activate
 def test_custom_headers_and_basic_auth_travel_together():
     responses.get(f"{BASE}/issue", json={})
     call(make_datasource(mode="basic", username="elements", password="connect", headers=[("X-Tenant", "acme")]))
