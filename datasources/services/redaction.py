@@ -4,6 +4,7 @@ A `Redaction` knows one datasource's secrets. While a call runs it is the "curre
 written by urllib3 (which include the request path and query) are redacted too.
 """
 import contextvars
+import functools
 import logging
 import re
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ _WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _current: contextvars.ContextVar["Redaction | None"] = contextvars.ContextVar("connect_redaction", default=None)
 
 
+@functools.lru_cache(maxsize=1024)
 def looks_secret(name: str) -> bool:
     """True for parameter names such as api_key, access_token, X-Amz-Signature, code, sortKey."""
     lowered = unquote_plus(name).lower()
@@ -57,7 +59,7 @@ class Redaction:
         text = _PARAM_RE.sub(self._mask_param, text)
         text = _PAIR_RE.sub(self._mask_pair, text)
         text = _AUTH_HEADER_RE.sub(lambda m: m["lead"] + MASK, text)
-        for value in self._value_forms():
+        for value in self._value_forms:
             text = text.replace(value, MASK)
         return text
 
@@ -74,7 +76,9 @@ class Redaction:
             return match.group(0)
         return f"{match['q']}{match['name']}{match['q']}{match['sep']}{match['vq']}{MASK}{match['vq']}"
 
+    @functools.cached_property
     def _value_forms(self) -> list[str]:
+        """Each secret value as written and percent-encoded, longest first; built once per Redaction."""
         forms = set()
         for value in self.secret_values:
             if value:
