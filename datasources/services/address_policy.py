@@ -1,8 +1,9 @@
 """Outbound address policy (SSRF): which addresses Connect may connect to, checked before every connection.
 
 For each new connection the host is resolved once, every address it resolves to is checked, and the connection is
-then made to a checked address (see transport.py), so a second DNS answer cannot slip in. Cloud metadata addresses are always refused;
-non-public ranges are refused unless the operator lists the host or network in CONNECT_ALLOWED_PRIVATE_NETWORKS.
+then made to a checked address (see transport.py), so a second DNS answer cannot slip in. Cloud metadata addresses
+are always refused; non-public ranges are refused unless the operator lists the host or network in
+CONNECT_ALLOWED_PRIVATE_NETWORKS.
 """
 import functools
 import ipaddress
