@@ -7,7 +7,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router
 
-_PLACEHOLDER_PK = 2_147_483_000  # stands for the real id while the user query is compiled
+from .precompiled import sql_by_pk
 
 
 def staff_required(view):
@@ -28,11 +28,10 @@ class UserBackend(ModelBackend):
     """Django's ModelBackend, with the per-request user query compiled once per process instead of every time.
 
     Every request of a signed-in user loads the user (the options endpoint is called on each keystroke); building
-    that query through the ORM cost twice as much as running it. The row is still read on every request, so a
-    deactivated, changed or deleted user is seen at once. Passwords, permissions and login are ModelBackend's.
+    that query through the ORM cost twice as much as running it (precompiled.py). The row is still read on every
+    request, so a deactivated, changed or deleted user is seen at once. Passwords, permissions and login are
+    ModelBackend's.
     """
-
-    _sql: dict = {}  # database alias -> SQL of "the user with this id", all columns
 
     def get_user(self, user_id):
         model = get_user_model()
@@ -41,15 +40,6 @@ class UserBackend(ModelBackend):
         except ValidationError:
             return None
         alias = router.db_for_read(model)
-        user = next(iter(model._default_manager.db_manager(alias).raw(self._user_sql(model, alias), [pk])), None)
+        sql = sql_by_pk(f"user {model._meta.label}", alias, model._default_manager.using)
+        user = next(iter(model._default_manager.db_manager(alias).raw(sql, [pk])), None)
         return user if user is not None and self.user_can_authenticate(user) else None
-
-    @classmethod
-    def _user_sql(cls, model, alias: str) -> str:
-        key = (model._meta.label, alias)
-        if key not in cls._sql:
-            sql, params = model._default_manager.using(alias).filter(pk=_PLACEHOLDER_PK).query.sql_with_params()
-            if tuple(params) != (_PLACEHOLDER_PK,):  # the id must be the query's only parameter
-                raise RuntimeError("Unexpected parameters in the user query.")
-            cls._sql[key] = sql
-        return cls._sql[key]

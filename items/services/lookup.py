@@ -7,22 +7,24 @@ config version (models), so a changed row is loaded again and a deleted one is g
 older than the database. Each caller gets its own instances (never shared: a miss attaches the datasource's auth).
 """
 import copy
+import functools
 import threading
 from collections import OrderedDict
 
 from django.db import connections, router
 
+from datasources.models import Datasource
+from datasources.precompiled import sql_by_pk
+
 from ..models import Item
 
 MAX_ENTRIES = 1024
-_PLACEHOLDER_PK = 2_147_483_000  # stands for the real id while the version query is compiled
 
 
 class ItemLookup:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
         self._rows: "OrderedDict[int, tuple]" = OrderedDict()  # pk -> (versions, item values, datasource values)
-        self._version_sql: dict[str, str] = {}  # per database alias
         self._lock = threading.Lock()
 
     def find_item(self, pk: int) -> Item | None:
@@ -36,7 +38,9 @@ class ItemLookup:
             row = self._rows.get(pk)
             if row is not None and row[0] == versions:
                 self._rows.move_to_end(pk)
-        if row is None or row[0] != versions:
+            else:
+                row = None
+        if row is None:
             item = Item.objects.using(alias).select_related("datasource").filter(pk=pk).first()
             if item is None:
                 self._forget(pk)
@@ -49,21 +53,11 @@ class ItemLookup:
             self._rows.clear()
 
     def _current_versions(self, alias: str, pk: int) -> tuple | None:
+        sql = sql_by_pk("item versions", alias, _versions_of_items)
         with connections[alias].cursor() as cursor:
-            cursor.execute(self._sql(alias), [pk])
+            cursor.execute(sql, [pk])
             found = cursor.fetchone()
         return tuple(found) if found is not None else None
-
-    def _sql(self, alias: str) -> str:
-        sql = self._version_sql.get(alias)
-        if sql is None:
-            query = (Item.objects.using(alias).filter(pk=_PLACEHOLDER_PK)
-                     .values_list("config_version", "datasource__config_version").order_by().query)
-            sql, params = query.get_compiler(using=alias).as_sql()
-            if tuple(params) != (_PLACEHOLDER_PK,):  # the id must be the query's only parameter
-                raise RuntimeError("Unexpected parameters in the item version query.")
-            self._version_sql[alias] = sql
-        return sql
 
     def _remember(self, item: Item) -> tuple:
         datasource = item.datasource
@@ -80,15 +74,18 @@ class ItemLookup:
             self._rows.pop(pk, None)
 
 
+def _versions_of_items(alias: str):
+    return Item.objects.using(alias).values_list("config_version", "datasource__config_version").order_by()
+
+
 def _values(instance) -> tuple:
-    return tuple(getattr(instance, field.attname) for field in instance._meta.concrete_fields)
+    return tuple(getattr(instance, attname) for attname in _attnames(type(instance)))
 
 
 def _instances(alias: str, row: tuple) -> Item:
     _versions, item_values, datasource_values = row
     item = Item.from_db(alias, _attnames(Item), _copied(item_values))
-    datasource_model = Item._meta.get_field("datasource").related_model
-    item.datasource = datasource_model.from_db(alias, _attnames(datasource_model), _copied(datasource_values))
+    item.datasource = Datasource.from_db(alias, _attnames(Datasource), _copied(datasource_values))
     return item
 
 
@@ -97,8 +94,10 @@ def _copied(values: tuple) -> list:
     return [copy.deepcopy(value) if isinstance(value, (list, dict)) else value for value in values]
 
 
-def _attnames(model) -> list[str]:
-    return [field.attname for field in model._meta.concrete_fields]
+@functools.cache
+def _attnames(model) -> tuple[str, ...]:
+    """The order _values() keeps a model's values in: its concrete fields."""
+    return tuple(field.attname for field in model._meta.concrete_fields)
 
 
 item_lookup = ItemLookup()
