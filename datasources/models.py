@@ -14,7 +14,28 @@ def new_config_version() -> str:
     return uuid.uuid4().hex
 
 
-class Datasource(models.Model):
+class VersionedConfiguration(models.Model):
+    """A configuration with a config_version that changes on every save: cache keys and pooled sessions include it,
+    so what was built from an older configuration is never used again."""
+
+    config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        self.config_version = new_config_version()
+        super().save(*args, **kwargs)
+
+    def bump_config_version(self):
+        """A new version without saving the row: for changes stored elsewhere (headers, authentication)."""
+        self.config_version = new_config_version()
+        type(self)._default_manager.filter(pk=self.pk).update(config_version=self.config_version)
+
+
+class Datasource(VersionedConfiguration):
     type = models.CharField(max_length=40, choices=type_choices, default="rest_api")
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters.")
     base_url = models.CharField(
@@ -30,10 +51,7 @@ class Datasource(models.Model):
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
                   "HTTP 200. Without it, Test connection tries the base URL.",
     )
-    # Changes on every save of the datasource, its headers or its auth: cache keys and sessions use it.
-    config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # config_version (VersionedConfiguration) changes on every save of the datasource, its headers or its auth.
 
     class Meta:
         ordering = [Lower("name")]
@@ -55,12 +73,7 @@ class Datasource(models.Model):
 
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
-        self.config_version = new_config_version()
         super().save(*args, **kwargs)
-
-    def bump_config_version(self):
-        self.config_version = new_config_version()
-        Datasource.objects.filter(pk=self.pk).update(config_version=self.config_version)
 
     @property
     def type_label(self) -> str:

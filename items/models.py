@@ -1,5 +1,4 @@
 """Connected items: a query against a datasource whose JSON answer becomes a list of options. Data only, no I/O."""
-import uuid
 from urllib.parse import unquote
 
 from django.core.exceptions import ValidationError
@@ -7,7 +6,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
-from datasources.models import Datasource
+from datasources.models import Datasource, VersionedConfiguration
+from datasources.models import new_config_version  # noqa: F401 - named by the first migration
 
 from . import syntax
 
@@ -15,11 +15,7 @@ MAX_DEPENDENCIES = 20
 MAX_OPTIONS_LIMIT = 1000
 
 
-def new_config_version() -> str:
-    return uuid.uuid4().hex
-
-
-class Item(models.Model):
+class Item(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="items")
     query = models.CharField(
@@ -47,10 +43,7 @@ class Item(models.Model):
         "Maximum options", default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],
         help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).")
-    # Changes on every save: cache keys include it, so an edit makes old cached answers unreachable.
-    config_version = models.CharField(max_length=32, default=new_config_version, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # config_version (VersionedConfiguration) is in the cache keys: an edit makes old cached answers unreachable.
 
     class Meta:
         ordering = [Lower("name")]
@@ -64,12 +57,7 @@ class Item(models.Model):
 
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
-        self.config_version = new_config_version()
         super().save(*args, **kwargs)
-
-    def bump_config_version(self):
-        self.config_version = new_config_version()
-        Item.objects.filter(pk=self.pk).update(config_version=self.config_version)
 
     @property
     def dependency_names(self) -> list[str]:
