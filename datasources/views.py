@@ -115,8 +115,9 @@ def datasource_detail(request, pk):
     datasource = get_object_or_404(
         Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
+    check = connection_check.last_check(request.session, datasource=datasource)
     return render(request, "datasources/detail.html",
-                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request)})
+                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check})
 
 
 @staff_required
