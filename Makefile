@@ -6,19 +6,21 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 # The suite uses real Redis for everything cache-related (a dedicated db number).
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+# Where `make run` serves.
+RUN_ADDR ?= 127.0.0.1:8000
 
 .PHONY: run test bench migrate env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 
 $(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
 .env: | $(BIN)/python
@@ -30,7 +32,7 @@ migrate: $(STAMP_RUN) .env
 	$(BIN)/python manage.py migrate --noinput
 
 run: migrate
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 test: $(STAMP_DEV) .env
 	$(BIN)/python scripts/ensure_chromium.py
