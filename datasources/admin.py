@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from . import validators
-from .forms import TOKEN_BINDING_FIELDS, BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields
+from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields
 from .models import SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header
 from .services import configuration
 
@@ -42,12 +42,12 @@ class AuthConfigAdminForm(ModelErrorsOnShownFields, forms.ModelForm):
         exclude = SECRET_FIELDS
 
     def _post_clean(self):
-        original = {field: getattr(self.instance, field) for field in TOKEN_BINDING_FIELDS}
+        original = self.instance.token_binding()
         self.instance.mode = getattr(self, "cleaned_data", {}).get("mode") or self.instance.mode
         self.instance.drop_secrets_not_used_by_mode()
         super()._post_clean()
-        if not self.errors and any(getattr(self.instance, f) != original[f] for f in TOKEN_BINDING_FIELDS):
-            self.instance.clear_tokens()
+        if not self.errors:
+            self.instance.clear_tokens_if_rebound(original=original, moved=False)
 
 
 class AuthConfigInline(admin.StackedInline):
@@ -66,9 +66,9 @@ class DatasourceAdminForm(forms.ModelForm):
     def clean_base_url(self):
         base_url = self.cleaned_data["base_url"].strip()
         validators.validate_https_url(base_url)  # its own message first; the model checks it again
-        moved = validators.origin_of(base_url) != validators.origin_of(self.instance.base_url)
         auth = AuthConfig.objects.filter(datasource_id=self.instance.pk).first() if self.instance.pk else None
-        if moved and auth and any(getattr(auth, field) for field in SECRET_FIELDS):
+        # The admin cannot take secrets: a move that would carry stored ones is refused (the model's rule).
+        if auth and self.instance.moves_to(base_url) and auth.secrets_left_behind_by_move():
             raise ValidationError(
                 "The API host changed and this datasource has stored secrets: change the base URL on the "
                 "datasource's edit page, where the secrets are entered again for the new host.")

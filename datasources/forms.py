@@ -11,8 +11,6 @@ from .services.presets import PRESETS, get_preset, preset_choices
 from .types import type_choices
 
 SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
-# Changing one of these makes stored OAuth tokens meaningless.
-TOKEN_BINDING_FIELDS = ("mode", "client_id", "token_url", "authorization_url", "scopes", "tenant", "provider")
 
 
 class TypeForm(forms.Form):
@@ -175,7 +173,7 @@ class AuthForm(forms.ModelForm):
         self.origin_changed = origin_changed
         self.notes: list[str] = []
         self.stored = {field: bool(getattr(self.instance, field)) for field in ENTERED_SECRETS}
-        self.original = {field: getattr(self.instance, field) for field in TOKEN_BINDING_FIELDS}
+        self.original = self.instance.token_binding()
         self.fields["username"].widget.attrs["autocomplete"] = "off"
         # A provider preset is chosen with a select; the OAuth issue fills the presets.
         self.fields["provider"] = forms.ChoiceField(
@@ -246,7 +244,9 @@ class AuthForm(forms.ModelForm):
     def _post_clean(self):
         data = getattr(self, "cleaned_data", {})
         mode = data.get("mode") or self.instance.mode
-        used = set(MODE_FIELDS.get(mode, ()))
+        replaced = {s for s in ENTERED_SECRETS if data.get(s) or data.get(f"clear_{s}")}
+        left_behind = self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) \
+            if self.origin_changed else []
         for secret in ENTERED_SECRETS:
             entered = data.get(secret) or ""
             # The refusals below leave the stored value in place (nothing is saved anyway), so that the model's
@@ -257,7 +257,7 @@ class AuthForm(forms.ModelForm):
                 setattr(self.instance, secret, "")
             elif entered:
                 setattr(self.instance, secret, entered)
-            elif self.origin_changed and self.stored[secret] and secret in used:
+            elif secret in left_behind:
                 self.add_error(secret, f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
                                        f"so a stored secret never follows a datasource to another host.")
         self.instance.mode = mode
@@ -265,10 +265,7 @@ class AuthForm(forms.ModelForm):
         super()._post_clean()
         if self.errors:
             return
-        binding_changed = [f for f in TOKEN_BINDING_FIELDS if getattr(self.instance, f) != self.original[f]]
-        had_tokens = bool(self.instance.access_token or self.instance.refresh_token)
-        if had_tokens and (binding_changed or self.origin_changed):
-            self.instance.clear_tokens()
+        if self.instance.clear_tokens_if_rebound(original=self.original, moved=self.origin_changed):
             self.notes.append("The stored OAuth tokens were removed because the authentication or the API host "
                               "changed: connect again.")
 

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from fernet_fields import EncryptedTextField
 
-from . import validators
+from . import url_rules, validators
 from .types import type_choices
 
 
@@ -74,6 +74,15 @@ class Datasource(VersionedConfiguration):
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
         super().save(*args, **kwargs)
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        """(scheme, host, port) of the base URL: what the stored secrets are bound to."""
+        return url_rules.origin(self.base_url)
+
+    def moves_to(self, base_url: str) -> bool:
+        """True when `base_url` has another scheme, host or port than the stored base URL."""
+        return url_rules.origin(base_url) != self.origin
 
     @property
     def type_label(self) -> str:
@@ -170,6 +179,8 @@ SECRET_FIELDS = ENTERED_SECRETS + TOKEN_SECRETS
 TOKEN_STATUS_FIELDS = ("token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error",
                        "reconnect_needed")
 TOKEN_STATE_FIELDS = TOKEN_SECRETS + TOKEN_STATUS_FIELDS
+# Changing one of these makes stored OAuth tokens meaningless.
+TOKEN_BINDING_FIELDS = ("mode", "client_id", "token_url", "authorization_url", "scopes", "tenant", "provider")
 
 REQUIRED_MESSAGES = {
     "username": "Enter the user name for Basic authentication.",
@@ -248,8 +259,26 @@ class AuthConfig(models.Model):
         super().save(*args, **kwargs)
         self.datasource.bump_config_version()
 
-    def is_set(self, field: str) -> bool:
-        return bool(getattr(self, field))
+    # --- a stored secret never follows a datasource to another host (edit page and admin alike) ---------------
+
+    def secrets_left_behind_by_move(self, *, mode: str | None = None, replaced=()) -> list[str]:
+        """The stored secrets that `mode` (default: this one) uses and that would follow the datasource to a new
+        host unless entered again or cleared (`replaced`): a move must refuse them."""
+        used = set(MODE_FIELDS.get(mode or self.mode, ()))
+        return [field for field in ENTERED_SECRETS if field in used and getattr(self, field) and field not in replaced]
+
+    def clear_tokens_if_rebound(self, *, original: dict, moved: bool) -> bool:
+        """Stored OAuth tokens are cleared when the datasource moves or a TOKEN_BINDING_FIELDS value changed since
+        `original`; True when tokens were cleared."""
+        rebound = moved or any(getattr(self, field) != original[field] for field in TOKEN_BINDING_FIELDS)
+        if rebound and (self.access_token or self.refresh_token):
+            self.clear_tokens()
+            return True
+        return False
+
+    def token_binding(self) -> dict:
+        """The values of TOKEN_BINDING_FIELDS, to compare after an edit (clear_tokens_if_rebound)."""
+        return {field: getattr(self, field) for field in TOKEN_BINDING_FIELDS}
 
     def drop_secrets_not_used_by_mode(self):
         """Secrets of another mode never linger: switching mode drops them."""

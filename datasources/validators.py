@@ -1,14 +1,12 @@
-"""Validation rules of SPEC 1.2-1.3, shared by the models, forms, admin and API."""
+"""Validation rules of SPEC 1.2-1.3 as Django validators, shared by the models, forms, admin and API. The URL rules
+themselves are url_rules.py's (the client calls the same ones)."""
 import re
-from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+
+from . import url_rules
 
 MAX_HEADERS = 20
-
-# A relative path that starts like "name:" would be read as a scheme ("evil.example:443/x", "javascript:...").
-SCHEME_PREFIX_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 # RFC 9110 token: 1*tchar
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -23,53 +21,28 @@ FORBIDDEN_HEADER_NAMES = frozenset(
 )
 FORBIDDEN_HEADER_PREFIXES = ("proxy-", "sec-")
 
-_absolute_https = URLValidator(schemes=["https"], message="Enter a valid https:// URL.")
-
 
 def validate_https_url(value: str) -> None:
-    """An absolute https:// URL with a host, no credentials and no fragment."""
-    if not value:
-        return
-    parts = urlsplit(value)
-    if parts.scheme.lower() != "https":
-        raise ValidationError("Only https:// URLs are accepted (got %(scheme)s).",
-                              code="https_only", params={"scheme": f"{parts.scheme}://" if parts.scheme else "no scheme"})
-    if "@" in parts.netloc:
-        raise ValidationError("Do not put a user name or password in the URL: use the authentication section.",
-                              code="credentials_in_url")
-    if not parts.hostname:
-        raise ValidationError("The URL needs a host name, as in https://api.example.com.", code="no_host")
-    if parts.fragment or value.endswith("#"):
-        raise ValidationError("Remove the #fragment: it is never sent to a server.", code="fragment")
-    if any(ch in value for ch in "\r\n\t\x00 \\"):
-        raise ValidationError("The URL contains spaces, backslashes or control characters.", code="bad_chars")
-    try:
-        parts.port
-    except ValueError:
-        raise ValidationError("The port must be a number from 1 to 65535.", code="bad_port") from None
-    if parts.port == 0:
-        raise ValidationError("The port must be a number from 1 to 65535.", code="bad_port")
-    _absolute_https(value)
+    """An absolute, well-formed https:// URL (url_rules): base, documentation, token and authorization URLs."""
+    if value:
+        _validated(url_rules.check_https_url, value)
+        _validated(url_rules.check_well_formed, value)
 
 
 def validate_test_url(value: str) -> None:
-    """Either an absolute https:// URL, or a path relative to the base URL."""
-    if not value:
-        return
-    if "://" in value or value.lower().startswith(("http:", "https:")):
-        validate_https_url(value)
-        return
-    if (value.startswith("//") or SCHEME_PREFIX_RE.match(value) or "\\" in value or "@" in value
-            or any(ch in value for ch in "\r\n\t\x00 ")):
-        raise ValidationError(
-            "Enter an https:// URL or a path such as /health; a relative path cannot name another host.",
-            code="bad_relative")
-    if "#" in value:
-        raise ValidationError("Remove the #fragment: it is never sent to a server.", code="fragment")
-    path = unquote(value.partition("?")[0])
-    if any(segment in (".", "..") for segment in path.split("/")):
-        raise ValidationError("Remove the “.” and “..” segments: the path must stay under the base URL.",
-                              code="dot_segments")
+    """Either an absolute https:// URL, or a path and query string added to the base URL."""
+    if value:
+        if url_rules.is_absolute(value):
+            validate_https_url(value)
+        else:
+            _validated(url_rules.check_path_and_query, value)
+
+
+def _validated(check, value: str) -> None:
+    try:
+        check(value)
+    except url_rules.URLRuleError as exc:
+        raise ValidationError(exc.message, code=exc.code) from None
 
 
 def validate_header_name(value: str) -> None:
@@ -92,13 +65,3 @@ def validate_header_value(value: str) -> None:
     if any(ch in (value or "") for ch in "\r\n\x00"):
         raise ValidationError("A header value cannot contain line breaks (CR, LF) or NUL characters.",
                               code="header_value")
-
-
-def origin_of(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of a URL, the part a stored secret is bound to."""
-    parts = urlsplit(url or "")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else None)
-    except ValueError:
-        port = None
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port

@@ -4,7 +4,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import validators
 from .access import staff_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
@@ -125,13 +124,13 @@ def datasource_detail(request, pk):
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
-    old_origin = validators.origin_of(datasource.base_url)
+    stored_origin = datasource.origin
     if request.method == "POST":
         server_form = DatasourceEditForm(request.POST, instance=datasource)
         header_formset = header_formset_class(extra=0)(request.POST, instance=datasource, prefix="headers")
         server_valid = server_form.is_valid()
-        new_origin = validators.origin_of(server_form.cleaned_data.get("base_url", "")) if server_valid else old_origin
-        auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=new_origin != old_origin)
+        moved = server_valid and datasource.origin != stored_origin  # the form has set the new base URL
+        auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=moved)
         if server_valid & header_formset.is_valid() & auth_form.is_valid():
             configuration.update_datasource(server_form=server_form, header_formset=header_formset,
                                             auth_form=auth_form)

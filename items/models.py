@@ -1,11 +1,10 @@
 """Connected items: a query against a datasource whose JSON answer becomes a list of options. Data only, no I/O."""
-from urllib.parse import unquote
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from datasources import url_rules
 from datasources.models import Datasource, VersionedConfiguration
 from datasources.models import new_config_version  # noqa: F401 - named by the first migration
 
@@ -111,24 +110,14 @@ def _dependency_errors(dependencies) -> str:
 
 
 def _query_errors(query: str, dependencies) -> str:
-    path = query.split("?", 1)[0]
-    if syntax.has_scheme(query):
-        return "Enter a path and query string (e.g. /search?q=$userInput), not a full URL: the host comes " \
-               "from the datasource."
-    if "//" in query:
-        return "“//” is not allowed in a query: it could name another host. Use a single /."
-    if "\\" in query:
-        return "Backslashes are not allowed in a query."
-    if "@" in query:
-        return "“@” is not allowed in a query: write it as %40."
-    if "#" in query:
-        return "Remove the #fragment: it is never sent to a server."
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in query):
-        return "The query contains line breaks or control characters."
-    if any(unquote(segment) in (".", "..") for segment in path.split("/")):
-        return "“.” and “..” path segments are not allowed: write the path the API expects."
+    """The query's URL rules are the client's (url_rules.check_path_and_query), checked with a sample value in place
+    of each variable: values are percent-encoded when the query is evaluated, so they cannot add what is refused."""
     if syntax.has_unclosed_brace(query):
         return "A ${ is not closed: write ${name}."
+    try:
+        url_rules.check_path_and_query(syntax.with_sample_values(query))
+    except url_rules.URLRuleError as exc:
+        return exc.message
     declared = {d.get("name") for d in dependencies if isinstance(d, dict)} if isinstance(dependencies, list) else set()
     unknown = [n for n in syntax.query_variables(query)
                if n not in declared and n not in (syntax.USER_INPUT, syntax.CURRENT_USER)]

@@ -8,7 +8,6 @@ from string import Formatter
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # $name or ${name}; `$$` is a literal dollar sign.
 VARIABLE_RE = re.compile(r"\$(?:\$|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
-SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 UNCLOSED_BRACE_RE = re.compile(r"(?<!\$)\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
 # One segment of a dotted path: anything but dots, whitespace and braces.
 PATH_SEGMENT_RE = re.compile(r"^[^.\s{}\[\]]+$")
@@ -29,9 +28,9 @@ def query_variables(query: str) -> list[str]:
     return names
 
 
-def has_scheme(query: str) -> bool:
-    """True for `https:...`, `javascript:...`: a query must be a path, never a URL of its own."""
-    return bool(SCHEME_RE.match(query or ""))
+def with_sample_values(query: str) -> str:
+    """The query with each variable replaced by a plain sample value (and `$$` by `$`), to check its URL rules."""
+    return VARIABLE_RE.sub(lambda m: "$" if m.group(0) == "$$" else "x", query or "")
 
 
 def has_unclosed_brace(query: str) -> bool:

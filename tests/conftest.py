@@ -29,6 +29,16 @@ def _clean_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_sessions():
+    """No test reuses another's pooled outbound sessions (or their connections)."""
+    from datasources.services import sessions
+
+    sessions.close_all()
+    yield
+    sessions.close_all()
+
+
 @pytest.fixture
 def fake_dns(monkeypatch):
     """Stubbed DNS: every host resolves to a public address unless the test maps it elsewhere."""

@@ -1,51 +1,37 @@
-"""The URLs of outbound calls: a base URL plus a path and query string that can never change scheme, host or port.
+"""The URLs of outbound calls, built at call time: the base URL plus a path and query string, and redirect targets.
 
-Every URL is checked twice: the pieces are refused when they could mean something else (//host, absolute URLs,
-backslashes, user@, dot segments, also when percent-encoded), and the finished URL, parsed the way requests
-will send it, must have the base URL's scheme, host and port, and a path under the base path.
+The rules are url_rules.py's (the same ones forms and models apply at save). What must run here, at call time:
+the evaluated query (variables replaced) is checked like any path and query, and the finished URL, as requests will
+put it on the wire, must keep the base URL's scheme, host and port and a path under the base path.
 """
 import functools
 import re
-from urllib.parse import SplitResult, quote, unquote, unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 import requests
 
+from .. import url_rules
 from . import redaction
 from .errors import InvalidURL, RedirectRefused
 
-_SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+DEFAULT_PORT = url_rules.DEFAULT_PORT
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-DEFAULT_PORT = 443
 
 
 def origin(url: str) -> tuple[str, str, int]:
-    """(scheme, host, port) of a URL: what "same host" means for redirects and credentials."""
-    parts = urlsplit(url)
+    """(scheme, host, port) of a URL (url_rules.origin); InvalidURL for an invalid port."""
     try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise InvalidURL(f"The URL {_shown(url)} has an invalid port.") from None
-    return parts.scheme.lower(), (parts.hostname or "").lower().rstrip("."), port
+        return url_rules.origin(url)
+    except url_rules.URLRuleError as exc:
+        raise InvalidURL(f"{exc.message} ({_shown(url)})") from None
 
 
 def check_absolute_url(url: str, *, what: str = "The URL") -> str:
-    """An absolute https:// URL with a host, no user:password@, no fragment, no spaces or control characters."""
-    if not isinstance(url, str) or not url:
-        raise InvalidURL(f"{what} is empty.")
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "https":
-        scheme = f"{parts.scheme}://" if parts.scheme else "no scheme"
-        raise InvalidURL(f"{what} {_shown(url)} is not allowed: only https:// URLs are called (got {scheme}).")
-    if _CONTROL.search(url) or " " in url or "\\" in url:
-        raise InvalidURL(f"{what} {_shown(url)} contains spaces, backslashes or control characters.")
-    if "@" in parts.netloc:
-        raise InvalidURL(f"{what} contains a user name or password (user@host): use the authentication settings.")
-    if not parts.hostname:
-        raise InvalidURL(f"{what} {_shown(url)} has no host name.")
-    if parts.fragment or "#" in url:
-        raise InvalidURL(f"{what} {_shown(url)} has a #fragment, which is never sent to a server.")
-    origin(url)
-    return url
+    """An absolute https:// URL (url_rules.check_https_url); InvalidURL naming `what` otherwise."""
+    try:
+        return url_rules.check_https_url(url)
+    except url_rules.URLRuleError as exc:
+        raise InvalidURL(f"{what} {_shown(url)} is refused: {exc.message}") from None
 
 
 def build_call_url(base_url: str, path_and_query: str = "") -> str:
@@ -57,8 +43,11 @@ def build_call_url(base_url: str, path_and_query: str = "") -> str:
 def _built(base_url: str, path_and_query: str) -> str:
     """A pure function of its two texts, so each pair is checked and built once per process (a refusal raises and
     is not cached). No stored secret is kept here: the API key query parameter is added later, by the client."""
-    base_as_sent = _checked_base(base_url)
-    _refuse_tricks(path_and_query)
+    base_on_wire = _checked_base(base_url)
+    try:
+        url_rules.check_path_and_query(path_and_query)
+    except url_rules.URLRuleError as exc:
+        raise InvalidURL(f"The query {_shown(path_and_query)} is refused: {exc.message}") from None
     extra_path, _, extra_query = path_and_query.partition("?")
     base = urlsplit(base_url)
     path = base.path or "/"
@@ -66,48 +55,20 @@ def _built(base_url: str, path_and_query: str) -> str:
         path = base.path.rstrip("/") + "/" + extra_path.lstrip("/")
     query = "&".join(q for q in (base.query, extra_query) if q)
     url = urlunsplit((base.scheme, base.netloc, path, query, ""))
-    _check_stays_under(url, base_as_sent)
+    _check_stays_under(url, base_on_wire)
     return url
 
 
 @functools.lru_cache(maxsize=512)
 def _checked_base(base_url: str) -> SplitResult:
-    """The base URL checked and as sent, once per base URL and process (a refusal is not cached)."""
+    """The base URL checked and as it goes on the wire, once per base URL and process (a refusal is not cached)."""
     check_absolute_url(base_url, what="The datasource's base URL")
-    return urlsplit(_as_sent(base_url))
-
-
-def _refuse_tricks(path_and_query: str) -> None:
-    if _CONTROL.search(path_and_query) or "\\" in path_and_query:
-        raise InvalidURL(f"The query {_shown(path_and_query)} contains backslashes or control characters.")
-    if "#" in path_and_query:
-        raise InvalidURL(f"The query {_shown(path_and_query)} has a #fragment, which is never sent to a server.")
-    if path_and_query.startswith("//") or _SCHEME_PREFIX.match(path_and_query):
-        raise InvalidURL(f"The query {_shown(path_and_query)} looks like another address: a query can only add "
-                         "a path and a query string to the base URL (start it with / or ?).")
-    path = path_and_query.partition("?")[0]
-    decoded = _fully_decoded(path)
-    if "@" in decoded:
-        raise InvalidURL(f"The path {_shown(path)} contains “@”, which could name another host.")
-    if any(segment in (".", "..") for segment in re.split(r"[/\\]", decoded)):
-        raise InvalidURL(f"The path {_shown(path)} contains “.” or “..” segments: it must stay under the base URL.")
-    if _CONTROL.search(decoded) or "\\" in decoded:
-        raise InvalidURL(f"The path {_shown(path)} contains encoded backslashes or control characters.")
-
-
-def _fully_decoded(text: str) -> str:
-    """Percent-decoded until stable (at most a few rounds): %252e%252e is a dot segment too."""
-    for _ in range(4):
-        decoded = unquote(text)
-        if decoded == text:
-            break
-        text = decoded
-    return text
+    return urlsplit(on_the_wire(base_url))
 
 
 def _check_stays_under(url: str, base: SplitResult) -> None:
     """The URL as requests will send it has the base URL's origin and a path under the base path."""
-    sent = urlsplit(_as_sent(url))
+    sent = urlsplit(on_the_wire(url))
     if origin(sent.geturl()) != origin(base.geturl()):
         raise InvalidURL(f"The query would change the scheme, host or port of the base URL ({_shown(url)}).")
     base_path = base.path.rstrip("/")
@@ -115,7 +76,7 @@ def _check_stays_under(url: str, base: SplitResult) -> None:
         raise InvalidURL(f"The path {_shown(sent.path)} is not under the base URL's path {base_path}.")
 
 
-def _as_sent(url: str) -> str:
+def on_the_wire(url: str) -> str:
     """The URL exactly as requests will put it on the wire (IDNA host, requoted path and query)."""
     prepared = requests.PreparedRequest()
     try:
@@ -151,7 +112,8 @@ def without_query_param(url: str, name: str) -> str:
 
 
 def _shown(text: str, limit: int = 200) -> str:
-    """A redacted, shortened copy of a URL or query for a message."""
+    """A URL or query as a message quotes it: redacted before it is shortened (a cut must never split a secret),
+    control characters written out."""
     text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], redaction.current().text(str(text)))
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"“{text}”"

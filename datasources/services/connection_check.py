@@ -9,6 +9,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from .. import url_rules
 from ..models import Datasource
 from . import client
 from .errors import DatasourceError
@@ -63,17 +64,16 @@ class ConnectionCheck:
 def check_connection(*, datasource: Datasource) -> ConnectionCheck:
     """Call the test URL (absolute, or relative to the base URL) or else the base URL; never raises DatasourceError."""
     target = target_of(datasource)
-    shown = client.display_url(datasource, **target)
     started = time.monotonic()
     try:
         response = client.call_datasource(datasource=datasource, expect_success=False, **target)
     except DatasourceError as error:
-        return _result(datasource, started, ok=False, status_code=error.status_code, url=shown,
+        return _result(datasource, started, ok=False, status_code=error.status_code, url=error.shown_url,
                        category=error.code, message=error.message)
     if response.status_code == 200:
         return _result(datasource, started, ok=True, status_code=200, url=response.redacted_url, category="",
                        message="The API answered HTTP 200.")
-    message = client.status_error(response).message + " Test connection expects HTTP 200."
+    message = response.status_error().message + " Test connection expects HTTP 200."
     return _result(datasource, started, ok=False, status_code=response.status_code, url=response.redacted_url,
                    category="http_status", message=message)
 
@@ -81,7 +81,7 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
 def target_of(datasource: Datasource) -> dict:
     """Keyword arguments for call_datasource: url= for an absolute test URL, else path_and_query=."""
     test_url = (datasource.test_url or "").strip()
-    if "://" in test_url or test_url.lower().startswith(("http:", "https:")):
+    if url_rules.is_absolute(test_url):
         return {"url": test_url}
     return {"path_and_query": test_url}
 

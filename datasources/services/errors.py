@@ -1,16 +1,20 @@
 """The errors of outbound calls: one small hierarchy, each with a message a person can act on.
 
-Messages are built here, from already-redacted parts: callers never add URLs or secrets to them.
+An error redacts its own message when it is built, with the redaction current at that moment (the datasource's
+secrets while a call runs, secret-looking parameters always): whoever raises it may name the URL as it was called.
 """
+from . import redaction
 
 
 class DatasourceError(Exception):
-    """Base class. `code` is a stable identifier for APIs; `message` is for people."""
+    """Base class. `code` is a stable identifier for APIs; `message` is for people (already redacted)."""
 
     code = "datasource_error"
     http_status = 502
+    shown_url = ""  # the URL a failed call started at, redacted (set by the client)
 
     def __init__(self, message: str, *, status_code: int | None = None):
+        message = redaction.current().text(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code

@@ -10,6 +10,8 @@ rather than the session's auto-refresh, because auto-refresh fires inside reques
 around the refresh and no other process's newer token can be seen first.
 """
 import hashlib
+import http.client
+import json
 import logging
 import secrets
 import threading
@@ -25,11 +27,14 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
-from . import errors
+from . import errors, redaction
+from .outbound_errors import translate_request_error
 from .presets import get_preset
+from .transport import configure_outbound_session
 
 log = logging.getLogger("connect.oauth")
 
+# A token is renewed this long before it expires, or half its lifetime before for short-lived tokens.
 EARLY_RENEWAL = timedelta(seconds=60)
 STATE_LIFETIME = timedelta(minutes=10)
 LOCK_SECONDS = 75
@@ -64,15 +69,33 @@ def token_is_fresh(auth: AuthConfig) -> bool:
         return False
     if auth.token_expires_at is None:
         return True
-    return auth.token_expires_at - EARLY_RENEWAL > timezone.now()
+    return auth.token_expires_at - renewal_margin(auth) > timezone.now()
+
+
+def renewal_margin(auth: AuthConfig) -> timedelta:
+    """How long before expiry a token is renewed: EARLY_RENEWAL, or half the token's lifetime when that is
+    shorter (a 20-second token is used for 10 seconds, not renewed on every call)."""
+    if auth.token_expires_at is None or auth.last_refresh_at is None:
+        return EARLY_RENEWAL
+    lifetime = auth.token_expires_at - auth.last_refresh_at
+    return max(min(EARLY_RENEWAL, lifetime / 2), timedelta(0))
 
 
 def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_token: str | None = None) -> str:
-    """The access token to send, renewed when missing, about to expire, or rejected by the API (force_new)."""
+    """The access token to send, renewed when missing, about to expire, or rejected by the API (force_new).
+
+    While the datasource is flagged "reconnect needed", every call fails at once, without a token request, until an
+    administrator reconnects it.
+    """
+    if auth.reconnect_needed:
+        raise _reconnect_needed_now(auth)
     if not force_new and token_is_fresh(auth):
         return auth.access_token
     with renewal_lock(auth.datasource_id):
         current = AuthConfig.objects.get(pk=auth.pk)
+        if current.reconnect_needed:
+            _copy_token_fields(current, auth)
+            raise _reconnect_needed_now(current)
         renewed_by_another = force_new and rejected_token and current.access_token != rejected_token
         if token_is_fresh(current) and (not force_new or renewed_by_another):
             _copy_token_fields(current, auth)
@@ -85,6 +108,14 @@ def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_toke
             raise errors.AuthenticationFailure("This datasource does not use OAuth2.")
         _copy_token_fields(current, auth)
         return current.access_token
+
+
+def _reconnect_needed_now(auth: AuthConfig) -> errors.ReconnectNeeded:
+    last = f" (last error: {auth.last_error.rstrip('.')})" if auth.last_error else ""
+    error = errors.ReconnectNeeded(f"The connected account must be reconnected{last}: an administrator must click "
+                                   "Reconnect on the datasource page. Nothing was sent to the provider.")
+    error.nothing_sent = True
+    return error
 
 
 def _copy_token_fields(source: AuthConfig, target: AuthConfig) -> None:
@@ -123,29 +154,34 @@ def _shared_lock(datasource_id: int):
 
 # --- token requests ------------------------------------------------------------------------------------------
 
+# OAuth errors in a refresh answer that say nothing about the refresh token: they do not mean "reconnect".
+TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error", "missing_token"})
+
+
 def fetch_client_credentials_token(*, auth: AuthConfig) -> None:
     """Client-credentials grant; stores the new token. No refresh token is used in this mode."""
     client = BackendApplicationClient(client_id=auth.client_id, scope=scope_list(auth))
-    session = _outbound(OAuth2Session(client=client, scope=scope_list(auth)))
-    token = _token_request(auth, lambda: session.fetch_token(
+    session = _token_session(OAuth2Session(client=client, scope=scope_list(auth)))
+    token = _token_request(auth, session, lambda: session.fetch_token(
         token_url=resolved_url(auth.token_url, auth), timeout=settings.CONNECT_CALL_DEADLINE_SECONDS,
         headers=_token_headers(auth), **_client_auth_kwargs(auth), **(auth.extra_token_params or {})))
     store_token(auth, token)
 
 
 def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
-    """Refresh grant; keeps the old refresh token when the provider does not send a new one."""
+    """Refresh grant; keeps the old refresh token when the provider does not send a new one. Any OAuth error in
+    the answer (invalid_grant, GitHub's bad_refresh_token, ...) but a transient one marks "reconnect needed"."""
     if not auth.refresh_token:
         _mark_reconnect_needed(auth, "No refresh token is stored.")
         raise errors.ReconnectNeeded(
             "The connected account must be reconnected: no refresh token is stored. "
             "Open the datasource page and click Reconnect.")
-    session = _outbound(OAuth2Session(client_id=auth.client_id, scope=scope_list(auth)))
+    session = _token_session(OAuth2Session(client_id=auth.client_id, scope=scope_list(auth)))
     kwargs = _client_auth_kwargs(auth)
     if kwargs.get("include_client_id"):
         kwargs = {"client_id": auth.client_id, "client_secret": auth.client_secret}
     try:
-        token = _token_request(auth, lambda: session.refresh_token(
+        token = _token_request(auth, session, lambda: session.refresh_token(
             resolved_url(auth.token_url, auth), refresh_token=auth.refresh_token,
             timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **kwargs), refreshing=True)
     except errors.ReconnectNeeded as exc:
@@ -154,10 +190,37 @@ def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
     store_token(auth, token)
 
 
-def _outbound(session: OAuth2Session) -> OAuth2Session:
-    from .client import configure_outbound_session
+def _token_session(session: OAuth2Session) -> OAuth2Session:
+    """An OAuth2Session on the outbound transport whose token answers are judged by their HTTP status first."""
+    configure_outbound_session(session)
 
-    return configure_outbound_session(session)
+    def hook(response):
+        session.answer_status = response.status_code
+        return require_token_answer(response)
+
+    for name in ("access_token_response", "refresh_token_response"):
+        session.register_compliance_hook(name, hook)
+    return session
+
+
+def require_token_answer(response):
+    """A token endpoint's answer is read by oauthlib only when it can be a token response: 2xx, or 4xx carrying an
+    OAuth error in JSON. Anything else (a 502 HTML page, a 404) is reported with its HTTP status, instead of
+    oauthlib's "missing access token" for a body it could not read."""
+    status = response.status_code
+    if 200 <= status < 300 or (400 <= status < 500 and _has_oauth_error(response)):
+        return response
+    reason = http.client.responses.get(status, "")
+    raise errors.AuthenticationFailure(
+        f"The token endpoint {response.url} answered HTTP {status}{' ' + reason if reason else ''} without a "
+        "token response.", status_code=status)
+
+
+def _has_oauth_error(response) -> bool:
+    try:
+        return isinstance(json.loads(response.text).get("error"), str)
+    except (ValueError, AttributeError):
+        return False
 
 
 def _token_headers(auth: AuthConfig) -> dict:
@@ -172,62 +235,44 @@ def _client_auth_kwargs(auth: AuthConfig) -> dict:
     return {"auth": HTTPBasicAuth(auth.client_id, auth.client_secret), "include_client_id": False}
 
 
-def _token_request(auth: AuthConfig, request, *, refreshing: bool = False):
-    """Run a token request; provider errors become clear, redacted messages.
+def _token_request(auth: AuthConfig, session: OAuth2Session, request, *, refreshing: bool = False):
+    """Run a token request with the datasource's secrets redacted; errors become clear messages (and last_error).
 
-    invalid_grant means "reconnect" only for a refresh; for a code exchange it is about the code (expired, used,
-    or a PKCE verifier that does not match), and for client credentials about the client: a plain refusal.
+    For a refresh, an OAuth error means "reconnect" (but a transient one). For a code exchange invalid_grant is
+    about the code (expired, used, or a PKCE verifier that does not match), and for client credentials about the
+    client: a plain refusal.
     """
+    with redaction.redacting(redaction.redaction_for_auth(auth).with_values(*redaction.current().secret_values)):
+        try:
+            return _requested(auth, session, request, refreshing=refreshing)
+        except errors.DatasourceError as exc:
+            _record_error(auth, exc.message)
+            raise
+
+
+def _requested(auth: AuthConfig, session: OAuth2Session, request, *, refreshing: bool):
+    token_url = resolved_url(auth.token_url, auth)
     try:
         return request()
     except Warning as exc:  # oauthlib: "Scope has changed"; the token is still good
         return exc.token
     except InsecureTransportError:
-        message = "The token URL must be an https:// URL: nothing was sent."
-        _record_error(auth, message)
-        raise errors.InvalidURL(message)
-    except InvalidGrantError as exc:
-        if not refreshing:
-            return _refused(auth, exc)
-        raise errors.ReconnectNeeded(_redact(
-            f"The connected account must be reconnected: the provider refused the grant "
-            f"(invalid_grant{': ' + exc.description if exc.description else ''}).", auth))
+        raise errors.InvalidURL("The token URL must be an https:// URL: nothing was sent.") from None
     except OAuth2Error as exc:
-        return _refused(auth, exc)
-    except errors.DatasourceError as exc:
-        _record_error(auth, exc.message)
+        detail = f"{exc.error}: {exc.description}" if exc.description else exc.error
+        if refreshing and exc.error not in TRANSIENT_OAUTH_ERRORS:
+            raise errors.ReconnectNeeded(f"The connected account must be reconnected: the token endpoint refused "
+                                         f"the refresh token ({detail}).") from None
+        status = f"HTTP {session.answer_status}, " if getattr(session, "answer_status", None) else ""
+        raise errors.AuthenticationFailure(f"The token endpoint {token_url} refused the request ({status}{detail}).") \
+            from None
+    except errors.DatasourceError:
         raise
     except ValueError:
-        message = "The token endpoint answered without a usable token (not a JSON token response)."
-        _record_error(auth, message)
-        raise errors.AuthenticationFailure(message)
+        raise errors.AuthenticationFailure("The token endpoint answered without a usable token (not a JSON token "
+                                           "response).") from None
     except Exception as exc:
-        translated = _translate(exc)
-        _record_error(auth, translated.message)
-        raise translated from None
-
-
-def _refused(auth: AuthConfig, exc: OAuth2Error):
-    message = f"The token endpoint refused the request ({exc.error}"
-    message = _redact(message + (f": {exc.description})." if exc.description else ")."), auth)
-    _record_error(auth, message)
-    raise errors.AuthenticationFailure(message)
-
-
-def _translate(exc: Exception) -> errors.DatasourceError:
-    from . import client
-
-    translate = getattr(client, "translate_request_error", None)
-    if translate is not None:
-        return translate(exc)
-    return errors.ConnectFailure("The token endpoint could not be reached.")
-
-
-def _redact(message: str, auth: AuthConfig) -> str:
-    for secret in (auth.client_secret, auth.access_token, auth.refresh_token):
-        if secret:
-            message = message.replace(secret, "***")
-    return message
+        raise translate_request_error(exc, url=token_url, called="the token endpoint") from None
 
 
 def store_token(auth: AuthConfig, token: dict, *, connected: bool = False) -> None:
@@ -300,9 +345,13 @@ def claim_state(*, state: str, user, session_key: str) -> OAuthState:
     if row is None:
         raise OAuthFlowError("This sign-in answer is unknown (its state matches no consent started here). "
                              "Start again from the datasource page.")
-    if row.session_hash != sha256_hex(session_key or "") or row.user_id != user.pk:
-        raise OAuthFlowError("This sign-in was started in another session; it cannot be completed here. "
+    if row.user_id != user.pk:
+        raise OAuthFlowError("This sign-in was started by another Connect user; it cannot be completed here. "
                              "Start again from the datasource page.")
+    if row.session_hash != sha256_hex(session_key or ""):
+        raise OAuthFlowError("Your Connect session ended while you were at the provider (you have signed in again "
+                             "since), so this answer cannot be matched to the consent you started. Nothing was "
+                             "stored: click Connect again.")
     if row.created_at < timezone.now() - STATE_LIFETIME:
         raise OAuthFlowError("This sign-in took more than 10 minutes and has expired. Click Connect again.")
     if not OAuthState.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=timezone.now()):
@@ -310,22 +359,36 @@ def claim_state(*, state: str, user, session_key: str) -> OAuthState:
     return row
 
 
+def _consent_refused(auth: AuthConfig, error: str, description: str) -> OAuthFlowError:
+    connected = bool(auth.access_token) and not auth.reconnect_needed
+    if error == "access_denied":
+        what = "Access was denied at the provider"
+    else:
+        what = f"The provider answered with an error ({error}{': ' + description if description else ''})"
+    if connected:
+        return OAuthFlowError(f"Reconnect cancelled: {what[0].lower() + what[1:]}. The existing connection is kept.")
+    failure = OAuthFlowError(f"{what}: the datasource was not connected.")
+    _record_error(auth, failure.message)
+    return failure
+
+
 def complete_authorization(*, row: OAuthState, code: str, error: str = "", error_description: str = "") -> AuthConfig:
-    """Exchange the code (with the PKCE verifier) at the token URL of the datasource that started the flow."""
+    """Exchange the code (with the PKCE verifier) at the token URL of the datasource that started the flow.
+
+    A consent refused or failed at the provider leaves a working connection as it was: the message says so and is
+    not recorded as the connection's last error (which would then sit beside "Connected").
+    """
     auth = AuthConfig.objects.select_related("datasource").get(datasource_id=row.datasource_id)
     if error:
-        message = ("Access was denied at the provider: the datasource was not connected."
-                   if error == "access_denied" else
-                   f"The provider answered with an error ({error}{': ' + error_description if error_description else ''}).")
-        _record_error(auth, _redact(message, auth))
-        raise OAuthFlowError(_redact(message, auth))
+        with redaction.redacting(redaction.redaction_for_auth(auth)):
+            raise _consent_refused(auth, error, error_description)
     if not code:
         raise OAuthFlowError("The provider's answer has no authorization code. Click Connect again.")
     if auth.datasource.config_version != row.config_version or auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
         raise OAuthFlowError("The datasource's configuration changed during the sign-in. Click Connect again.")
-    session = _outbound(OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri,
-                                      scope=scope_list(auth)))
-    token = _token_request(auth, lambda: session.fetch_token(
+    session = _token_session(OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri,
+                                           scope=scope_list(auth)))
+    token = _token_request(auth, session, lambda: session.fetch_token(
         resolved_url(auth.token_url, auth), code=code, code_verifier=row.code_verifier,
         timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **_client_auth_kwargs(auth)))
     store_token(auth, token, connected=True)

@@ -1,7 +1,8 @@
-"""Turning requests/urllib3/ssl/socket exceptions into Connect's error hierarchy, with redacted messages.
+"""Turning requests/urllib3/ssl/socket exceptions into Connect's error hierarchy.
 
 The libraries' own exception text contains request URLs (API keys included): it is never copied into a message.
-Only safe details are kept: the certificate verification reason, an OS error's name, the exception class.
+Only safe details are kept: the certificate verification reason, an OS error's name, the exception class. The
+errors redact their own messages (errors.py).
 """
 import http.client
 import socket
@@ -10,25 +11,27 @@ import ssl
 import requests
 import urllib3.exceptions as u3
 
-from . import redaction
 from .errors import (ConnectFailure, ConnectTimeout, DatasourceError, DNSFailure, InvalidResponse, InvalidURL,
                      RedirectRefused, TLSFailure, UpstreamTimeout)
 from .transport import deadline_error, deadline_seconds, time_left
 
 TLS_ERRORS = (requests.exceptions.SSLError, u3.SSLError, ssl.SSLError, ssl.CertificateError)
 READ_TIMEOUTS = (requests.exceptions.ReadTimeout, u3.ReadTimeoutError, socket.timeout)
+# What the HTTP stack raises during a call (and what translate_request_error understands).
+LIBRARY_ERRORS = (requests.RequestException, u3.HTTPError, http.client.HTTPException, OSError)
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                      u3.ProtocolError, u3.NewConnectionError, http.client.HTTPException, OSError)
 
 
-def translate_request_error(exc: BaseException, *, url: str = "") -> DatasourceError:
-    """The DatasourceError for an exception raised while calling `url` (shown redacted)."""
+def translate_request_error(exc: BaseException, *, url: str = "", called: str = "the API") -> DatasourceError:
+    """The DatasourceError for an exception raised while calling `url`; `called` names what was called in the
+    message ("the API", "the token endpoint")."""
     if isinstance(exc, DatasourceError):
         return exc
     chain = list(_chain(exc))
-    where = redaction.current().url(url) if url else "the API"
+    where = f"{called} {url}" if url and called != "the API" else (url or called)
     for check in (_redirects, _tls, _dns, _connect_timeout, _read_timeout, _decoding, _connection, _invalid_url):
-        error = check(chain, where)
+        error = check(chain, where, called, url)
         if error is not None:
             return error
     return DatasourceError(f"The call to {where} failed ({type(exc).__name__}).")
@@ -51,33 +54,33 @@ def _first(chain, types):
     return next((e for e in chain if isinstance(e, types)), None)
 
 
-def _redirects(chain, where):
+def _redirects(chain, where, called, url):
     if _first(chain, requests.exceptions.TooManyRedirects):
         return RedirectRefused(f"More than 5 redirects for {where} — redirect refused.")
     return None
 
 
-def _tls(chain, where):
+def _tls(chain, where, called, url):
     verification = _first(chain, ssl.SSLCertVerificationError)
     if verification is not None:
-        reason = redaction.current().text(str(getattr(verification, "verify_message", "") or "verification failed"))
+        reason = str(getattr(verification, "verify_message", "") or "verification failed").rstrip(".")
         return TLSFailure(f"The TLS certificate of {where} was refused: {reason}. Certificates are always "
                           "verified (the system trust store, or CONNECT_CA_BUNDLE when the operator sets it).")
     error = _first(chain, TLS_ERRORS)
     if error is None:
         return None
     reason = getattr(error, "reason", None)
-    detail = f" ({reason})" if isinstance(reason, str) and reason else ""
+    detail = f" ({reason.rstrip('.')})" if isinstance(reason, str) and reason else ""
     return TLSFailure(f"The TLS connection to {where} failed{detail}.")
 
 
-def _dns(chain, where):
+def _dns(chain, where, called, url):
     if _first(chain, (u3.NameResolutionError, socket.gaierror)):
         return DNSFailure(f"The host name of {where} could not be resolved (DNS lookup failed).")
     return None
 
 
-def _connect_timeout(chain, where):
+def _connect_timeout(chain, where, called, url):
     timeout = _first(chain, (requests.exceptions.ConnectTimeout, u3.ConnectTimeoutError))
     if timeout is None or isinstance(timeout, u3.NewConnectionError):
         return None
@@ -86,22 +89,23 @@ def _connect_timeout(chain, where):
     return ConnectTimeout(f"Could not connect to {where} — no answer to the connection attempt in time.")
 
 
-def _read_timeout(chain, where):
+def _read_timeout(chain, where, called, url):
     if _first(chain, READ_TIMEOUTS) is None:
         return None
+    subject, target = called[:1].upper() + called[1:], f" for {url}" if url else ""
     if time_left() <= 0.05:
-        return UpstreamTimeout(f"The API did not answer completely within {deadline_seconds():g} seconds for "
-                               f"{where} (the limit for one call, from connect to the last byte).")
-    return UpstreamTimeout(f"The API stopped sending data for {where} (read timeout).")
+        return UpstreamTimeout(f"{subject} did not answer completely within {deadline_seconds():g} seconds{target} "
+                               "(the limit for one call, from connect to the last byte).")
+    return UpstreamTimeout(f"{subject} stopped sending data{target} (read timeout).")
 
 
-def _decoding(chain, where):
+def _decoding(chain, where, called, url):
     if _first(chain, (requests.exceptions.ContentDecodingError, u3.DecodeError)):
         return InvalidResponse(f"The answer from {where} could not be decompressed (invalid Content-Encoding).")
     return None
 
 
-def _connection(chain, where):
+def _connection(chain, where, called, url):
     error = _first(chain, CONNECTION_ERRORS)
     if error is None:
         return None
@@ -112,7 +116,7 @@ def _connection(chain, where):
     return ConnectFailure(f"Could not connect to {where} — {(reason or 'connection failed').lower()}.")
 
 
-def _invalid_url(chain, where):
+def _invalid_url(chain, where, called, url):
     if _first(chain, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
                       requests.exceptions.MissingSchema, u3.LocationParseError)):
         return InvalidURL(f"The URL {where} is not valid.")

@@ -1,15 +1,23 @@
 """Redaction of everything outbound calls show or log: secret values and secret-looking query parameters become "***".
 
-A `Redaction` knows one datasource's secrets. While a call runs it is the "current" redaction, so that log lines
-written by urllib3 (which include the request path and query) are redacted too.
+A `Redaction` knows one datasource's secrets, in every form the client sends them (as written, percent-encoded,
+JSON-escaped, base64 of user:password for Basic auth). While a call runs it is the "current" redaction: errors
+redact their own message with it when they are built (errors.py), and so do log lines written by urllib3 (which
+include the request path and query). An answer body is masked with `values()` only (its data is not a message).
 """
+import base64
 import contextvars
 import functools
+import json
 import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote_plus
+
+from django.core.exceptions import ObjectDoesNotExist
+
+from ..models import SECRET_FIELDS
 
 MASK = "***"
 # Query parameters whose name contains one of these are always masked.
@@ -36,6 +44,10 @@ def looks_secret(name: str) -> bool:
     if any(part in lowered for part in SECRET_NAME_PARTS):
         return True
     return any(word.lower() in SECRET_NAME_WORDS for word in _WORD_RE.findall(unquote_plus(name)))
+
+
+# Secret values shorter than this are not searched for in answer bodies, where they would mask ordinary data.
+MIN_BODY_SECRET_CHARS = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,14 @@ class Redaction:
     def url(self, url: str) -> str:
         return self.text(url)
 
+    def values(self, text: str) -> str:
+        """An answer's text with the datasource's own secret values masked (an API echoing the request back);
+        unlike text(), nothing else is touched: field names such as "token" or "key" are data here."""
+        for value in self._value_forms:
+            if len(value) >= MIN_BODY_SECRET_CHARS and value in text:
+                text = text.replace(value, MASK)
+        return text
+
     def _mask_param(self, match: re.Match) -> str:
         if not self._is_secret_param(match["name"]) or not match["value"]:
             return match.group(0)
@@ -78,15 +98,47 @@ class Redaction:
 
     @functools.cached_property
     def _value_forms(self) -> list[str]:
-        """Each secret value as written and percent-encoded, longest first; built once per Redaction."""
+        """Each secret value as written, percent-encoded and JSON-escaped, longest first; built once."""
         forms = set()
         for value in self.secret_values:
             if value:
-                forms.update({value, quote(value, safe=""), quote_plus(value), quote(value)})
+                escaped = json.dumps(value)[1:-1]
+                forms.update({value, quote(value, safe=""), quote_plus(value), quote(value), escaped,
+                              escaped.replace("/", "\\/")})
         return sorted(forms, key=len, reverse=True)
 
 
 GENERIC = Redaction()
+
+
+def redaction_for_auth(auth) -> Redaction:
+    """The redaction of a datasource's authentication (an AuthConfig, or None): its stored secrets, the Basic
+    credentials as sent (base64 of user:password) and the API key's parameter name."""
+    if auth is None:
+        return GENERIC
+    values = [getattr(auth, field) for field in SECRET_FIELDS if getattr(auth, field, "")]
+    if auth.password:
+        values.append(basic_credentials(auth.username, auth.password))
+    params = frozenset({auth.api_key_name.lower()} if auth.api_key_name else ())
+    return Redaction(secret_values=tuple(values), secret_params=params)
+
+
+def redaction_for_datasource(datasource) -> Redaction:
+    """The redaction of a datasource's stored secrets (its auth is read, and decrypted, if not loaded yet)."""
+    try:
+        return redaction_for_auth(datasource.auth)
+    except ObjectDoesNotExist:
+        return GENERIC
+
+
+def basic_credentials(username: str, password: str) -> str:
+    """base64(username:password) as requests sends it in "Authorization: Basic ..." (latin-1, else UTF-8)."""
+    pair = f"{username}:{password}"
+    try:
+        raw = pair.encode("latin1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    return base64.b64encode(raw).decode("ascii")
 
 
 def current() -> Redaction:

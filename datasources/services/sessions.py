@@ -7,7 +7,6 @@ and a deleted datasource's session is closed.
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from http import cookiejar
 
 import requests
 from django.core.exceptions import ObjectDoesNotExist
@@ -15,9 +14,9 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from requests.auth import HTTPBasicAuth
 
-from ..models import SECRET_FIELDS, ApiKeyLocation, AuthMode, Datasource
+from ..models import ApiKeyLocation, AuthMode, Datasource
 from .call_url import origin
-from .redaction import Redaction
+from .redaction import Redaction, redaction_for_auth
 from .transport import configure_outbound_session
 
 MAX_SESSIONS = 64
@@ -42,16 +41,6 @@ class DatasourceSession:
     config_version: str
     session: requests.Session
     plan: CallPlan
-
-
-class _NoCookies(cookiejar.DefaultCookiePolicy):
-    """Calls are stateless: cookies set by an API are neither kept nor sent back."""
-
-    def set_ok(self, cookie, request):
-        return False
-
-    def return_ok(self, cookie, request):
-        return False
 
 
 _sessions: "OrderedDict[int, DatasourceSession]" = OrderedDict()
@@ -94,7 +83,6 @@ def new_session() -> requests.Session:
     session = configure_outbound_session(requests.Session())
     session.headers.clear()
     session.headers.update(DEFAULT_HEADERS)
-    session.cookies.set_policy(_NoCookies())
     return session
 
 
@@ -111,14 +99,6 @@ def plan_for(datasource: Datasource) -> CallPlan:
         headers[auth.api_key_name] = auth.api_key_value
     return CallPlan(origin=origin(datasource.base_url), headers=headers, basic_auth=basic, api_key_param=api_key,
                     oauth=mode in OAUTH_MODES, redaction=redaction_for_auth(auth))
-
-
-def redaction_for_auth(auth) -> Redaction:
-    if auth is None:
-        return Redaction()
-    values = tuple(getattr(auth, field) for field in SECRET_FIELDS if getattr(auth, field, ""))
-    params = frozenset({auth.api_key_name.lower()} if auth.api_key_name else ())
-    return Redaction(secret_values=values, secret_params=params)
 
 
 def _auth_of(datasource: Datasource):

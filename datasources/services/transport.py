@@ -68,7 +68,7 @@ def time_left() -> float:
 
 
 def deadline_error(url: str = "") -> UpstreamTimeout:
-    where = f" for {redaction.current().url(url)}" if url else ""
+    where = f" for {url}" if url else ""
     return UpstreamTimeout(f"The API did not answer completely within {deadline_seconds():g} seconds{where} "
                            "(the limit for one call, from connect to the last byte).")
 
@@ -204,7 +204,7 @@ class PinnedHTTPSAdapter(HTTPAdapter):
         except LocationParseError:
             # A host urllib3 cannot connect to (an IPv6 zone id): nothing is sent; the policy says why when it can.
             address_policy.checked_addresses(host, port)
-            raise InvalidURL(f"The host name of {redaction.current().url(request.url)} is not valid.") from None
+            raise InvalidURL(f"The host name of {request.url} is not valid.") from None
 
     def cert_verify(self, conn, url, verify, cert):
         # Always verify, with tls_context() only: never requests' certifi bundle or a caller's verify=False.
@@ -220,7 +220,7 @@ class RefusePlainHTTPAdapter(BaseAdapter):
     """Mounted on http://: Connect never sends a request in clear text."""
 
     def send(self, request, *args, **kwargs):
-        raise InvalidURL(f"Refused {redaction.current().url(request.url)} — only https:// URLs are called.")
+        raise InvalidURL(f"Refused {request.url} — only https:// URLs are called.")
 
     def close(self):
         pass
@@ -248,14 +248,15 @@ def _bounded(timeout) -> tuple[float, float]:
 
 # --- sessions -----------------------------------------------------------------------------------------------
 
-def refuse_insecure_redirect(response, *args, **kwargs):
-    """Response hook: a redirect to anything but an https:// URL is refused before it can be followed."""
+def refuse_redirects(response, *args, **kwargs):
+    """Response hook for requests sent through requests' own Session.request (the OAuth token requests of
+    requests-oauthlib): a token endpoint's redirect is never followed, so a client secret, code or refresh token
+    in the request body never moves to another URL. API calls do not use this path: the client sends each request
+    itself and follows redirects under its own rules (client.py)."""
     if response.is_redirect:
-        try:
-            call_url.redirect_target(response.url, response.headers.get("location", ""))
-        except RedirectRefused:
-            response.close()
-            raise
+        response.close()
+        raise RedirectRefused(f"The token endpoint answered with a redirect (HTTP {response.status_code}): "
+                              "token requests are never redirected. Check the token URL.")
     return response
 
 
@@ -263,19 +264,18 @@ def configure_outbound_session(session: requests.Session) -> requests.Session:
     """Make any requests.Session (also an OAuth2Session) safe for outbound calls; returns the same session.
 
     https only through the policy-checking pinned adapter, http:// refused, trust_env off (no REQUESTS_CA_BUNDLE,
-    proxies or .netrc from the environment), no proxies, at most 5 redirects and none to http://.
+    proxies or .netrc from the environment), no proxies, and no redirect followed by requests itself.
     """
     session.trust_env = False
     session.proxies = {}
     session.verify = settings.CONNECT_CA_BUNDLE or True  # informational: the adapter verifies with tls_context()
-    session.max_redirects = MAX_REDIRECTS
     for adapter in session.adapters.values():
         adapter.close()
     session.adapters.clear()
     session.mount("https://", PinnedHTTPSAdapter())
     session.mount("http://", RefusePlainHTTPAdapter())
     hooks = session.hooks.setdefault("response", [])
-    if refuse_insecure_redirect not in hooks:
-        hooks.append(refuse_insecure_redirect)
+    if refuse_redirects not in hooks:
+        hooks.append(refuse_redirects)
     redaction.install_log_filter()
     return session

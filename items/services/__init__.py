@@ -3,10 +3,9 @@ from .cache import cache_key_for
 from .errors import ExtractionError, InvalidVariableValue, ItemError, MissingVariable
 from .evaluation import evaluate_query
 from .extraction import extract_options
-from .redaction import redact_for_display
 from .resolution import Resolution, resolve_item
 
 __all__ = [
     "ExtractionError", "InvalidVariableValue", "ItemError", "MissingVariable", "Resolution", "cache_key_for",
-    "evaluate_query", "extract_options", "redact_for_display", "resolve_item",
+    "evaluate_query", "extract_options", "resolve_item",
 ]

@@ -1,5 +1,7 @@
 """Query evaluation: variables replaced by their values, each URL-encoded for where it stands."""
-from urllib.parse import quote, unquote
+from urllib.parse import quote
+
+from datasources import url_rules
 
 from .. import syntax
 from .errors import InvalidVariableValue, MissingVariable
@@ -43,13 +45,13 @@ def _substitute(text: str, supplied: dict) -> str:
 
 
 def _refuse_dot_segments(evaluated_path: str, template_path: str) -> None:
-    # `.` is unreserved, so quoting leaves it alone and HTTP stacks resolve `..` segments: refuse them.
-    for segment in evaluated_path.split("/"):
-        if unquote(segment) in (".", ".."):
-            names = syntax.query_variables(template_path)
-            raise InvalidVariableValue(
-                f"A value for {_names(names)} would make a “{unquote(segment)}” path segment, which would change "
-                "the path; it is refused.")
+    # `.` is unreserved, so quoting leaves it alone and HTTP stacks resolve `..` segments: refuse them here, with a
+    # message about the value (the client refuses them too, url_rules being the one rule).
+    if url_rules.has_dot_segment(evaluated_path):
+        names = syntax.query_variables(template_path)
+        raise InvalidVariableValue(
+            f"A value for {_names(names)} would make a “.” or “..” path segment, which would change the path; it "
+            "is refused.")
 
 
 def _names(names) -> str:

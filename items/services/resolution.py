@@ -14,13 +14,13 @@ from functools import cached_property
 from django.conf import settings
 
 from datasources.services import client, errors
+from datasources.services.redaction import redaction_for_datasource
 
 from . import cache
 from .errors import ItemError
 from .evaluation import evaluate_query
 from .extracted import extracted_options
 from .extraction import extract_options
-from .redaction import redact_for_display
 
 POLL_SECONDS = 0.05
 
@@ -54,13 +54,16 @@ class Resolution:
 
     @cached_property
     def evaluated_query(self) -> str:
-        return redact_for_display(datasource=self.datasource, text=self.raw_query)
+        return self._redaction.url(self.raw_query)
 
     @cached_property
     def url(self) -> str:
-        if self.called_url:
-            return redact_for_display(datasource=self.datasource, text=self.called_url)
-        return redact_for_display(datasource=self.datasource, text=_joined(self.datasource.base_url, self.raw_query))
+        return self.called_url or self._redaction.url(_joined(self.datasource.base_url, self.raw_query))
+
+    @cached_property
+    def _redaction(self):
+        """The datasource's secrets, read from its auth (no pooled session is built to show a value)."""
+        return redaction_for_datasource(self.datasource)
 
     @property
     def cache_note(self) -> str:
@@ -141,38 +144,14 @@ def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status:
         resolution.upstream_status = exc.status_code
         raise
     resolution.upstream_status = response.status_code
-    # The URL as called (with auth parameters), redacted by the client and again when shown.
-    resolution.called_url = response.redacted_url
+    resolution.called_url = response.redacted_url  # as called (with auth parameters), redacted by the client
     resolution.elapsed_seconds = response.elapsed_seconds
-    if not 200 <= response.status_code < 300:
-        # The full client raises this itself; kept so that no non-2xx answer is ever cached.
-        raise errors.HTTPStatusError(f"The API answered with HTTP status {response.status_code}.",
-                                     status_code=response.status_code)
-    data, text, encoding = _parsed_releasing_body(response)
+    data, text, encoding = response.json_releasing_body()  # the datasource's own secrets masked
     try:
         resolution.options = extract_options(item=item, data=data)
     finally:  # the preview shows the raw answer even when extraction fails
         del data
         resolution.raw_body = text.encode(encoding, "surrogatepass")
-
-
-def _parsed_releasing_body(response) -> tuple[object, str, str]:
-    """The answer's JSON, parsed with the bytes released first: a large answer then peaks at its text and its
-    objects instead of bytes + text + objects. The bytes are rebuilt from the text afterwards (same encoding)."""
-    body = response.body
-    encoding = json.detect_encoding(body)
-    try:
-        text = body.decode(encoding, "surrogatepass")
-    except UnicodeDecodeError:
-        response.json()  # raises the client's InvalidJSON, with its redacted excerpt
-        raise
-    response.body = body = b""
-    try:
-        return json.loads(text), text, encoding
-    except ValueError:
-        response.body = text.encode(encoding, "surrogatepass")
-        response.json()
-        raise
 
 
 def _store(key: str, resolution: Resolution) -> None:

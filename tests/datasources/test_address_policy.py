@@ -8,17 +8,10 @@ import socket
 
 import pytest
 
-from datasources.services import address_policy, client, errors, sessions
+from datasources.services import address_policy, client, errors
 from tests.conftest import make_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns", "connect_attempts")]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sessions():
-    sessions.close_all()
-    yield
-    sessions.close_all()
 
 
 _names = itertools.count()

@@ -8,21 +8,14 @@ import responses
 from requests_oauthlib import OAuth2Session
 
 from datasources.models import Datasource
-from datasources.services import client, errors, oauth, sessions
-from tests.conftest import (SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_PASSWORD, assert_no_secret,
-                            make_datasource)
+from datasources.services import client, errors, oauth, outbound_errors, sessions, transport
+from tests.conftest import (SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD,
+                            assert_no_secret, make_datasource)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
 
 BASE = "https://api.example.com/rest"
 OTHER = "https://cdn.example.net/files"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sessions():
-    sessions.close_all()
-    yield
-    sessions.close_all()
 
 
 def call(datasource, path_and_query="/issue", **kwargs):
@@ -338,14 +331,14 @@ def test_a_second_401_is_reported_not_retried_again(tokens):
 @responses.activate
 def test_a_configured_session_reaches_any_public_https_host():
     responses.post("https://auth.example.com/token", json={"access_token": "t"})
-    session = client.configure_outbound_session(OAuth2Session(client_id="c"))
+    session = transport.configure_outbound_session(OAuth2Session(client_id="c"))
     assert session.post("https://auth.example.com/token").json() == {"access_token": "t"}
     assert session.trust_env is False and session.proxies == {}
 
 
 def test_a_configured_session_refuses_http_and_private_hosts(fake_dns, connect_attempts):
     fake_dns["auth.internal"] = ["192.168.1.10"]
-    session = client.configure_outbound_session(requests.Session())
+    session = transport.configure_outbound_session(requests.Session())
     with pytest.raises(errors.InvalidURL, match="only https"):
         session.post("http://auth.example.com/token")
     with pytest.raises(errors.AddressRefused):
@@ -353,17 +346,21 @@ def test_a_configured_session_refuses_http_and_private_hosts(fake_dns, connect_a
     assert connect_attempts == []
 
 
+@pytest.mark.parametrize("location", ["http://auth.example.com/t", "https://auth.example.com/t",
+                                      "https://elsewhere.example.com/token"])
 @responses.activate
-def test_a_configured_session_refuses_a_redirect_to_http():
-    responses.post("https://auth.example.com/token", status=307, headers={"Location": "http://auth.example.com/t"})
-    session = client.configure_outbound_session(requests.Session())
-    with pytest.raises(errors.RedirectRefused):
-        session.post("https://auth.example.com/token")
+def test_a_configured_session_follows_no_redirect_of_a_token_endpoint(location):
+    responses.post("https://auth.example.com/token", status=307, headers={"Location": location})
+    responses.post(location, json={"access_token": "t"})
+    session = transport.configure_outbound_session(requests.Session())
+    with pytest.raises(errors.RedirectRefused, match="never redirected"):
+        session.post("https://auth.example.com/token", data={"client_secret": SECRET_CLIENT_SECRET})
+    assert [call.request.url for call in responses.calls] == ["https://auth.example.com/token"]
 
 
 def test_translate_request_error_never_copies_library_text():
     exc = requests.exceptions.ConnectionError(f"HTTPSConnectionPool: Max retries with url: /x?api_key={SECRET_API_KEY}")
-    translated = client.translate_request_error(exc, url=f"https://h/x?api_key={SECRET_API_KEY}")
+    translated = outbound_errors.translate_request_error(exc, url=f"https://h/x?api_key={SECRET_API_KEY}")
     assert isinstance(translated, errors.ConnectFailure)
     assert_no_secret(translated.message)
 

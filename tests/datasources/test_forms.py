@@ -21,6 +21,9 @@ FORBIDDEN_NAMES = [
     "host", "COOKIE", "Proxy-Authorization", "Proxy-Connection", "proxy-anything", "Sec-Fetch-Mode", "SEC-CH-UA",
 ]
 
+ANOTHER_ADDRESS = ("This names another address (“//” at the start, or a scheme such as https: or javascript:): enter a path and query string such as /search?q=1, not a full URL. The host always comes from the base URL.")
+DOT_SEGMENTS = ("Remove the “.” and “..” path segments (also percent-encoded ones such as %2e%2e or ..%2f): the path must stay under the base URL.")
+
 URL_CASES = [
     ("base_url", "http://api.example.com/rest", "Only https:// URLs are accepted (got http://)."),
     ("base_url", "api.example.com/rest", "Only https:// URLs are accepted (got no scheme)."),
@@ -33,17 +36,18 @@ URL_CASES = [
     ("base_url", "https://api.example.com/rest#", "Remove the #fragment: it is never sent to a server."),
     ("base_url", "", "This field is required."),
     ("documentation_url", "http://docs.example.com", "Only https:// URLs are accepted (got http://)."),
-    ("test_url", "//evil.example.com/health",
-     "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
+    ("test_url", "//evil.example.com/health", ANOTHER_ADDRESS),
     ("test_url", "http://api.example.com/health", "Only https:// URLs are accepted (got http://)."),
     ("test_url", "/health#top", "Remove the #fragment: it is never sent to a server."),
-    ("test_url", "/a\\b", "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
-    ("test_url", "evil.example.com:443/health",
-     "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
-    ("test_url", "javascript:alert(1)",
-     "Enter an https:// URL or a path such as /health; a relative path cannot name another host."),
-    ("test_url", "/../admin", "Remove the “.” and “..” segments: the path must stay under the base URL."),
-    ("test_url", "/%2e%2e/admin?x=1", "Remove the “.” and “..” segments: the path must stay under the base URL."),
+    ("test_url", "/a\\b", "Backslashes and control characters (such as line breaks) are not allowed in a path or query."),
+    ("test_url", "evil.example.com:443/health", ANOTHER_ADDRESS),
+    ("test_url", "javascript:alert(1)", ANOTHER_ADDRESS),
+    ("test_url", "/../admin", DOT_SEGMENTS),
+    ("test_url", "/%2e%2e/admin?x=1", DOT_SEGMENTS),
+    ("test_url", "/..%2f..", DOT_SEGMENTS),
+    ("test_url", "/%252e%252e/x", DOT_SEGMENTS),
+    ("test_url", "/users/me@evil.example.com", "“@” is not allowed in the path: it could name another host. (In the "
+                                               "query string it is allowed, e.g. ?user=me@example.com.)"),
     ("base_url", "https://api.example.com:99999/rest", "The port must be a number from 1 to 65535."),
     ("base_url", "https://api.example.com:0/rest", "The port must be a number from 1 to 65535."),
 ]
@@ -99,7 +103,7 @@ def test_wizard_refuses_a_bad_url_next_to_its_field(staff_client, field, value, 
 
 @pytest.mark.parametrize("field, value", [
     ("test_url", "/serverInfo"), ("test_url", "health"), ("test_url", "/v1/items:search?q=a.b"),
-    ("test_url", "https://status.example.com/health"), ("test_url", "?ping=1"),
+    ("test_url", "https://status.example.com/health"), ("test_url", "?ping=1"), ("test_url", "/ping?u=me@example.com"),
     ("base_url", "https://api.example.com:8443/rest"), ("base_url", "https://api.example.com/rest?v=2"),
 ])
 def test_wizard_accepts_a_good_url(staff_client, field, value):

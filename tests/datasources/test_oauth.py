@@ -334,13 +334,27 @@ def test_expired_state_is_refused_without_a_token_request(staff_client):
 
 
 @pytest.mark.django_db
-def test_state_from_another_session_is_refused_without_a_token_request(staff_client, staff_user):
+def test_state_from_an_ended_session_is_refused_and_says_so(staff_client, staff_user):
+    """The admin's Connect session ended during consent and they signed in again: refused (the state is bound to
+    the session), with a message that tells what happened (issue 12)."""
     datasource = ac_datasource()
     state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
     other = Client()
     other.force_login(staff_user)
     response, token_requests = refused_callback(other, {"state": state, "code": "c"})
-    assert response.status_code == 400 and b"another session" in response.content
+    assert response.status_code == 400 and b"Your Connect session ended" in response.content
+    assert b"another" not in response.content
+    assert token_requests == 0
+    assert AuthConfig.objects.get(datasource=datasource).access_token == ""
+
+
+def test_state_from_another_user_is_refused_without_a_token_request(staff_client, django_user_model):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    other = Client()
+    other.force_login(django_user_model.objects.create_user("other-admin", password="pw-other-123", is_staff=True))
+    response, token_requests = refused_callback(other, {"state": state, "code": "c"})
+    assert response.status_code == 400 and b"started by another Connect user" in response.content
     assert token_requests == 0
     assert AuthConfig.objects.get(datasource=datasource).access_token == ""
 

@@ -6,7 +6,7 @@ import responses
 from django.test import Client
 
 from datasources.models import AuthConfig, Datasource
-from datasources.services import connection_check, sessions
+from datasources.services import connection_check
 from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
@@ -14,13 +14,6 @@ from tests.support.https_server import start_server, trust_test_ca, trusted_ca  
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
 
 BASE = "https://api.example.com/rest"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sessions():
-    sessions.close_all()
-    yield
-    sessions.close_all()
 
 
 def post_url(datasource) -> str:

@@ -25,8 +25,7 @@ def test_longest_name_wins_and_double_dollar_is_a_literal_dollar():
     assert evaluate_query(item=item, values={"country": "NL", "countryCode": "31"}) == "/x?a=31&b=$country&c=NL"
 
 
-@pytest.mark.parametrize("value", ["a/b", "../../admin", "x?admin=1", "x#frag", "x&admin=1", "evil.com/@x",
-                                   "%2e%2e", "a b", "ü"])
+@pytest.mark.parametrize("value", ["a/b", "x?admin=1", "x#frag", "x&admin=1", "evil.com/@x", "a b", "ü"])
 def test_value_in_a_path_segment_stays_one_segment(value):
     item = item_with("/users/$userInput/issues")
     evaluated = evaluate_query(item=item, user_input=value)
@@ -45,8 +44,9 @@ def test_value_in_the_query_string_stays_one_parameter_value(value):
     assert parse_qs(parts.query) == {"q": [value], "limit": ["5"]}
 
 
-@pytest.mark.parametrize("value", ["..", "."])
+@pytest.mark.parametrize("value", ["..", ".", "../../admin", "%2e%2e", "..%2f.."])
 def test_dot_segment_value_in_the_path_is_refused(value):
+    """Also when percent-encoded: the client would refuse the URL (url_rules), so the value is refused first."""
     with pytest.raises(InvalidVariableValue) as caught:
         evaluate_query(item=item_with("/users/$userInput"), user_input=value)
     assert "$userInput" in caught.value.message

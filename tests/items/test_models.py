@@ -24,18 +24,47 @@ def errors_of(item) -> dict:
     ("https://evil.example.com/x", "not a full URL"),
     ("javascript:alert(1)", "not a full URL"),
     ("//evil.example.com/x", "//"),
-    ("/a//b", "//"),
     ("/a\\b", "Backslashes"),
     ("/users/me@evil.example.com", "@"),
     ("/search?q=1#top", "fragment"),
     ("/a/../admin", "path segments"),
     ("/a/%2e%2e/admin", "path segments"),
+    # encoded dot segments are refused at save, as the client refuses them at call time (issue 12)
+    ("/..%2f..", "path segments"),
+    ("/..%2F..%2Fadmin", "path segments"),
+    ("/%252e%252e/x", "path segments"),
+    ("/$userInput/..%2f/x", "path segments"),
     ("/search\r\nX-Injected: 1", "control characters"),
     ("/search?q=${userInput", "not closed"),
 ])
 def test_query_must_be_a_path_and_query_string(datasource_factory, query, fragment):
     errors = errors_of(build(datasource_factory(), query=query))
     assert fragment in errors["query"][0]
+
+
+@pytest.mark.parametrize("query", ["/search?u=me@example.com", "/search?u=$userInput&by=me@example.com",
+                                   "/a//b?q=$userInput"])
+def test_at_sign_in_the_query_string_and_inner_double_slashes_are_accepted(datasource_factory, query):
+    build(datasource_factory(), query=query).full_clean()
+
+
+@pytest.mark.parametrize("query", ["/..%2f..", "/%252e%252e/x", "/search?u=me@example.com", "/a/%40b"])
+def test_the_item_form_and_the_client_agree_on_every_query(datasource_factory, query):
+    """One rule: a query the model accepts is one the client builds a URL for, and a refused one the client
+    refuses too."""
+    from datasources.services import call_url, errors as datasource_errors
+
+    try:
+        build(datasource_factory(), query=query).full_clean()
+        accepted = True
+    except ValidationError:
+        accepted = False
+    try:
+        call_url.build_call_url("https://api.example.com/rest", query)
+        called = True
+    except datasource_errors.InvalidURL:
+        called = False
+    assert accepted == called
 
 
 def test_query_with_variables_path_and_query_is_valid(datasource_factory):

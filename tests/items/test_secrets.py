@@ -6,7 +6,8 @@ from urllib.parse import quote
 import pytest
 from django.utils import timezone
 
-from items.services import redact_for_display, resolve_item
+from datasources.services.redaction import redaction_for_datasource
+from items.services import resolve_item
 
 from ..conftest import SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, assert_no_secret
 from .conftest import BASE_URL, ISSUES, redis_dump
@@ -78,7 +79,7 @@ def test_no_secret_on_the_preview_page(request, staff_client, item_fixture, was_
 
 def test_redaction_hides_the_api_key_parameter_and_stored_values(api_key_item):
     datasource = api_key_item.datasource
-    shown = redact_for_display(datasource=datasource, text=f"/search?q=1&api_key={SECRET_API_KEY}&b=2")
+    shown = redaction_for_datasource(datasource).url(f"/search?q=1&api_key={SECRET_API_KEY}&b=2")
     assert shown == "/search?q=1&api_key=***&b=2"
-    shown = redact_for_display(datasource=datasource, text=f"/x/{quote(SECRET_API_KEY)}")
+    shown = redaction_for_datasource(datasource).url(f"/x/{quote(SECRET_API_KEY)}")
     assert_no_secret(shown)

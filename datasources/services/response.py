@@ -1,0 +1,128 @@
+"""An upstream answer as Connect keeps it: read within the size cap and the deadline, and parsed with the
+datasource's own secrets masked, so an API that echoes the request back never shows them (SPEC 1.5)."""
+import http.client
+import json
+from dataclasses import dataclass, field
+
+import requests
+from django.conf import settings
+
+from . import transport
+from .errors import HTTPStatusError, InvalidJSON, ResponseTooLarge
+from .outbound_errors import LIBRARY_ERRORS, translate_request_error
+from .redaction import GENERIC, Redaction
+
+CHUNK_BYTES = 64 * 1024
+EXCERPT_CHARS = 200
+EXCERPT_BYTES_READ = 64 * 1024
+
+
+@dataclass
+class UpstreamResponse:
+    status_code: int
+    body: bytes
+    elapsed_seconds: float
+    redacted_url: str
+    content_type: str = ""
+    headers: dict = field(default_factory=dict)
+    # How the datasource's secrets are hidden in messages about this answer and in the answer itself.
+    redaction: Redaction = field(default=GENERIC, repr=False, compare=False)
+
+    def json(self):
+        """The decoded JSON body (as sent: secrets not masked); raises errors.InvalidJSON."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise self.invalid_json() from None
+
+    def json_releasing_body(self) -> tuple[object, str, str]:
+        """(data, text, encoding): the answer's JSON with the datasource's own secret values masked as ***, in the
+        data and in the text kept for the cache and the preview. Raises errors.InvalidJSON.
+
+        The bytes are released before parsing, so a large answer peaks at its text and its objects instead of
+        bytes + text + objects; callers rebuild the bytes from the text (same encoding, byte for byte).
+        """
+        body = self.body
+        encoding = json.detect_encoding(body)
+        try:
+            text = body.decode(encoding, "surrogatepass")
+        except UnicodeDecodeError:
+            raise self.invalid_json() from None
+        self.body = body = b""
+        masked = self.redaction.values(text)
+        try:
+            return json.loads(masked), masked, encoding
+        except ValueError:
+            pass
+        try:  # a mask that broke the JSON (a secret spanning its syntax): parse the answer, mask its texts
+            data = _masked_texts(json.loads(text), self.redaction)
+        except ValueError:
+            self.body = text.encode(encoding, "surrogatepass")
+            raise self.invalid_json() from None
+        return data, json.dumps(data, ensure_ascii=False), "utf-8"
+
+    def invalid_json(self) -> InvalidJSON:
+        return InvalidJSON(f"The API answered with a body that is not JSON for {self.redacted_url} — "
+                           f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code)
+
+    def status_error(self) -> HTTPStatusError:
+        reason = http.client.responses.get(self.status_code, "")
+        return HTTPStatusError(
+            f"The API answered HTTP {self.status_code}{' ' + reason if reason else ''} for {self.redacted_url} — "
+            f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code)
+
+
+def _masked_texts(data, redaction: Redaction):
+    if isinstance(data, str):
+        return redaction.values(data)
+    if isinstance(data, list):
+        return [_masked_texts(value, redaction) for value in data]
+    if isinstance(data, dict):
+        return {redaction.values(k): _masked_texts(v, redaction) for k, v in data.items()}
+    return data
+
+
+def read_body(response: requests.Response, url: str) -> bytes:
+    """The whole (decoded) body, counted while streaming against the size cap and the deadline."""
+    cap = settings.CONNECT_MAX_RESPONSE_BYTES
+    try:
+        if _announced_length(response) > cap:
+            raise too_large(cap, url, announced=True)
+        chunks, size = [], 0
+        for chunk in response.raw.stream(CHUNK_BYTES, decode_content=True):
+            size += len(chunk)
+            if size > cap:
+                raise too_large(cap, url)
+            if transport.time_left() <= 0:
+                raise transport.deadline_error(url)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except LIBRARY_ERRORS as exc:
+        raise translate_request_error(exc, url=url) from None
+    finally:
+        response.close()
+
+
+def _announced_length(response: requests.Response) -> int:
+    try:
+        return int(response.headers.get("Content-Length", "0"))
+    except ValueError:
+        return 0
+
+
+def too_large(cap: int, url: str, *, announced: bool = False) -> ResponseTooLarge:
+    how = "announces" if announced else "sent"
+    return ResponseTooLarge(f"The answer from {url} {how} more than the limit of {cap:,} bytes "
+                            "(CONNECT_MAX_RESPONSE_BYTES): refused, nothing is kept.")
+
+
+def body_excerpt(body: bytes, redact: Redaction) -> str:
+    """The start of a body, on one line, redacted before it is cut (a cut must never split a secret)."""
+    read = body[:EXCERPT_BYTES_READ]
+    text = " ".join(read.decode("utf-8", "replace").split())
+    if len(body) > len(read):
+        text = text.rpartition(" ")[0]  # the last word may be a secret cut in two
+    if not text:
+        return "(empty body)"
+    text = redact.text(text)
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
