@@ -61,8 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# ModelBackend with the per-request user query compiled once (datasources/access.py).
-AUTHENTICATION_BACKENDS = ["datasources.access.UserBackend"]
+# ModelBackend with the per-request user query compiled once (connect_project/auth.py).
+AUTHENTICATION_BACKENDS = ["connect_project.auth.UserBackend"]
 
 ROOT_URLCONF = "connect_project.urls"
 WSGI_APPLICATION = "connect_project.wsgi.application"

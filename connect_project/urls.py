@@ -1,10 +1,13 @@
-"""Connect's URL map."""
+"""Connect's URL map. Everything under /api/ answers JSON, errors and unknown URLs included (json_api.py)."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views import defaults
 from django.views.generic import RedirectView
 
 from datasources.oauth_views import oauth_callback
+
+from . import json_api
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="datasources:list", permanent=False)),
@@ -12,7 +15,21 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasources/", include("datasources.urls")),
     path("items/", include("items.urls")),
+    path("api/datasources/", include("datasources.api_urls")),
     path("api/", include("items.api_urls")),
+    re_path(r"^api/", json_api.not_found),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),
     path("admin/", admin.site.urls),
 ]
+
+
+def handler404(request, exception):
+    if json_api.is_api_request(request):
+        return json_api.not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def handler500(request):
+    if json_api.is_api_request(request):
+        return json_api.server_error(request)
+    return defaults.server_error(request)

@@ -1,16 +1,13 @@
-"""The JSON API: an item's options for signed-in users, and read-only datasource configuration for staff.
+"""The options endpoint: an item's options for signed-in users, as JSON.
 
-Errors are always JSON {"error": {"code", "message"}}: never a login redirect, a traceback, a secret or a raw
-upstream body.
+Errors are always JSON {"error": {"code", "message"}} (connect_project/json_api.py): never a login redirect, a
+traceback, a secret or a raw upstream body.
 """
 import logging
-from functools import wraps
 
 from django.http import JsonResponse
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
-from datasources.models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
+from connect_project.json_api import error_response, json_view
 from datasources.services import errors
 
 from .services import ItemError, resolve_item
@@ -47,26 +44,7 @@ def public_message(exc: errors.DatasourceError) -> str:
     return "The call to the API failed."
 
 
-def error_response(code: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
-
-
-def _json_view(*, staff_only: bool):
-    def decorate(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if not request.user.is_authenticated:
-                return error_response("not_authenticated", "Sign in to use this API.", 401)
-            if staff_only and not request.user.is_staff:
-                return error_response("forbidden", "Only staff users can see datasource configuration.", 403)
-            return view(request, *args, **kwargs)
-
-        return never_cache(require_GET(wrapped))
-
-    return decorate
-
-
-@_json_view(staff_only=False)
+@json_view()
 def item_options(request, pk):
     # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
     item = find_item(pk)
@@ -85,44 +63,3 @@ def item_options(request, pk):
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
                               500)
     return JsonResponse({"options": resolution.options, "cached": resolution.cached, "item": item.pk})
-
-
-@_json_view(staff_only=True)
-def datasource_list(request):
-    datasources = Datasource.objects.select_related("auth").prefetch_related("headers")
-    return JsonResponse({"datasources": [serialize_datasource(d) for d in datasources]})
-
-
-@_json_view(staff_only=True)
-def datasource_detail(request, pk):
-    datasource = Datasource.objects.select_related("auth").prefetch_related("headers").filter(pk=pk).first()
-    if datasource is None:
-        return error_response("not_found", f"There is no datasource {pk}.", 404)
-    return JsonResponse(serialize_datasource(datasource))
-
-
-def serialize_datasource(datasource: Datasource) -> dict:
-    """A datasource's configuration; each secret is a `<name>_set` boolean, never its value."""
-    return {
-        "id": datasource.pk,
-        "name": datasource.name,
-        "type": datasource.type,
-        "base_url": datasource.base_url,
-        "documentation_url": datasource.documentation_url,
-        "test_url": datasource.test_url,
-        "headers": [{"name": h.name, "value": h.value} for h in datasource.headers.all()],
-        "auth": _serialize_auth(getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)),
-        "created_at": datasource.created_at,
-        "updated_at": datasource.updated_at,
-    }
-
-
-def _serialize_auth(auth: AuthConfig) -> dict:
-    data = {"mode": auth.mode}
-    for field in MODE_FIELDS.get(auth.mode, ()):
-        if field not in SECRET_FIELDS:
-            data[field] = getattr(auth, field)
-    if auth.mode.startswith("oauth2_"):
-        data.update({field: getattr(auth, field) for field in TOKEN_STATUS_FIELDS})
-    data.update({f"{field}_set": bool(getattr(auth, field)) for field in SECRET_FIELDS})
-    return data

@@ -7,6 +7,4 @@ app_name = "api"
 urlpatterns = [
     path("items/<int:pk>/options", api.item_options, name="item_options"),
     path("items/<int:pk>/options/", api.item_options),
-    path("datasources/", api.datasource_list, name="datasource_list"),
-    path("datasources/<int:pk>/", api.datasource_detail, name="datasource_detail"),
 ]

@@ -36,8 +36,8 @@ class Item(VersionedConfiguration):
         help_text="The field of each entry that becomes the option key, e.g. id or key. Blank: the entry itself.")
     label_template = models.CharField(
         "Label", max_length=500, blank=True,
-        help_text="A field or a template, e.g. {key} - {fields.summary}. {key} is the option key. "
-                  "Blank: the key.")
+        help_text="A field (e.g. name or fields.summary) or a template with fields in braces (e.g. "
+                  "{key} - {fields.summary}; {key} is the option key). Blank: the key.")
     max_options = models.PositiveIntegerField(
         "Maximum options", default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],

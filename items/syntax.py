@@ -47,11 +47,22 @@ def is_valid_path(path: str) -> bool:
     return all(PATH_SEGMENT_RE.match(segment) for segment in split_path(path))
 
 
-def label_fields(template: str) -> list[str]:
-    """The field names used in a label template such as `{key} - {fields.summary}`.
+def is_bare_field(template: str) -> bool:
+    """A label without braces is one field (`name`, `fields.summary`), not literal text: `{...}` makes a template."""
+    return bool(template) and "{" not in template and "}" not in template
 
-    Raises ValueError with a message for a person when the template is malformed.
+
+def label_fields(template: str) -> list[str]:
+    """The field names used in a label: a bare field path (`fields.summary`), or a template such as
+    `{key} - {fields.summary}`.
+
+    Raises ValueError with a message for a person when the label is malformed.
     """
+    if is_bare_field(template):
+        if not is_valid_path(template.strip()):
+            raise ValueError("A label without braces is a field: write a field path such as name or "
+                             "fields.summary, or a template such as {key} - {fields.summary}.")
+        return [template.strip()]
     fields = []
     try:
         parsed = list(Formatter().parse(template or ""))

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from datasources.access import staff_required
+from connect_project.auth import staff_required
 from datasources.services import errors
 
 from .forms import ItemForm, PreviewForm

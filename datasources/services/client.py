@@ -53,8 +53,9 @@ def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: st
                 raise upstream.status_error()
         except DatasourceError as error:
             error.shown_url = _shown_on_failure(entry.plan, target, url or path_and_query or datasource.base_url)
-            log.warning("GET %s failed after %.3fs: [%s] %s", error.shown_url, time.monotonic() - started,
-                        error.code, error.message)
+            # A call refused before anything was sent is a known state (one line per keystroke would flood).
+            log.log(logging.INFO if error.nothing_sent else logging.WARNING, "GET %s failed after %.3fs: [%s] %s",
+                    error.shown_url, time.monotonic() - started, error.code, error.message)
             raise error from None
     log.info("GET %s -> HTTP %s in %.3fs (%d bytes)", upstream.redacted_url, upstream.status_code,
              upstream.elapsed_seconds, len(upstream.body))

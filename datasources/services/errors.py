@@ -12,6 +12,7 @@ class DatasourceError(Exception):
     code = "datasource_error"
     http_status = 502
     shown_url = ""  # the URL a failed call started at, redacted (set by the client)
+    nothing_sent = False  # True when the call failed before anything was sent (a known state, not an incident)
 
     def __init__(self, message: str, *, status_code: int | None = None):
         message = redaction.current().text(message)

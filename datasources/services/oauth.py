@@ -111,9 +111,9 @@ def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_toke
 
 
 def _reconnect_needed_now(auth: AuthConfig) -> errors.ReconnectNeeded:
-    last = f" (last error: {auth.last_error.rstrip('.')})" if auth.last_error else ""
-    error = errors.ReconnectNeeded(f"The connected account must be reconnected{last}: an administrator must click "
-                                   "Reconnect on the datasource page. Nothing was sent to the provider.")
+    why = auth.last_error or "The connected account must be reconnected."
+    error = errors.ReconnectNeeded(f"{why} Until an administrator clicks Reconnect on the datasource page, calls "
+                                   "fail at once (nothing is sent to the provider).")
     error.nothing_sent = True
     return error
 

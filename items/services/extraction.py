@@ -54,6 +54,9 @@ def _plan(key_field: str, template: str):
     key_path = tuple(syntax.split_path(key_field))
     if not template:
         return key_path, None  # the label is the key
+    if syntax.is_bare_field(template):  # a bare field path is that field
+        field_name = template.strip()
+        return key_path, (("", field_name, tuple(syntax.split_path(field_name)), field_name == "key"),)
     parts = tuple((literal, field_name, tuple(syntax.split_path(field_name)) if field_name else (),
                    field_name == "key")
                   for literal, field_name, _spec, _conversion in Formatter().parse(template))

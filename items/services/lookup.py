@@ -14,7 +14,7 @@ from collections import OrderedDict
 from django.db import connections, router
 
 from datasources.models import Datasource
-from datasources.precompiled import sql_by_pk
+from connect_project.precompiled import sql_by_pk
 
 from ..models import Item
 

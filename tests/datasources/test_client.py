@@ -392,14 +392,17 @@ def test_concurrent_first_calls_build_one_session():
     assert len({id(entry) for entry in built}) == 1
 
 
-def test_sessions_are_bounded_and_forgotten_on_delete(monkeypatch):
+def test_sessions_are_bounded_and_closed_when_evicted_or_deleted(monkeypatch):
     monkeypatch.setattr(sessions, "MAX_SESSIONS", 2)
+    closed = []
+    monkeypatch.setattr(requests.Session, "close", lambda session: closed.append(session))
     datasources = [make_datasource(name=f"D{i}") for i in range(3)]
-    for datasource in datasources:
-        sessions.session_for(datasource)
-    assert list(sessions._sessions) == [d.pk for d in datasources[1:]]
+    entries = [sessions.session_for(datasource) for datasource in datasources]
+    assert closed == [entries[0].session]  # the least recently used one went
+    assert sessions.session_for(datasources[2]) is entries[2]  # the others are kept and reused
     datasources[1].delete()
-    assert list(sessions._sessions) == [datasources[2].pk]
+    assert closed[-1] is entries[1].session
+    assert sessions.session_for(datasources[0]) is not entries[0]  # an evicted one is built again
 
 
 @responses.activate
@@ -413,15 +416,6 @@ def test_a_changed_header_is_sent_by_the_next_call():
     datasource.refresh_from_db()
     call(datasource)
     assert sent(1).headers["X-Tenant"] == "globex"
-
-
-@responses.activate
-def test_cookies_set_by_an_api_are_not_sent_back():
-    responses.get(f"{BASE}/issue", json={}, headers={"Set-Cookie": "session=abc; Path=/"})
-    datasource = make_datasource()
-    call(datasource)
-    call(datasource)
-    assert "Cookie" not in sent(1).headers
 
 
 # --- leaks ---------------------------------------------------------------------------------------------------

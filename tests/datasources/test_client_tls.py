@@ -31,9 +31,10 @@ def test_a_certificate_from_the_configured_ca_is_accepted(start_server):
 
 def test_a_certificate_from_an_untrusted_ca_is_refused(start_server, untrusted_ca):
     server = start_server({"/api/ok": srv.answer()}, ca=untrusted_ca)
-    with pytest.raises(errors.TLSFailure, match="certificate .* was refused"):
+    with pytest.raises(errors.TLSFailure, match="certificate .* was refused") as caught:
         call(datasource_for(server))
     assert server.counts["handshakes"] == 0
+    assert ".." not in caught.value.message and caught.value.message.endswith(").")
 
 
 def test_the_environment_ca_bundle_and_proxy_are_ignored(start_server, monkeypatch, settings, trust_test_ca):
@@ -58,8 +59,9 @@ def test_pinned_connection_keeps_the_host_name_for_sni_host_header_and_certifica
 def test_a_certificate_for_another_name_is_refused_even_at_the_right_address(start_server, fake_dns):
     server = start_server({"/api/ok": srv.answer()}, hostnames=("other.connect.test",))
     fake_dns["api.connect.test"] = ["127.0.0.1"]
-    with pytest.raises(errors.TLSFailure, match="api.connect.test"):
+    with pytest.raises(errors.TLSFailure, match="api.connect.test") as caught:
         call(datasource_for(server, host="api.connect.test"))
+    assert ".." not in caught.value.message  # the library's reason ends in "." (issue 12)
 
 
 def test_a_new_connection_resolves_once_and_connects_to_the_checked_address(start_server, monkeypatch):
@@ -71,6 +73,49 @@ def test_a_new_connection_resolves_once_and_connects_to_the_checked_address(star
     monkeypatch.setattr(address_policy, "resolve_host", lambda host, port: lookups.append(host) or ["127.0.0.1"])
     assert call(datasource_for(server, host="api.connect.test")).status_code == 200
     assert lookups == ["api.connect.test"]
+
+
+def test_the_address_pin_is_what_opens_the_socket(start_server, monkeypatch):
+    """Socket level: the only connect() goes to the address the policy checked, and urllib3 never resolves the host
+    itself. The pin overrides urllib3 internals (PinnedHTTPSConnection._new_conn, the pool key normaliser), and
+    urllib3 is pinned in pyproject.toml for that: if an upgrade stops calling them, this test fails."""
+    import socket
+
+    import urllib3
+
+    from datasources.services import address_policy
+
+    server = start_server({"/api/ok": srv.answer()}, hostnames=("api.connect.test",))
+    monkeypatch.setattr(address_policy, "resolve_host", lambda host, port: ["127.0.0.1"])
+    connects, lookups = [], []
+    real_connect, real_getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def recording_connect(sock, address):
+        connects.append(address)
+        return real_connect(sock, address)
+
+    def recording_getaddrinfo(host, *args, **kwargs):
+        lookups.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", recording_connect)
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    assert call(datasource_for(server, host="api.connect.test")).status_code == 200
+    assert connects == [("127.0.0.1", server.port)], (
+        f"urllib3 {urllib3.__version__} connected elsewhere: the SSRF pin (transport.PinnedHTTPSConnection) is no "
+        "longer used; check the urllib3 upgrade before unpinning it")
+    assert "api.connect.test" not in lookups, "urllib3 resolved the host itself: the SSRF pin is bypassed"
+
+
+def test_cookies_set_by_an_api_are_never_sent_back(start_server):
+    """On the path calls really take (each request prepared by the client, no cookie jar), over a real socket."""
+    server = start_server({"/api/ok": srv.answer(headers=[("Set-Cookie", "session=abc; Path=/; Secure"),
+                                                          ("Set-Cookie", "other=1")])})
+    datasource = datasource_for(server)
+    call(datasource)
+    call(datasource)
+    assert len(server.requests) == 2
+    assert all("Cookie" not in request["headers"] for request in server.requests)
 
 
 def test_a_reused_pooled_connection_makes_no_new_dns_lookup(start_server, fake_dns, monkeypatch):

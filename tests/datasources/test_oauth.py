@@ -9,11 +9,12 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 from django.test import Client
 from django.utils import timezone
 
-from datasources.models import AuthConfig, OAuthState
+from datasources.models import AuthConfig, Datasource, OAuthState
 from datasources.services import errors, oauth
 from datasources.services.presets import PRESETS
 from tests.conftest import (ALL_SECRETS, SECRET_ACCESS_TOKEN, SECRET_CLIENT_SECRET, SECRET_REFRESH_TOKEN,
@@ -95,35 +96,36 @@ def test_client_credentials_token_is_stored_encrypted_with_expiry():
     assert SECRET_ACCESS_TOKEN.encode() not in raw
 
 
+@pytest.mark.parametrize("lifetime, seconds_left, renewed", [
+    (3600, 90, False),  # more than 60 s left: reused
+    (3600, 50, True),   # within 60 s of expiry: renewed
+    (3600, -5, True),   # expired: fetched again
+    (20, 15, False),    # a 20-second token: reused until half its lifetime is left (issue 12)
+    (20, 9, True),
+    (None, 50, True),   # lifetime unknown: the 60-second margin
+])
 @pytest.mark.django_db
 @responses.activate
-def test_token_is_renewed_within_60_seconds_of_expiry():
+def test_a_token_is_renewed_shortly_before_it_expires_relative_to_its_lifetime(lifetime, seconds_left, renewed):
     responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
     auth = cc_datasource().auth
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
-                                                 token_expires_at=timezone.now() + timedelta(seconds=50))
-    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "fresh-token-2"
+    expires_at = timezone.now() + timedelta(seconds=seconds_left)
+    refreshed_at = expires_at - timedelta(seconds=lifetime) if lifetime else None
+    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1", token_expires_at=expires_at,
+                                                 last_refresh_at=refreshed_at)
+    token = oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk))
+    assert token == ("fresh-token-2" if renewed else "old-token-1")
+    assert len(responses.calls) == (1 if renewed else 0)
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_short_lived_token_fetched_by_connect_is_reused_by_the_next_calls():
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2", expires_in=20))
+    auth = cc_datasource().auth
+    for _ in range(3):
+        assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "fresh-token-2"
     assert len(responses.calls) == 1
-
-
-@pytest.mark.django_db
-@responses.activate
-def test_token_is_reused_with_more_than_60_seconds_left():
-    auth = cc_datasource().auth
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
-                                                 token_expires_at=timezone.now() + timedelta(seconds=90))
-    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "old-token-1"
-    assert len(responses.calls) == 0
-
-
-@pytest.mark.django_db
-@responses.activate
-def test_expired_token_is_fetched_again():
-    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
-    auth = cc_datasource().auth
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
-                                                 token_expires_at=timezone.now() - timedelta(seconds=5))
-    assert oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk)) == "fresh-token-2"
 
 
 @pytest.mark.django_db
@@ -153,12 +155,28 @@ def test_token_endpoint_error_shows_provider_error_without_the_secret():
     assert_no_secret(AuthConfig.objects.get(pk=auth.pk).last_error)
 
 
+@pytest.mark.parametrize("status, reason", [(500, "Internal Server Error"), (501, "Not Implemented"),
+                                            (502, "Bad Gateway"), (404, "Not Found")])
 @pytest.mark.django_db
 @responses.activate
-def test_token_endpoint_answering_html_is_a_clear_error():
-    responses.post(TOKEN_URL, status=500, body="<html>oops</html>", content_type="text/html")
-    with pytest.raises(errors.AuthenticationFailure):
+def test_token_endpoint_answering_an_html_page_names_the_token_endpoint_and_its_status(status, reason):
+    responses.post(TOKEN_URL, status=status, body="<html><h1>Bad gateway</h1></html>", content_type="text/html")
+    auth = cc_datasource().auth
+    with pytest.raises(errors.AuthenticationFailure) as caught:
+        oauth.bearer_token_for(auth)
+    message = caught.value.message
+    assert f"The token endpoint {TOKEN_URL} answered HTTP {status} {reason}" in message
+    assert "missing_token" not in message and "Missing access token" not in message
+    assert AuthConfig.objects.get(pk=auth.pk).last_error == message
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_token_endpoint_refusal_gives_the_http_status_and_the_oauth_error():
+    responses.post(TOKEN_URL, status=401, json={"error": "invalid_client"})
+    with pytest.raises(errors.AuthenticationFailure) as caught:
         oauth.bearer_token_for(cc_datasource().auth)
+    assert caught.value.message == f"The token endpoint {TOKEN_URL} refused the request (HTTP 401, invalid_client)."
 
 
 @pytest.mark.django_db(transaction=True)
@@ -382,6 +400,32 @@ def test_other_provider_errors_are_shown_with_their_code(staff_client):
 
 
 @pytest.mark.django_db
+def test_a_cancelled_reconnect_keeps_the_connection_and_records_no_error_beside_connected(staff_client):
+    datasource = ac_datasource()
+    connected(datasource)
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    response, token_requests = refused_callback(staff_client, {"state": state, "error": "access_denied"})
+    assert token_requests == 0
+    page = staff_client.get(response["Location"]).content.decode()
+    assert "Reconnect cancelled: access was denied at the provider. The existing connection is kept." in page
+    assert "Last error" not in page and ">Connected<" in page
+    stored = AuthConfig.objects.get(datasource=datasource)
+    assert stored.access_token == "old-access-token-1" and stored.last_error == ""
+
+
+@pytest.mark.django_db
+def test_a_token_endpoint_that_is_down_during_the_code_exchange_is_named(staff_client, fake_dns):
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    with responses.RequestsMock() as mock:
+        mock.post(TOKEN_URL, body=requests.exceptions.ConnectionError("connection refused"))
+        response = staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"})
+    page = staff_client.get(response["Location"]).content.decode()
+    assert f"Could not connect to the token endpoint {TOKEN_URL}" in page
+    assert "to the API" not in page
+
+
+@pytest.mark.django_db
 def test_callback_needs_a_signed_in_staff_user(client):
     response = client.get("/oauth/callback/", {"state": "x", "code": "y"})
     assert response.status_code == 302 and "/login/" in response["Location"]
@@ -425,6 +469,72 @@ def test_invalid_grant_marks_reconnect_needed(staff_client):
     page = staff_client.get(f"/datasources/{auth.datasource_id}/").content.decode()
     assert "Reconnect needed" in page
     assert_no_secret(page)
+
+
+@pytest.mark.parametrize("answer", [
+    {"status": 200, "json": {"error": "bad_refresh_token", "error_description": "The refresh token is invalid."}},
+    {"status": 400, "json": {"error": "invalid_request", "error_description": "refresh token expired"}},
+    {"status": 401, "json": {"error": "invalid_client"}},
+])
+@pytest.mark.django_db
+@responses.activate
+def test_any_oauth_error_in_a_refresh_answer_marks_reconnect_needed(answer, staff_client):
+    """GitHub answers a bad refresh token with HTTP 200 {"error": "bad_refresh_token"} (issue 12)."""
+    responses.post(TOKEN_URL, **answer)
+    auth = connected(ac_datasource(provider="github"), expires_in=-10)
+    with pytest.raises(errors.ReconnectNeeded):
+        oauth.bearer_token_for(auth)
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert stored.reconnect_needed and answer["json"]["error"] in stored.last_error
+    page = staff_client.get(f"/datasources/{auth.datasource_id}/").content.decode()
+    assert "Reconnect needed" in page and ">Connected<" not in page
+
+
+@pytest.mark.parametrize("error", ["temporarily_unavailable", "server_error"])
+@pytest.mark.django_db
+@responses.activate
+def test_a_transient_oauth_error_in_a_refresh_answer_is_not_reconnect_needed(error):
+    responses.post(TOKEN_URL, status=400, json={"error": error})
+    auth = connected(ac_datasource(), expires_in=-10)
+    with pytest.raises(errors.AuthenticationFailure) as caught:
+        oauth.bearer_token_for(auth)
+    assert not isinstance(caught.value, errors.ReconnectNeeded)
+    assert not AuthConfig.objects.get(pk=auth.pk).reconnect_needed
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_datasource_flagged_reconnect_needed_fails_at_once_without_a_token_request(caplog):
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_grant"})
+    datasource = ac_datasource()
+    connected(datasource, expires_in=-10)
+    responses.get(f"{API}/issues", json={})
+    from datasources.services import client
+
+    with pytest.raises(errors.ReconnectNeeded):
+        client.call_datasource(datasource=Datasource.objects.get(pk=datasource.pk), path_and_query="/issues")
+    token_requests = len(responses.calls)
+    caplog.clear()
+    for _ in range(5):  # one call per keystroke
+        with pytest.raises(errors.ReconnectNeeded) as caught:
+            client.call_datasource(datasource=Datasource.objects.get(pk=datasource.pk), path_and_query="/issues")
+    assert token_requests == 1 and len(responses.calls) == 1  # no new provider request, no API call
+    assert "Reconnect" in caught.value.message
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_reconnecting_clears_the_flag_and_calls_work_again(staff_client):
+    datasource = ac_datasource()
+    auth = connected(datasource, expires_in=-10)
+    AuthConfig.objects.filter(pk=auth.pk).update(reconnect_needed=True, last_error="refused")
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    responses.post(TOKEN_URL, json=token_body(access="fresh-token-2", refresh="new-refresh-3"))
+    staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"})
+    stored = AuthConfig.objects.get(pk=auth.pk)
+    assert not stored.reconnect_needed and stored.last_error == ""
+    assert oauth.bearer_token_for(stored) == "fresh-token-2"
 
 
 @pytest.mark.django_db

@@ -116,60 +116,41 @@ def test_transport_timeout_is_504(item, member_client, upstream, fake_dns):
     assert response.status_code == 504 and response.json()["error"]["message"] == "The API did not answer in time."
 
 
-def test_only_get_is_allowed(item, member_client):
-    assert member_client.post(options_url(item, "?q=x")).status_code == 405
+@pytest.mark.parametrize("method", ["post", "put", "delete", "patch"])
+def test_other_methods_get_405_json(item, member_client, method):
+    response = getattr(member_client, method)(options_url(item, "?q=x"))
+    assert response.status_code == 405 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "method_not_allowed" and response["Allow"] == "GET"
 
 
-# --- datasource configuration ------------------------------------------------------------------------------
+def test_a_post_with_a_session_but_no_csrf_token_is_405_json_not_the_csrf_page(item, db):
+    from django.test import Client
 
-def test_datasource_json_replaces_secrets_with_booleans(staff_client, datasource_factory):
-    datasource = datasource_factory(mode="api_key", api_key_location="query", api_key_name="api_key",
-                                    api_key_value=SECRET_API_KEY, headers=[("X-Tenant", "acme")])
-    response = staff_client.get(f"/api/datasources/{datasource.pk}/")
-    assert response.status_code == 200
-    data = response.json()
-    assert data["name"] == "Jira" and data["base_url"] == datasource.base_url
-    assert data["headers"] == [{"name": "X-Tenant", "value": "acme"}]
-    assert data["auth"]["mode"] == "api_key"
-    assert data["auth"]["api_key_location"] == "query" and data["auth"]["api_key_name"] == "api_key"
-    assert data["auth"]["api_key_value_set"] is True and data["auth"]["password_set"] is False
-    assert "api_key_value" not in data["auth"]
-    assert_no_secret(response.content)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(get_user_model().objects.create_user("poster", password="pw-poster-123"))
+    response = browser.post(options_url(item))
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
-def test_datasource_list_hides_every_kind_of_secret(staff_client, datasource_factory):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ..conftest import SECRET_ACCESS_TOKEN, SECRET_REFRESH_TOKEN
-    datasource_factory(name="Basic", mode="basic", username="elements", password=SECRET_PASSWORD)
-    datasource_factory(name="OAuth", mode="oauth2_authorization_code", authorization_url="https://auth.example.com/a",
-                       token_url="https://auth.example.com/t", client_id="cid", client_secret=SECRET_CLIENT_SECRET,
-                       access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN,
-                       token_expires_at=timezone.now() + timedelta(hours=1))
-    response = staff_client.get("/api/datasources/")
-    assert response.status_code == 200
-    by_name = {d["name"]: d["auth"] for d in response.json()["datasources"]}
-    assert by_name["Basic"]["password_set"] is True and by_name["Basic"]["username"] == "elements"
-    oauth = by_name["OAuth"]
-    assert oauth["client_secret_set"] is oauth["access_token_set"] is oauth["refresh_token_set"] is True
-    assert oauth["client_id"] == "cid" and oauth["token_expires_at"]
-    assert_no_secret(response.content, ALL_SECRETS)
+@pytest.mark.parametrize("url", ["/api/items/abc/options", "/api/items/7/nothing", "/api/nothing/",
+                                 "/api/datasources/abc/", "/api/"])
+def test_every_unknown_api_url_is_404_json(member_client, url, db):
+    response = member_client.get(url)
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
 
 
-def test_datasource_api_is_403_json_for_non_staff(member_client, datasource_factory):
-    datasource = datasource_factory()
-    for url in ("/api/datasources/", f"/api/datasources/{datasource.pk}/"):
-        response = member_client.get(url)
-        assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+def test_an_unexpected_error_under_api_is_500_json(item, member_client, monkeypatch, settings):
+    """Even an error outside the view's own handling (the 500 handler) answers JSON."""
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+
+    def broken(pk):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("items.api.find_item", broken)
+    member_client.raise_request_exception = False
+    response = member_client.get(options_url(item, "?q=x"))
+    assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
+    assert "boom" not in response.content.decode()
 
 
-def test_datasource_api_is_401_json_for_anonymous(client, db):
-    response = client.get("/api/datasources/")
-    assert response.status_code == 401 and response["Content-Type"] == "application/json"
-
-
-def test_unknown_datasource_is_404_json(staff_client):
-    response = staff_client.get("/api/datasources/999999/")
-    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

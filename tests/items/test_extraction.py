@@ -74,6 +74,13 @@ def test_object_as_key_is_refused():
     assert "not a text or a number" in caught.value.message
 
 
+@pytest.mark.parametrize("label, expected", [("fields.summary", "Printer on fire"), ("key", "OPS-1"),
+                                             ("id", "1"), ("{key}", "OPS-1"), ("Issue {key}", "Issue OPS-1")])
+def test_a_bare_field_as_label_is_that_field_and_braces_make_a_template(label, expected):
+    """Label `name` used to give every option the label "name" (issue 12)."""
+    assert extract_options(item=item(label_template=label), data=ANSWER)[0]["label"] == expected
+
+
 def test_label_field_missing_from_an_entry():
     with pytest.raises(ExtractionError) as caught:
         extract_options(item=item(label_template="{fields.title}"), data=ANSWER)

@@ -6,6 +6,7 @@ threads and is shut down (slow routes included) by `stop()`.
 """
 import gzip
 import http.server
+import json
 import socketserver
 import ssl
 import threading
@@ -124,6 +125,18 @@ def answer(status: int = 200, body: bytes = b'{"ok": true}', content_type: str =
 def echo_request(status: int, content_type: str = "text/plain"):
     """An answer that repeats the request line (query string included), as careless servers do in errors."""
     return lambda handler: send(handler, status, f"Bad request: GET {handler.path}".encode(), content_type)
+
+
+def echo_json(handler):
+    """An answer that repeats the whole request as JSON, as echo endpoints (httpbin's /anything) do: the query
+    arguments, every header, and a list with one entry per argument and header ({"id": value, "name": name})."""
+    from urllib.parse import parse_qs, urlsplit
+
+    args = parse_qs(urlsplit(handler.path).query)
+    headers = dict(handler.headers.items())
+    results = [{"id": v[0], "name": k} for k, v in args.items()] + [{"id": v, "name": k} for k, v in headers.items()]
+    body = json.dumps({"args": args, "headers": headers, "results": results}).encode()
+    send(handler, 200, body)
 
 
 def redirect(location: str, status: int = 302):

@@ -2,29 +2,28 @@
 import pytest
 from django.db import connection
 
-from datasources import precompiled
+from connect_project import precompiled
 from datasources.models import Datasource
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_queryset_is_built_and_compiled_once_per_name_and_database(monkeypatch):
-    monkeypatch.setattr(precompiled, "_compiled", {})
+def test_the_queryset_is_built_and_compiled_once_per_name_and_database():
     built = []
 
     def names_on(alias):
         built.append(alias)
         return Datasource.objects.using(alias).values_list("name")
 
-    first = precompiled.sql_by_pk("names", "default", names_on)
-    assert precompiled.sql_by_pk("names", "default", names_on) == first
+    first = precompiled.sql_by_pk("names, test 1", "default", names_on)
+    assert precompiled.sql_by_pk("names, test 1", "default", names_on) == first
     assert built == ["default"]
 
 
-def test_the_id_is_the_only_parameter_and_the_row_is_read_each_time(datasource_factory, monkeypatch):
-    monkeypatch.setattr(precompiled, "_compiled", {})
+def test_the_id_is_the_only_parameter_and_the_row_is_read_each_time(datasource_factory):
     datasource = datasource_factory(name="Jira")
-    sql = precompiled.sql_by_pk("names", "default", lambda alias: Datasource.objects.using(alias).values_list("name"))
+    sql = precompiled.sql_by_pk("names, test 2", "default",
+                                lambda alias: Datasource.objects.using(alias).values_list("name"))
 
     def read():
         with connection.cursor() as cursor:
@@ -36,7 +35,6 @@ def test_the_id_is_the_only_parameter_and_the_row_is_read_each_time(datasource_f
     assert read() == ("Jira Cloud",)
 
 
-def test_a_query_with_other_parameters_is_refused(monkeypatch):
-    monkeypatch.setattr(precompiled, "_compiled", {})
+def test_a_query_with_other_parameters_is_refused():
     with pytest.raises(RuntimeError, match="Unexpected parameters in the named query"):
         precompiled.sql_by_pk("named", "default", lambda alias: Datasource.objects.using(alias).filter(name="x"))

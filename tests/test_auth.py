@@ -3,7 +3,7 @@ read on every request, so a change to the user takes effect at the next request.
 import pytest
 from django.contrib.auth import get_user_model
 
-from datasources.access import UserBackend
+from connect_project.auth import UserBackend
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,47 @@
+"""The datasource JSON API for staff: read-only configuration, each secret a `<name>_set` boolean, never its value."""
+from django.http import JsonResponse
+
+from connect_project.json_api import error_response, json_view
+
+from .models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
+
+
+@json_view(staff_only=True)
+def datasource_list(request):
+    datasources = Datasource.objects.select_related("auth").prefetch_related("headers")
+    return JsonResponse({"datasources": [serialize_datasource(d) for d in datasources]})
+
+
+@json_view(staff_only=True)
+def datasource_detail(request, pk):
+    datasource = Datasource.objects.select_related("auth").prefetch_related("headers").filter(pk=pk).first()
+    if datasource is None:
+        return error_response("not_found", f"There is no datasource {pk}.", 404)
+    return JsonResponse(serialize_datasource(datasource))
+
+
+def serialize_datasource(datasource: Datasource) -> dict:
+    """A datasource's configuration; each secret is a `<name>_set` boolean, never its value."""
+    return {
+        "id": datasource.pk,
+        "name": datasource.name,
+        "type": datasource.type,
+        "base_url": datasource.base_url,
+        "documentation_url": datasource.documentation_url,
+        "test_url": datasource.test_url,
+        "headers": [{"name": h.name, "value": h.value} for h in datasource.headers.all()],
+        "auth": _serialize_auth(getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)),
+        "created_at": datasource.created_at,
+        "updated_at": datasource.updated_at,
+    }
+
+
+def _serialize_auth(auth: AuthConfig) -> dict:
+    data = {"mode": auth.mode}
+    for field in MODE_FIELDS.get(auth.mode, ()):
+        if field not in SECRET_FIELDS:
+            data[field] = getattr(auth, field)
+    if auth.mode.startswith("oauth2_"):
+        data.update({field: getattr(auth, field) for field in TOKEN_STATUS_FIELDS})
+    data.update({f"{field}_set": bool(getattr(auth, field)) for field in SECRET_FIELDS})
+    return data
