@@ -11,7 +11,7 @@ from connect_project.json_api import error_response, json_view
 from datasources.services import errors
 
 from .services import ItemError, resolve_item
-from .services.lookup import find_item
+from .selectors import find_item
 
 logger = logging.getLogger("connect.items")
 

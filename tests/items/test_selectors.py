@@ -2,7 +2,7 @@
 import pytest
 
 from items.models import Item
-from items.services.lookup import ItemLookup
+from items.selectors import ItemLookup
 
 
 @pytest.fixture
@@ -88,12 +88,15 @@ def test_the_datasource_credentials_are_not_loaded(lookup, item, django_assert_n
         assert found.datasource.auth.mode == "none"
 
 
-def test_keeps_at_most_max_entries(item_factory, datasource_factory):
+def test_keeps_at_most_max_entries(item_factory, datasource_factory, django_assert_num_queries):
+    """A remembered item costs one version query; the least recently used one beyond the bound is loaded again."""
     lookup = ItemLookup(max_entries=2)
     datasource = datasource_factory()
     items = [item_factory(datasource, name=f"Item {n}") for n in range(3)]
     for item in items:
         lookup.find_item(item.pk)
 
-    assert list(lookup._rows) == [items[1].pk, items[2].pk]
-    assert lookup.find_item(items[0].pk).name == "Item 0"
+    with django_assert_num_queries(1):
+        assert lookup.find_item(items[2].pk).name == "Item 2"
+    with django_assert_num_queries(2):  # evicted: versions, then the rows
+        assert lookup.find_item(items[0].pk).name == "Item 0"

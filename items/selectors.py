@@ -1,5 +1,9 @@
 """The item (with its datasource) an options request resolves, without building the ORM query on every request.
 
+One of the options endpoint's measured speed layers (README, "Speed layers"): it saves the ORM query build of the
+item and datasource rows on every keystroke, and costs one small version query per request and up to MAX_ENTRIES
+remembered rows per process.
+
 Loading an item and its datasource through the ORM cost more than everything else a cached answer needs: most of
 it is compiling the query. Each process keeps the rows it loaded and, on every request, compares their config
 versions with the database in one small query compiled once. Every save of an item or its datasource gives it a new
@@ -13,10 +17,10 @@ from collections import OrderedDict
 
 from django.db import connections, router
 
-from datasources.models import Datasource
 from connect_project.precompiled import sql_by_pk
+from datasources.models import Datasource
 
-from ..models import Item
+from .models import Item
 
 MAX_ENTRIES = 1024
 
