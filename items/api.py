@@ -11,6 +11,7 @@ from connect_project.json_api import error_response, json_view
 from datasources.services import errors
 
 from .services import ItemError, resolve_item
+from .services.evaluation import CurrentUser
 from .selectors import find_item
 
 logger = logging.getLogger("connect.items")
@@ -53,7 +54,7 @@ def item_options(request, pk):
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     try:
         resolution = resolve_item(item=item, user_input=request.GET.get("q", ""),
-                                  current_user=request.user.get_username(), values=values)
+                                  current_user=CurrentUser.of_account(request.user), values=values)
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     except errors.DatasourceError as exc:

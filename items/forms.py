@@ -2,6 +2,7 @@
 from django import forms
 
 from .models import Item
+from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
 
@@ -15,13 +16,20 @@ class ItemForm(forms.ModelForm):
 
     class Meta:
         model = Item
-        fields = ["name", "datasource", "query", "dependencies", "user_input_optional", "list_path", "key_field",
-                  "label_template", "max_options"]
+        fields = ["name", "datasource", "query", "dependencies", "user_input_optional", "method", "body_template",
+                  "list_path", "key_field", "label_template", "max_options", "pagination", "next_url_path",
+                  "page_parameter", "page_start", "page_step", "max_pages"]
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
-            "list_path": forms.TextInput(attrs={"placeholder": "issues"}),
+            "method": forms.RadioSelect,
+            "body_template": forms.Textarea(attrs={"rows": 4, "spellcheck": "false",
+                                                   "placeholder": '{"query": "$userInput", "limit": 20}'}),
+            "list_path": forms.TextInput(attrs={"placeholder": "issues or $.data.items[?@.active == true]"}),
             "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
+            "next_url_path": forms.TextInput(attrs={"placeholder": "links.next"}),
+            "page_parameter": forms.TextInput(attrs={"placeholder": "page"}),
         }
+
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -58,12 +66,17 @@ def format_dependencies(dependencies: list[dict]) -> str:
 
 
 class PreviewForm(forms.Form):
-    """$userInput, $currentUser and one field per dependency; blank means "no value" (an error unless optional)."""
+    """$userInput, $currentUser (and its parts) and one field per dependency; blank means "no value" (an error
+    unless optional)."""
 
     user_input = forms.CharField(required=False, label="$userInput", strip=False,
                                  help_text="What a person would have typed.")
     current_user = forms.CharField(required=False, label="$currentUser",
                                    help_text="The signed-in user's username (yours by default).")
+    current_user_email = forms.CharField(required=False, label="$currentUser.email",
+                                         help_text="Their email address (yours by default).")
+    current_user_display_name = forms.CharField(required=False, label="$currentUser.displayName",
+                                                help_text="Their full name, else the username (yours by default).")
     bypass_cache = forms.BooleanField(required=False, label="Bypass the cache (call the API, store nothing)")
 
     def __init__(self, *args, item: Item, **kwargs):
@@ -77,6 +90,17 @@ class PreviewForm(forms.Form):
             self.fields[f"dep_{name}"] = forms.CharField(
                 required=False, label=f"${name}", strip=False,
                 help_text=f"The value of the dependency “{name}”{optional}.")
+
+    def current_user_value(self) -> CurrentUser:
+        data = self.cleaned_data
+        return CurrentUser(username=data["current_user"], email=data["current_user_email"],
+                           display_name=data["current_user_display_name"])
+
+    @staticmethod
+    def initial_for(user) -> dict:
+        me = CurrentUser.of_account(user)
+        return {"current_user": me.username, "current_user_email": me.email,
+                "current_user_display_name": me.display_name}
 
     def dependency_values(self) -> dict:
         return {name: self.cleaned_data.get(f"dep_{name}", "") for name in self.item.dependency_names}

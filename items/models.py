@@ -1,4 +1,7 @@
 """Connected items: a query against a datasource whose JSON answer becomes a list of options. Data only, no I/O."""
+import json
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,6 +15,20 @@ from . import syntax
 
 MAX_DEPENDENCIES = 20
 MAX_OPTIONS_LIMIT = 1000
+MAX_PAGES_LIMIT = 20
+MAX_BODY_CHARS = 20_000
+
+
+class Method(models.TextChoices):
+    GET = "GET", "GET"
+    POST = "POST", "POST (with a JSON body)"
+
+
+class Pagination(models.TextChoices):
+    NONE = "none", "None: one page"
+    LINK = "link", "Link header (rel=\"next\")"
+    NEXT_URL = "next_url", "The next page's URL, in the answer"
+    PAGE = "page", "A page or offset parameter"
 
 
 class Item(VersionedConfiguration):
@@ -20,8 +37,16 @@ class Item(VersionedConfiguration):
     query = models.CharField(
         max_length=2000, blank=True,
         help_text="A path and query string appended to the datasource's base URL, e.g. "
-                  "/search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser and each "
-                  "dependency ($name or ${name}); values are URL-encoded.")
+                  "/search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser (also "
+                  "$currentUser.email and $currentUser.displayName) and each dependency ($name or ${name}); values "
+                  "are URL-encoded.")
+    method = models.CharField("Method", max_length=4, choices=Method.choices, default=Method.GET,
+                              help_text="GET, or POST with a JSON body (search and GraphQL APIs).")
+    body_template = models.TextField(
+        "JSON body", blank=True,
+        help_text='Sent with POST as application/json, e.g. {"query": "$userInput", "limit": 20}. Variables are '
+                  'JSON-encoded where they stand: inside a string they are escaped for it, elsewhere they become a '
+                  'string.')
     # [{"name": "country", "optional": false}, ...]
     dependencies = models.JSONField(default=list, blank=True)
     user_input_optional = models.BooleanField(
@@ -29,19 +54,36 @@ class Item(VersionedConfiguration):
         help_text="When unticked, a call without $userInput is an error instead of an empty value.")
     list_path = models.CharField(
         "Path to the list", max_length=500, blank=True,
-        help_text="Where the options are in the JSON answer, e.g. issues or data.items. Blank: the answer "
-                  "itself is the list.")
+        help_text="Where the options are in the JSON answer: a dotted path (issues, data.items) or a JSONPath "
+                  "($.data.items[?@.active == true] keeps only the matching entries). Blank: the answer itself.")
     key_field = models.CharField(
         "Key field", max_length=200, blank=True, default="id",
-        help_text="The field of each entry that becomes the option key, e.g. id or key. Blank: the entry itself.")
+        help_text="The field of each entry that becomes the option key: id, fields.key or $.fields.key. Blank: the "
+                  "entry itself.")
     label_template = models.CharField(
         "Label", max_length=500, blank=True,
-        help_text="A field (e.g. name or fields.summary) or a template with fields in braces (e.g. "
-                  "{key} - {fields.summary}; {key} is the option key). Blank: the key.")
+        help_text="A field (name, fields.summary or $.fields.summary) or a template with fields in braces "
+                  "({key} - {fields.summary}; {key} is the option key). Blank: the key.")
     max_options = models.PositiveIntegerField(
         "Maximum options", default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],
         help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).")
+    pagination = models.CharField(
+        "Pagination", max_length=10, choices=Pagination.choices, default=Pagination.NONE,
+        help_text="How further pages are found. Pages are read until the maximum options or the page cap.")
+    next_url_path = models.CharField(
+        "Path to the next page's URL", max_length=500, blank=True,
+        help_text="Where the answer holds the next page's URL, e.g. links.next or $.paging.next.")
+    page_parameter = models.CharField(
+        "Page parameter", max_length=100, blank=True,
+        help_text="The query parameter that selects a page, e.g. page or offset.")
+    page_start = models.IntegerField("First value", default=1, help_text="Its value for the first page, e.g. 1 or 0.")
+    page_step = models.PositiveIntegerField(
+        "Step", default=1, validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Added for each next page: 1 for page numbers, the page size for an offset.")
+    max_pages = models.PositiveSmallIntegerField(
+        "Page cap", default=5, validators=[MinValueValidator(1), MaxValueValidator(MAX_PAGES_LIMIT)],
+        help_text=f"At most this many pages are read (1-{MAX_PAGES_LIMIT}).")
     # config_version (VersionedConfiguration) is in the cache keys: an edit makes old cached answers unreachable.
 
     class Meta:
@@ -79,9 +121,11 @@ class Item(VersionedConfiguration):
         checks = {
             "dependencies": _dependency_errors(self.dependencies),
             "query": _query_errors(self.query or "", self.dependencies),
+            "body_template": _body_errors(self.method, self.body_template or "", self.dependencies),
             "list_path": _path_errors(self.list_path),
             "key_field": _path_errors(self.key_field),
             "label_template": _label_errors(self.label_template),
+            **_pagination_errors(self),
         }
         errors.update({field: message for field, message in checks.items() if message})
         if errors:
@@ -118,18 +162,63 @@ def _query_errors(query: str, dependencies) -> str:
         url_rules.check_path_and_query(syntax.with_sample_values(query))
     except url_rules.URLRuleError as exc:
         return exc.message
+    return _unknown_variables(query, dependencies)
+
+
+def _unknown_variables(text: str, dependencies) -> str:
     declared = {d.get("name") for d in dependencies if isinstance(d, dict)} if isinstance(dependencies, list) else set()
-    unknown = [n for n in syntax.query_variables(query)
-               if n not in declared and n not in (syntax.USER_INPUT, syntax.CURRENT_USER)]
+    known = declared | {syntax.USER_INPUT, *syntax.CURRENT_USER_VARIABLES}
+    unknown = [n for n in syntax.query_variables(text) if n not in known]
     if unknown:
         names = ", ".join(f"${n}" for n in unknown)
-        return f"Unknown variable {names}: use $userInput, $currentUser or declare it as a dependency."
+        return (f"Unknown variable {names}: use $userInput, $currentUser, $currentUser.email, "
+                "$currentUser.displayName or declare it as a dependency.")
     return ""
 
 
+def _body_errors(method: str, body: str, dependencies) -> str:
+    if not body.strip():
+        return ""
+    if method != Method.POST:
+        return "A body is only sent with POST: choose POST as the method, or clear the body."
+    if len(body) > MAX_BODY_CHARS:
+        return f"The body is longer than {MAX_BODY_CHARS:,} characters."
+    if syntax.has_unclosed_brace(body):
+        return "A ${ is not closed: write ${name}."
+    unknown = _unknown_variables(body, dependencies)
+    if unknown:
+        return unknown
+    try:
+        json.loads(syntax.fill_json_template(body, lambda name: syntax.SAMPLE_VALUE))
+    except ValueError as exc:
+        return (f"The body is not valid JSON (checked with a sample value for each variable): {exc.msg} at line "
+                f"{exc.lineno}, column {exc.colno}.")
+    return ""
+
+
+def _pagination_errors(item) -> dict:
+    if item.pagination == Pagination.NEXT_URL:
+        if not (item.next_url_path or "").strip():
+            return {"next_url_path": "Enter where the answer holds the next page's URL, e.g. links.next."}
+        message = _path_errors(item.next_url_path)
+        return {"next_url_path": message} if message else {}
+    if item.pagination == Pagination.PAGE:
+        name = (item.page_parameter or "").strip()
+        if not name:
+            return {"page_parameter": "Enter the query parameter that selects a page, e.g. page or offset."}
+        if not PARAMETER_NAME_RE.match(name):
+            return {"page_parameter": "Use letters, digits and - _ . [ ] only, e.g. page or page[number]."}
+    return {}
+
+
+PARAMETER_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,100}$")
+
+
 def _path_errors(path: str) -> str:
-    if not syntax.is_valid_path(path):
-        return "Enter names separated by dots, as in data.items (no spaces, braces or empty parts)."
+    try:
+        syntax.compile_path(path or "")
+    except ValueError as exc:
+        return str(exc)
     return ""
 
 

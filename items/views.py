@@ -77,7 +77,7 @@ def item_preview(request, pk):
         if form.is_valid():
             context.update(_preview(item, form))
     else:
-        form = PreviewForm(item=item, initial={"current_user": request.user.get_username()})
+        form = PreviewForm(item=item, initial=PreviewForm.initial_for(request.user))
     context["form"] = form
     if context["resolution"] is not None:
         context["raw"] = _displayed_body(context["resolution"].raw_body)
@@ -87,7 +87,7 @@ def item_preview(request, pk):
 def _preview(item, form) -> dict:
     try:
         resolution = resolve_item(
-            item=item, user_input=form.cleaned_data["user_input"], current_user=form.cleaned_data["current_user"],
+            item=item, user_input=form.cleaned_data["user_input"], current_user=form.current_user_value(),
             values=form.dependency_values(), use_cache=not form.cleaned_data["bypass_cache"])
     except (ItemError, errors.DatasourceError) as exc:
         return {"error": exc, "resolution": getattr(exc, "resolution", None)}

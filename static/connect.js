@@ -54,18 +54,27 @@
     refresh();
   }
 
-  // Authentication: show only the fields of the chosen mode.
-  function setupAuthModes(section) {
-    var radios = section.querySelectorAll("input[type=radio][name$='mode']");
-    if (!radios.length) return;
+  // A section whose fields belong to one choice (the auth mode, an item's method or pagination), named by its
+  // data-choice attribute: only the chosen value's fields (data-modes="value ...") are shown.
+  function setupChoice(section) {
+    var name = section.getAttribute("data-choice");
+    var controls = section.querySelectorAll("[name='" + name + "'], [name$='-" + name + "']");
+    if (!controls.length) return;
+    function chosen() {
+      for (var i = 0; i < controls.length; i++) {
+        var control = controls[i];
+        if (control.type === "radio") { if (control.checked) return control.value; }
+        else return control.value;
+      }
+      return "";
+    }
     function apply() {
-      var checked = section.querySelector("input[type=radio][name$='mode']:checked");
-      var mode = checked ? checked.value : "none";
+      var value = chosen();
       section.querySelectorAll("[data-modes]").forEach(function (el) {
-        el.hidden = el.getAttribute("data-modes").split(" ").indexOf(mode) === -1;
+        el.hidden = el.getAttribute("data-modes").split(" ").indexOf(value) === -1;
       });
     }
-    radios.forEach(function (r) { r.addEventListener("change", apply); });
+    controls.forEach(function (control) { control.addEventListener("change", apply); });
     apply();
   }
 
@@ -122,8 +131,9 @@
     setupCopyButtons();
     var headers = document.getElementById("headers");
     if (headers) setupFormset(headers);
+    document.querySelectorAll("[data-choice]").forEach(setupChoice);
     var auth = document.getElementById("auth");
-    if (auth) { setupAuthModes(auth); setupPresets(auth); }
+    if (auth) setupPresets(auth);
     setupBusyForms();
   });
 })();

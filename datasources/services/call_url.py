@@ -97,6 +97,21 @@ def redirect_target(current_url: str, location: str) -> str:
         raise RedirectRefused(f"Redirect refused: {exc.message}") from None
 
 
+def next_page_url(base_url: str, current_url: str, link: str) -> str:
+    """The absolute URL of a next page (a Link header or a URL in the answer, maybe relative to the current page):
+    an https:// URL under the datasource's base URL (its scheme, host, port and path prefix), or InvalidURL."""
+    if not isinstance(link, str) or not link.strip():
+        raise InvalidURL("The next page's URL is empty.")
+    target = urljoin(current_url, link.strip())
+    check_absolute_url(target, what="The next page's URL")
+    base = _checked_base(base_url)
+    if origin(target) != origin(base.geturl()):
+        raise InvalidURL(f"The next page's URL {_shown(target)} is on another host than the datasource's base URL: "
+                         "refused (pages are only read from the datasource's own API).")
+    _check_stays_under(target, base)
+    return target
+
+
 def with_query_param(url: str, name: str, value: str) -> str:
     """The URL with the query parameter `name` set to `value` (replacing any earlier value)."""
     parts = urlsplit(without_query_param(url, name))

@@ -1,5 +1,6 @@
 """The one place in Connect that calls datasources' APIs: builds each call, sends it, and reads the answer within limits.
 
+- Method: GET, or POST with a JSON body (an item's body template); a POST is never redirected.
 - URL: the base URL plus a path and query string that can never change scheme, host or port (call_url.py, with the
   rules of url_rules.py).
 - Sent with every call to the base URL's origin: the custom headers and the authentication (Basic, an API key
@@ -20,6 +21,7 @@ Imports run one way: transport below oauth below this module.
 """
 import logging
 import time
+from dataclasses import dataclass
 
 import requests
 
@@ -34,8 +36,9 @@ MAX_REDIRECTS = 5
 
 
 def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
-                    expect_success: bool = True) -> UpstreamResponse:
-    """GET the datasource's base URL + path_and_query (or the absolute https:// `url`); see the module docstring.
+                    expect_success: bool = True, method: str = "GET", body: bytes | None = None) -> UpstreamResponse:
+    """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
+    see the module docstring.
 
     Raises a DatasourceError subclass, whose `shown_url` is the URL the call started at, as it may be shown;
     HTTPStatusError for a non-2xx answer unless expect_success is False.
@@ -43,23 +46,32 @@ def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: st
     entry = sessions.session_for(datasource)
     started = time.monotonic()
     target = None
+    sending = Sending(method=method, body=body)
     with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
             # A URL built from the base URL has its origin by construction; a test URL may have another one.
             same_origin = url is None or call_url.origin(target) == entry.plan.origin
-            upstream = _follow(entry, datasource, target, started, same_origin=same_origin)
+            upstream = _follow(entry, datasource, target, started, sending, same_origin=same_origin)
             if expect_success and not 200 <= upstream.status_code < 300:
                 raise upstream.status_error()
         except DatasourceError as error:
             error.shown_url = _shown_on_failure(entry.plan, target, url or path_and_query or datasource.base_url)
             # A call refused before anything was sent is a known state (one line per keystroke would flood).
-            log.log(logging.INFO if error.nothing_sent else logging.WARNING, "GET %s failed after %.3fs: [%s] %s",
-                    error.shown_url, time.monotonic() - started, error.code, error.message)
+            log.log(logging.INFO if error.nothing_sent else logging.WARNING, "%s %s failed after %.3fs: [%s] %s",
+                    method, error.shown_url, time.monotonic() - started, error.code, error.message)
             raise error from None
-    log.info("GET %s -> HTTP %s in %.3fs (%d bytes)", upstream.redacted_url, upstream.status_code,
+    log.info("%s %s -> HTTP %s in %.3fs (%d bytes)", method, upstream.redacted_url, upstream.status_code,
              upstream.elapsed_seconds, len(upstream.body))
     return upstream
+
+
+@dataclass(frozen=True)
+class Sending:
+    """What a call sends besides its URL: GET, or POST with a JSON body."""
+
+    method: str = "GET"
+    body: bytes | None = None
 
 
 def _shown_on_failure(plan, target: str | None, given: str) -> str:
@@ -81,11 +93,15 @@ def url_for_call(datasource: Datasource, *, path_and_query: str = "", url: str |
 
 # --- one call: hops, credentials, body ------------------------------------------------------------------------
 
-def _follow(entry, datasource, url: str, started: float, *, same_origin: bool) -> UpstreamResponse:
+def _follow(entry, datasource, url: str, started: float, sending: Sending, *, same_origin: bool) -> UpstreamResponse:
     for hop in range(MAX_REDIRECTS + 1):
         if hop:
             same_origin = call_url.origin(url) == entry.plan.origin
-        response, sent_url = _send(entry, datasource, url, same_origin=same_origin)
+        response, sent_url = _send(entry, datasource, url, sending, same_origin=same_origin)
+        if response.is_redirect and sending.method != "GET":
+            response.close()
+            raise RedirectRefused(f"The API answered the {sending.method} to {sent_url} with a redirect (HTTP "
+                                  f"{response.status_code}): Connect never sends a body elsewhere, so it is refused.")
         if not response.is_redirect:
             body = read_body(response, sent_url)
             current = redaction.current()
@@ -93,7 +109,7 @@ def _follow(entry, datasource, url: str, started: float, *, same_origin: bool) -
                 status_code=response.status_code, body=body, elapsed_seconds=time.monotonic() - started,
                 redacted_url=current.url(sent_url), content_type=response.headers.get("Content-Type", ""),
                 headers={k: v for k, v in response.headers.items() if k.lower() != "set-cookie"},
-                redaction=current)
+                redaction=current, request_url=url)
         response.close()
         url = call_url.redirect_target(sent_url, response.headers.get("Location", ""))
         if log.isEnabledFor(logging.DEBUG):
@@ -114,26 +130,26 @@ def with_api_key_param(plan, url: str, same_origin: bool | None = None) -> str:
     return call_url.without_query_param(url, name)
 
 
-def _send(entry, datasource, url: str, *, same_origin: bool):
-    """One GET: credentials only to the base URL's origin; an OAuth2 token is renewed once on a 401."""
+def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
+    """One request: credentials only to the base URL's origin; an OAuth2 token is renewed once on a 401."""
     plan = entry.plan
     headers, basic, sent_url = {}, None, with_api_key_param(plan, url, same_origin)
     if same_origin:
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
-        return _get(entry.session, sent_url, headers, basic), sent_url
+        return _request(entry.session, sending, sent_url, headers, basic), sent_url
     token = _bearer_token(datasource)
-    response = _get(entry.session, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
+    response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
     if response.status_code == 401:
         response.close()
         token = _bearer_token(datasource, rejected_token=token)
-        response = _get(entry.session, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
+        response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
     return response, sent_url
 
 
-def _get(session: requests.Session, url: str, headers: dict, basic_auth) -> requests.Response:
-    """One GET, prepared here and sent through the adapter the session mounts for the URL (for https:// the
-    pinned, policy-checking one; http:// is refused there).
+def _request(session: requests.Session, sending: Sending, url: str, headers: dict, basic_auth) -> requests.Response:
+    """One request, prepared here and sent through the adapter the session mounts for the URL (for https:// the
+    pinned, policy-checking one; http:// is refused there). A POST body goes as application/json.
 
     Session.request is skipped on purpose: its cookie jars, environment settings, hooks and redirect handling are
     for what Connect turns off (no cookies kept or sent, trust_env off, redirects followed and checked by _follow),
@@ -142,9 +158,13 @@ def _get(session: requests.Session, url: str, headers: dict, basic_auth) -> requ
     left = max(transport.time_left(), 0.001)
     try:
         request = requests.PreparedRequest()
-        request.prepare_method("GET")
+        request.prepare_method(sending.method)
         request.prepare_url(url, None)
+        if sending.method != "GET":
+            headers = {**headers, "Content-Type": "application/json"}
         request.prepare_headers({**session.headers, **headers})  # validates names and values (no injection)
+        if sending.method != "GET":
+            request.prepare_body(sending.body, None)
         if basic_auth is not None:
             request.prepare_auth(basic_auth)
         return session.get_adapter(request.url).send(request, stream=True, timeout=(left, left))

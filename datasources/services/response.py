@@ -2,6 +2,8 @@
 datasource's own secrets masked, so an API that echoes the request back never shows them (SPEC 1.5)."""
 import http.client
 import json
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import requests
@@ -27,6 +29,8 @@ class UpstreamResponse:
     headers: dict = field(default_factory=dict)
     # How the datasource's secrets are hidden in messages about this answer and in the answer itself.
     redaction: Redaction = field(default=GENERIC, repr=False, compare=False)
+    # The URL that answered, without the API key parameter (to resolve a relative next-page link); never shown.
+    request_url: str = field(default="", repr=False)
 
     def json(self):
         """The decoded JSON body (as sent: secrets not masked); raises errors.InvalidJSON."""
@@ -82,9 +86,27 @@ def _masked_texts(data, redaction: Redaction):
     return data
 
 
+_bytes_read: ContextVar[list[int] | None] = ContextVar("connect_bytes_read", default=None)
+
+
+@contextmanager
+def size_budget():
+    """One size cap for every answer read inside the block (the pages of one resolution); nested blocks share it."""
+    if _bytes_read.get() is not None:
+        yield
+        return
+    token = _bytes_read.set([0])
+    try:
+        yield
+    finally:
+        _bytes_read.reset(token)
+
+
 def read_body(response: requests.Response, url: str) -> bytes:
-    """The whole (decoded) body, counted while streaming against the size cap and the deadline."""
-    cap = settings.CONNECT_MAX_RESPONSE_BYTES
+    """The whole (decoded) body, counted while streaming against the size cap (what is left of it inside a
+    size_budget block) and the deadline."""
+    budget = _bytes_read.get()
+    cap = settings.CONNECT_MAX_RESPONSE_BYTES - (budget[0] if budget else 0)
     try:
         if _announced_length(response) > cap:
             raise too_large(cap, url, announced=True)
@@ -96,6 +118,8 @@ def read_body(response: requests.Response, url: str) -> bytes:
             if transport.time_left() <= 0:
                 raise transport.deadline_error(url)
             chunks.append(chunk)
+        if budget is not None:
+            budget[0] += size
         return b"".join(chunks)
     except LIBRARY_ERRORS as exc:
         raise translate_request_error(exc, url=url) from None
@@ -112,8 +136,10 @@ def _announced_length(response: requests.Response) -> int:
 
 def too_large(cap: int, url: str, *, announced: bool = False) -> ResponseTooLarge:
     how = "announces" if announced else "sent"
-    return ResponseTooLarge(f"The answer from {url} {how} more than the limit of {cap:,} bytes "
-                            "(CONNECT_MAX_RESPONSE_BYTES): refused, nothing is kept.")
+    limit = settings.CONNECT_MAX_RESPONSE_BYTES
+    left = "" if cap == limit else f" (what was left of the {limit:,}-byte limit after the earlier pages)"
+    return ResponseTooLarge(f"The answer from {url} {how} more than {cap:,} bytes{left}; the limit is "
+                            "CONNECT_MAX_RESPONSE_BYTES: refused, nothing is kept.")
 
 
 def body_excerpt(body: bytes, redact: Redaction) -> str:

@@ -22,13 +22,15 @@ class CacheUnavailable(Exception):
     """Redis did not answer."""
 
 
-def cache_key_for(item, evaluated_query: str) -> str:
-    """item id + item and datasource config versions + SHA-256 of the evaluated query.
+def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str | None = None) -> str:
+    """item id + item and datasource config versions + SHA-256 of the evaluated call: the query for a GET (as it
+    always was), the method, the query and the evaluated body for a POST.
 
     Saving the item or its datasource changes a version, so old entries are never read again (they expire).
     The datasource id is there so that one datasource's entries can be deleted by pattern.
     """
-    digest = hashlib.sha256(evaluated_query.encode("utf-8")).hexdigest()
+    called = evaluated_query if method == "GET" else f"{method}\n{evaluated_query}\n{body or ''}"
+    digest = hashlib.sha256(called.encode("utf-8")).hexdigest()
     datasource = item.datasource
     return (f"{KEY_PREFIX}:{item.pk}:{item.config_version}:"
             f"{datasource.pk}:{datasource.config_version}:{digest}")

@@ -1,4 +1,6 @@
-"""Query evaluation: variables replaced by their values, each URL-encoded for where it stands."""
+"""Query and body evaluation: variables replaced by their values, each encoded for where it stands (URL-encoded in
+the query, JSON-encoded in a POST body)."""
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from datasources import url_rules
@@ -7,36 +9,86 @@ from .. import syntax
 from .errors import InvalidVariableValue, MissingVariable
 
 
-def evaluate_query(*, item, user_input: str = "", current_user: str = "", values: dict | None = None) -> str:
-    """The item's query with $userInput, $currentUser and each dependency replaced.
+@dataclass(frozen=True)
+class CurrentUser:
+    """Who is asking: $currentUser is the username; .email and .displayName its parts (display name: the full name,
+    else the username). From the signed-in account, or from an embedding token's claims."""
 
-    Every value is percent-encoded with nothing kept safe, so `/`, `?`, `&`, `#` in a value stay data: a value can
-    never add a path segment, start the query string, add a parameter or a fragment, or (with the client's own
-    rule) change the host. A required variable without a value raises MissingVariable; an optional one is empty.
+    username: str = ""
+    email: str = ""
+    display_name: str = ""
+
+    @classmethod
+    def of_account(cls, user) -> "CurrentUser":
+        username = user.get_username() if user is not None else ""
+        full_name = (user.get_full_name() if user is not None and hasattr(user, "get_full_name") else "").strip()
+        return cls(username=username, email=getattr(user, "email", "") or "", display_name=full_name or username)
+
+    @classmethod
+    def of(cls, value) -> "CurrentUser":
+        """A CurrentUser as it is, or one made from a username."""
+        if isinstance(value, CurrentUser):
+            return value
+        return cls(username=value or "", display_name=value or "")
+
+    def variables(self) -> dict:
+        return {syntax.CURRENT_USER: self.username, f"{syntax.CURRENT_USER}.email": self.email,
+                f"{syntax.CURRENT_USER}.displayName": self.display_name or self.username}
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One call of an item: the query (path and query string) and, for POST, the JSON body."""
+
+    query: str
+    method: str = "GET"
+    body: str | None = None
+
+
+def evaluate_query(*, item, user_input: str = "", current_user="", values: dict | None = None) -> str:
+    """The item's query with $userInput, $currentUser (and its parts) and each dependency replaced."""
+    return evaluate_call(item=item, user_input=user_input, current_user=current_user, values=values).query
+
+
+def evaluate_call(*, item, user_input: str = "", current_user="", values: dict | None = None) -> Evaluated:
+    """The item's query, and its JSON body for POST, with every variable replaced.
+
+    In the query every value is percent-encoded with nothing kept safe, so `/`, `?`, `&`, `#` in a value stay data:
+    a value can never add a path segment, start the query string, add a parameter or a fragment, or (with the
+    client's own rule) change the host. In the body every value is JSON-encoded where it stands. A required
+    variable without a value raises MissingVariable; an optional one is empty.
     """
     supplied = {name: (values or {}).get(name, "") for name in item.dependency_names}
     supplied[syntax.USER_INPUT] = user_input
-    supplied[syntax.CURRENT_USER] = current_user
+    supplied.update(CurrentUser.of(current_user).variables())
     supplied = {name: "" if value is None else str(value) for name, value in supplied.items()}
-
-    used = syntax.query_variables(item.query)
-    unknown = [name for name in used if name not in supplied]
-    if unknown:
-        # The model refuses these; an item saved around validation still gets a clear message.
-        raise MissingVariable(f"The query uses {_names(unknown)}, which the item does not declare.")
-    missing = [name for name in used if not supplied[name] and name not in item.optional_names]
-    if missing:
-        raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
+    body_template = (item.body_template or "") if item.method == "POST" else ""
+    _check_supplied(item, syntax.query_variables(item.query) + syntax.query_variables(body_template), supplied)
 
     path, mark, query_string = (item.query or "").partition("?")
     evaluated_path = _substitute(path, supplied)
     _refuse_dot_segments(evaluated_path, path)
-    return evaluated_path + mark + _substitute(query_string, supplied)
+    query = evaluated_path + mark + _substitute(query_string, supplied)
+    if item.method != "POST":
+        return Evaluated(query=query)
+    body = syntax.fill_json_template(body_template, supplied.__getitem__) if body_template.strip() else None
+    return Evaluated(query=query, method="POST", body=body)
+
+
+def _check_supplied(item, used: list[str], supplied: dict) -> None:
+    unknown = sorted({name for name in used if name not in supplied}, key=used.index)
+    if unknown:
+        # The model refuses these; an item saved around validation still gets a clear message.
+        raise MissingVariable(f"The query uses {_names(unknown)}, which the item does not declare.")
+    missing = sorted({name for name in used if not supplied[name] and name not in item.optional_names},
+                     key=used.index)
+    if missing:
+        raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
 
 
 def _substitute(text: str, supplied: dict) -> str:
     def replace(match):
-        name = match.group("braced") or match.group("bare")
+        name = syntax.variable_name(match)
         if name is None:  # `$$`
             return "$"
         return quote(supplied[name], safe="")

@@ -1,26 +1,31 @@
-"""Options from a JSON answer: where the list is, which field is the key, how the label is built."""
+"""Options from a JSON answer: where the list is, which field is the key, how the label is built.
+
+Paths are dotted (`data.items`, as items always had) or RFC 9535 JSONPath (`$.data.items[?@.active == true]`,
+relative to the answer for the list and to each entry for the key and label fields). A JSONPath list path that
+names one place (`$.data.items`) must hold a list, like a dotted one; one that selects several values (a filter,
+a wildcard) makes those values the entries.
+"""
 import functools
 import json
-from string import Formatter
 
 from .. import syntax
 from .errors import ExtractionError
 
-_MISSING = object()
+_MISSING = syntax.MISSING
 
 
 def extract_options(*, item, data) -> list[dict]:
     """[{"key": ..., "label": ...}] for at most item.max_options entries of the list at item.list_path."""
-    entries = _find_list(data, item.list_path)[: item.max_options]
+    entries = find_entries(data, item.list_path)[: item.max_options]
     if not entries:
         return []
-    key_field = item.key_field
+    key_field = item.key_field or ""
     # The key path and label template are parsed once per configuration, not once per answer or entry: this
     # runs on every cache miss, once per option.
-    key_path, label_parts = _plan(key_field or "", item.label_template or "")
+    key_path, label_parts = _plan(key_field, item.label_template or "")
     options = []
     for position, entry in enumerate(entries, start=1):
-        key = _lookup(entry, key_path)
+        key = _value_at(entry, key_path, key_field, position, what="key field")
         if type(key) is not str:
             key = _checked_key(key, key_field, position)
         if label_parts is None:
@@ -31,11 +36,25 @@ def extract_options(*, item, data) -> list[dict]:
     return options
 
 
-def _find_list(data, list_path: str) -> list:
-    current = data
-    walked = []
-    for segment in syntax.split_path(list_path):
-        found = _step(current, segment)
+def find_entries(data, list_path: str) -> list:
+    """The entries at the item's "Path to the list" (blank: the answer itself)."""
+    path = _compiled(list_path)
+    if path.jsonpath is None:
+        return _dotted_list(data, path, list_path)
+    found = _selected(path, data, list_path)
+    if not path.singular:
+        return found
+    if not found:
+        raise ExtractionError(f"The path to the list {list_path} selects nothing in the answer.")
+    if not isinstance(found[0], list):
+        raise ExtractionError(f"{list_path} is {_kind(found[0])}, not a list.")
+    return found[0]
+
+
+def _dotted_list(data, path, list_path: str) -> list:
+    current, walked = data, []
+    for segment in path.segments:
+        found = syntax.lookup(current, (segment,))
         if found is _MISSING:
             where = "the answer" if not walked else f"“{'.'.join(walked)}”"
             raise ExtractionError(f"The answer has no “{list_path}”: {where} has no “{segment}”.")
@@ -48,19 +67,42 @@ def _find_list(data, list_path: str) -> list:
     return current
 
 
+def _compiled(text: str):
+    try:
+        return syntax.compile_path(text or "")
+    except ValueError as exc:  # saved around validation: a clear message, never a traceback
+        raise ExtractionError(f"The path {text} is not valid: {exc}") from None
+
+
+def _selected(path, data, text: str) -> list:
+    try:
+        return path.values(data)
+    except ValueError as exc:
+        raise ExtractionError(f"The path {text} could not be applied: {exc}") from None
+
+
 @functools.lru_cache(maxsize=256)
 def _plan(key_field: str, template: str):
-    """(key path, label parts): each label part is (literal, field name or None, field path, is the key)."""
-    key_path = tuple(syntax.split_path(key_field))
+    """(key path, label parts): each label part is (literal, field name or None, compiled path, is the key)."""
+    key_path = _compiled(key_field)
     if not template:
         return key_path, None  # the label is the key
-    if syntax.is_bare_field(template):  # a bare field path is that field
-        field_name = template.strip()
-        return key_path, (("", field_name, tuple(syntax.split_path(field_name)), field_name == "key"),)
-    parts = tuple((literal, field_name, tuple(syntax.split_path(field_name)) if field_name else (),
-                   field_name == "key")
-                  for literal, field_name, _spec, _conversion in Formatter().parse(template))
-    return key_path, parts
+    try:
+        parsed = syntax.parse_label(template)
+    except ValueError as exc:
+        raise ExtractionError(f"The label is not valid: {exc}") from None
+    return key_path, tuple((literal, field, _compiled(field) if field else None, field == "key")
+                           for literal, field in parsed)
+
+
+def _value_at(entry, path, text: str, position: int, *, what: str):
+    """The one value a path selects in an entry, or _MISSING; an error when a JSONPath selects several."""
+    if path.jsonpath is None:
+        return syntax.lookup(entry, path.segments)
+    found = _selected(path, entry, text)
+    if len(found) > 1:
+        raise ExtractionError(f"Entry {position}: the {what} {text} selects {len(found)} values; it must select one.")
+    return found[0] if found else _MISSING
 
 
 def _checked_key(key, key_field: str, position: int):
@@ -81,31 +123,11 @@ def _label_of(entry, key, label_parts, position: int) -> str:
             parts.append(literal)
         if field_name is None:
             continue
-        value = key if is_key else _lookup(entry, field_path)
+        value = key if is_key else _value_at(entry, field_path, field_name, position, what="label field")
         if value is _MISSING:
             raise ExtractionError(f"Entry {position} has no field “{field_name}” used in the label.")
         parts.append(value if type(value) is str else _text(value))
     return "".join(parts)
-
-
-def _lookup(value, path):
-    for segment in path:
-        if type(value) is dict:  # what JSON gives: the common case, without a call
-            value = value.get(segment, _MISSING)
-        else:
-            value = _step(value, segment)
-        if value is _MISSING:
-            return _MISSING
-    return value
-
-
-def _step(value, segment: str):
-    if isinstance(value, dict):
-        return value.get(segment, _MISSING)
-    if isinstance(value, list) and segment.isdigit():
-        index = int(segment)
-        return value[index] if index < len(value) else _MISSING
-    return _MISSING
 
 
 def _text(value) -> str:

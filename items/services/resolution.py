@@ -6,21 +6,20 @@ upstream call: the first caller takes a short lock and fills the entry, the othe
 waits too long makes its own call rather than fail. A hit on a body this process has already extracted reuses those
 options (extracted.py) instead of parsing the JSON again.
 """
-import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.conf import settings
 
-from datasources.services import client, errors
+from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 
 from . import cache
-from .errors import ItemError
-from .evaluation import evaluate_query
+from .errors import ExtractionError, ItemError
+from .evaluation import Evaluated, evaluate_call
 from .extracted import extracted_options
-from .extraction import extract_options
+from .fetching import fetch_options, options_from_cached
 
 POLL_SECONDS = 0.05
 
@@ -44,6 +43,8 @@ class Resolution:
     datasource: object = field(repr=False)
     raw_query: str = field(repr=False)
     called_url: str = field(default="", repr=False)  # already redacted by the client
+    method: str = "GET"
+    pages: list = field(default_factory=list)  # the calls made (fetching.PageCall), for the preview
     options: list = field(default_factory=list)
     cached: bool = False
     cache_status: str = ""
@@ -70,14 +71,15 @@ class Resolution:
         return CACHE_NOTES.get(self.cache_status, "").format(ttl=settings.CONNECT_CACHE_TTL_SECONDS)
 
 
-def resolve_item(*, item, user_input: str = "", current_user: str = "", values: dict | None = None,
+def resolve_item(*, item, user_input: str = "", current_user="", values: dict | None = None,
                  use_cache: bool = True) -> Resolution:
-    """Options for one call of an item. Raises ItemError or DatasourceError, with `.resolution` when the
-    query could be evaluated."""
+    """Options for one call of an item. `current_user` is an evaluation.CurrentUser (or just a username).
+
+    Raises ItemError or DatasourceError, with `.resolution` when the query could be evaluated."""
     started = time.monotonic()
     datasource = item.datasource
-    evaluated = evaluate_query(item=item, user_input=user_input, current_user=current_user, values=values)
-    resolution = Resolution(datasource=datasource, raw_query=evaluated)
+    evaluated = evaluate_call(item=item, user_input=user_input, current_user=current_user, values=values)
+    resolution = Resolution(datasource=datasource, raw_query=evaluated.query, method=evaluated.method)
     try:
         if not use_cache:
             _fill_from_upstream(item, evaluated, resolution, status=BYPASSED)
@@ -96,9 +98,9 @@ def resolve_item(*, item, user_input: str = "", current_user: str = "", values: 
     return resolution
 
 
-def _fill_through_cache(item, evaluated: str, resolution: Resolution) -> None:
+def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution) -> None:
     """Raises cache.CacheUnavailable only before this caller has called the API."""
-    key = cache.cache_key_for(item, evaluated)
+    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
     if _fill_from_cache(item, key, resolution):
         return
     give_up_at = time.monotonic() + _lock_wait_seconds()
@@ -131,39 +133,37 @@ def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
     resolution.cached = True
     resolution.cache_status = HIT
     resolution.options = extracted_options.options_for(
-        item=item, key=key, body=body, extract=lambda: extract_options(item=item, data=_decoded(body)))
+        item=item, key=key, body=body, extract=lambda: options_from_cached(item, body))
     return True
 
 
-def _fill_from_upstream(item, evaluated: str, resolution: Resolution, *, status: str) -> None:
+def _fill_from_upstream(item, evaluated: Evaluated, resolution: Resolution, *, status: str) -> None:
     resolution.cache_status = status
     resolution.cached = False
     try:
-        response = client.call_datasource(datasource=item.datasource, path_and_query=evaluated)
-    except errors.DatasourceError as exc:
-        resolution.upstream_status = exc.status_code
+        fetched = fetch_options(item=item, evaluated=evaluated, pages=resolution.pages)
+    except (errors.DatasourceError, ItemError) as exc:
+        _note_calls(resolution)
+        if isinstance(exc, ExtractionError) and getattr(exc, "raw_text", None) is not None:
+            resolution.raw_body = exc.raw_text.encode("utf-8", "surrogatepass")  # shown even when extraction fails
         raise
-    resolution.upstream_status = response.status_code
-    resolution.called_url = response.redacted_url  # as called (with auth parameters), redacted by the client
-    resolution.elapsed_seconds = response.elapsed_seconds
-    data, text, encoding = response.json_releasing_body()  # the datasource's own secrets masked
-    try:
-        resolution.options = extract_options(item=item, data=data)
-    finally:  # the preview shows the raw answer even when extraction fails
-        del data
-        resolution.raw_body = text.encode(encoding, "surrogatepass")
+    _note_calls(resolution)
+    resolution.options = fetched.options
+    resolution.raw_body = fetched.text.encode(fetched.encoding, "surrogatepass")
+
+
+def _note_calls(resolution: Resolution) -> None:
+    """The first call's status and URL, and the time of all of them, for the preview's summary."""
+    if resolution.pages:
+        first = resolution.pages[0]
+        resolution.upstream_status = resolution.pages[-1].status
+        resolution.called_url = first.url
+        resolution.elapsed_seconds = sum(page.seconds or 0 for page in resolution.pages)
 
 
 def _store(key: str, resolution: Resolution) -> None:
     if not cache.store_body(key, resolution.raw_body):
         resolution.cache_status = UNAVAILABLE
-
-
-def _decoded(body: bytes):
-    try:
-        return json.loads(body)
-    except ValueError:
-        raise errors.InvalidJSON("The cached answer is not JSON.")
 
 
 def _joined(base_url: str, evaluated: str) -> str:

@@ -25,7 +25,8 @@ def item(item_factory, datasource):
 def form_data(datasource, **overrides):
     data = {"name": "Cities", "datasource": datasource.pk, "query": "/cities?country=$country&q=$userInput",
             "dependencies": "country, region?", "list_path": "", "key_field": "id", "label_template": "{name}",
-            "max_options": "50"}
+            "max_options": "50", "method": "GET", "pagination": "none", "page_start": "1", "page_step": "1",
+            "max_pages": "5"}
     data.update(overrides)
     return data
 

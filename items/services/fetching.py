@@ -1,0 +1,168 @@
+"""Fetching an item's answer from its API: one call, or the pages of a paginated item, and the options in them.
+
+Every page goes through the same client (address policy, base-URL prefix, authentication, redirect rules); a next
+page on another host is refused. One deadline (CONNECT_CALL_DEADLINE_SECONDS) and one size cap
+(CONNECT_MAX_RESPONSE_BYTES) cover all the pages together. Pages are read until the item's maximum options or its
+page cap; a page that fails fails the whole resolution (nothing is cached) with an error that names the page.
+
+What is cached is the answer as received (the datasource's own secrets masked): the one page's JSON, or for a
+paginated item a JSON list of its pages, which `options_from_cached` reads back.
+"""
+import json
+import time
+from dataclasses import dataclass, field
+
+from requests.utils import parse_header_links
+
+from datasources.services import call_url, client, errors, transport
+from datasources.services.redaction import redaction_for_datasource
+from datasources.services.response import size_budget
+
+from .. import syntax
+from ..models import Pagination
+from .errors import ExtractionError, ItemError
+from .evaluation import Evaluated
+from .extraction import extract_options
+
+
+@dataclass
+class PageCall:
+    """One upstream call as the preview shows it: URL and body already redacted."""
+
+    number: int
+    method: str
+    url: str = ""
+    status: int | None = None
+    seconds: float | None = None
+    body_sent: str = ""
+    error: str = ""
+
+
+@dataclass
+class Fetched:
+    options: list
+    text: str  # what the cache keeps: the answer (or the list of pages), secrets masked
+    encoding: str
+    pages: list[PageCall] = field(default_factory=list)
+
+
+def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetched:
+    """The options of a fresh call (or calls) of the item; `pages` is filled as each call is made, so a failure
+    still shows what was called. Raises DatasourceError or ItemError (naming the page of a paginated item)."""
+    body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
+    if item.pagination == Pagination.NONE:
+        response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
+        data, text, encoding = response.json_releasing_body()
+        try:
+            options = extract_options(item=item, data=data)
+        except ExtractionError as exc:
+            exc.raw_text = text
+            raise
+        return Fetched(options=options, text=text, encoding=encoding, pages=pages)
+    with transport.call_deadline(), size_budget():
+        return _fetch_pages(item, evaluated, body, pages)
+
+
+def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fetched:
+    options, texts = [], []
+    target = {"path_and_query": _page_query(item, evaluated.query, 1)}
+    for number in range(1, item.max_pages + 1):
+        try:
+            response = _call(item, pages, number=number, evaluated=evaluated, body=body, **target)
+            data, text, _encoding = response.json_releasing_body()
+            texts.append(text)
+            found = extract_options(item=item, data=data)[: item.max_options - len(options)]
+            options += found
+            if len(options) >= item.max_options or not found:  # enough, or an empty page: the last one
+                break
+            target = _next_page(item, response, data, number, evaluated.query)
+        except (errors.DatasourceError, ItemError) as exc:
+            raise _on_page(exc, number, pages) from None
+        if target is None:
+            break
+    return Fetched(options=options, text="[" + ",".join(texts) + "]", encoding="utf-8", pages=pages)
+
+
+def _call(item, pages: list[PageCall], *, number: int, evaluated: Evaluated, body, **target):
+    """One call through the client, recorded as a PageCall (the body as sent, redacted)."""
+    datasource = item.datasource
+    page = PageCall(number=number, method=evaluated.method)
+    if evaluated.body is not None:
+        page.body_sent = _redacted(datasource, evaluated.body)
+    pages.append(page)
+    started = time.monotonic()
+    try:
+        response = client.call_datasource(datasource=datasource, method=evaluated.method, body=body, **target)
+    except errors.DatasourceError as exc:
+        page.url, page.status, page.error = exc.shown_url, exc.status_code, exc.message
+        page.seconds = time.monotonic() - started
+        raise
+    page.url, page.status, page.seconds = response.redacted_url, response.status_code, response.elapsed_seconds
+    return response
+
+
+def _next_page(item, response, data, number: int, query: str) -> dict | None:
+    """Where the next page is (keyword arguments for the client), or None when this was the last one."""
+    if item.pagination == Pagination.PAGE:
+        return {"path_and_query": _page_query(item, query, number + 1)}
+    if item.pagination == Pagination.LINK:
+        link = _link_next(response)
+    else:
+        found = _next_url_in(item, data)
+        link = found if isinstance(found, str) else None
+    if not link:
+        return None
+    return {"url": call_url.next_page_url(item.datasource.base_url, response.request_url, link)}
+
+
+def _page_query(item, query: str, number: int) -> str:
+    if item.pagination != Pagination.PAGE:
+        return query
+    value = item.page_start + (number - 1) * item.page_step
+    return call_url.with_query_param(query, item.page_parameter.strip(), str(value))
+
+
+def _link_next(response) -> str | None:
+    header = next((v for k, v in response.headers.items() if k.lower() == "link"), "")
+    for link in parse_header_links(header) if header else ():
+        if "next" in (link.get("rel") or "").split():
+            return link.get("url")
+    return None
+
+
+def _next_url_in(item, data):
+    try:
+        found = syntax.compile_path(item.next_url_path).values(data)
+    except ValueError as exc:
+        raise ExtractionError(f"The path to the next page's URL is not valid: {exc}") from None
+    return found[0] if found else None
+
+
+def _on_page(exc, number: int, pages: list[PageCall]):
+    """The error, its message saying which page failed (the earlier pages were read)."""
+    exc.page = number
+    exc.message = f"Page {number} failed: {exc.message}"
+    exc.args = (exc.message,)
+    if pages and not pages[-1].error:
+        pages[-1].error = exc.message
+    return exc
+
+
+def options_from_cached(item, body: bytes) -> list:
+    """The options of a cached body: the answer, or for a paginated item the list of its pages."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise errors.InvalidJSON("The cached answer is not JSON.") from None
+    if item.pagination == Pagination.NONE:
+        return extract_options(item=item, data=data)
+    options = []
+    for page in data if isinstance(data, list) else [data]:
+        options += extract_options(item=item, data=page)[: item.max_options - len(options)]
+        if len(options) >= item.max_options:
+            break
+    return options
+
+
+def _redacted(datasource, text: str) -> str:
+    return redaction_for_datasource(datasource).text(text)
