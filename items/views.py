@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from connect_project.auth import staff_required
 from datasources.services import errors
+from datasources.services.redaction import redaction_for_datasource
 
 from .forms import ItemForm, PreviewForm
 from .models import Item
@@ -76,6 +77,12 @@ def item_preview(request, pk):
         form = PreviewForm(request.POST, item=item)
         if form.is_valid():
             context.update(_preview(item, form))
+        # Shown again as typed, but a datasource's own secret typed into a variable is shown as ***.
+        form.data = form.data.copy()
+        masked = redaction_for_datasource(item.datasource)
+        for name in form.fields:
+            if isinstance(form.data.get(name), str):
+                form.data[name] = masked.values(form.data[name])
     else:
         form = PreviewForm(item=item, initial=PreviewForm.initial_for(request.user))
     context["form"] = form

@@ -75,9 +75,14 @@ def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fet
             options += found
             if len(options) >= item.max_options or not found:  # enough, or an empty page: the last one
                 break
-            target = _next_page(item, response, data, number, evaluated.query)
         except (errors.DatasourceError, ItemError) as exc:
             raise _on_page(exc, number, pages) from None
+        if number == item.max_pages:
+            break
+        try:
+            target = _next_page(item, response, data, number, evaluated.query)
+        except (errors.DatasourceError, ItemError) as exc:
+            raise _on_page(exc, number + 1, pages) from None
         if target is None:
             break
     return Fetched(options=options, text="[" + ",".join(texts) + "]", encoding="utf-8", pages=pages)

@@ -15,10 +15,10 @@ ISSUES = {"issues": [
 
 def make_item(datasource, *, name="Issues", query="/search?q=$userInput", dependencies=(), list_path="issues",
               key_field="key", label_template="{key} - {fields.summary}", max_options=100,
-              user_input_optional=False):
+              user_input_optional=False, **fields):
     item = Item(name=name, datasource=datasource, query=query, list_path=list_path, key_field=key_field,
                 label_template=label_template, max_options=max_options, user_input_optional=user_input_optional,
-                dependencies=[{"name": n.rstrip("?"), "optional": n.endswith("?")} for n in dependencies])
+                dependencies=[{"name": n.rstrip("?"), "optional": n.endswith("?")} for n in dependencies], **fields)
     item.full_clean()
     item.save()
     return Item.objects.select_related("datasource", "datasource__auth").get(pk=item.pk)

@@ -49,8 +49,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         owner = self.server.owner
         path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
         with owner.lock:
-            owner.requests.append({"path": self.path, "headers": dict(self.headers.items())})
+            owner.requests.append({"path": self.path, "headers": dict(self.headers.items()), "method": self.command,
+                                   "body": body, "at": time.monotonic()})
         route = owner.routes.get(path)
         if route is None:
             send(self, 404, b'{"error": "no such route"}')
