@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasources/", include("datasources.urls")),
     path("items/", include("items.urls")),
+    path("applications/", include("applications.urls")),
     path("api/", include("items.api_urls")),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),
     path("admin/", admin.site.urls),

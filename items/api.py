@@ -1,4 +1,5 @@
-"""The JSON API: an item's options for signed-in users, and read-only datasource configuration for staff.
+"""The JSON API: an item's options for signed-in users and embedding tokens, and read-only datasource
+configuration for staff.
 
 Errors are always JSON {"error": {"code", "message"}}: never a login redirect, a traceback, a secret or a raw
 upstream body.
@@ -10,6 +11,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from applications.services.callers import identify_caller
+from applications.services.tokens import TokenRefused
 from datasources.models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
 from datasources.services import errors
 
@@ -51,6 +54,14 @@ def error_response(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
+def refusal_response(refusal: TokenRefused) -> JsonResponse:
+    response = error_response(refusal.code, refusal.message, refusal.http_status)
+    if refusal.http_status == 401:  # RFC 6750: the error is named only when a token was sent
+        response["WWW-Authenticate"] = "Bearer" if refusal.code == "not_authenticated" else \
+            'Bearer error="invalid_token"'
+    return response
+
+
 def _json_view(*, staff_only: bool):
     def decorate(view):
         @wraps(view)
@@ -66,8 +77,14 @@ def _json_view(*, staff_only: bool):
     return decorate
 
 
-@_json_view(staff_only=False)
+@never_cache
+@require_GET
 def item_options(request, pk):
+    # A bearer token is judged alone (never the session); the caller keeps the token's email and name.
+    try:
+        request.connect_caller = caller = identify_caller(request, item_id=pk)
+    except TokenRefused as refusal:
+        return refusal_response(refusal)
     # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
     item = find_item(pk)
     if item is None:
@@ -75,7 +92,7 @@ def item_options(request, pk):
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     try:
         resolution = resolve_item(item=item, user_input=request.GET.get("q", ""),
-                                  current_user=request.user.get_username(), values=values)
+                                  current_user=caller.username, values=values)
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     except errors.DatasourceError as exc:
