@@ -98,13 +98,14 @@ class Binding(models.Model):
     """One dependency of an item bound to another item: "$country comes from the item Country".
 
     The value of the dependency is the key a person chose in the source item's field, so Connect can lay out
-    cascading fields itself (the Try it page). A source item that is bound cannot be deleted (PROTECT): the
-    forms using the chain would lose a field silently. Cycles are refused by items/bindings.py.
+    cascading fields itself (the Try it page). A source item that is bound cannot be deleted: the forms using the
+    chain would lose a field silently (RESTRICT, so a whole chain still goes with its datasource). Cycles are
+    refused by items/bindings.py.
     """
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="bindings")
     dependency = models.CharField(max_length=100, help_text="The dependency's name, without the $.")
-    source = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="bound_by",
+    source = models.ForeignKey(Item, on_delete=models.RESTRICT, related_name="bound_by",
                                verbose_name="comes from the item")
 
     class Meta:

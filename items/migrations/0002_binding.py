@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('dependency', models.CharField(help_text="The dependency's name, without the $.", max_length=100)),
                 ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bindings', to='items.item')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='bound_by', to='items.item', verbose_name='comes from the item')),
+                ('source', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='bound_by', to='items.item', verbose_name='comes from the item')),
             ],
             options={
                 'ordering': ['item', 'dependency'],
