@@ -33,8 +33,9 @@ class ApplicationForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["items"].queryset = Item.objects.order_by("name")
-        self.fields["items"].help_text = ("The items its embedding tokens may name; a token can only narrow "
-                                          "this list.")
+        self.fields["items"].help_text = (
+            "The items its embedding tokens may name; a token can only narrow this list."
+            if Item.objects.exists() else "There is no item yet: create items first, then grant them here.")
         self.fields["allowed_origins"].help_text = (
             "The pages that may embed the widget, one per line, as the browser's address bar shows them: "
             "https://host or https://host:port, no path."
