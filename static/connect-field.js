@@ -390,6 +390,13 @@
     input.setAttribute("aria-expanded", "false");
     input.setAttribute("aria-controls", this.listbox.id);
     input.setAttribute("autocomplete", "off");
+    // Read with the field, as GOV.UK's accessible-autocomplete does: how to use it without seeing it.
+    var hint = element("span", {"class": "connect-field-live", id: this.id + "-hint"},
+                       (this.description.user_input_optional ? "Type to search, or press the down arrow for all " +
+                        "options." : "Type to search.") + " Use the up and down arrows to move through the " +
+                       "options and Enter to choose one.");
+    this.wrapper.appendChild(hint);
+    addToken(input, "aria-describedby", hint.id);
     addToken(input, "aria-describedby", this.status.id);
     input.addEventListener("input", function () { self.onInput(); });
     input.addEventListener("keydown", function (event) { self.onKeyDown(event); });

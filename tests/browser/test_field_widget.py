@@ -29,6 +29,13 @@ def options_requests(page, item):
     return seen
 
 
+def choose_noord_holland(page):
+    page.get_by_label("Country").select_option(label="Netherlands")
+    region = page.get_by_label("Region")
+    region.locator("option", has_text="Noord-Holland").wait_for(state="attached")
+    region.select_option(label="Noord-Holland")
+
+
 def city_box(page):
     return page.get_by_role("combobox", name="City")
 
@@ -154,6 +161,40 @@ def test_typing_quickly_makes_at_most_two_requests_and_shows_the_last_texts_opti
     assert 1 <= len(requests_made) <= 2, requests_made
     assert "q=Amsterda" in requests_made[-1]
     assert listbox.get_by_role("option").all_inner_texts() == ["Amsterdam"]
+
+
+def test_an_older_answer_never_replaces_a_newer_one(try_page, chain):
+    page = try_page
+    choose_noord_holland(page)
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    city = city_box(page)
+    city.fill(geo_api.SLOW_TEXT)  # answered after SLOW_SECONDS
+    page.wait_for_timeout(500)  # its request is on its way
+    city.fill("haa")
+    listbox = page.get_by_role("listbox", name="City")
+    listbox.get_by_role("option", name="Haarlem").wait_for()
+    page.wait_for_timeout(geo_api.SLOW_SECONDS * 1000 + 300)  # the slow answer would be in by now
+    assert listbox.get_by_role("option").all_inner_texts() == ["Haarlem"]
+    assert city.input_value() == "haa"
+    assert any("q=zaa" in url for url in failed)  # aborted, not just ignored
+
+
+def test_answers_for_the_same_values_are_reused_on_the_page(try_page, chain):
+    page = try_page
+    choose_noord_holland(page)
+    requests_made = options_requests(page, chain.city)
+    city, region = city_box(page), page.get_by_label("Region")
+    city.fill("a")
+    page.get_by_role("option", name="Haarlem").wait_for()
+    region.select_option(label="Zuid-Holland")
+    city.fill("a")
+    page.get_by_role("option", name="Den Haag").wait_for()
+    region.select_option(label="Noord-Holland")
+    city.fill("a")
+    page.get_by_role("option", name="Haarlem").wait_for()
+    page.wait_for_timeout(400)
+    assert len(requests_made) == 2, requests_made
 
 
 def test_an_api_error_shows_connects_message(try_page):

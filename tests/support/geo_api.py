@@ -1,6 +1,7 @@
 """A small geography API (countries, their regions, their cities) served by the real local HTTPS test server, and
 the Country -> Region -> City chain of items bound to each other that the widget tests click through."""
 import json
+import time
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +19,8 @@ GEO = {
 }
 # A city search for this text makes the API fail (the widget shows Connect's message).
 FAILING_TEXT = "boom"
+# A city search for this text is answered late (an older answer arriving after a newer one).
+SLOW_TEXT, SLOW_SECONDS = "zaa", 1.5
 
 
 def _query(handler) -> dict:
@@ -42,6 +45,8 @@ def cities(handler):
     text = query.get("q", "").lower()
     if FAILING_TEXT in text:
         return _json(handler, {"error": "upstream exploded"}, status=500)
+    if text == SLOW_TEXT:
+        time.sleep(SLOW_SECONDS)
     names = [city for _country, regions_ in GEO.values() for code, (_name, cities_) in regions_.items()
              if code == query.get("region") for city in cities_]
     _json(handler, [{"code": name[:3].upper(), "name": name} for name in names if text in name.lower()])
