@@ -6,11 +6,12 @@ Claims: `iss` (the application's id, as a string), `sub` (the user, used as $cur
 public message that names the reason and nothing else (never the expected values, the application's grants or
 anything of the secret). The signature is checked with the secret kept in memory (lookup.py): no database read.
 """
+import time
 from dataclasses import dataclass
 
 import jwt
 
-from .lookup import KnownApplication, find_application
+from .lookup import KnownApplication, find_application, verified_tokens
 
 ALGORITHM = "HS256"
 MAX_LIFETIME_SECONDS = 3600
@@ -104,6 +105,7 @@ class VerifiedToken:
     email: str
     name: str
     item_ids: frozenset
+    expires_at: float
 
 
 # PyJWT's exceptions, most specific first, and what each one means to the caller.
@@ -117,7 +119,22 @@ _REFUSALS = (
 
 
 def verify_embedding_token(*, token: str, audience: str) -> VerifiedToken:
-    """The token's application and claims, or a TokenRefused subclass saying why not."""
+    """The token's application and claims, or a TokenRefused subclass saying why not.
+
+    A token this process verified against the application's current version is not parsed again (lookup.py); its
+    expiry is still checked on every call."""
+    remembered = verified_tokens.get(token, audience)
+    if remembered is not None:
+        if remembered.expires_at <= time.time() - LEEWAY_SECONDS:
+            verified_tokens.forget(token, audience)
+            raise TokenExpired()
+        return remembered
+    verified = _verify(token, audience)
+    verified_tokens.remember(token, audience, verified)
+    return verified
+
+
+def _verify(token: str, audience: str) -> VerifiedToken:
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
@@ -143,7 +160,7 @@ def verify_embedding_token(*, token: str, audience: str) -> VerifiedToken:
     if not item_ids <= application.item_ids:
         raise ItemNotGranted("The embedding token names items its application may not use.")
     return VerifiedToken(application=application, subject=claims["sub"], email=_text(claims, "email"),
-                         name=_text(claims, "name"), item_ids=item_ids)
+                         name=_text(claims, "name"), item_ids=item_ids, expires_at=float(claims["exp"]))
 
 
 def _verified_claims(token: str, application: KnownApplication, issuer: str, audience: str) -> dict:

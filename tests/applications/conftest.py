@@ -32,7 +32,9 @@ def mint(application, *, audience="http://testserver", items=None, secret=None, 
 def _fresh_application_memory():
     """Per-process memories (application rows, last-use writes) start empty in every test."""
     lookup.application_lookup.clear()
+    lookup.verified_tokens.clear()
     usage.forget_uses()
     yield
     lookup.application_lookup.clear()
+    lookup.verified_tokens.clear()
     usage.forget_uses()

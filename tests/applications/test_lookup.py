@@ -69,3 +69,16 @@ def test_an_unchanged_application_is_not_loaded_again(client, item, django_asser
     with django_assert_num_queries(2):
         assert field(client, item, token).status_code == 200
     assert application_lookup.find_application(application.pk).secret == application.secret
+
+
+def test_a_remembered_token_still_expires(client, item, monkeypatch):
+    import time as real_time
+
+    from applications.services import tokens
+
+    application = make_application(items=[item], origins=[ORIGIN])
+    token = mint(application, lifetime=60)
+    assert field(client, item, token).status_code == 200  # verified and remembered
+    later = real_time.time() + 60 + tokens.LEEWAY_SECONDS + 1
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    assert field(client, item, token).json()["error"]["code"] == "token_expired"
