@@ -170,7 +170,8 @@ def test_an_older_answer_never_replaces_a_newer_one(try_page, chain):
     page.on("requestfailed", lambda request: failed.append(request.url))
     city = city_box(page)
     city.fill(geo_api.SLOW_TEXT)  # answered after SLOW_SECONDS
-    page.wait_for_timeout(500)  # its request is on its way
+    status = page.locator(f"#{city.get_attribute('aria-describedby').split()[-1]}")
+    status.get_by_text("Loading options…").wait_for()  # its request is on its way, and the page says so
     city.fill("haa")
     listbox = page.get_by_role("listbox", name="City")
     listbox.get_by_role("option", name="Haarlem").wait_for()
@@ -195,6 +196,20 @@ def test_answers_for_the_same_values_are_reused_on_the_page(try_page, chain):
     page.get_by_role("option", name="Haarlem").wait_for()
     page.wait_for_timeout(400)
     assert len(requests_made) == 2, requests_made
+
+
+def test_no_matching_option_is_said_and_announced(try_page):
+    page = try_page
+    choose_noord_holland(page)
+    city = city_box(page)
+    city.fill("xyz")
+    status = page.locator(f"#{city.get_attribute('aria-describedby').split()[-1]}")
+    status.get_by_text("No options match “xyz”.").wait_for()
+    assert city.get_attribute("aria-expanded") == "false"
+    announced = page.locator(".connect-field", has=city).get_by_role("status")
+    announced.get_by_text("No options.").wait_for(state="attached")
+    city.fill("am")
+    announced.get_by_text("2 options available").wait_for(state="attached")
 
 
 def test_an_api_error_shows_connects_message(try_page):

@@ -187,3 +187,16 @@ def test_the_admin_refuses_to_delete_a_bound_item(admin_client, chain):
     assert "protected related objects" in page and "Region: $country comes from Country" in page
     admin_client.post(f"/admin/items/item/{country.pk}/delete/", {"post": "yes"})
     assert Item.objects.filter(pk=country.pk).exists()
+
+
+def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client, datasource_factory):
+    from tests.conftest import SECRET_API_KEY, assert_no_secret
+
+    datasource = datasource_factory(name="Keyed", base_url=BASE_URL, mode="api_key", api_key_location="query",
+                                    api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    item = Item.objects.create(name="Keyed item", datasource=datasource, query="/x?q=$userInput")
+    assert_no_secret(staff_client.get(f"/items/{item.pk}/try/").content)
+    field = staff_client.get(f"/api/items/{item.pk}/field")
+    assert field.status_code == 200 and set(field.json()) == {"item", "name", "search", "user_input_optional",
+                                                               "dependencies"}
+    assert_no_secret(field.content)
