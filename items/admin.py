@@ -36,7 +36,6 @@ class BindingInline(admin.TabularInline):
     fk_name = "item"
     formset = BindingFormSet
     extra = 0
-    autocomplete_fields = ()
     verbose_name = "binding"
     verbose_name_plural = "bindings (each dependency's value comes from another item's chosen option)"
 

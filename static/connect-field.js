@@ -267,7 +267,10 @@
   };
 
   Field.prototype.parentChanged = function () {
-    if (!this.ready) return;
+    if (!this.ready) {  // still being set up: a pre-filled key no longer holds; the setup reads the parent then
+      this.key = this.label = this.input.value = "";
+      return this.children.forEach(function (child) { child.parentChanged(); });
+    }
     this.setKey("", "");
     if (this.select) this.fillSelect([]);
     else this.input.value = "";
