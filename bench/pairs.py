@@ -1,4 +1,5 @@
-"""The five pairs: each runs Connect and its floor in turns, in this process, and returns one row of the table.
+"""The pairs: each runs Connect and its floor in turns, in this process, and returns one row of the table (pair 2
+returns three: the session path, its floor after the reads, and the embedding-token path).
 
 A row: {"pair", "connect", "floor", "ratio", "target", "met", "detail"}; "connect" and "floor" are display texts,
 the numbers behind them are in "detail". Timings are medians over rounds; a round is a batch of calls per side.
@@ -37,6 +38,7 @@ class Context:
     upstream_stats: Callable[[], dict]
     gunicorn_port: int = 0
     cookie: str = ""  # a signed-in user's session cookie, "sessionid=..."
+    application: object = None  # an Application granted items["small"], for embedding tokens
 
 
 def alternate(connect, floor, *, rounds: int, calls: int) -> tuple[list[float], list[float]]:
@@ -90,32 +92,47 @@ def cache_hit_in_process(ctx: Context, *, rounds: int = 15, calls: int = 200) ->
 
 # --- 2. cache hit over HTTP ----------------------------------------------------------------------------------
 
+def embedding_token(ctx: Context, item) -> str:
+    """A token of the bench's application for `item`, as an application's server signs one (valid 1 hour)."""
+    import jwt
+
+    now = int(time.time())
+    return jwt.encode({"iss": str(ctx.application.pk), "sub": "bench", "aud": f"http://127.0.0.1:{ctx.gunicorn_port}",
+                       "iat": now, "exp": now + 3600, "items": [item.pk]}, ctx.application.secret, algorithm="HS256")
+
+
 def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, connections: int = 8) -> list[dict]:
-    """Two rows: vs the constant view (the target), and vs the constant view after the reads any signed-in cache
-    hit needs (context: Connect's own work, apart from that I/O)."""
+    """Three rows: the session path vs the constant view (the target); vs the constant view after the reads any
+    signed-in cache hit needs (context: Connect's own work, apart from that I/O); and the embedding-token path (a
+    page of another origin: bearer token and Origin header, CORS answered) vs the constant view, beside the
+    session path. Every side runs on the same server with the same load, in turns."""
     from django.core.cache import cache
 
     from .urls import CACHED_ANSWER_KEY
 
     item = ctx.items["small"]
-    headers = {"Cookie": ctx.cookie}
+    session = {"Cookie": ctx.cookie}
+    token = {"Authorization": f"Bearer {embedding_token(ctx, item)}", "Origin": ctx.application.allowed_origins[0]}
     body = resolve_item(item=item, user_input="printer").raw_body
     cache.set(CACHED_ANSWER_KEY, body, None)  # the floor's cached answer: the same bytes
-    paths = (f"/api/items/{item.pk}/options?q=printer", "/bench/constant", f"/bench/constant-after-reads?item={item.pk}")
-    for path in paths:
+    options_path = f"/api/items/{item.pk}/options?q=printer"
+    sides = ((options_path, session), ("/bench/constant", session),
+             (f"/bench/constant-after-reads?item={item.pk}", session), (options_path, token))
+    for path, headers in sides:
         check = requests.get(f"http://127.0.0.1:{ctx.gunicorn_port}{path}", headers=headers, timeout=10)
         assert check.status_code == 200, (path, check.text[:300])
-    assert requests.get(f"http://127.0.0.1:{ctx.gunicorn_port}{paths[0]}", headers=headers,
-                        timeout=10).json()["cached"] is True
-    for path in paths:  # warm-up: both workers started, connections to Redis and the database open
+    for headers in (session, token):
+        assert requests.get(f"http://127.0.0.1:{ctx.gunicorn_port}{options_path}", headers=headers,
+                            timeout=10).json()["cached"] is True
+    for path, headers in sides:  # warm-up: both workers started, connections to Redis and the database open
         run_load(port=ctx.gunicorn_port, path=path, headers=headers, connections=connections, seconds=0.5)
-    runs = ([], [], [])
+    runs = tuple([] for _ in sides)
     for _ in range(rounds):
-        for side, path in enumerate(paths):
+        for side, (path, headers) in enumerate(sides):
             runs[side].append(run_load(port=ctx.gunicorn_port, path=path, headers=headers,
                                        connections=connections, seconds=seconds))
-    connect, plain, after_reads = ({key: statistics.median(r[key] for r in side)
-                                    for key in ("rps", "p50_ms", "p99_ms")} for side in runs)
+    connect, plain, after_reads, with_token = ({key: statistics.median(r[key] for r in side)
+                                                for key in ("rps", "p50_ms", "p99_ms")} for side in runs)
     failures = sum(r["failures"] for side in runs for r in side)
     load = {"connections": connections, "seconds_per_run": seconds, "failures": failures}
 
@@ -124,6 +141,7 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
 
     rps = [[r["rps"] for r in side] for side in runs]
     ratio, ratio_after_reads = paired_ratio(rps[0], rps[1]), paired_ratio(rps[0], rps[2])
+    ratio_token, token_vs_session = paired_ratio(rps[3], rps[1]), paired_ratio(rps[3], rps[0])
     return [
         row("2. Cache hit over HTTP (options endpoint vs constant JSON view; gunicorn, 2 workers)",
             shown(connect), shown(plain), ratio, "≥ 0.8", ratio >= 0.8 and failures == 0,
@@ -131,6 +149,11 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
         row("2b. Same, floor after the reads any signed-in cache hit needs (session, user, item versions, answer)",
             shown(connect), shown(after_reads), ratio_after_reads, "(context)", None,
             connect_http=connect, floor_http=after_reads, **load),
+        row("2c. Same with an embedding token (bearer token, Origin, CORS) vs constant JSON view; session path "
+            "beside it", f"token {shown(with_token)}; session {shown(connect)} (token/session "
+            f"{token_vs_session:.2f})", shown(plain), ratio_token, "token faster than session",
+            token_vs_session > 1 and failures == 0, connect_http=with_token, session_http=connect,
+            floor_http=plain, token_vs_session=token_vs_session, **load),
     ]
 
 

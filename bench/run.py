@@ -47,12 +47,14 @@ def make_item(datasource, name: str, query: str):
 
 
 def prepare(upstream_url: str, ca_file: Path):
-    """Database, a signed-in user, two datasources (no auth; OAuth2 client credentials) and three items."""
+    """Database, a signed-in user, two datasources (no auth; OAuth2 client credentials), three items and an
+    application allowed to use the first one (embedding tokens)."""
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.test import Client
 
+    from applications.models import Application
     from bench import pairs
     from datasources.models import AuthConfig, AuthMode, Datasource
 
@@ -67,11 +69,14 @@ def prepare(upstream_url: str, ca_file: Path):
                                      token_url=f"{upstream_url}/token", client_id="bench",
                                      client_secret=secrets.token_urlsafe())
     items = {name: make_item(plain, name, f"/{name}?q=$userInput") for name in ("options", "slow", "large")}
+    application = Application.objects.create(name="Bench app", allowed_origins=["https://forms.bench.invalid"])
+    application.items.add(items["options"])
     stats_session = pairs.raw_session(str(ca_file))
     return pairs.Context(
         upstream_url=upstream_url, ca_file=str(ca_file), redis_url=REDIS_URL,
         items={"small": items["options"], "slow": items["slow"], "large": items["large"]}, oauth_auth=auth,
-        upstream_stats=lambda: stats_session.get(f"{upstream_url}/_stats").json(), cookie=cookie)
+        upstream_stats=lambda: stats_session.get(f"{upstream_url}/_stats").json(), cookie=cookie,
+        application=application)
 
 
 def main() -> int:

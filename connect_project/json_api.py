@@ -14,8 +14,9 @@ def error_response(code: str, message: str, status: int, *, headers: dict | None
     return JsonResponse({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def json_view(*, staff_only: bool = False, methods=("GET",)):
-    """A read-only JSON view for signed-in users (staff only when asked): 401/403/405 answered as JSON.
+def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = True):
+    """A read-only JSON view for signed-in users (staff only when asked; sign_in=False: the view identifies its
+    caller itself, e.g. by an embedding token): 401/403/405 answered as JSON.
 
     CSRF is not checked: these views change nothing, and a POST is answered 405 as JSON instead of Django's HTML
     CSRF page."""
@@ -25,7 +26,7 @@ def json_view(*, staff_only: bool = False, methods=("GET",)):
             if request.method not in methods:
                 return error_response("method_not_allowed", f"Use {' or '.join(methods)} for this URL.", 405,
                                       headers={"Allow": ", ".join(methods)})
-            if not request.user.is_authenticated:
+            if sign_in and not request.user.is_authenticated:
                 return error_response("not_authenticated", "Sign in to use this API.", 401)
             if staff_only and not request.user.is_staff:
                 return error_response("forbidden", "Only staff users can see datasource configuration.", 403)

@@ -47,11 +47,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "datasources",
     "items",
+    "applications",
 ]
 
 MIDDLEWARE = [
+    # First: it answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -157,6 +161,15 @@ CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERV
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
+
+# CORS (django-cors-headers) only on the item API the widget calls; no origin is listed here: each application's
+# own origins are checked per request (applications/cors.py). Cookies are never allowed cross-origin.
+CORS_URLS_REGEX = r"^/api/items/(?P<pk>[0-9]+)/(?:options|field)/?$"
+CORS_ALLOWED_ORIGINS: list[str] = []
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasources/", include("datasources.urls")),
     path("items/", include("items.urls")),
+    path("applications/", include("applications.urls")),
     path("api/datasources/", include("datasources.api_urls")),
     path("api/", include("items.api_urls")),
     re_path(r"^api/", json_api.not_found),

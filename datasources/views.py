@@ -1,5 +1,6 @@
 """Datasource pages: glue between requests, forms and the configuration service."""
 from django.contrib import messages
+from django.db.models import RestrictedError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -156,7 +157,14 @@ def datasource_delete(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     if request.method == "POST":
         name = datasource.name
-        datasource.delete()
+        try:
+            datasource.delete()
+        except RestrictedError as exc:
+            # Items of other datasources are bound to its items (their fields wait for them): nothing is deleted.
+            holders = sorted({str(obj) for obj in exc.restricted_objects})
+            messages.error(request, f"Datasource “{name}” was not deleted: other items are bound to its items "
+                                    f"({'; '.join(holders)}). Unbind them first.")
+            return redirect("datasources:delete", pk=pk)
         messages.success(request, f"Datasource “{name}” deleted.")
         return redirect("datasources:list")
     return render(request, "datasources/delete.html", {"datasource": datasource})

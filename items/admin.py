@@ -1,7 +1,43 @@
-"""Support staff's view of connected items."""
+"""Support staff's view of connected items, with their bindings ("$country comes from the item Country")."""
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from .models import Item
+from . import bindings
+from .models import Binding, Item
+
+
+class BindingFormSet(forms.BaseInlineFormSet):
+    """The item page's rules: a binding names a declared dependency, once, and makes no cycle."""
+
+    def clean(self):
+        super().clean()
+        item, sources = self.instance, {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("dependency"):
+                continue
+            name = data["dependency"]
+            if name not in item.dependency_names:
+                form.add_error("dependency", f"“{name}” is not a dependency of this item (declared: "
+                                             f"{', '.join(item.dependency_names) or 'none'}).")
+            elif name in sources:
+                form.add_error("dependency", f"${name} is bound twice.")
+            else:
+                sources[name] = data.get("source")
+        if item.pk and not any(form.errors for form in self.forms):
+            cycle = bindings.find_binding_cycle(item=item, sources=sources)
+            if cycle:
+                raise ValidationError(bindings.cycle_message(cycle))
+
+
+class BindingInline(admin.TabularInline):
+    model = Binding
+    fk_name = "item"
+    formset = BindingFormSet
+    extra = 0
+    verbose_name = "binding"
+    verbose_name_plural = "bindings (each dependency's value comes from another item's chosen option)"
 
 
 @admin.register(Item)
@@ -11,6 +47,7 @@ class ItemAdmin(admin.ModelAdmin):
     search_fields = ("name", "query")
     list_select_related = ("datasource",)
     readonly_fields = ("config_version", "created_at", "updated_at")
+    inlines = [BindingInline]
     fieldsets = (
         (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),

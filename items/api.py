@@ -1,4 +1,4 @@
-"""The options endpoint: an item's options for signed-in users, as JSON.
+"""The options endpoint: an item's options, as JSON, for signed-in users and for embedding tokens.
 
 Errors are always JSON {"error": {"code", "message"}} (connect_project/json_api.py): never a login redirect, a
 traceback, a secret or a raw upstream body.
@@ -7,12 +7,14 @@ import logging
 
 from django.http import JsonResponse
 
+from applications.services.callers import identify_caller
+from applications.services.tokens import TokenRefused
 from connect_project.json_api import error_response, json_view
 from datasources.services import errors
 
+from .selectors import find_item
 from .services import ItemError, resolve_item
 from .services.evaluation import CurrentUser
-from .selectors import find_item
 
 logger = logging.getLogger("connect.items")
 
@@ -36,25 +38,41 @@ PUBLIC_MESSAGES = {
 
 
 def public_message(exc: errors.DatasourceError) -> str:
+    page = getattr(exc, "page", None)
+    where = f" (page {page})" if page and page > 1 else ""
     if isinstance(exc, errors.HTTPStatusError) and exc.status_code:
-        return f"The API answered HTTP {exc.status_code}."
+        return f"The API answered HTTP {exc.status_code}{where}."
     for cls in type(exc).__mro__:
         code = getattr(cls, "code", None)
         if code in PUBLIC_MESSAGES:
-            return PUBLIC_MESSAGES[code]
-    return "The call to the API failed."
+            return PUBLIC_MESSAGES[code][:-1] + where + "."
+    return f"The call to the API failed{where}."
 
 
-@json_view()
+def refusal_response(refusal: TokenRefused) -> JsonResponse:
+    response = error_response(refusal.code, refusal.message, refusal.http_status)
+    if refusal.http_status == 401:  # RFC 6750: the error is named only when a token was sent
+        response["WWW-Authenticate"] = "Bearer" if refusal.code == "not_authenticated" else \
+            'Bearer error="invalid_token"'
+    return response
+
+
+@json_view(sign_in=False)  # the caller is a session or an embedding token: identify_caller decides
 def item_options(request, pk):
+    # A bearer token is judged alone (never the session); the caller keeps the token's email and name.
+    try:
+        request.connect_caller = caller = identify_caller(request, item_id=pk)
+    except TokenRefused as refusal:
+        return refusal_response(refusal)
     # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
     item = find_item(pk)
     if item is None:
         return error_response("not_found", f"There is no item {pk}.", 404)
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
+    current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
-        resolution = resolve_item(item=item, user_input=request.GET.get("q", ""),
-                                  current_user=CurrentUser.of_account(request.user), values=values)
+        resolution = resolve_item(item=item, user_input=request.GET.get("q", ""), current_user=current_user,
+                                  values=values)
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     except errors.DatasourceError as exc:

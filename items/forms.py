@@ -1,9 +1,12 @@
 """The fields an administrator edits for an item, and the preview form."""
 from django import forms
 
+from . import bindings
 from .models import Item
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
+
+BINDING_PREFIX = "bind_"
 
 
 class ItemForm(forms.ModelForm):
@@ -36,9 +39,59 @@ class ItemForm(forms.ModelForm):
         if not self.is_bound:
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
+        self._add_binding_fields()
+
+    def _add_binding_fields(self):
+        """One "comes from" choice per declared dependency: the submitted ones, or the stored ones.
+
+        The page's script adds a choice as soon as a dependency is typed; without it the choices appear when the
+        form is shown again (after saving, or with an error)."""
+        if self.is_bound:
+            names = [d["name"] for d in parse_dependencies(self.data.get("dependencies", ""))]
+        else:
+            names = self.instance.dependency_names
+        stored = bindings.bound_sources(item=self.instance) if self.instance.pk else {}
+        choices = self.binding_choices()
+        for name in dict.fromkeys(n for n in names if IDENTIFIER_RE.match(n)):
+            self.fields[BINDING_PREFIX + name] = forms.ModelChoiceField(
+                queryset=choices, required=False, label=f"${name} comes from",
+                empty_label="Not bound (the page supplies the value)",
+                initial=stored[name].pk if name in stored else None,
+                help_text=f"The item whose chosen option fills ${name}: its field is shown before this one and "
+                          "this field waits for it.")
+
+    def binding_rows(self):
+        """(dependency name, bound field) for each binding choice, in the order the dependencies are declared."""
+        return [(name[len(BINDING_PREFIX):], self[name]) for name in self.fields if name.startswith(BINDING_PREFIX)]
+
+    def binding_choices(self):
+        """Every item a dependency may come from (not this one): for the choices the page's script adds."""
+        return Item.objects.exclude(pk=self.instance.pk) if self.instance.pk else Item.objects.all()
+
+    def binding_sources(self) -> dict:
+        return {name[len(BINDING_PREFIX):]: self.cleaned_data.get(name)
+                for name in self.fields if name.startswith(BINDING_PREFIX)}
 
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and not any(name.startswith(BINDING_PREFIX) for name in self.errors):
+            cycle = bindings.find_binding_cycle(item=self.instance, sources=self.binding_sources())
+            if cycle:
+                name = (cleaned.get("name") or "").strip() or self.instance.name
+                cycle[0] = cycle[-1] = name  # the name as typed, not yet saved
+                first = next(dependency for dependency, source in self.binding_sources().items()
+                             if source is not None and source.name == cycle[1])
+                self.add_error(BINDING_PREFIX + first, bindings.cycle_message(cycle))
+        return cleaned
+
+    def save(self, commit=True):
+        item = super().save(commit=commit)
+        if commit:
+            bindings.save_bindings(item=item, sources=self.binding_sources())
+        return item
 
     def validate_unique(self):
         # Item.clean() already reports a name clash on the name field; skip the duplicate constraint message.

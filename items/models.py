@@ -111,6 +111,13 @@ class Item(VersionedConfiguration):
             names.add(syntax.USER_INPUT)
         return names
 
+    @property
+    def uses_user_input(self) -> bool:
+        """A search field (autocomplete) when the query (or a POST body) uses $userInput, otherwise a list loaded
+        once (select)."""
+        body = self.body_template if self.method == Method.POST else ""
+        return syntax.USER_INPUT in syntax.query_variables(self.query) + syntax.query_variables(body)
+
     def clean(self):
         self.name = (self.name or "").strip()
         errors = {}
@@ -130,6 +137,31 @@ class Item(VersionedConfiguration):
         errors.update({field: message for field, message in checks.items() if message})
         if errors:
             raise ValidationError(errors)
+
+
+class Binding(models.Model):
+    """One dependency of an item bound to another item: "$country comes from the item Country".
+
+    The value of the dependency is the key a person chose in the source item's field, so Connect can lay out
+    cascading fields itself (the Try it page). A source item that is bound cannot be deleted: the forms using the
+    chain would lose a field silently (RESTRICT, so a whole chain still goes with its datasource). Cycles are
+    refused by items/bindings.py.
+    """
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="bindings")
+    dependency = models.CharField(max_length=100, help_text="The dependency's name, without the $.")
+    source = models.ForeignKey(Item, on_delete=models.RESTRICT, related_name="bound_by",
+                               verbose_name="comes from the item")
+
+    class Meta:
+        ordering = ["item", "dependency"]
+        constraints = [
+            models.UniqueConstraint("item", "dependency", name="binding_unique_per_dependency",
+                                    violation_error_message="This dependency is already bound."),
+        ]
+
+    def __str__(self):
+        return f"{self.item.name}: ${self.dependency} comes from {self.source.name}"
 
 
 def _dependency_errors(dependencies) -> str:

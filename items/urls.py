@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.item_edit, name="edit"),
     path("<int:pk>/delete/", views.item_delete, name="delete"),
     path("<int:pk>/preview/", views.item_preview, name="preview"),
+    path("<int:pk>/try/", views.item_try, name="try"),
 ]

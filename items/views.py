@@ -1,19 +1,23 @@
-"""Item pages for staff: list, create, edit, delete and the preview. Glue only: forms and the resolution service
-do the work."""
+"""Item pages for staff: list, create, edit, delete, the preview and Try it. Glue only: forms, bindings and the
+resolution service do the work."""
 import json
 import logging
 
 from django.contrib import messages
+from django.templatetags.static import static
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from applications.services.callers import audience_for
 from connect_project.auth import staff_required
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 
+from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
 from .services import ItemError, resolve_item
+from .try_it import embed_snippet, try_it_fields
 
 logger = logging.getLogger("connect.items")
 
@@ -59,20 +63,27 @@ def item_edit(request, pk):
 @staff_required
 @require_http_methods(["GET", "POST"])
 def item_delete(request, pk):
+    """An item other items are bound to is not deleted: their fields would lose the value they wait for."""
     item = get_object_or_404(Item, pk=pk)
+    bound_by = bindings.items_bound_to(item=item)
     if request.method == "POST":
+        if bound_by:
+            messages.error(request, f"Item “{item.name}” was not deleted: other items are bound to it. "
+                                    "Unbind them first.")
+            return render(request, "items/delete.html", {"item": item, "bound_by": bound_by}, status=409)
         name = item.name
         item.delete()
         messages.success(request, f"Item “{name}” deleted.")
         return redirect("items:list")
-    return render(request, "items/delete.html", {"item": item})
+    return render(request, "items/delete.html", {"item": item, "bound_by": bound_by})
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def item_preview(request, pk):
     item = get_object_or_404(Item.objects.select_related("datasource", "datasource__auth"), pk=pk)
-    context = {"item": item, "resolution": None, "error": None}
+    context = {"item": item, "resolution": None, "error": None, "sources": bindings.bound_sources(item=item),
+               "bound_by": bindings.items_bound_to(item=item)}
     if request.method == "POST":
         form = PreviewForm(request.POST, item=item)
         if form.is_valid():
@@ -89,6 +100,24 @@ def item_preview(request, pk):
     if context["resolution"] is not None:
         context["raw"] = _displayed_body(context["resolution"].raw_body)
     return render(request, "items/preview.html", context)
+
+
+@staff_required
+def item_try(request, pk):
+    """The item's field as a person sees it, after the fields of the items it is bound to (parents first)."""
+    item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)
+    fields = try_it_fields(item=item, submitted=request.GET)
+    public_url = audience_for(request)
+    return render(request, "items/try.html", {
+        "item": item, "fields": fields, "submitted": _submitted(fields, request.GET),
+        "snippet": embed_snippet(fields=fields, script_url=public_url + static("connect-field.js"),
+                                 public_url=public_url)})
+
+
+def _submitted(fields, data) -> list[tuple[str, str]]:
+    """What the Try it form sent, field by field: the chosen key, then the label the widget sent beside it."""
+    names = [name for f in fields for name in (f.name, f.label_name if f.item else None) if name]
+    return [(name, data[name]) for name in names if name in data]
 
 
 def _preview(item, form) -> dict:

@@ -127,7 +127,52 @@
     });
   }
 
+  // Item bindings: one "comes from" choice per dependency, added and removed as the dependencies are typed.
+  // The names follow the form's rules (items/forms.py parse_dependencies); the server checks them again.
+  function setupBindings(section) {
+    var input = document.querySelector(section.getAttribute("data-dependencies-input"));
+    var rows = section.querySelector("[data-binding-rows]");
+    var template = section.querySelector("template[data-binding-template]");
+    var empty = section.querySelector("[data-binding-empty]");
+    if (!input || !rows || !template) return;
+    var removed = {};  // name -> row taken out, so a name typed again keeps its choice
+    var identifier = /^[A-Za-z_][A-Za-z0-9_]*$/;
+    var reserved = ["userinput", "currentuser", "q"];
+
+    function declaredNames() {
+      var names = [];
+      input.value.split(",").forEach(function (part) {
+        var name = part.trim().replace(/\?$/, "").trim().replace(/^\$+/, "");
+        if (identifier.test(name) && reserved.indexOf(name.toLowerCase()) === -1 && names.indexOf(name) === -1) {
+          names.push(name);
+        }
+      });
+      return names;
+    }
+    function rowFor(name) {
+      var existing = rows.querySelector('[data-binding-row="' + name + '"]');
+      if (existing) return existing;
+      if (removed[name]) return removed[name];
+      var holder = document.createElement("div");
+      holder.innerHTML = template.innerHTML.replace(/__name__/g, name).trim();
+      return holder.firstElementChild;
+    }
+    function refresh() {
+      var names = declaredNames();
+      Array.prototype.slice.call(rows.children).forEach(function (row) {
+        var name = row.getAttribute("data-binding-row");
+        if (names.indexOf(name) === -1) { removed[name] = row; rows.removeChild(row); }
+      });
+      names.forEach(function (name) { rows.appendChild(rowFor(name)); });
+      if (empty) empty.hidden = names.length > 0;
+    }
+    input.addEventListener("input", refresh);
+    refresh();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var bindings = document.querySelector("[data-bindings]");
+    if (bindings) setupBindings(bindings);
     setupCopyButtons();
     var headers = document.getElementById("headers");
     if (headers) setupFormset(headers);

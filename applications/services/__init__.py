@@ -1,0 +1,1 @@
+"""Applications' services: embedding tokens, who is calling, the per-process application rows, last use."""

@@ -1,0 +1,551 @@
+/* Connect field widget: turns <input data-connect-item="7" name="asset"> into a connected field.
+ *
+ * One dependency-free script, no build step. Progressive enhancement: without it the input still submits what was
+ * typed. With it, an item whose query uses $userInput becomes an autocomplete (the WAI-ARIA 1.2 combobox pattern,
+ * modelled on the APG "list autocomplete" example and GOV.UK's accessible-autocomplete), any other item a select
+ * list; the chosen key goes in a hidden input carrying the input's name, the visible control shows the label.
+ * Attributes (on the input; url and token may also sit on this script's tag, or come from ConnectField.configure):
+ *   data-connect-item      the item's id (required)
+ *   data-connect-depends   "country=#country, region=#region": where each dependency's value comes from
+ *   data-connect-url       Connect's base URL (default: where this script was loaded from)
+ *   data-connect-token     an embedding token (cross-origin pages); Connect's own pages use the session
+ *   data-connect-label     the label of a pre-filled key (value="NL" data-connect-label="Netherlands")
+ *   data-connect-label-name  also submit the chosen label under this name
+ *   data-connect-debounce  milliseconds to wait after typing (default 250)
+ */
+(function () {
+  "use strict";
+  if (window.ConnectField && window.ConnectField.enhance) return;  // loaded twice
+
+  var SCRIPT = document.currentScript;
+  var settings = {url: null, token: null};
+  var fields = new WeakMap();  // element (input, select or hidden input) -> Field
+  var answers = new Map();     // request URL + token -> successful answer, reused on the page
+  var descriptions = new Map(); // base URL + item -> promise of the item's field description
+  var counter = 0;
+  var MAX_ANSWERS = 300;
+
+  function configure(options) {
+    Object.keys(options || {}).forEach(function (name) { settings[name] = options[name]; });
+  }
+  configure(window.ConnectFieldConfig);
+
+  function scriptAttribute(name) { return SCRIPT ? SCRIPT.getAttribute("data-connect-" + name) : null; }
+
+  function baseUrlFor(el) {
+    var url = el.getAttribute("data-connect-url") || settings.url || scriptAttribute("url");
+    if (!url && SCRIPT && SCRIPT.src) url = SCRIPT.src.replace(/\/static\/[^?#]*([?#].*)?$/, "");
+    return (url || "").replace(/\/+$/, "");
+  }
+
+  // --- talking to Connect ----------------------------------------------------------------------------------------
+
+  function FieldError(code, message) { this.code = code; this.message = message; }
+
+  var tokens = {pending: null};
+  function tokenFor(el, fresh) {
+    var own = el.getAttribute("data-connect-token");
+    if (own) return Promise.resolve(own);
+    if (typeof settings.token === "function") {  // the host page's hook: called again when a token expired
+      if (fresh || !tokens.pending) tokens.pending = Promise.resolve(settings.token({expired: !!fresh}));
+      return tokens.pending;
+    }
+    return Promise.resolve(settings.token || scriptAttribute("token") || null);
+  }
+
+  function send(url, token, signal) {
+    var sameOrigin = new URL(url, location.href).origin === location.origin;
+    var headers = {Accept: "application/json"};
+    if (token) headers.Authorization = "Bearer " + token;
+    // Cookies only on Connect's own pages (the session); never sent cross-origin.
+    var init = {headers: headers, credentials: sameOrigin ? "same-origin" : "omit", mode: "cors", cache: "no-store"};
+    if (signal) init.signal = signal;
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (response.ok && body) return body;
+        var error = body && body.error;
+        if (error && error.message) throw new FieldError(error.code, error.message);
+        throw new FieldError("http_" + response.status, "Connect answered HTTP " + response.status + ".");
+      });
+    }, function (error) {
+      if (error && error.name === "AbortError") throw error;
+      throw new FieldError("network", sameOrigin ? "Connect could not be reached." :
+        "Connect could not be reached from this page: the network failed, or Connect does not allow this " +
+        "page's origin (CORS).");
+    });
+  }
+
+  function call(el, url, signal) {
+    return tokenFor(el, false).then(function (token) {
+      return send(url, token, signal).catch(function (error) {
+        if (error.code !== "token_expired" || typeof settings.token !== "function") throw error;
+        return tokenFor(el, true).then(function (fresh) { return send(url, fresh, signal); });
+      });
+    });
+  }
+
+  function describe(field) {
+    var key = field.base + "|" + field.itemId;
+    if (!descriptions.has(key)) {
+      var promise = call(field.input, field.base + "/api/items/" + field.itemId + "/field");
+      promise.catch(function () { descriptions.delete(key); });
+      descriptions.set(key, promise);
+    }
+    return descriptions.get(key);
+  }
+
+  function remember(key, body) {
+    answers.set(key, body);
+    if (answers.size > MAX_ANSWERS) answers.delete(answers.keys().next().value);
+  }
+
+  // --- small DOM helpers -----------------------------------------------------------------------------------------
+
+  function element(tag, attributes, text) {
+    var el = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) { el.setAttribute(name, attributes[name]); });
+    if (text) el.textContent = text;
+    return el;
+  }
+  function addToken(el, attribute, value) {
+    var list = (el.getAttribute(attribute) || "").split(/\s+/).filter(Boolean);
+    if (list.indexOf(value) === -1) list.push(value);
+    el.setAttribute(attribute, list.join(" "));
+  }
+  function labelText(el) {
+    var label = el.labels && el.labels[0];
+    var text = label ? label.textContent : (el.getAttribute("aria-label") || el.name || el.id || "the field it needs");
+    return text.replace(/\s*\*\s*$/, "").trim();
+  }
+  function parseDepends(text) {
+    var found = [];
+    (text || "").split(",").forEach(function (part) {
+      var at = part.indexOf("=");
+      if (at > 0) found.push({name: part.slice(0, at).trim(), selector: part.slice(at + 1).trim()});
+    });
+    return found;
+  }
+  function find(selector) {
+    try { return document.querySelector(selector); } catch (error) { return null; }
+  }
+
+  var STYLE = ".connect-field{position:relative;display:block}" +
+    ".connect-field-listbox{position:absolute;z-index:1000;left:0;right:0;top:100%;margin:2px 0 0;padding:0;" +
+    "list-style:none;max-height:16rem;overflow-y:auto;background:#fff;border:1px solid #6b7280;border-radius:4px;" +
+    "box-shadow:0 4px 12px rgba(0,0,0,.15)}" +
+    ".connect-field-option{padding:.4rem .6rem;cursor:pointer;color:#1d2430}" +
+    ".connect-field-option:hover{background:#e8effa}" +
+    ".connect-field-option[aria-selected=true]{background:#1f5fbf;color:#fff}" +
+    ".connect-field-status{margin:.25rem 0 0;font-size:.9rem;color:#444d5c}" +
+    ".connect-field-status:empty{display:none}" +
+    ".connect-field-status.is-error{color:#b3261e}" +
+    ".connect-field-live{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
+  function addStyle() {
+    if (document.querySelector("style[data-connect-field]")) return;
+    var style = element("style", {"data-connect-field": ""});
+    style.textContent = STYLE;
+    document.head.appendChild(style);
+  }
+
+  // --- one field ---------------------------------------------------------------------------------------------------
+
+  function Field(input) {
+    this.input = input;
+    this.itemId = input.getAttribute("data-connect-item");
+    this.base = baseUrlFor(input);
+    this.debounce = parseInt(input.getAttribute("data-connect-debounce"), 10);
+    if (!(this.debounce >= 0)) this.debounce = 250;
+    this.name = labelText(input);
+    this.key = input.value;
+    this.label = input.getAttribute("data-connect-label") || input.value;
+    this.links = parseDepends(input.getAttribute("data-connect-depends")).map(function (link) {
+      return {name: link.name, selector: link.selector, el: find(link.selector)};
+    });
+    this.children = [];
+    this.options = [];
+    this.active = -1;
+    this.seq = 0;
+    this.ready = false;
+    this.id = "connect-field-" + (++counter);
+    fields.set(input, this);
+  }
+
+  Field.prototype.start = function () {
+    var self = this;
+    this.wrapper = element("div", {"class": "connect-field", "data-connect-state": "loading"});
+    this.input.parentNode.insertBefore(this.wrapper, this.input);
+    this.wrapper.appendChild(this.input);
+    this.status = element("p", {"class": "connect-field-status", id: this.id + "-status"});
+    this.live = element("div", {"class": "connect-field-live", role: "status", "aria-live": "polite",
+                                "aria-atomic": "true"});
+    this.wrapper.appendChild(this.status);
+    this.wrapper.appendChild(this.live);
+    this.links.forEach(function (link) {
+      var parent = link.el && fields.get(link.el);
+      if (parent) { parent.children.push(self); link.field = parent; }
+      else if (link.el) {
+        // A plain field of the page: its value counts once it is committed (change), not at every keystroke.
+        link.el.addEventListener("change", function () { self.parentChanged(); });
+      }
+    });
+    this.setState("loading", "Loading…");
+    describe(this).then(function (description) {
+      self.description = description;
+      self.ready = true;
+      if (description.search) self.buildCombobox(); else self.buildSelect();
+      self.refresh();
+    }, function (error) {
+      self.setState("error", error.message || "This field could not be set up.");
+    });
+  };
+
+  Field.prototype.setState = function (state, text) {
+    this.wrapper.setAttribute("data-connect-state", state);
+    this.status.textContent = text || "";
+    this.status.className = "connect-field-status" + (state === "error" ? " is-error" : "");
+    if (state === "error") this.announce(text);
+  };
+  Field.prototype.announce = function (text) {
+    var live = this.live;
+    live.textContent = "";
+    setTimeout(function () { live.textContent = text || ""; }, 50);  // a change screen readers notice
+  };
+
+  Field.prototype.carriers = function () {
+    this.hidden = element("input", {type: "hidden", name: this.input.name});
+    this.hidden.value = this.key;
+    this.wrapper.appendChild(this.hidden);
+    fields.set(this.hidden, this);
+    var labelName = this.input.getAttribute("data-connect-label-name");
+    if (labelName) {
+      this.labelCarrier = element("input", {type: "hidden", name: labelName});
+      this.labelCarrier.value = this.key ? this.label : "";
+      this.wrapper.appendChild(this.labelCarrier);
+    }
+    this.input.removeAttribute("name");
+  };
+
+  // The values the item's dependencies get, the first required one still empty (the field waits for it), and a
+  // required one the page does not connect at all.
+  Field.prototype.values = function () {
+    var values = {}, waiting = null, missing = null, links = this.links;
+    (this.description.dependencies || []).forEach(function (dependency) {
+      var link = links.filter(function (l) { return l.name === dependency.name; })[0];
+      var value = "";
+      if (link && link.field) value = link.field.key;
+      else if (link && link.el) value = (link.el.value || "").trim();
+      else if (!dependency.optional && !missing) missing = {name: dependency.name, selector: link && link.selector};
+      values[dependency.name] = value;
+      if (!value && !dependency.optional && link && (link.field || link.el) && !waiting) waiting = link;
+    });
+    return {values: values, waiting: waiting, missing: missing};
+  };
+
+  Field.prototype.refresh = function () {
+    var state = this.values();
+    if (state.missing) {
+      this.disable(true);
+      return this.setState("error", state.missing.selector ?
+        "This field needs $" + state.missing.name + " from “" + state.missing.selector + "”, which is not on the page." :
+        "This field needs a value for $" + state.missing.name + ", which the page does not connect " +
+        "(data-connect-depends).");
+    }
+    if (state.waiting) {
+      this.disable(true);
+      var link = state.waiting;
+      return this.setState("waiting", link.field ? "Choose " + link.field.name + " first." :
+                                      "Fill in " + labelText(link.el) + " first.");
+    }
+    this.disable(false);
+    if (this.select) this.loadList(state.values);
+    else this.setState("ready", "");
+  };
+
+  Field.prototype.disable = function (disabled) {
+    (this.select || this.input).disabled = disabled;
+    if (disabled) this.close();
+  };
+
+  Field.prototype.parentChanged = function () {
+    if (!this.ready) {  // still being set up: a pre-filled key no longer holds; the setup reads the parent then
+      this.key = this.label = this.input.value = "";
+      return this.children.forEach(function (child) { child.parentChanged(); });
+    }
+    this.setKey("", "");
+    if (this.select) this.fillSelect([]);
+    else this.input.value = "";
+    this.abort();
+    this.options = [];
+    this.refresh();
+  };
+
+  Field.prototype.setKey = function (key, label) {
+    var changed = key !== this.key;
+    this.key = key;
+    this.label = label;
+    if (this.hidden) this.hidden.value = key;
+    if (this.labelCarrier) this.labelCarrier.value = key ? label : "";
+    if (!changed) return;
+    (this.select || this.input).dispatchEvent(new CustomEvent("connect-field:change", {
+      bubbles: true, detail: {key: key, label: label}}));
+    this.children.forEach(function (child) { child.parentChanged(); });
+  };
+
+  Field.prototype.abort = function () {
+    clearTimeout(this.timer);
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+    this.seq++;
+  };
+
+  // Options for these values and text: from the page's earlier answers, or one request; only the newest counts.
+  Field.prototype.fetchOptions = function (values, text, done) {
+    var params = new URLSearchParams();
+    if (text !== null) params.set("q", text);
+    Object.keys(values).forEach(function (name) { params.set(name, values[name]); });
+    var url = this.base + "/api/items/" + this.itemId + "/options?" + params.toString();
+    var cacheKey = url + "|" + (this.input.getAttribute("data-connect-token") || "");
+    this.abort();
+    var seq = this.seq, self = this;
+    if (answers.has(cacheKey)) return done(null, answers.get(cacheKey).options || []);
+    this.controller = typeof AbortController === "function" ? new AbortController() : null;
+    this.setState("loading", "Loading options…");
+    this.wrapper.setAttribute("aria-busy", "true");
+    call(this.input, url, this.controller && this.controller.signal).then(function (body) {
+      remember(cacheKey, body);
+      if (seq === self.seq) done(null, body.options || []);
+    }, function (error) {
+      if (seq === self.seq && !(error && error.name === "AbortError")) done(error, []);
+    }).then(function () { if (seq === self.seq) self.wrapper.removeAttribute("aria-busy"); });
+  };
+
+  // --- a list loaded once (items without $userInput) ---------------------------------------------------------------
+
+  Field.prototype.buildSelect = function () {
+    var select = element("select", {"class": this.input.className});
+    if (this.input.id) { select.id = this.input.id; this.input.removeAttribute("id"); }
+    ["aria-describedby", "required", "aria-required"].forEach(function (name) {
+      if (this.input.hasAttribute(name)) select.setAttribute(name, this.input.getAttribute(name));
+    }, this);
+    addToken(select, "aria-describedby", this.status.id);
+    this.wrapper.insertBefore(select, this.input);
+    this.input.hidden = true;
+    this.input.disabled = true;  // the hidden carrier submits the key
+    this.select = select;
+    fields.set(select, this);
+    this.carriers();
+    var self = this;
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      self.setKey(select.value, select.value ? option.textContent : "");
+    });
+    this.fillSelect([]);
+  };
+
+  Field.prototype.fillSelect = function (options, placeholder) {
+    var select = this.select, key = this.key, found = null;
+    select.textContent = "";
+    select.appendChild(element("option", {value: ""}, placeholder || "Choose…"));
+    options.forEach(function (option) {
+      var el = element("option", {value: String(option.key)}, option.label);
+      if (String(option.key) === key) { el.selected = true; found = option; }
+      select.appendChild(el);
+    });
+    if (found) this.setKey(key, found.label);  // a pre-filled key shows (and sends) the list's label
+    if (key && !found) {  // a pre-filled key the list does not have: kept, not silently changed
+      var kept = element("option", {value: key}, this.label || key);
+      kept.selected = true;
+      select.appendChild(kept);
+    }
+  };
+
+  Field.prototype.loadList = function (values) {
+    var self = this;
+    this.select.disabled = true;
+    this.fillSelect([], "Loading…");
+    this.fetchOptions(values, null, function (error, options) {
+      self.select.disabled = false;
+      if (error) {
+        self.fillSelect([], "Options could not be loaded");
+        return self.setState("error", error.message);
+      }
+      self.fillSelect(options, options.length ? "Choose…" : "No options");
+      self.setState("ready", options.length ? "" : "No options.");
+      self.announce(options.length === 1 ? "1 option available." : options.length + " options available.");
+    });
+  };
+
+  // --- an autocomplete (items whose query uses $userInput) -------------------------------------------------------
+
+  Field.prototype.buildCombobox = function () {
+    var input = this.input, self = this;
+    this.carriers();
+    input.value = this.key ? this.label : input.value;
+    var label = input.labels && input.labels[0];
+    if (label && !label.id) label.id = this.id + "-label";
+    this.listbox = element("ul", {"class": "connect-field-listbox", id: this.id + "-listbox", role: "listbox"});
+    if (label) this.listbox.setAttribute("aria-labelledby", label.id);
+    else this.listbox.setAttribute("aria-label", this.name);
+    this.listbox.hidden = true;
+    this.wrapper.insertBefore(this.listbox, this.status);
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", this.listbox.id);
+    input.setAttribute("autocomplete", "off");
+    // Read with the field, as GOV.UK's accessible-autocomplete does: how to use it without seeing it.
+    var hint = element("span", {"class": "connect-field-live", id: this.id + "-hint"},
+                       (this.description.user_input_optional ? "Type to search, or press the down arrow for all " +
+                        "options." : "Type to search.") + " Use the up and down arrows to move through the " +
+                       "options and Enter to choose one.");
+    this.wrapper.appendChild(hint);
+    addToken(input, "aria-describedby", hint.id);
+    addToken(input, "aria-describedby", this.status.id);
+    input.addEventListener("input", function () { self.onInput(); });
+    input.addEventListener("keydown", function (event) { self.onKeyDown(event); });
+    input.addEventListener("blur", function () { setTimeout(function () { self.onBlur(); }, 150); });
+    this.listbox.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the focus
+    this.listbox.addEventListener("click", function (event) {
+      var li = event.target.closest("[role=option]");
+      if (li) self.choose(parseInt(li.getAttribute("data-index"), 10));
+    });
+  };
+
+  Field.prototype.onInput = function () {
+    var self = this, text = this.input.value;
+    if (this.key) this.setKey("", "");  // typing again: the previous choice no longer holds
+    this.abort();
+    if (!text && !this.description.user_input_optional) {
+      this.close();
+      this.options = [];
+      return this.setState("ready", "");
+    }
+    this.timer = setTimeout(function () { self.search(text); }, this.debounce);
+  };
+
+  Field.prototype.search = function (text) {
+    var self = this, state = this.values();
+    if (state.waiting || state.missing) return;
+    this.fetchOptions(state.values, text, function (error, options) {
+      if (error) { self.close(); return self.setState("error", error.message); }
+      self.show(options, text);
+    });
+  };
+
+  Field.prototype.show = function (options, text) {
+    var listbox = this.listbox, id = this.id;
+    this.options = options;
+    this.active = -1;
+    this.input.removeAttribute("aria-activedescendant");
+    listbox.textContent = "";
+    options.forEach(function (option, index) {
+      listbox.appendChild(element("li", {id: id + "-option-" + index, role: "option", "aria-selected": "false",
+                                         "class": "connect-field-option", "data-index": String(index)},
+                                  option.label));
+    });
+    if (!options.length) {
+      this.close();
+      this.setState("ready", text ? "No options match “" + text + "”." : "No options.");
+      return this.announce("No options.");
+    }
+    this.setState("ready", "");
+    if (document.activeElement === this.input) this.open();
+    this.announce((options.length === 1 ? "1 option available" : options.length + " options available") +
+                  ". Use the up and down arrows to choose, Enter to select.");
+  };
+
+  Field.prototype.open = function () {
+    if (!this.listbox || !this.options.length) return;
+    this.listbox.hidden = false;
+    this.input.setAttribute("aria-expanded", "true");
+  };
+  Field.prototype.close = function () {
+    if (!this.listbox) return;
+    this.listbox.hidden = true;
+    this.input.setAttribute("aria-expanded", "false");
+    this.activate(-1);
+  };
+  Field.prototype.isOpen = function () { return this.listbox && !this.listbox.hidden; };
+
+  Field.prototype.activate = function (index) {
+    var previous = this.listbox.querySelector("[aria-selected=true]");
+    if (previous) previous.setAttribute("aria-selected", "false");
+    this.active = index;
+    if (index < 0) return this.input.removeAttribute("aria-activedescendant");
+    var li = this.listbox.children[index];
+    li.setAttribute("aria-selected", "true");
+    this.input.setAttribute("aria-activedescendant", li.id);
+    if (li.scrollIntoView) li.scrollIntoView({block: "nearest"});
+  };
+
+  Field.prototype.choose = function (index) {
+    var option = this.options[index];
+    if (!option) return;
+    this.input.value = option.label;
+    this.close();
+    this.setState("ready", "");
+    this.setKey(String(option.key), option.label);
+    this.announce(option.label + " selected.");
+  };
+
+  Field.prototype.onKeyDown = function (event) {
+    var count = this.options.length, open = this.isOpen(), active = this.active;
+    switch (event.key) {
+      case "ArrowDown":
+        event.preventDefault();
+        if (!open) {
+          if (!count && (this.input.value || this.description.user_input_optional)) return this.search(this.input.value);
+          this.open();
+          if (event.altKey) return;
+        }
+        if (count) this.activate(active + 1 < count ? active + 1 : 0);
+        return;
+      case "ArrowUp":
+        event.preventDefault();
+        if (!open) this.open();
+        if (count) this.activate(active > 0 ? active - 1 : count - 1);
+        return;
+      case "Home": case "End":
+        if (open && active >= 0) { event.preventDefault(); this.activate(event.key === "Home" ? 0 : count - 1); }
+        return;
+      case "ArrowLeft": case "ArrowRight":
+        if (active >= 0) this.activate(-1);  // back to editing the text
+        return;
+      case "Enter":
+        if (open && active >= 0) { event.preventDefault(); this.choose(active); }
+        else if (open) { event.preventDefault(); this.close(); }
+        return;
+      case "Escape":
+        if (open) { event.preventDefault(); this.close(); }
+        else if (this.input.value) { event.preventDefault(); this.input.value = ""; this.onInput(); }
+        return;
+      case "Tab":
+        if (open && active >= 0) this.choose(active);
+        else this.close();
+        return;
+    }
+  };
+
+  Field.prototype.onBlur = function () {
+    if (document.activeElement === this.input) return;
+    this.close();
+    if (this.input.value && !this.key && this.wrapper.getAttribute("data-connect-state") === "ready") {
+      this.setState("ready", "Choose one of the options: typed text alone sets no value.");
+    }
+  };
+
+  // --- the page ----------------------------------------------------------------------------------------------------
+
+  function enhance(root) {
+    var inputs = Array.prototype.slice.call((root || document).querySelectorAll("input[data-connect-item]"))
+      .filter(function (input) { return !fields.has(input); });
+    if (!inputs.length) return;
+    addStyle();
+    var created = inputs.map(function (input) { return new Field(input); });  // every parent known first
+    created.forEach(function (field) { field.start(); });
+  }
+
+  window.ConnectField = {enhance: enhance, configure: configure};
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { enhance(); });
+  else enhance();
+})();
