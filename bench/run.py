@@ -94,7 +94,7 @@ def main() -> int:
         import redis
 
         django.setup()
-        from bench import pairs
+        from bench import pages, pairs
 
         bench_redis = redis.Redis.from_url(REDIS_URL)
         bench_redis.flushdb()  # the bench's own db number only
@@ -104,7 +104,7 @@ def main() -> int:
             ctx = prepare(f"https://127.0.0.1:{upstream.port}", ca_file)
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
-                     pairs.stampede(ctx), pairs.token_stampede(ctx)]
+                     pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx)]
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)
             ctx.gunicorn_port = gunicorn.port

@@ -1,7 +1,7 @@
 """The bench's upstream API: tests/support's HTTPS server, in its own process so its work and memory are not the
 runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
 
-Routes: /options (a small issue list), /slow (the same after 200 ms), /large (about 5 MiB), /token (a
+Routes: /options and /paged (a small issue list, whatever page is asked), /slow (the same after 200 ms), /large (about 5 MiB), /token (a
 client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so far).
 """
 import collections
@@ -47,7 +47,8 @@ def main(cert: str, key: str) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     small = small_answer()
-    routes = {"/options": answer(200, small), "/slow": slow(small, 0.2), "/large": answer(200, large_answer()),
+    routes = {"/options": answer(200, small), "/paged": answer(200, small), "/slow": slow(small, 0.2),
+              "/large": answer(200, large_answer()),
               "/token": token, "/_stats": stats}
     server = HTTPSTestServer(context, routes).start()
     print(server.port, flush=True)

@@ -69,3 +69,18 @@ def test_the_preview_fills_the_parts_from_the_admin_account(staff_client, item_f
     item = item_factory(datasource_factory(base_url=BASE_URL), query="/mine?e=$currentUser.email")
     page = staff_client.get(f"/items/{item.pk}/preview/").content.decode()
     assert 'value="admin@example.com"' in page and "$currentUser.displayName" in page
+
+
+@pytest.mark.django_db
+def test_an_embedding_tokens_claims_are_the_current_user_and_its_parts(client, item_factory, datasource_factory,
+                                                                      upstream, fake_dns):
+    from tests.applications.conftest import make_application, mint
+
+    item = item_factory(datasource_factory(base_url=BASE_URL), list_path="", key_field="id", label_template="",
+                        query="/mine?u=$currentUser&e=$currentUser.email&d=$currentUser.displayName")
+    upstream.get(f"{BASE_URL}/mine", json=[{"id": "x"}])
+    application = make_application(items=[item])
+    token = mint(application, sub="grace", email="grace@example.com", name="Grace Hopper")
+    response = client.get(f"/api/items/{item.pk}/options", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200
+    assert upstream.calls[0].request.url == f"{BASE_URL}/mine?u=grace&e=grace%40example.com&d=Grace%20Hopper"
