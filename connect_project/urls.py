@@ -15,4 +15,5 @@ urlpatterns = [
     path("api/", include("items.api_urls")),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),
     path("admin/", admin.site.urls),
+    path("", include("operations.urls")),
 ]

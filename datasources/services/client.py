@@ -25,6 +25,8 @@ import requests
 import urllib3.exceptions
 from django.conf import settings
 
+from operations.metrics import observed_upstream_call
+
 from ..models import Datasource
 from . import call_url, redaction, sessions, transport
 from .errors import DatasourceError, HTTPStatusError, InvalidJSON, RedirectRefused, \
@@ -62,6 +64,7 @@ class UpstreamResponse:
                               f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code) from None
 
 
+@observed_upstream_call
 def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
                     expect_success: bool = True) -> UpstreamResponse:
     """GET the datasource's base URL + path_and_query (or the absolute https:// `url`); see the module docstring.
