@@ -24,9 +24,13 @@ def healthz(request):
 @require_GET
 def readyz(request):
     failing = readiness.failing_parts()
-    if failing:
-        return JsonResponse({"status": "unavailable", "failing": failing}, status=503)
-    return JsonResponse({"status": "ready"})
+    if not failing:
+        return JsonResponse({"status": "ready"})
+    response = JsonResponse({"status": "unavailable", "failing": failing}, status=503)
+    # An expected answer, asked every few seconds during an outage: not a django.request ERROR each time (the
+    # outage itself is reported once per interval, operations/redis_outage.py).
+    response._has_been_logged = True
+    return response
 
 
 @never_cache
