@@ -199,8 +199,12 @@ class RedisServer:
 
     def client(self):
         import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None, socket_timeout=5)
+        # No retries: a command to a server that just stopped must fail at once (SHUTDOWN's own answer included).
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None, socket_timeout=5,
+                           retry=Retry(NoBackoff(), 0))
 
     def shutdown(self) -> None:
         """SHUTDOWN NOSAVE, as a crash would leave it; then the process is reaped."""
