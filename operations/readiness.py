@@ -5,6 +5,7 @@ more than an operator, who has the logs).
 """
 from django.core.cache import caches
 from django.db import connections
+from django_redis.cache import RedisCache
 
 from .redis_outage import report_redis_failure
 
@@ -30,8 +31,6 @@ def database_answers() -> bool:
 
 def redis_answers() -> bool:
     """True when Redis answers a PING, or when Connect runs without Redis (the in-process cache)."""
-    from django_redis.cache import RedisCache
-
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return True

@@ -1,9 +1,12 @@
 """Connect as `make serve` runs it: gunicorn with the repository's gunicorn.conf.py, DEBUG=false, collected static
 files through WhiteNoise, a short call deadline (2 s), metrics enabled. One server for the module."""
+import os
 import re
 import runpy
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from gunicorn.config import Config
@@ -120,6 +123,29 @@ def test_workers_threads_bind_and_graceful_timeout_come_from_the_environment(mon
                              CONNECT_BIND="0.0.0.0:9000,unix:/run/c.sock", CONNECT_GRACEFUL_TIMEOUT_SECONDS="20")
     assert (config.workers, config.threads, config.graceful_timeout) == (3, 16, 20)
     assert config.bind == ["0.0.0.0:9000", "unix:/run/c.sock"]
+
+
+def test_each_server_start_gets_a_fresh_metrics_directory_removed_at_exit(monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")
+    hooks, server = runpy.run_path(str(GUNICORN_CONFIG)), types.SimpleNamespace()
+    try:
+        hooks["on_starting"](server)
+        created = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert created.is_dir() and list(created.iterdir()) == []
+        hooks["on_exit"](server)
+        assert not created.exists()
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def test_a_configured_metrics_directory_is_emptied_of_a_previous_servers_values(monkeypatch, tmp_path):
+    (tmp_path / "counter_4242.db").write_bytes(b"stale")
+    (tmp_path / "notes.txt").write_text("not ours")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    hooks, server = runpy.run_path(str(GUNICORN_CONFIG)), types.SimpleNamespace()
+    hooks["on_starting"](server)
+    hooks["on_exit"](server)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_json_log_format_applies_to_gunicorns_own_lines(monkeypatch):
