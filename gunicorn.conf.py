@@ -8,7 +8,8 @@ Read from the environment (and .env, like Connect's settings):
   CONNECT_CALL_DEADLINE_SECONDS     Connect's limit for one API call; the worker timeout is this + 30 s, so a slow
                                     API ends in Connect's own JSON timeout error, never in a killed worker
   CONNECT_LOG_FORMAT                plain (default) or json, for gunicorn's own lines too
-  PROMETHEUS_MULTIPROC_DIR          where workers share metrics; emptied at start (default: a fresh temporary one)
+  PROMETHEUS_MULTIPROC_DIR          where workers share metrics, one per instance; emptied at start (default: a
+                                    fresh temporary directory, removed at exit)
 The access log goes to stdout without query strings (they carry what people type, and OAuth codes).
 """
 import math

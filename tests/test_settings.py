@@ -90,7 +90,8 @@ PRINT_CACHE = ("import django, json; django.setup(); from django.conf import set
 def test_redis_sentinel_comes_from_the_environment(tmp_path):
     result = _start(tmp_path, PRINT_CACHE, DEBUG="true", SECRET_KEY="x", REDIS_URL="",
                     REDIS_SENTINELS="sentinel-1.internal:26379, sentinel-2.internal:26380",
-                    REDIS_SENTINEL_MASTER="cache", REDIS_SENTINEL_DB="3", REDIS_PASSWORD="redis-pw", REDIS_SENTINEL_PASSWORD="sentinel-pw")
+                    REDIS_SENTINEL_MASTER="cache", REDIS_SENTINEL_DB="3", REDIS_PASSWORD="redis-pw",
+                    REDIS_SENTINEL_PASSWORD="sentinel-pw")
     cache = json.loads(result.stdout)
     assert cache["LOCATION"] == ["redis://cache/3"]
     options = cache["OPTIONS"]
