@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from datasources.models import AuthConfig, Datasource, Header
+from items.services import cache as item_cache
 from operations.redis_outage import outage
 
 SECRET_PASSWORD = "s3cr3t-PASSWORD-91ad"
@@ -32,10 +33,13 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_outage_report():
-    """"Redis is down" is reported once per interval per process: no test inherits another's report."""
+def _fresh_redis_memory():
+    """"Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
+    once per interval): no test inherits another's."""
+    item_cache.health.reset()
     outage.reset()
     yield
+    item_cache.health.reset()
     outage.reset()
 
 

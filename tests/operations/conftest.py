@@ -3,10 +3,11 @@ once per session and shared by the servers the test modules start (see tests/sup
 import shutil
 
 import pytest
+import trustme
 from django.conf import settings
 
 from tests.support.connect_server import connect_env, run_connect_task
-from tests.support.https_server import HTTPSTestServer, server_context, trusted_ca  # noqa: F401 - fixtures
+from tests.support.https_server import HTTPSTestServer, server_context
 
 
 @pytest.fixture(scope="session")
@@ -44,20 +45,28 @@ def sqlite_url(_migrated_sqlite, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def ca_file(trusted_ca, tmp_path_factory):
-    """The test CA as a file: CONNECT_CA_BUNDLE of the servers under test."""
+def serving_ca() -> trustme.CA:
+    """The CA of the APIs that Connect's servers under test call (its own name: modules that import the in-process
+    `trusted_ca` fixture get their own instance of that one)."""
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_file(serving_ca, tmp_path_factory):
+    """serving_ca as a file: CONNECT_CA_BUNDLE of the servers under test."""
     path = tmp_path_factory.mktemp("ca") / "connect-test-ca.pem"
-    trusted_ca.cert_pem.write_to_path(str(path))
+    serving_ca.cert_pem.write_to_path(str(path))
     return path
 
 
 @pytest.fixture(scope="module")
-def module_upstream(trusted_ca):
-    """start(routes) -> a running HTTPS API for this module's servers, stopped at the module's end."""
+def module_upstream(serving_ca):
+    """start(routes) -> a running HTTPS API (certificate from serving_ca) for this module's servers, stopped at the
+    module's end."""
     servers = []
 
     def start(routes: dict) -> HTTPSTestServer:
-        server = HTTPSTestServer(server_context(trusted_ca, "127.0.0.1"), routes).start()
+        server = HTTPSTestServer(server_context(serving_ca, "127.0.0.1"), routes).start()
         servers.append(server)
         return server
 
