@@ -1,4 +1,5 @@
-# Connect: `make run` serves on http://127.0.0.1:8000, `make test` runs the whole suite.
+# Connect: `make run` serves on http://127.0.0.1:8000 (development), `make serve` in production (gunicorn.conf.py),
+# `make test` runs the whole suite.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Where `make run` serves.
 RUN_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run test bench migrate env clean
+.PHONY: run serve test bench migrate env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,13 @@ migrate: $(STAMP_RUN) .env
 
 run: migrate
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
+
+# Production: no .env is written (configure the environment, see README "Deploying"); settings refuse to start
+# without SECRET_KEY and FERNET_KEYS.
+serve: $(STAMP_RUN)
+	$(BIN)/python manage.py collectstatic --noinput
+	$(BIN)/python manage.py migrate --noinput
+	exec $(BIN)/python -m gunicorn -c gunicorn.conf.py
 
 test: $(STAMP_DEV) .env
 	$(BIN)/python scripts/ensure_chromium.py

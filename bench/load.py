@@ -1,19 +1,23 @@
-"""A small HTTP load generator: N keep-alive connections (http.client, one thread each) for a fixed time."""
+"""A small HTTP load generator: N keep-alive connections (http.client, one thread each) for a fixed time, spread
+over one or several ports (several server instances)."""
 import http.client
 import statistics
 import threading
 import time
 
 
-def run_load(*, port: int, path: str, headers: dict, connections: int, seconds: float) -> dict:
-    """Requests/s over the run, p50/p99 latency in ms, and the number of non-200 answers."""
+def run_load(*, port: int = 0, ports: tuple[int, ...] = (), path: str, headers: dict, connections: int,
+             seconds: float) -> dict:
+    """Requests/s over the run, p50/p99 latency in ms, and the number of non-200 answers. Connection i goes to
+    ports[i % len(ports)] (or to `port`)."""
+    ports = ports or (port,)
     latencies, failures = [], []
     lock = threading.Lock()
     start = threading.Barrier(connections + 1)
     stop_at = [0.0]
 
-    def client():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    def client(number):
+        conn = http.client.HTTPConnection("127.0.0.1", ports[number % len(ports)], timeout=10)
         mine, bad = [], 0
         start.wait()
         while time.perf_counter() < stop_at[0]:
@@ -33,7 +37,7 @@ def run_load(*, port: int, path: str, headers: dict, connections: int, seconds: 
             latencies.extend(mine)
             failures.append(bad)
 
-    threads = [threading.Thread(target=client) for _ in range(connections)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
     for thread in threads:
         thread.start()
     stop_at[0] = time.perf_counter() + seconds

@@ -36,7 +36,8 @@ class Context:
     items: dict  # "small", "slow", "large" -> Item (datasource and auth loaded)
     oauth_auth: AuthConfig
     upstream_stats: Callable[[], dict]
-    gunicorn_port: int = 0
+    gunicorn_port: int = 0  # one instance, 2 workers (make serve's configuration)
+    instance_ports: tuple[int, ...] = ()  # two more instances, 1 worker each
     cookie: str = ""  # a signed-in user's session cookie, "sessionid=..."
     application: object = None  # an Application granted items["small"], for embedding tokens
 
@@ -143,7 +144,8 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
     ratio, ratio_after_reads = paired_ratio(rps[0], rps[1]), paired_ratio(rps[0], rps[2])
     ratio_token, token_vs_session = paired_ratio(rps[3], rps[1]), paired_ratio(rps[3], rps[0])
     return [
-        row("2. Cache hit over HTTP (options endpoint vs constant JSON view; gunicorn, 2 workers)",
+        row("2. Cache hit over HTTP (options endpoint vs constant JSON view; make serve's gunicorn.conf.py and "
+            "WhiteNoise, 2 workers)",
             shown(connect), shown(plain), ratio, "≥ 0.8", ratio >= 0.8 and failures == 0,
             connect_http=connect, floor_http=plain, **load),
         row("2b. Same, floor after the reads any signed-in cache hit needs (session, user, item versions, answer)",
@@ -155,6 +157,37 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
             token_vs_session > 1 and failures == 0, connect_http=with_token, session_http=connect,
             floor_http=plain, token_vs_session=token_vs_session, **load),
     ]
+
+
+def instances_vs_one(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, connections: int = 8) -> dict:
+    """Cache-hit throughput of two independent instances (1 worker each, the connections split over both ports)
+    beside one instance with the same 2 workers: what running on several hosts costs per request (shared Redis and
+    database, nothing shared in process)."""
+    item = ctx.items["small"]
+    headers, path = {"Cookie": ctx.cookie}, f"/api/items/{item.pk}/options?q=printer"
+    sides = ((ctx.gunicorn_port,), ctx.instance_ports)
+    for ports in sides:
+        for port in ports:
+            check = requests.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)
+            assert check.status_code == 200 and check.json()["cached"] is True, (port, check.text[:300])
+        run_load(ports=ports, path=path, headers=headers, connections=connections, seconds=0.5)  # warm-up
+    runs = ([], [])
+    for _ in range(rounds):
+        for side, ports in enumerate(sides):
+            runs[side].append(run_load(ports=ports, path=path, headers=headers, connections=connections,
+                                       seconds=seconds))
+    one, two = ({key: statistics.median(r[key] for r in side) for key in ("rps", "p50_ms", "p99_ms")}
+                for side in runs)
+    failures = sum(r["failures"] for side in runs for r in side)
+    ratio = paired_ratio([r["rps"] for r in runs[1]], [r["rps"] for r in runs[0]])
+
+    def shown(m):
+        return f"{m['rps']:,.0f} req/s (p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms)"
+
+    return row("2d. Several instances: cache hit over HTTP, two instances of 1 worker (Connect) vs one of 2 workers "
+               "(floor)", shown(two), shown(one), ratio, "≥ 0.9", ratio >= 0.9 and failures == 0,
+               two_instances_http=two, one_instance_http=one, connections=connections, seconds_per_run=seconds,
+               failures=failures)
 
 
 # --- 3. warm miss, and cold vs warm --------------------------------------------------------------------------

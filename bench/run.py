@@ -1,8 +1,10 @@
 """`make bench`: Connect measured against its floors, as ratios of runs made in turns in one process (issue 6).
 
 It configures Django itself (bench.settings: a temporary SQLite database, Redis db 8 flushed before and after, a
-throwaway CA as CONNECT_CA_BUNDLE, 127.0.0.1 allowed), starts the upstream HTTPS API and Connect under gunicorn on
-127.0.0.1, prints one table and writes bench/results.json. Every process it started is stopped at the end.
+throwaway CA as CONNECT_CA_BUNDLE, 127.0.0.1 allowed, static files collected as `make serve` does), starts the
+upstream HTTPS API and Connect under gunicorn with the repository's gunicorn.conf.py on 127.0.0.1 (one instance with
+2 workers, then two more with 1 worker each), prints one table and writes bench/results.json. Every process it
+started is stopped at the end.
 """
 import os
 import secrets
@@ -31,7 +33,7 @@ def environment(workdir: Path, ca_file: Path) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(50), "FERNET_KEYS": Fernet.generate_key().decode(),
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "REDIS_URL": REDIS_URL,
         "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1", "CONNECT_CA_BUNDLE": str(ca_file),
-        "BENCH_LOG_FILE": str(workdir / "connect.log"),
+        "BENCH_LOG_FILE": str(workdir / "connect.log"), "STATIC_ROOT": str(workdir / "static"),
     })
     return env
 
@@ -59,6 +61,7 @@ def prepare(upstream_url: str, ca_file: Path):
     from datasources.models import AuthConfig, AuthMode, Datasource
 
     call_command("migrate", verbosity=0, interactive=False)
+    call_command("collectstatic", verbosity=0, interactive=False)  # what WhiteNoise serves under make serve
     client = Client()
     client.force_login(User.objects.create_user("bench", password=secrets.token_urlsafe()))
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
@@ -109,8 +112,12 @@ def main() -> int:
             started.append(gunicorn)
             ctx.gunicorn_port = gunicorn.port
             rows += pairs.cache_hit_over_http(ctx)
+            for number in (1, 2):
+                started.append(servers.start_gunicorn(workdir, env, workers=1, name=f"instance-{number}"))
+            ctx.instance_ports = tuple(instance.port for instance in started[-2:])
+            rows.append(pairs.instances_vs_one(ctx))
         except BaseException:
-            for log in ("connect.log", "upstream.log", "gunicorn.log"):
+            for log in ("connect.log", "upstream.log", "gunicorn.log", "instance-1.log", "instance-2.log"):
                 if (workdir / log).exists():
                     print(f"--- last lines of {log}:\n" + "\n".join(
                         (workdir / log).read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)

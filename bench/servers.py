@@ -1,5 +1,6 @@
 """What the bench starts on 127.0.0.1, each in its own process group so that stop() ends it and all its children:
-the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn (2 workers)."""
+the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn with the repository's
+gunicorn.conf.py, as `make serve` runs it (workers and threads given by the bench)."""
 import os
 import signal
 import socket
@@ -53,18 +54,20 @@ def start_upstream(workdir: Path, cert: Path, key: Path) -> Started:
     return Started(process, int(line))
 
 
-def start_gunicorn(workdir: Path, env: dict, *, workers: int = 2, threads: int = 4) -> Started:
-    """Connect's WSGI app with bench.settings; gthread workers, so clients keep their connections alive."""
+def start_gunicorn(workdir: Path, env: dict, *, workers: int = 2, threads: int = 4, name: str = "gunicorn") -> Started:
+    """Connect's WSGI app (bench.settings) under gunicorn.conf.py: gthread, so clients keep their connections alive;
+    its access log (stdout) is discarded, its error log goes to `<name>.log` in the work directory."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))  # gunicorn inherits the bound socket: no race for the port
+    listener.listen(128)
     port = listener.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "connect_project.wsgi:application",
-               "--bind", f"fd://{listener.fileno()}", "--workers", str(workers), "--worker-class", "gthread",
-               "--threads", str(threads), "--keep-alive", "30", "--log-level", "warning",
-               "--error-logfile", str(workdir / "gunicorn.log")]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    env = {**env, "CONNECT_BIND": f"fd://{listener.fileno()}", "CONNECT_WORKERS": str(workers),
+           "CONNECT_THREADS": str(threads)}
+    command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    with open(workdir / f"{name}.log", "ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                   start_new_session=True)
     listener.close()
     started = Started(process, port)
     try:

@@ -1,16 +1,11 @@
-"""Connect's settings: the environment is read once here; code reads settings.CONNECT_*."""
+"""Connect's settings: the environment (environment.py: variables, then .env) is parsed once here; code reads
+settings.CONNECT_*."""
 import os
-from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    # Variables already in the environment win over the file.
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+from .caches import redis_caches
+from .environment import BASE_DIR, call_deadline_seconds, env
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -51,12 +46,15 @@ INSTALLED_APPS = [
     "datasources",
     "items",
     "applications",
+    "operations",
 ]
 
 MIDDLEWARE = [
     # First: it answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (hashed, compressed, long-cached) straight from STATIC_ROOT, before sessions and the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -91,28 +89,25 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # A connection that broke while idle is noticed (health check) and replaced before it is used.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    # An unreachable database must fail a request (and /readyz) within seconds, not hang it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
+# Redis: one server (REDIS_URL) or Redis Sentinel (REDIS_SENTINELS); unset: an in-process cache (one process only).
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # A Redis outage degrades to cache misses instead of errors (logged below).
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 2,
-            },
-            "KEY_PREFIX": "connect",
-        }
-    }
+REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
+if REDIS_URL or REDIS_SENTINELS:
+    CACHES = redis_caches(url=REDIS_URL, sentinels=REDIS_SENTINELS,
+                          sentinel_master=env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
+                          db=env.int("REDIS_SENTINEL_DB", default=0), password=env.str("REDIS_PASSWORD", default=""),
+                          sentinel_password=env.str("REDIS_SENTINEL_PASSWORD", default=""))
     # Sessions are read from Redis (written through to the database): the options endpoint is hot.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
+    # django-redis reports each error it ignores (a session read while Redis is down) on this logger; LOGGING turns
+    # those records into Connect's one warning per interval (operations/redis_outage.py) and drops them.
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-    DJANGO_REDIS_LOGGER = "connect.cache"
+    DJANGO_REDIS_LOGGER = "connect.cache.ignored"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "connect"}}
 
@@ -134,13 +129,42 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` (make serve) puts the files WhiteNoise serves.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Hashed names and compressed copies (collectstatic writes a manifest; WhiteNoise caches hashed files for a year)
+# in production. Plain names under DEBUG, where the development server serves static/ as it is.
+CONNECT_STATIC_MANIFEST = env.bool("CONNECT_STATIC_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if CONNECT_STATIC_MANIFEST
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Decided from the environment's DEBUG, not from settings.DEBUG at the first request (test runners turn it off).
+WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = DEBUG
+# No CORS header on static files: CORS is answered only on the item API, for each application's origins (SPEC 6);
+# a page embeds the widget's script with a plain <script> tag, which needs none.
+WHITENOISE_ALLOW_ALL_ORIGINS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 SESSION_COOKIE_HTTPONLY = True
+# Cookies only over HTTPS in production (a local try of `make serve` over http:// sets both to false).
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+
+# Behind a TLS-terminating reverse proxy (opt-in: only when nothing else can reach the app server, since these
+# headers are then believed): X-Forwarded-Proto says the request was https, X-Forwarded-Host which host was asked.
+CONNECT_BEHIND_TLS_PROXY = env.bool("CONNECT_BEHIND_TLS_PROXY", default=False)
+if CONNECT_BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# HSTS is only ever sent on HTTPS requests; a year by default in production (SECURE_HSTS_SECONDS=0 turns it off).
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes and scrapers often speak plain HTTP to the app server itself.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Connect's own settings -------------------------------------------------
 # Operator-wide CA bundle for outbound TLS (empty: the operating system's trust store).
@@ -148,7 +172,8 @@ CONNECT_CA_BUNDLE = env.str("CONNECT_CA_BUNDLE", default="")
 # Hosts or networks (CIDR) that outbound calls may reach although they are not public.
 CONNECT_ALLOWED_PRIVATE_NETWORKS = env.list("CONNECT_ALLOWED_PRIVATE_NETWORKS", default=[])
 # Limit for one outbound call, from connect to the last byte.
-CONNECT_CALL_DEADLINE_SECONDS = env.float("CONNECT_CALL_DEADLINE_SECONDS", default=60.0)
+# (gunicorn.conf.py reads the same value: its worker timeout is this plus a margin.)
+CONNECT_CALL_DEADLINE_SECONDS = call_deadline_seconds()
 # Largest response body accepted from a datasource.
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
@@ -171,14 +196,31 @@ CORS_ALLOW_METHODS = ["GET", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "authorization"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
+# The bearer token that /metrics asks for (Authorization: Bearer ...); unset: /metrics answers 404.
+CONNECT_METRICS_TOKEN = env.str("CONNECT_METRICS_TOKEN", default="")
+
+# Log lines: "plain" text, or "json" (one JSON object per line: time, level, logger, message).
+CONNECT_LOG_FORMAT = env.str("CONNECT_LOG_FORMAT", default="plain").strip().lower()
+if CONNECT_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"CONNECT_LOG_FORMAT must be plain or json, not {CONNECT_LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "operations.log_format.JSONFormatter"},
+    },
+    "filters": {"redis_outage": {"()": "operations.redis_outage.ReportIgnoredRedisErrors"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CONNECT_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        # Django's default "django" handler prints under DEBUG what the root handler prints too: each django.request
+        # line appeared twice. The root handler alone prints them.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "connect": {"level": env.str("CONNECT_LOG_LEVEL", default="INFO"), "propagate": True},
+        # django-redis' ignored errors (DJANGO_REDIS_LOGGER): reported by the filter, never printed themselves.
+        "connect.cache.ignored": {"level": "DEBUG", "filters": ["redis_outage"], "handlers": [], "propagate": False},
         # These libraries log request URLs, headers and tokens at DEBUG: never let that out.
         "oauthlib": {"level": "WARNING", "propagate": True},
         "requests_oauthlib": {"level": "WARNING", "propagate": True},

@@ -21,6 +21,7 @@ urlpatterns = [
     re_path(r"^api/", json_api.not_found),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),
     path("admin/", admin.site.urls),
+    path("", include("operations.urls")),
 ]
 
 

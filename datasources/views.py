@@ -1,4 +1,5 @@
 """Datasource pages: glue between requests, forms and the configuration service."""
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import RestrictedError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -117,7 +118,8 @@ def datasource_detail(request, pk):
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
     return render(request, "datasources/detail.html",
-                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check})
+                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check,
+                   "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL)})
 
 
 @staff_required

@@ -11,6 +11,7 @@ from applications.services.callers import identify_caller
 from applications.services.tokens import TokenRefused
 from connect_project.json_api import error_response, json_view
 from datasources.services import errors
+from operations.metrics import record_options_request
 
 from .selectors import find_item
 from .services import ItemError, resolve_item
@@ -68,17 +69,25 @@ def item_options(request, pk):
     item = find_item(pk)
     if item is None:
         return error_response("not_found", f"There is no item {pk}.", 404)
+    response, cache_status = _options_answer(request, item, caller)
+    record_options_request(item_id=item.pk, cache_status=cache_status)
+    return response
+
+
+def _options_answer(request, item, caller) -> tuple[JsonResponse, str]:
+    """The answer, and how the cache served it ("error" when the call failed)."""
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
         resolution = resolve_item(item=item, user_input=request.GET.get("q", ""), current_user=current_user,
                                   values=values)
     except ItemError as exc:
-        return error_response(exc.code, exc.message, exc.http_status)
+        return error_response(exc.code, exc.message, exc.http_status), "error"
     except errors.DatasourceError as exc:
-        return error_response(exc.code, public_message(exc), exc.http_status)
+        return error_response(exc.code, public_message(exc), exc.http_status), "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
-                              500)
-    return JsonResponse({"options": resolution.options, "cached": resolution.cached, "item": item.pk})
+                              500), "error"
+    return JsonResponse({"options": resolution.options, "cached": resolution.cached, "item": item.pk}), \
+        resolution.cache_status

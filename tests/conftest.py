@@ -1,8 +1,11 @@
 """Shared fixtures. Secrets in tests are distinctive strings so leak tests can search any output for them."""
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from datasources.models import AuthConfig, Datasource, Header
+from items.services import cache as item_cache
+from operations.redis_outage import outage
 
 SECRET_PASSWORD = "s3cr3t-PASSWORD-91ad"
 SECRET_API_KEY = "s3cr3t-API-KEY-7f1c"
@@ -19,6 +22,25 @@ def assert_no_secret(text, secrets=ALL_SECRETS):
         text = text.decode("utf-8", "replace")
     for secret in secrets:
         assert secret not in text, f"secret {secret!r} leaked"
+
+
+def pytest_configure(config):
+    """Pages rendered in the suite use plain static names, whatever DEBUG the environment says: the test servers
+    (live_server) serve static/ through the finders, which know no hashed names, and no collectstatic ran. Hashed,
+    compressed files are tested where they are served: under gunicorn (tests/operations/test_serving.py)."""
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_memory():
+    """"Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
+    once per interval): no test inherits another's."""
+    item_cache.health.reset()
+    outage.reset()
+    yield
+    item_cache.health.reset()
+    outage.reset()
 
 
 @pytest.fixture(autouse=True)

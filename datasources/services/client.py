@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import requests
 
+from operations.metrics import observed_upstream_call
+
 from ..models import Datasource
 from . import call_url, oauth, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
@@ -35,6 +37,7 @@ log = logging.getLogger("connect.client")
 MAX_REDIRECTS = 5
 
 
+@observed_upstream_call
 def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
                     expect_success: bool = True, method: str = "GET", body: bytes | None = None) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;

@@ -26,6 +26,9 @@ from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidGrantE
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from operations.metrics import observed_token_request
+from operations.redis_outage import report_redis_failure
+
 from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
 from . import errors, redaction
 from .outbound_errors import translate_request_error
@@ -146,9 +149,8 @@ def _shared_lock(datasource_id: int):
     try:
         lock = cache.lock(f"oauth-renew:{datasource_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS)
         return lock if lock.acquire() else None
-    except Exception:
-        log.warning("Redis is unavailable: OAuth renewal for datasource %s is serialised in this process only",
-                    datasource_id)
+    except Exception as exc:  # serialised in this process only meanwhile
+        report_redis_failure(exc, noticed_by="oauth_lock")
         return None
 
 
@@ -235,6 +237,7 @@ def _client_auth_kwargs(auth: AuthConfig) -> dict:
     return {"auth": HTTPBasicAuth(auth.client_id, auth.client_secret), "include_client_id": False}
 
 
+@observed_token_request
 def _token_request(auth: AuthConfig, session: OAuth2Session, request, *, refreshing: bool = False):
     """Run a token request with the datasource's secrets redacted; errors become clear messages (and last_error).
 

@@ -1,11 +1,10 @@
 """The shared answer cache (Redis through Django's cache API) and its health.
 
 Keys never hold a query or a value in clear: only ids, config versions and a SHA-256. Redis errors are not
-swallowed silently here: they mark the cache unavailable for a short while (calls go on uncached) and are logged
-as one warning per interval on "connect.cache".
+swallowed silently here: they mark the cache unavailable for a short while (calls go on uncached) and are reported
+(operations/redis_outage.py: one warning per interval per process on "connect.cache", whoever noticed the outage).
 """
 import hashlib
-import logging
 import threading
 import time
 import uuid
@@ -13,7 +12,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import caches
 
-logger = logging.getLogger("connect.cache")
+from operations.redis_outage import report_redis_failure
 
 KEY_PREFIX = "item-options"
 
@@ -45,31 +44,23 @@ def datasource_key_pattern(datasource_id) -> str:
 
 
 class CacheHealth:
-    """Per process: is Redis believed down, and when was the last warning logged."""
+    """Per process: is Redis believed down (after an error, the cache is skipped for CONNECT_CACHE_RETRY_SECONDS)."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.down_until = 0.0
-        self.last_warning_at = None
 
     def is_available(self) -> bool:
         return time.monotonic() >= self.down_until
 
     def record_failure(self, exc: BaseException) -> None:
-        now = time.monotonic()
         with self._lock:
-            self.down_until = now + settings.CONNECT_CACHE_RETRY_SECONDS
-            if self.last_warning_at is not None and now - self.last_warning_at < settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS:
-                return
-            self.last_warning_at = now
-        # The exception's class only: its text can carry the Redis URL.
-        logger.warning("Redis cache unavailable (%s): item options are fetched without the cache for now.",
-                       type(exc).__name__)
+            self.down_until = time.monotonic() + settings.CONNECT_CACHE_RETRY_SECONDS
+        report_redis_failure(exc, noticed_by="item_cache")
 
     def reset(self) -> None:
         with self._lock:
             self.down_until = 0.0
-            self.last_warning_at = None
 
 
 health = CacheHealth()

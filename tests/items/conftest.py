@@ -29,14 +29,6 @@ def item_factory(db):
     return make_item
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache_health():
-    """The "Redis is down" memory is per process: no test inherits another's."""
-    item_cache.health.reset()
-    yield
-    item_cache.health.reset()
-
-
 @pytest.fixture
 def upstream():
     """`responses` standing in for every datasource; unmatched requests fail the test."""

@@ -6,6 +6,7 @@ threads and is shut down (slow routes included) by `stop()`.
 """
 import gzip
 import http.server
+import io
 import json
 import socketserver
 import ssl
@@ -57,8 +58,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         route = owner.routes.get(path)
         if route is None:
             send(self, 404, b'{"error": "no such route"}')
-        else:
+            return
+        connection, self.rfile = self.rfile, io.BytesIO(body)  # a route may read the body again
+        try:
             route(self)
+        finally:
+            self.rfile = connection
 
     do_POST = do_GET
 

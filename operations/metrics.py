@@ -1,0 +1,113 @@
+"""Connect's Prometheus metrics: one function per event, called with one line by the place that knows the event.
+
+Labels are ids and fixed codes only (an item or datasource id, a cache status, an error code, a grant), never a URL,
+a query, a value a person typed or a secret; `_code` replaces anything else with "other". Under gunicorn the workers
+share their values through PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py makes a fresh directory per server start).
+"""
+import functools
+import os
+import re
+import time
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+
+OPTIONS_REQUESTS = Counter("connect_options_requests", "Options endpoint answers, by item and cache status "
+                           "(hit, miss, bypassed, unavailable, wait_timeout, or error when the call failed).",
+                           ["item", "cache_status"])
+UPSTREAM_CALLS = Counter("connect_upstream_calls", "Calls to datasource APIs, by datasource and outcome "
+                         "(ok, or the error code: timeout, dns_failure, http_status, ...).", ["datasource", "outcome"])
+UPSTREAM_SECONDS = Histogram("connect_upstream_call_seconds", "Duration of calls to datasource APIs (connect to last "
+                             "byte, redirects and a token renewal included), by datasource.", ["datasource"],
+                             buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+TOKEN_REQUESTS = Counter("connect_token_requests", "OAuth2 token requests, by grant (client_credentials, "
+                         "authorization_code, refresh_token) and outcome (ok or the error code).", ["grant", "outcome"])
+CACHE_ERRORS = Counter("connect_cache_errors", "Redis errors, by what noticed them (item_cache, django_cache, "
+                       "oauth_lock, readiness).", ["noticed_by"])
+
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def _code(value) -> str:
+    """A label value from a fixed vocabulary; anything else (never expected) becomes "other"."""
+    return value if isinstance(value, str) and _CODE.fullmatch(value) else "other"
+
+
+def _id(value) -> str:
+    return str(value) if isinstance(value, int) else "other"
+
+
+def record_options_request(*, item_id: int, cache_status: str) -> None:
+    OPTIONS_REQUESTS.labels(item=_id(item_id), cache_status=_code(cache_status)).inc()
+
+
+def record_upstream_call(*, datasource_id: int, outcome: str, seconds: float) -> None:
+    datasource = _id(datasource_id)
+    UPSTREAM_CALLS.labels(datasource=datasource, outcome=_code(outcome)).inc()
+    UPSTREAM_SECONDS.labels(datasource=datasource).observe(seconds)
+
+
+def record_token_request(*, grant: str, outcome: str) -> None:
+    TOKEN_REQUESTS.labels(grant=_code(grant), outcome=_code(outcome)).inc()
+
+
+def record_cache_error(*, noticed_by: str) -> None:
+    CACHE_ERRORS.labels(noticed_by=_code(noticed_by)).inc()
+
+
+def outcome_of(exc: BaseException) -> str:
+    """"ok" for no exception; a Connect error's code; "internal_error" for anything unexpected."""
+    return getattr(exc, "code", None) or "internal_error"
+
+
+# --- decorators: one line on the function that makes the call ------------------------------------------------
+
+def observed_upstream_call(call):
+    """For datasources.services.client.call_datasource(*, datasource, ...): each call counted and timed. An answer
+    the caller accepted with a non-2xx status (expect_success=False) counts as http_status."""
+    @functools.wraps(call)
+    def observed(*args, **kwargs):
+        started, outcome = time.monotonic(), "internal_error"
+        try:
+            response = call(*args, **kwargs)
+            outcome = "ok" if 200 <= response.status_code < 300 else "http_status"
+            return response
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            record_upstream_call(datasource_id=kwargs["datasource"].pk, outcome=outcome,
+                                 seconds=time.monotonic() - started)
+    return observed
+
+
+def observed_token_request(request):
+    """For datasources.services.oauth._token_request(auth, request, *, refreshing=False): each token request
+    counted by grant and outcome."""
+    @functools.wraps(request)
+    def observed(auth, *args, refreshing: bool = False, **kwargs):
+        outcome = "internal_error"
+        try:
+            token = request(auth, *args, refreshing=refreshing, **kwargs)
+            outcome = "ok"
+            return token
+        except Exception as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            record_token_request(grant=_grant(auth, refreshing), outcome=outcome)
+    return observed
+
+
+def _grant(auth, refreshing: bool) -> str:
+    if refreshing:
+        return "refresh_token"
+    return "client_credentials" if auth.mode == "oauth2_client_credentials" else "authorization_code"
+
+
+def exposition() -> bytes:
+    """Every metric in Prometheus text format: all workers' values under gunicorn, this process's otherwise."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)

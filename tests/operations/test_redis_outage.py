@@ -1,0 +1,163 @@
+"""A Redis outage: requests are still answered (uncached, sessions from the database), /readyz names "redis", and
+the log says so once per interval per process on "connect.cache", whoever noticed it, without a traceback."""
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from connect_project.caches import redis_caches
+from datasources.services import oauth
+from items.models import Item
+from operations.redis_outage import outage
+from tests.conftest import make_datasource
+from tests.support import https_server as srv
+from tests.support.connect_server import connect_env, http_session, run_connect_tasks, start_connect, start_redis
+from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
+
+from .answers import ISSUES_BODY
+
+
+def warnings_of(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "connect.cache" and r.levelno == logging.WARNING]
+
+
+@pytest.fixture
+def stopped_redis(tmp_path):
+    """A Redis of this test's own, started and stopped again: its port no longer answers."""
+    server = start_redis(tmp_path / "redis")
+    server.shutdown()
+    return server
+
+
+@pytest.fixture
+def redis_down(settings, stopped_redis):
+    settings.CACHES = redis_caches(url=stopped_redis.url)
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    return stopped_redis
+
+
+@pytest.fixture
+def item(db, start_server, trust_test_ca):
+    api = start_server({"/api/search": srv.answer(200, ISSUES_BODY)})
+    item = Item(name="Issues", datasource=make_datasource(base_url=api.url("/api")), query="/search?q=$userInput",
+                list_path="issues", key_field="key", label_template="{key}")
+    item.full_clean()
+    item.save()
+    return item
+
+
+@pytest.fixture
+def member_client(client, db):
+    client.force_login(get_user_model().objects.create_user("filler", password="pw-filler-123"))
+    return client
+
+
+def test_an_outage_noticed_by_the_item_cache_sessions_and_oauth_lock_is_one_warning(
+        member_client, item, redis_down, caplog):
+    caplog.set_level(logging.DEBUG)
+    answer = member_client.get(f"/api/items/{item.pk}/options", {"q": "printer"})  # session and item cache
+    with oauth.renewal_lock(item.datasource_id):  # the OAuth renewal lock
+        pass
+    assert answer.status_code == 200 and answer.json()["options"] and answer.json()["cached"] is False
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "Redis cache unavailable (ConnectionError" in warnings[0].getMessage()
+    assert str(redis_down.port) not in warnings[0].getMessage()
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("noticer", ["session", "oauth_lock"])
+def test_each_noticer_alone_reports_the_outage(member_client, item, redis_down, caplog, noticer):
+    caplog.set_level(logging.WARNING)
+    if noticer == "session":
+        member_client.get("/datasources/")  # reads the session only
+    else:
+        with oauth.renewal_lock(item.datasource_id):
+            pass
+    assert len(warnings_of(caplog)) == 1
+
+
+def test_django_redis_own_error_records_are_dropped_after_being_reported(member_client, redis_down):
+    seen = []
+    handler = logging.Handler()
+    handler.emit = seen.append
+    ignored = logging.getLogger("connect.cache.ignored")
+    ignored.addHandler(handler)
+    try:
+        member_client.get("/datasources/")
+    finally:
+        ignored.removeHandler(handler)
+    assert seen == []
+    assert outage.last_warning_at is not None
+
+
+def test_the_warning_comes_again_after_the_interval(member_client, item, redis_down, settings, caplog):
+    settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS = 0.2
+    caplog.set_level(logging.WARNING)
+    member_client.get("/datasources/")
+    member_client.get("/datasources/")
+    assert len(warnings_of(caplog)) == 1
+    time.sleep(0.3)
+    member_client.get("/datasources/")
+    assert len(warnings_of(caplog)) == 2
+
+
+# --- real gunicorn workers ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def outage_server(tmp_path_factory, sqlite_url, static_root, ca_file, module_upstream):
+    """Connect (JSON log lines) on a Redis of its own, which is stopped after one cached answer."""
+    workdir = tmp_path_factory.mktemp("outage")
+    api = module_upstream({"/search": srv.answer(200, ISSUES_BODY)})
+    redis_server = start_redis(workdir / "redis")
+    try:
+        env = connect_env(workdir, database_url=sqlite_url, redis_url=redis_server.url, static_root=static_root,
+                          ca_bundle=ca_file, CONNECT_LOG_FORMAT="json")
+        cookie, item = run_connect_tasks(env, ("sign_in", {"username": "filler"}),
+                                         ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput"}))
+        server = start_connect(workdir, env)
+        try:
+            server.session.cookies.set(cookie["name"], cookie["value"])
+            path = f"/api/items/{item['item']}/options"
+            server.get(path, params={"q": "printer"})
+            assert server.get(path, params={"q": "printer"}).json()["cached"] is True
+            assert server.get("/readyz").status_code == 200
+            redis_server.shutdown()
+            yield {"server": server, "path": path}
+        finally:
+            server.stop()
+    finally:
+        redis_server.stop()
+
+
+def test_readyz_names_redis_when_it_is_stopped(outage_server):
+    response = outage_server["server"].get("/readyz", headers={"Cookie": ""})
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "failing": ["redis"]}
+
+
+def test_fifty_requests_in_an_outage_are_answered_and_logged_once_per_process(outage_server):
+    server = outage_server["server"]
+
+    def ask(number):
+        with http_session() as session:  # a connection each: the requests spread over the workers
+            session.cookies.update(server.session.cookies)
+            return session.get(server.url(outage_server["path"]), params={"q": f"outage-{number % 5}"}, timeout=30)
+
+    with ThreadPoolExecutor(5) as pool:
+        answers = list(pool.map(ask, range(50)))
+    assert [a.status_code for a in answers] == [200] * 50
+    assert all(a.json()["options"] and a.json()["cached"] is False for a in answers)
+    time.sleep(0.2)
+    lines = [json.loads(line) for line in server.stderr_path.read_text().splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message", "process"} <= set(lines[0])
+    warnings = [line for line in lines if line["logger"] == "connect.cache" and line["level"] == "WARNING"]
+    per_process = {}
+    for line in warnings:
+        per_process[line["process"]] = per_process.get(line["process"], 0) + 1
+    assert warnings and max(per_process.values()) == 1, warnings
+    assert [line for line in lines if line["level"] in ("ERROR", "CRITICAL")] == []
+    assert "Traceback" not in server.output()
