@@ -11,7 +11,8 @@ from .models import Application
 class OriginsField(forms.CharField):
     """One origin per line in the form, a normalised list in the model."""
 
-    widget = forms.Textarea(attrs={"rows": 4, "placeholder": "https://forms.example.com\nhttps://intranet.example.com:8443"})
+    widget = forms.Textarea(attrs={"rows": 4,
+                                   "placeholder": "https://forms.example.com\nhttps://intranet.example.com:8443"})
 
     def prepare_value(self, value):
         return "\n".join(value) if isinstance(value, list) else value

@@ -1,8 +1,9 @@
 """The bench's upstream API: tests/support's HTTPS server, in its own process so its work and memory are not the
 runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
 
-Routes: /options and /paged (a small issue list, whatever page is asked), /slow (the same after 200 ms), /large (about 5 MiB), /token (a
-client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so far).
+Routes: /options and /paged (a small issue list, whatever page is asked), /slow (the same after 200 ms), /large
+(about 5 MiB), /token (a client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so
+far).
 """
 import collections
 import json

@@ -1,4 +1,4 @@
-"""The one place in Connect that calls datasources' APIs: builds each call, sends it, and reads the answer within limits.
+"""The one place in Connect that calls datasources' APIs: builds each call, sends it, reads the answer within limits.
 
 - Method: GET, or POST with a JSON body (an item's body template); a POST is never redirected.
 - URL: the base URL plus a path and query string that can never change scheme, host or port (call_url.py, with the

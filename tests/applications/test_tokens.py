@@ -63,7 +63,8 @@ def unsigned(header: dict, payload: dict) -> str:
 
 def test_a_valid_token_gets_options_with_sub_as_current_user(client, geo):
     upstream, chain = geo
-    item = Item.objects.create(name="Mine", datasource=chain.country.datasource, query="/cities?region=NH&q=$userInput&by=$currentUser",
+    item = Item.objects.create(name="Mine", datasource=chain.country.datasource,
+                               query="/cities?region=NH&q=$userInput&by=$currentUser",
                                list_path="", key_field="code", label_template="{name}")
     application = make_application(items=[item])
     token = mint(application, sub="shopper", email="shopper@example.com", name="Sam Shopper")

@@ -21,8 +21,10 @@ FORBIDDEN_NAMES = [
     "host", "COOKIE", "Proxy-Authorization", "Proxy-Connection", "proxy-anything", "Sec-Fetch-Mode", "SEC-CH-UA",
 ]
 
-ANOTHER_ADDRESS = ("This names another address (“//” at the start, or a scheme such as https: or javascript:): enter a path and query string such as /search?q=1, not a full URL. The host always comes from the base URL.")
-DOT_SEGMENTS = ("Remove the “.” and “..” path segments (also percent-encoded ones such as %2e%2e or ..%2f): the path must stay under the base URL.")
+ANOTHER_ADDRESS = ("This names another address (“//” at the start, or a scheme such as https: or javascript:): enter a "
+                   "path and query string such as /search?q=1, not a full URL. The host always comes from the base URL.")
+DOT_SEGMENTS = ("Remove the “.” and “..” path segments (also percent-encoded ones such as %2e%2e or ..%2f): the path "
+                "must stay under the base URL.")
 
 URL_CASES = [
     ("base_url", "http://api.example.com/rest", "Only https:// URLs are accepted (got http://)."),
@@ -39,7 +41,8 @@ URL_CASES = [
     ("test_url", "//evil.example.com/health", ANOTHER_ADDRESS),
     ("test_url", "http://api.example.com/health", "Only https:// URLs are accepted (got http://)."),
     ("test_url", "/health#top", "Remove the #fragment: it is never sent to a server."),
-    ("test_url", "/a\\b", "Backslashes and control characters (such as line breaks) are not allowed in a path or query."),
+    ("test_url", "/a\\b",
+     "Backslashes and control characters (such as line breaks) are not allowed in a path or query."),
     ("test_url", "evil.example.com:443/health", ANOTHER_ADDRESS),
     ("test_url", "javascript:alert(1)", ANOTHER_ADDRESS),
     ("test_url", "/../admin", DOT_SEGMENTS),

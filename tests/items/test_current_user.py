@@ -49,8 +49,8 @@ def test_the_item_form_accepts_the_parts_and_refuses_unknown_ones(datasource_fac
 @pytest.mark.django_db
 def test_the_options_endpoint_uses_the_signed_in_account(client, item_factory, datasource_factory, upstream,
                                                          fake_dns, redis):
-    item = item_factory(datasource_factory(base_url=BASE_URL), query="/mine?e=$currentUser.email&d=$currentUser.displayName",
-                        list_path="", key_field="id", label_template="")
+    item = item_factory(datasource_factory(base_url=BASE_URL), list_path="", key_field="id", label_template="",
+                        query="/mine?e=$currentUser.email&d=$currentUser.displayName")
     upstream.get(f"{BASE_URL}/mine", json=[{"id": "x"}])
     for username, email in (("ada", "ada@example.com"), ("bob", "bob@example.com")):
         user = get_user_model().objects.create_user(username, email, "pw-123-long", first_name=username.title(),
@@ -58,7 +58,8 @@ def test_the_options_endpoint_uses_the_signed_in_account(client, item_factory, d
         client.force_login(user)
         assert client.get(f"/api/items/{item.pk}/options").status_code == 200
     sent = [call.request.url for call in upstream.calls]
-    assert sent == [f"{BASE_URL}/mine?e=ada%40example.com&d=Ada%20Test", f"{BASE_URL}/mine?e=bob%40example.com&d=Bob%20Test"]
+    assert sent == [f"{BASE_URL}/mine?e=ada%40example.com&d=Ada%20Test",
+                    f"{BASE_URL}/mine?e=bob%40example.com&d=Bob%20Test"]
     # per-user values give per-user cache entries: one per person, each read back from the cache
     client.force_login(get_user_model().objects.get(username="ada"))
     assert client.get(f"/api/items/{item.pk}/options").json()["cached"] is True
