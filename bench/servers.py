@@ -1,8 +1,6 @@
 """What the bench starts on 127.0.0.1, each in its own process group so that stop() ends it and all its children:
 the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn with the repository's
 gunicorn.conf.py, as `make serve` runs it (workers and threads given by the bench)."""
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +11,8 @@ from pathlib import Path
 import requests
 import trustme
 
+from tests.support.processes import stop_process_group
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,13 +22,7 @@ class Started:
     port: int
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
+        stop_process_group(self.process, grace=5)
 
 
 def write_certificates(workdir: Path) -> tuple[Path, Path, Path]:

@@ -12,7 +12,6 @@ allowed for outbound calls. gunicorn gets an already bound socket (CONNECT_BIND=
 """
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
+
+from tests.support.processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUNICORN_CONFIG = REPO_ROOT / "gunicorn.conf.py"
@@ -115,17 +116,7 @@ class ConnectServer:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: only gunicorn and its workers
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait(timeout=10)
+        stop_process_group(process, grace=15)
         self.session.close()
 
 

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+
+from tests.support.processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS_MODULE = "tests.support.oauth_server.settings"
@@ -190,19 +191,7 @@ class OAuthProvider:
     def stop(self) -> None:
         """Stop gunicorn and its workers (graceful, 2 s for running requests; then SIGKILL for anything left)."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: only gunicorn and its workers
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait(timeout=10)
+        stop_process_group(process, grace=10)
 
 
 def start_oauth_provider(*, workdir: Path, redirect_uris=DEFAULT_REDIRECT_URIS, access_token_seconds: int = 300,
