@@ -141,21 +141,21 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
         return f"{m['rps']:,.0f} req/s (p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms)"
 
     rps = [[r["rps"] for r in side] for side in runs]
-    ratio, ratio_after_reads = paired_ratio(rps[0], rps[1]), paired_ratio(rps[0], rps[2])
-    ratio_token, token_vs_session = paired_ratio(rps[3], rps[1]), paired_ratio(rps[3], rps[0])
+    session_vs_reads, reads_vs_plain = paired_ratio(rps[0], rps[2]), paired_ratio(rps[2], rps[1])
+    token_vs_plain, token_vs_session = paired_ratio(rps[3], rps[1]), paired_ratio(rps[3], rps[0])
     return [
-        row("2. Cache hit over HTTP (options endpoint vs constant JSON view; make serve's gunicorn.conf.py and "
-            "WhiteNoise, 2 workers)",
-            shown(connect), shown(plain), ratio, "≥ 0.8", ratio >= 0.8 and failures == 0,
-            connect_http=connect, floor_http=plain, **load),
-        row("2b. Same, floor after the reads any signed-in cache hit needs (session, user, item versions, answer)",
-            shown(connect), shown(after_reads), ratio_after_reads, "(context)", None,
-            connect_http=connect, floor_http=after_reads, **load),
-        row("2c. Same with an embedding token (bearer token, Origin, CORS) vs constant JSON view; session path "
-            "beside it", f"token {shown(with_token)}; session {shown(connect)} (token/session "
-            f"{token_vs_session:.2f})", shown(plain), ratio_token, "token faster than session",
-            token_vs_session > 1 and failures == 0, connect_http=with_token, session_http=connect,
-            floor_http=plain, token_vs_session=token_vs_session, **load),
+        row("2. Cache hit over HTTP, session path: options endpoint vs the constant JSON view after the reads a "
+            "signed-in hit must make (make serve's gunicorn.conf.py and WhiteNoise, 2 workers)",
+            shown(connect), shown(after_reads), session_vs_reads, "≥ 0.8", session_vs_reads >= 0.8 and failures == 0,
+            connect_http=connect, floor_http=after_reads, session_vs_plain=paired_ratio(rps[0], rps[1]), **load),
+        row("2b. The reads a signed-in hit must make (session, user, item versions, answer): the constant view after "
+            "them vs the plain constant view", shown(after_reads), shown(plain), reads_vs_plain, "(context)", None,
+            connect_http=after_reads, floor_http=plain, **load),
+        row("2c. Cache hit over HTTP, embedding-token path (bearer token, Origin, CORS) vs the plain constant JSON "
+            "view; the session path beside it", f"token {shown(with_token)}; session {shown(connect)} "
+            f"(token/session {token_vs_session:.2f})", shown(plain), token_vs_plain,
+            "≥ 0.8, and faster than the session path", token_vs_plain >= 0.8 and token_vs_session > 1 and not failures,
+            connect_http=with_token, session_http=connect, floor_http=plain, token_vs_session=token_vs_session, **load),
     ]
 
 

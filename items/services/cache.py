@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.core.cache import caches
+from django_redis.cache import RedisCache
 
 from operations.redis_outage import report_redis_failure
 
@@ -69,10 +70,6 @@ health = CacheHealth()
 def _backend():
     """django-redis' client raises on connection errors, where the cache object would only return a default."""
     backend = caches["default"]
-    try:
-        from django_redis.cache import RedisCache
-    except ImportError:  # pragma: no cover - django-redis is a dependency
-        return backend
     return backend.client if isinstance(backend, RedisCache) else backend
 
 

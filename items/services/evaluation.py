@@ -1,5 +1,6 @@
 """Query and body evaluation: variables replaced by their values, each encoded for where it stands (URL-encoded in
 the query, JSON-encoded in a POST body)."""
+import functools
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -32,8 +33,8 @@ class CurrentUser:
         return cls(username=value or "", display_name=value or "")
 
     def variables(self) -> dict:
-        return {syntax.CURRENT_USER: self.username, f"{syntax.CURRENT_USER}.email": self.email,
-                f"{syntax.CURRENT_USER}.displayName": self.display_name or self.username}
+        return {syntax.CURRENT_USER: _text(self.username), f"{syntax.CURRENT_USER}.email": _text(self.email),
+                f"{syntax.CURRENT_USER}.displayName": _text(self.display_name or self.username)}
 
 
 @dataclass(frozen=True)
@@ -58,32 +59,58 @@ def evaluate_call(*, item, user_input: str = "", current_user="", values: dict |
     client's own rule) change the host. In the body every value is JSON-encoded where it stands. A required
     variable without a value raises MissingVariable; an optional one is empty.
     """
-    supplied = {name: (values or {}).get(name, "") for name in item.dependency_names}
-    supplied[syntax.USER_INPUT] = user_input
-    supplied.update(CurrentUser.of(current_user).variables())
-    supplied = {name: "" if value is None else str(value) for name, value in supplied.items()}
     body_template = (item.body_template or "") if item.method == "POST" else ""
-    _check_supplied(item, syntax.query_variables(item.query) + syntax.query_variables(body_template), supplied)
+    template = _template(item.query or "", body_template)
+    values = values or {}
+    supplied = {name: _text(values.get(name, "")) for name in item.dependency_names}
+    supplied[syntax.USER_INPUT] = _text(user_input)
+    if isinstance(current_user, CurrentUser):
+        supplied.update(current_user.variables())
+    else:
+        supplied[syntax.CURRENT_USER] = supplied[f"{syntax.CURRENT_USER}.displayName"] = _text(current_user)
+        supplied[f"{syntax.CURRENT_USER}.email"] = ""
+    _check_supplied(item, template.used, supplied)
 
-    path, mark, query_string = (item.query or "").partition("?")
-    evaluated_path = _substitute(path, supplied)
-    _refuse_dot_segments(evaluated_path, path)
-    query = evaluated_path + mark + _substitute(query_string, supplied)
+    evaluated_path = _substitute(template.path, supplied)
+    _refuse_dot_segments(evaluated_path, template.path)
+    query = evaluated_path + template.mark + _substitute(template.query_string, supplied)
     if item.method != "POST":
         return Evaluated(query=query)
     body = syntax.fill_json_template(body_template, supplied.__getitem__) if body_template.strip() else None
     return Evaluated(query=query, method="POST", body=body)
 
 
-def _check_supplied(item, used: list[str], supplied: dict) -> None:
-    unknown = sorted({name for name in used if name not in supplied}, key=used.index)
+@dataclass(frozen=True)
+class _Template:
+    path: str
+    mark: str
+    query_string: str
+    used: tuple[str, ...]  # the variables of the query and the body, in order of first use
+
+
+@functools.lru_cache(maxsize=512)
+def _template(query: str, body_template: str) -> _Template:
+    """An item's query split and its variables listed, once per text (evaluation runs on every keystroke)."""
+    path, mark, query_string = query.partition("?")
+    used = tuple(dict.fromkeys(syntax.query_variables(query) + syntax.query_variables(body_template)))
+    return _Template(path=path, mark=mark, query_string=query_string, used=used)
+
+
+def _text(value) -> str:
+    return "" if value is None else value if type(value) is str else str(value)
+
+
+def _check_supplied(item, used: tuple[str, ...], supplied: dict) -> None:
+    unknown = [name for name in used if name not in supplied]
     if unknown:
         # The model refuses these; an item saved around validation still gets a clear message.
         raise MissingVariable(f"The query uses {_names(unknown)}, which the item does not declare.")
-    missing = sorted({name for name in used if not supplied[name] and name not in item.optional_names},
-                     key=used.index)
+    missing = [name for name in used if not supplied[name]]
     if missing:
-        raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
+        optional = item.optional_names
+        missing = [name for name in missing if name not in optional]
+        if missing:
+            raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
 
 
 def _substitute(text: str, supplied: dict) -> str:

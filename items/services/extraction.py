@@ -98,7 +98,10 @@ def _plan(key_field: str, template: str):
 def _value_at(entry, path, text: str, position: int, *, what: str):
     """The one value a path selects in an entry, or _MISSING; an error when a JSONPath selects several."""
     if path.jsonpath is None:
-        return syntax.lookup(entry, path.segments)
+        segments = path.segments
+        if len(segments) == 1 and type(entry) is dict:  # the common case (`key`, `name`), without another call
+            return entry.get(segments[0], _MISSING)
+        return syntax.lookup(entry, segments)
     found = _selected(path, entry, text)
     if len(found) > 1:
         raise ExtractionError(f"Entry {position}: the {what} {text} selects {len(found)} values; it must select one.")
