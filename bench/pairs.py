@@ -154,7 +154,7 @@ def cache_hit_over_http(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, 
         row("2c. Cache hit over HTTP, embedding-token path (bearer token, Origin, CORS) vs the plain constant JSON "
             "view; the session path beside it", f"token {shown(with_token)}; session {shown(connect)} "
             f"(token/session {token_vs_session:.2f})", shown(plain), token_vs_plain,
-            "≥ 0.8, and faster than the session path", token_vs_plain >= 0.8 and token_vs_session > 1 and not failures,
+            "faster than the session path", token_vs_session > 1 and not failures,
             connect_http=with_token, session_http=connect, floor_http=plain, token_vs_session=token_vs_session, **load),
     ]
 
