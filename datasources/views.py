@@ -9,7 +9,7 @@ from .access import staff_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
-from .services import configuration, connection_check
+from .services import configuration, connection_check, protection
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -117,7 +117,8 @@ def datasource_detail(request, pk):
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
     return render(request, "datasources/detail.html",
-                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check})
+                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check,
+                   "protection": protection.status_for(datasource)})
 
 
 @staff_required

@@ -34,6 +34,10 @@ PUBLIC_MESSAGES = {
     "invalid_json": "The API answered with a body that is not JSON.",
     "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
     "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
+    # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.
+    "rate_limited": "Too many calls to this API right now: try again in {seconds} s.",
+    "upstream_paused": "The API asked Connect to wait: calls to it are paused for {seconds} s more.",
+    "circuit_open": "The API is failing, so Connect is not calling it for now: try again in {seconds} s.",
 }
 
 
@@ -43,7 +47,7 @@ def public_message(exc: errors.DatasourceError) -> str:
     for cls in type(exc).__mro__:
         code = getattr(cls, "code", None)
         if code in PUBLIC_MESSAGES:
-            return PUBLIC_MESSAGES[code]
+            return PUBLIC_MESSAGES[code].format(seconds=getattr(exc, "retry_after", ""))
     return "The call to the API failed."
 
 
@@ -79,12 +83,18 @@ def item_options(request, pk):
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status)
     except errors.DatasourceError as exc:
-        return error_response(exc.code, public_message(exc), exc.http_status)
+        response = error_response(exc.code, public_message(exc), exc.http_status)
+        if isinstance(exc, errors.ProtectionRefusal):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
                               500)
-    return JsonResponse({"options": resolution.options, "cached": resolution.cached, "item": item.pk})
+    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+    if resolution.stale:  # stale-if-error: the last good answer, this many seconds old
+        answer.update(stale=True, age_seconds=resolution.age_seconds)
+    return JsonResponse(answer)
 
 
 @_json_view(staff_only=True)
@@ -110,6 +120,10 @@ def serialize_datasource(datasource: Datasource) -> dict:
         "base_url": datasource.base_url,
         "documentation_url": datasource.documentation_url,
         "test_url": datasource.test_url,
+        "calls_per_second": datasource.calls_per_second,
+        "concurrent_calls": datasource.concurrent_calls,
+        "stale_if_error": datasource.stale_if_error,
+        "stale_max_age_seconds": datasource.stale_max_age_seconds,
         "headers": [{"name": h.name, "value": h.value} for h in datasource.headers.all()],
         "auth": _serialize_auth(getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)),
         "created_at": datasource.created_at,

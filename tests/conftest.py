@@ -23,9 +23,14 @@ def assert_no_secret(text, secrets=ALL_SECRETS):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set)."""
+    """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set), and with no protection
+    state (limits, breakers, health) from another test: background writes are finished before the db is cleared."""
+    from datasources.services import protection
+
+    protection.reset()
     cache.clear()
     yield
+    protection.reset()
     cache.clear()
 
 

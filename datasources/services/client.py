@@ -7,6 +7,7 @@
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted: over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after decompression)
   the call fails with ResponseTooLarge.
+- Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
 
 Redirects: followed, at most 5. Each hop must be https:// (a redirect to http:// or anything else is refused with
 RedirectRefused) and goes through the address policy again. Custom headers and credentials (Basic, API key header,
@@ -26,7 +27,7 @@ import urllib3.exceptions
 from django.conf import settings
 
 from ..models import Datasource
-from . import call_url, redaction, sessions, transport
+from . import call_url, protection, redaction, sessions, transport
 from .errors import DatasourceError, HTTPStatusError, InvalidJSON, RedirectRefused, \
     ResponseTooLarge
 from .outbound_errors import translate_request_error
@@ -62,8 +63,16 @@ class UpstreamResponse:
                               f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code) from None
 
 
-def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
-                    expect_success: bool = True) -> UpstreamResponse:
+def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, **call) -> UpstreamResponse:
+    """One call (arguments of _call), through the API's protection (protection/): a Retry-After pause, the circuit
+    breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
+    sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
+    return protection.guarded_call(datasource=datasource, enforce=not bypass_protection,
+                                   send=lambda: _call(datasource=datasource, **call))
+
+
+def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
+          expect_success: bool = True) -> UpstreamResponse:
     """GET the datasource's base URL + path_and_query (or the absolute https:// `url`); see the module docstring.
 
     Raises a DatasourceError subclass; HTTPStatusError for a non-2xx answer unless expect_success is False.
@@ -245,9 +254,11 @@ def too_large(cap: int, url: str, *, announced: bool = False) -> ResponseTooLarg
 
 def status_error(upstream: UpstreamResponse) -> HTTPStatusError:
     reason = http.client.responses.get(upstream.status_code, "")
-    return HTTPStatusError(
+    error = HTTPStatusError(
         f"The API answered HTTP {upstream.status_code}{' ' + reason if reason else ''} for {upstream.redacted_url} — "
         f"{body_excerpt(upstream.body, upstream.redaction)}", status_code=upstream.status_code)
+    error.retry_after_header = upstream.headers.get("Retry-After")  # for protection/pause.py
+    return error
 
 
 def body_excerpt(body: bytes, redact: Redaction) -> str:
