@@ -31,6 +31,7 @@ class Ticket:
     holder: str = ""
     probe: bool = False
     clean: bool = False
+    crowded: bool = False
     store: object = None
     bypass: bool = False
 
@@ -69,7 +70,8 @@ def _admit(datasource) -> Ticket:
             stores.failed(str(exc))
             continue
         if verdict.kind in (OK, PROBE):
-            return Ticket(holder=holder, probe=verdict.kind == PROBE, clean=verdict.clean, store=store)
+            return Ticket(holder=holder, probe=verdict.kind == PROBE, clean=verdict.clean, crowded=verdict.crowded,
+                          store=store)
         if verdict.kind == PAUSED:
             raise pause.refusal(verdict.seconds)
         if verdict.kind in (OPEN, PROBING):
@@ -98,7 +100,7 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
     routine = kind == outcomes.NEUTRAL or (kind == outcomes.SUCCESS and ticket.clean)
-    urgent = ticket.bypass or ticket.probe or outcome.retry_after > 0 or not routine
+    urgent = ticket.bypass or ticket.probe or ticket.crowded or outcome.retry_after > 0 or not routine
     _write(ticket.store or stores.current(), outcome, urgent=urgent)
 
 

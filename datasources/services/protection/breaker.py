@@ -41,7 +41,7 @@ local clean = open_until == 0 and failures == 0
 """
 CLAIM_LUA = """
 if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + hold)) end
-return {probe and 'probe' or 'ok', clean and '1' or '0'}
+return {probe and 'probe' or 'ok', (clean and '1' or '0') .. (crowded and '1' or '0')}
 """
 FINISH_LUA = f"""
 if outcome == '{SUCCESS}' then

@@ -1,9 +1,9 @@
 """Outcomes that no caller waits for, written to Redis by one background thread per process.
 
-A call that ends with an answer while its datasource's breaker is clean changes nothing the next admission decides,
-except giving its slot back: the slot release and the health counts of such calls are written here, off the
-caller's path (many calls in one pipelined round trip under load). Everything that changes a decision (failures,
-Retry-After, probes, a breaker to reset, Test connection) is written by the caller itself before it returns.
+A call that ends with an answer while its datasource's breaker is clean, and that did not take the last free slot,
+changes nothing the next admission decides: its slot release and health counts are written here, off the caller's
+path (many calls in one pipelined round trip under load). Everything that changes a decision (failures, Retry-After,
+probes, a breaker to reset, the last free slot, Test connection) is written by the caller itself before it returns.
 
 A slot given back here is free a moment later (one Redis round trip); if the process ends first, the slot expires
 by its deadline and the counts are lost: the health figures are for people, not accounting.

@@ -33,6 +33,7 @@ class Verdict:
     kind: str
     seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
     clean: bool = False  # breaker closed with no failure counted: an answer then changes nothing in it
+    crowded: bool = False  # the call took the last free slot: its release is awaited
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ class RedisStore:
                                                      k["health"]], args)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind in (OK, PROBE):
-            return Verdict(kind, clean=value in (b"1", "1"))
+            flags = value.decode() if isinstance(value, bytes) else value
+            return Verdict(kind, clean=flags[0] == "1", crowded=flags[1] == "1")
         return Verdict(kind, seconds=float(value))
 
     def finish(self, outcome: Outcome) -> None:
@@ -252,10 +254,10 @@ class LocalStore:
             wait = limits.admit_locally(state, rules, now)
             if wait is not None:
                 return Verdict(WAIT, seconds=wait)
-            limits.take_slot_locally(state, rules, now, holder, hold)
+            crowded = limits.take_slot_locally(state, rules, now, holder, hold)
             if first:
                 breaker.claim_locally(state, now, hold)
-            return Verdict(PROBE if first else OK, clean=second)
+            return Verdict(PROBE if first else OK, clean=second, crowded=crowded)
 
     def finish(self, outcome: Outcome) -> None:
         now = time.time()
