@@ -2,7 +2,9 @@
 runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
 
 Routes: /options (a small issue list), /slow (the same after 200 ms), /large (about 5 MiB), /token (a
-client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so far).
+client-credentials token after 100 ms), /typist (the small list after 50 ms, counting the requests worked on at
+once), /_stats (requests per path, TLS handshakes so far, the most /typist requests at once and, with
+?arrivals=/typist, when each request for that path arrived: time.monotonic(), the machine's clock).
 """
 import collections
 import json
@@ -34,9 +36,13 @@ def token(handler):
 
 def stats(handler):
     owner = handler.server.owner
+    query = handler.path.split("?", 1)[1] if "?" in handler.path else ""
+    wanted = query.removeprefix("arrivals=") if query.startswith("arrivals=") else None
     with owner.lock:
         paths = collections.Counter(r["path"].split("?", 1)[0] for r in owner.requests)
-        body = {"requests": dict(paths), **owner.counts}
+        body = {"requests": dict(paths), **owner.counts, "max_in_flight": owner.max_in_flight}
+        if wanted:
+            body["arrivals"] = [r["at"] for r in owner.requests if r["path"].split("?", 1)[0] == wanted]
     send(handler, 200, json.dumps(body).encode())
 
 
@@ -48,7 +54,7 @@ def main(cert: str, key: str) -> None:
     context.load_cert_chain(cert, key)
     small = small_answer()
     routes = {"/options": answer(200, small), "/slow": slow(small, 0.2), "/large": answer(200, large_answer()),
-              "/token": token, "/_stats": stats}
+              "/token": token, "/typist": https_server.working(answer(200, small), seconds=0.05), "/_stats": stats}
     server = HTTPSTestServer(context, routes).start()
     print(server.port, flush=True)
     threading.Event().wait()

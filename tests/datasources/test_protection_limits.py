@@ -53,13 +53,12 @@ def test_100_calls_at_once_from_two_processes_keep_to_the_rate_and_the_concurren
     assert codes["ok"] >= BURST and codes["rate_limited"] >= 1
     # Never more than 3 at once, although the first second's burst alone is 10 calls.
     assert server.max_in_flight <= AT_ONCE
-    # The token bucket: from the first arrival, at most burst + rate × elapsed calls (+2: the first calls' own
-    # connection set-up delays their arrival after their admission).
+    # The token bucket: by any moment, at most burst + rate × the time since the callers started (the machine's
+    # monotonic clock is the same in both processes and the server; +1 for rounding at the edges).
+    began = min(r["started"] for r in results)
     for count, moment in enumerate(arrivals, start=1):
-        assert count <= BURST + RATE * (moment - arrivals[0]) + 2, (count, moment - arrivals[0])
-    assert most_in_any_window(arrivals, 1.0) <= BURST + RATE + 2
-    # Once the burst is spent, any one second sees the rate (callers are still waiting, so no token is left over).
-    assert most_in_any_window(arrivals, 1.0, from_time=arrivals[0] + 1.0) <= RATE + 2
+        assert count <= BURST + RATE * (moment - began) + 1, (count, moment - began)
+    assert most_in_any_window(arrivals, 1.0) <= BURST + RATE + 2  # +2: arrivals lag their admissions unevenly
     # The callers beyond the bound waited for it (well inside the deadline), then got rate_limited.
     bound = settings.CONNECT_RATE_LIMIT_WAIT_SECONDS
     for result in results:

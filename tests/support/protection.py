@@ -55,10 +55,9 @@ def at_once(count: int, work, *, before_release=None) -> list:
     return results
 
 
-def most_in_any_window(times: list[float], seconds: float, *, from_time: float | None = None) -> int:
-    """The largest number of `times` within any window [t, t + seconds] (with t >= from_time, if given)."""
-    ordered = sorted(t for t in times if from_time is None or t >= from_time)
-    best, first = 0, 0
+def most_in_any_window(times: list[float], seconds: float) -> int:
+    """The largest number of `times` within any window [t, t + seconds]."""
+    ordered, best, first = sorted(times), 0, 0
     for last, moment in enumerate(ordered):
         while moment - ordered[first] > seconds:
             first += 1
