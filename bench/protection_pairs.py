@@ -2,7 +2,6 @@
 costs on a warm miss. Same row format as pairs.py."""
 import collections
 import statistics
-import time
 
 from items.services import resolve_item
 
@@ -63,10 +62,3 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict
     return row("7. Limiter on a warm miss (limits on, never binding, vs limits 0)", micros(c), micros(f), ratio,
                "≤ 1.1", ratio <= 1.1, limits_on_s=c, limits_off_s=f)
 
-
-def settle() -> None:
-    """Let the limiter's background writes of the previous pair finish before the next is timed."""
-    from datasources.services import protection
-
-    protection.flush()
-    time.sleep(0.1)

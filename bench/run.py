@@ -115,7 +115,6 @@ def main() -> int:
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
                      pairs.stampede(ctx), pairs.token_stampede(ctx)]
-            protection_pairs.settle()
             rows.append(protection_pairs.limiter_overhead(ctx))
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)

@@ -12,6 +12,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 from tests.support import https_server
@@ -36,8 +37,7 @@ def token(handler):
 
 def stats(handler):
     owner = handler.server.owner
-    query = handler.path.split("?", 1)[1] if "?" in handler.path else ""
-    wanted = query.removeprefix("arrivals=") if query.startswith("arrivals=") else None
+    wanted = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query).get("arrivals", [None])[0]
     with owner.lock:
         paths = collections.Counter(r["path"].split("?", 1)[0] for r in owner.requests)
         body = {"requests": dict(paths), **owner.counts, "max_in_flight": owner.max_in_flight}

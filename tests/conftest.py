@@ -24,7 +24,7 @@ def assert_no_secret(text, secrets=ALL_SECRETS):
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set), and with no protection
-    state (limits, breakers, health) from another test: background writes are finished before the db is cleared."""
+    state (limits, breakers, health) from another test, in Redis or in this process."""
     from datasources.services import protection
 
     protection.reset()

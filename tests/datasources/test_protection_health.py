@@ -49,7 +49,6 @@ def test_the_health_panel_shows_the_calls_made(start_server, settings, staff_cli
     datasource.test_url = "/wait"
     assert connection_check.check_connection(datasource=datasource).status_code == 503  # made: an admin checking
     assert code_of(call(datasource, "/ok")) == "upstream_paused"  # the pause is checked first
-    protection.flush()
 
     page = staff_client.get(f"/datasources/{datasource.pk}/").content.decode()
     assert figure(page, "calls") == "10"  # 3 + 1 held + 2 missing + 3 failing + Test connection's
@@ -85,7 +84,6 @@ def test_nothing_kept_for_protection_holds_query_text_input_urls_or_secrets(star
     for _ in range(3):  # two failures open the breaker, the third is refused
         with pytest.raises(Exception):
             resolve_item(item=item, user_input=TYPED, current_user="someone@example.com")
-    protection.flush()
 
     keys = [k.decode() for k in redis.keys("*protection*")]
     assert keys and all(re.fullmatch(rf"connect:1:protection:\{{{datasource.pk}\}}:"
@@ -119,7 +117,6 @@ def test_what_is_kept_is_bounded(start_server, redis, monkeypatch):
     datasource.refresh_from_db()
     for _ in range(7):
         assert call(datasource, "/ok") == "ok"
-    protection.flush()
     keys = store.keys_of(datasource.pk)
     assert redis.llen(keys["latency"]) == 4  # the latest samples only
     assert redis.hgetall(keys["health"]) == {b"calls": b"7"}

@@ -128,7 +128,6 @@ def test_the_slot_is_given_back_on_every_path(start_server, settings, monkeypatc
         with pytest.raises(RuntimeError):
             client.call_datasource(datasource=datasource, path_and_query="/ok")
     assert call(datasource, "/ok") == "ok"
-    protection.flush()
     assert redis.zcard(store.keys_of(datasource.pk)["slots"]) == 0
 
 

@@ -18,10 +18,9 @@ from .. import transport
 from ..errors import DatasourceError, HTTPStatusError
 from . import breaker, health, limits, outcomes, pause
 from .outcomes import allows_stale
-from .recorder import Recorder
 from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
 
-__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "flush", "guarded_call", "reset", "status_for"]
+__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "guarded_call", "reset", "status_for"]
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,6 @@ class Ticket:
 
     holder: str = ""
     probe: bool = False
-    clean: bool = False
-    crowded: bool = False
     store: object = None
     bypass: bool = False
 
@@ -70,8 +67,7 @@ def _admit(datasource) -> Ticket:
             stores.failed(str(exc))
             continue
         if verdict.kind in (OK, PROBE):
-            return Ticket(holder=holder, probe=verdict.kind == PROBE, clean=verdict.clean, crowded=verdict.crowded,
-                          store=store)
+            return Ticket(holder=holder, probe=verdict.kind == PROBE, store=store)
         if verdict.kind == PAUSED:
             raise pause.refusal(verdict.seconds)
         if verdict.kind in (OPEN, PROBING):
@@ -79,7 +75,7 @@ def _admit(datasource) -> Ticket:
         assert verdict.kind == WAIT, verdict
         left = give_up_at - time.monotonic()
         if left <= 0:
-            _write(store, Outcome(datasource_id=datasource.pk, refusal="rate_limited"), urgent=False)
+            _write(store, Outcome(datasource_id=datasource.pk, refusal="rate_limited"))
             raise limits.refusal(rules, waited=time.monotonic() - began, retry_in=verdict.seconds)
         # A little jitter, so that waiting callers do not all come back at the same instant.
         time.sleep(min(left, max(verdict.seconds, 0.005) * random.uniform(1.0, 1.3)))
@@ -99,31 +95,16 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",
         latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
-    routine = kind == outcomes.NEUTRAL or (kind == outcomes.SUCCESS and ticket.clean)
-    urgent = ticket.bypass or ticket.probe or ticket.crowded or outcome.retry_after > 0 or not routine
-    _write(ticket.store or stores.current(), outcome, urgent=urgent)
+    _write(ticket.store or stores.current(), outcome)
 
 
-def _write(store, outcome: Outcome, *, urgent: bool) -> None:
-    if store.shared and not urgent:
-        _recorder.submit(outcome)
-        return
+def _write(store, outcome: Outcome) -> None:
+    """Before the call returns: the next admission, in any process, sees the slot free and the outcome counted."""
     try:
         store.finish(outcome)
     except StoreUnavailable as exc:
         stores.failed(str(exc))
         stores.local.finish(outcome)
-
-
-def _write_in_background(batch: list[Outcome]) -> None:
-    store = stores.current()
-    try:
-        store.finish_many(batch)
-    except StoreUnavailable as exc:
-        stores.failed(str(exc))
-
-
-_recorder = Recorder(_write_in_background)
 
 
 # --- what pages show ---------------------------------------------------------------------------------------
@@ -159,12 +140,6 @@ def _read(datasource) -> tuple[dict, bool]:
         return stores.local.read(datasource.pk), False
 
 
-def flush(timeout: float = 5.0) -> bool:
-    """Wait until this process's background writes are done (tests, before reading what was recorded)."""
-    return _recorder.flush(timeout)
-
-
 def reset() -> None:
     """Forget this process's own state and Redis's down-time (tests: no test inherits another's)."""
-    flush()
     stores.reset()

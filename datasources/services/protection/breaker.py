@@ -23,25 +23,24 @@ STATE_TTL_SECONDS = 24 * 3600  # the last failure stays visible this long after 
 PROBING_RETRY_SECONDS = 1.0
 
 ADMIT_LUA = """
-local breaker = redis.call('HMGET', K_BREAKER, 'failures', 'open_until', 'probe_until')
-local failures, open_until = tonumber(breaker[1]) or 0, tonumber(breaker[2]) or 0
+local breaker = redis.call('HMGET', K_BREAKER, 'open_until', 'probe_until')
+local open_until = tonumber(breaker[1]) or 0
 local probe = false
 if open_until > 0 then
   if now < open_until then
     count_refusal('circuit_open')
     return {'open', tostring(open_until - now)}
   end
-  if now < (tonumber(breaker[3]) or 0) then
+  if now < (tonumber(breaker[2]) or 0) then
     count_refusal('circuit_open')
     return {'probing', tostring(PROBING_RETRY)}
   end
   probe = true
 end
-local clean = open_until == 0 and failures == 0
 """
 CLAIM_LUA = """
 if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + hold)) end
-return {probe and 'probe' or 'ok', (clean and '1' or '0') .. (crowded and '1' or '0')}
+return {probe and 'probe' or 'ok', ''}
 """
 FINISH_LUA = f"""
 if outcome == '{SUCCESS}' then
@@ -66,7 +65,7 @@ end
 
 
 def admit_locally(state, now: float):
-    """The per-process version of ADMIT_LUA: ("open"|"probing", seconds) to refuse, else (probe?, clean?)."""
+    """The per-process version of ADMIT_LUA: ("open" or "probing", seconds) to refuse, else ("", is it the probe?)."""
     b = state.breaker
     open_until = b.get("open_until", 0.0)
     if open_until > 0:
@@ -76,8 +75,8 @@ def admit_locally(state, now: float):
         if now < b.get("probe_until", 0.0):
             state.count_refusal("circuit_open", now)
             return ("probing", PROBING_RETRY_SECONDS)
-        return (True, False)
-    return (False, b.get("failures", 0) == 0)
+        return ("", True)
+    return ("", False)
 
 
 def claim_locally(state, now: float, hold: float) -> None:

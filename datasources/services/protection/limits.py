@@ -35,14 +35,10 @@ if rate > 0 then
   redis.call('EXPIRE', K_BUCKET, math.ceil(burst / rate) + 1)
 end
 """
-# `crowded`: this call took the last free slot, so the next caller may be waiting for it (the release is then
-# written before the call returns, not in the background).
 TAKE_SLOT_LUA = """
-local crowded = false
 if max_concurrent > 0 then
   redis.call('ZADD', K_SLOTS, now + hold, holder)
   if redis.call('TTL', K_SLOTS) < math.ceil(hold) + 1 then redis.call('EXPIRE', K_SLOTS, math.ceil(hold) + 1) end
-  crowded = redis.call('ZCARD', K_SLOTS) >= max_concurrent
 end
 """
 RELEASE_LUA = """
@@ -90,12 +86,9 @@ def admit_locally(state, limits: Limits, now: float):
     return None
 
 
-def take_slot_locally(state, limits: Limits, now: float, holder: str, hold: float) -> bool:
-    """Takes the slot; True when it was the last free one (see TAKE_SLOT_LUA)."""
+def take_slot_locally(state, limits: Limits, now: float, holder: str, hold: float) -> None:
     if limits.concurrent_calls > 0:
         state.slots[holder] = now + hold
-        return len(state.slots) >= limits.concurrent_calls
-    return False
 
 
 def release_locally(state, holder: str) -> None:

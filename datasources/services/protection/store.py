@@ -5,6 +5,12 @@ sent, and `finish` (give the slot back, the breaker's count, a Retry-After pause
 scripts are put together from the rules' own fragments (pause.py, breaker.py, limits.py, health.py); the times in
 them are Redis's own clock (TIME), so hosts with skewed clocks still agree.
 
+Each thread talks to Redis over a connection of its own, and `finish` is sent without waiting for a reply (CLIENT
+REPLY SKIP): Redis runs a connection's commands in order, so this thread's next admission or read always comes after
+its finish, while the caller does not wait a round trip for it (a round trip and its thread wake-up cost about as
+much as the rest of a warm call's overhead). Another process's admission may come a moment before it, as it may
+come a moment before any call ends.
+
 Without Redis (REDIS_URL unset, as with `make run`, or Redis not answering), the same rules run in this process's
 memory (LocalStore): every limit then holds per process. That is logged once per interval on connect.protection,
 and Redis is tried again after CONNECT_CACHE_RETRY_SECONDS.
@@ -12,6 +18,7 @@ and Redis is tried again after CONNECT_CACHE_RETRY_SECONDS.
 Keys: the cache's prefix and version (make_key), then protection:{<datasource id>}:<part> (the braces keep a
 datasource's keys in one Redis Cluster slot). Ids and bucket numbers only.
 """
+import functools
 import logging
 import threading
 import time
@@ -32,8 +39,6 @@ OK, PROBE, PAUSED, OPEN, PROBING, WAIT = "ok", "probe", "paused", "open", "probi
 class Verdict:
     kind: str
     seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
-    clean: bool = False  # breaker closed with no failure counted: an answer then changes nothing in it
-    crowded: bool = False  # the call took the last free slot: its release is awaited
 
 
 @dataclass(frozen=True)
@@ -92,37 +97,30 @@ class _Script:
 
         try:
             return conn.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            conn.script_load(self.source)
+        except NoScriptError:  # Redis restarted or flushed its scripts: load both again
+            for script in (_admit_script, _finish_script):
+                conn.script_load(script.source)
             return conn.evalsha(self.sha, len(keys), *keys, *args)
-
-    def run_many(self, conn, calls: list[tuple[list, list]]) -> None:
-        from redis.exceptions import NoScriptError
-
-        for attempt in range(2):
-            pipe = conn.pipeline(transaction=False)
-            for keys, args in calls:
-                pipe.evalsha(self.sha, len(keys), *keys, *args)
-            try:
-                pipe.execute()
-                return
-            except NoScriptError:
-                if attempt:
-                    raise
-                conn.script_load(self.source)
 
 
 _admit_script, _finish_script = _Script(ADMIT_SCRIPT), _Script(FINISH_SCRIPT)
 
 
-def _key(datasource_id: int, part: str) -> str:
-    return caches["default"].make_key(f"protection:{{{int(datasource_id)}}}:{part}")
-
-
-def keys_of(datasource_id: int, bucket: int | None = None) -> dict:
+def keys_of(datasource_id: int, bucket: int | None = None, *, backend=None) -> dict:
+    """The datasource's keys (health and latency: those of `bucket`, by default the current one)."""
+    backend = caches["default"] if backend is None else backend
     bucket = health.current_bucket() if bucket is None else bucket
-    return {part: _key(datasource_id, part) for part in ("pause", "breaker", "bucket", "slots")} | {
-        "health": _key(datasource_id, f"health:{bucket}"), "latency": _key(datasource_id, f"latency:{bucket}")}
+    return _keys(backend.key_func, backend.key_prefix, backend.version, int(datasource_id), bucket)
+
+
+@functools.lru_cache(maxsize=1024)
+def _keys(key_func, key_prefix, version, datasource_id: int, bucket: int) -> dict:
+    """What the cache's make_key gives, built once per datasource and 5 minutes (it cost more than the script)."""
+    def key(part):
+        return key_func(f"protection:{{{datasource_id}}}:{part}", key_prefix, version)
+
+    keys = {part: key(part) for part in ("pause", "breaker", "bucket", "slots")}
+    return keys | {"health": key(f"health:{bucket}"), "latency": key(f"latency:{bucket}")}
 
 
 def _redis_failures():
@@ -131,49 +129,82 @@ def _redis_failures():
     return (RedisError, OSError)
 
 
+_threads = threading.local()
+
+
+def _thread_client(raw):
+    """This thread's own connection to the Redis of `raw` (django-redis's client), with the scripts loaded."""
+    import redis
+
+    client = getattr(_threads, "client", None)
+    if client is None or client.connection_pool is not raw.connection_pool:
+        if client is not None:
+            client.close()
+        client = redis.Redis(connection_pool=raw.connection_pool, single_connection_client=True)
+        for script in (_admit_script, _finish_script):
+            client.script_load(script.source)
+        _threads.client = client
+    return client
+
+
+def _forget_thread_client() -> None:
+    client = getattr(_threads, "client", None)
+    _threads.client = None
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # the connection is already broken: nothing to give back
+            pass
+
+
 class RedisStore:
     shared = True
 
-    def __init__(self, conn):
-        self.conn = conn
+    def __init__(self, raw, backend):
+        self.raw = raw
+        self.backend = backend
 
     def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
-        k = keys_of(datasource_id)
+        k = keys_of(datasource_id, backend=self.backend)
         args = [rules.calls_per_second, rules.burst, rules.concurrent_calls, holder, round(hold, 3),
                 health.TTL_SECONDS]
         kind, value = self._run(_admit_script.run, [k["pause"], k["breaker"], k["bucket"], k["slots"],
                                                      k["health"]], args)
         kind = kind.decode() if isinstance(kind, bytes) else kind
         if kind in (OK, PROBE):
-            flags = value.decode() if isinstance(value, bytes) else value
-            return Verdict(kind, clean=flags[0] == "1", crowded=flags[1] == "1")
+            return Verdict(kind)
         return Verdict(kind, seconds=float(value))
 
     def finish(self, outcome: Outcome) -> None:
-        self._run(_finish_script.run, *self._finish_call(outcome))
-
-    def finish_many(self, outcomes: list[Outcome]) -> None:
+        """Sent, not waited for: see the module docstring."""
+        keys, args = self._finish_call(outcome)
         try:
-            _finish_script.run_many(self.conn, [self._finish_call(o) for o in outcomes])
+            conn = _thread_client(self.raw).connection
+            conn.send_packed_command(conn.pack_commands([
+                ("CLIENT", "REPLY", "SKIP"), ("EVALSHA", _finish_script.sha, len(keys), *keys, *args)]))
         except _redis_failures() as exc:
+            _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
 
     def read(self, datasource_id: int) -> dict:
         """The breaker, the pause, the slots in use and the last hour's health buckets, with Redis's time."""
         buckets = health.last_hour()
         try:
-            pipe = self.conn.pipeline(transaction=False)
+            client = _thread_client(self.raw)
+            client.ping()  # answered after this thread's last finish has run (the pipeline has its own connection)
+            pipe = client.pipeline(transaction=False)
             pipe.time()
-            k = keys_of(datasource_id)
+            k = keys_of(datasource_id, backend=self.backend)
             pipe.hgetall(k["breaker"])
             pipe.pttl(k["pause"])
             pipe.zcount(k["slots"], time.time(), "+inf")
             for bucket in buckets:
-                bk = keys_of(datasource_id, bucket)
+                bk = keys_of(datasource_id, bucket, backend=self.backend)
                 pipe.hgetall(bk["health"])
                 pipe.lrange(bk["latency"], 0, -1)
             replies = pipe.execute()
         except _redis_failures() as exc:
+            _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
         (seconds, micros), raw_breaker, pause_ms, in_flight, rest = replies[0], replies[1], replies[2], replies[3], \
             replies[4:]
@@ -184,9 +215,8 @@ class RedisStore:
                        for i, bucket in enumerate(buckets)],
         }
 
-    @staticmethod
-    def _finish_call(o: Outcome) -> tuple[list, list]:
-        k = keys_of(o.datasource_id)
+    def _finish_call(self, o: Outcome) -> tuple[list, list]:
+        k = keys_of(o.datasource_id, backend=self.backend)
         args = [o.holder, o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
                 "1" if o.probe else "0", int(o.retry_after * 1000), settings.CONNECT_BREAKER_FAILURES,
                 float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP]
@@ -194,8 +224,9 @@ class RedisStore:
 
     def _run(self, run, keys, args):
         try:
-            return run(self.conn, keys, args)
+            return run(_thread_client(self.raw), keys, args)
         except _redis_failures() as exc:
+            _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
 
 
@@ -248,16 +279,16 @@ class LocalStore:
             paused = pause.admit_locally(state, now)
             if paused is not None:
                 return Verdict(PAUSED, seconds=paused)
-            first, second = breaker.admit_locally(state, now)
-            if isinstance(first, str):
-                return Verdict(first, seconds=second)
+            refused, probe = breaker.admit_locally(state, now)
+            if refused:
+                return Verdict(refused, seconds=probe)
             wait = limits.admit_locally(state, rules, now)
             if wait is not None:
                 return Verdict(WAIT, seconds=wait)
-            crowded = limits.take_slot_locally(state, rules, now, holder, hold)
-            if first:
+            limits.take_slot_locally(state, rules, now, holder, hold)
+            if probe:
                 breaker.claim_locally(state, now, hold)
-            return Verdict(PROBE if first else OK, clean=second, crowded=crowded)
+            return Verdict(PROBE if probe else OK)
 
     def finish(self, outcome: Outcome) -> None:
         now = time.time()
@@ -269,10 +300,6 @@ class LocalStore:
             pause.finish_locally(state, now, outcome.retry_after)
             breaker.finish_locally(state, now, outcome=outcome.kind, code=outcome.code, status=outcome.status,
                                    probe=outcome.probe)
-
-    def finish_many(self, outcomes: list[Outcome]) -> None:
-        for outcome in outcomes:
-            self.finish(outcome)
 
     def read(self, datasource_id: int) -> dict:
         now = time.time()
@@ -298,13 +325,13 @@ class Stores:
         self.last_warning_at: float | None = None
 
     def current(self):
-        conn = self._redis()
-        if conn is None:
+        backend = caches["default"]
+        if not _is_redis(backend):
             self._warn("no Redis is configured (REDIS_URL is unset)")
             return self.local
         if time.monotonic() < self.down_until:
             return self.local
-        return RedisStore(conn)
+        return RedisStore(backend.client.get_client(write=True), backend)
 
     def failed(self, reason: str) -> None:
         """Redis did not answer: use this process's memory for a while."""
@@ -327,16 +354,13 @@ class Stores:
         logger.warning("Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
                        "Each process enforces the datasources' limits on its own meanwhile.", why)
 
-    @staticmethod
-    def _redis():
-        try:
-            from django_redis import get_redis_connection
-            from django_redis.cache import RedisCache
-        except ImportError:  # pragma: no cover - django-redis is a dependency
-            return None
-        if not isinstance(caches["default"], RedisCache):
-            return None
-        return get_redis_connection("default")
+
+def _is_redis(backend) -> bool:
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:  # pragma: no cover - django-redis is a dependency
+        return False
+    return isinstance(backend, RedisCache)
 
 
 stores = Stores()
