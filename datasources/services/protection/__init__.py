@@ -30,7 +30,6 @@ class Ticket:
     holder: str = ""
     probe: bool = False
     store: object = None
-    bypass: bool = False
 
 
 def guarded_call(*, datasource, send, enforce: bool = True):
@@ -39,7 +38,7 @@ def guarded_call(*, datasource, send, enforce: bool = True):
     if datasource.pk is None:  # a datasource being created has no shared state yet
         return send()
     with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
-        ticket = _admit(datasource) if enforce else Ticket(bypass=True)
+        ticket = _admit(datasource) if enforce else Ticket()
         started = time.monotonic()
         try:
             answer = send()
@@ -57,14 +56,15 @@ def _admit(datasource) -> Ticket:
     rules = limits.Limits.of(datasource)
     began = time.monotonic()
     give_up_at = began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS), transport.time_left()))
-    holder = uuid.uuid4().hex
+    holder, redis_failed = uuid.uuid4().hex, False
     while True:
-        store = stores.current()
+        store = stores.local if redis_failed else stores.current()
         hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
         try:
             verdict = store.admit(datasource.pk, rules, holder=holder, hold=hold)
         except StoreUnavailable as exc:
             stores.failed(str(exc))
+            redis_failed = True  # this call goes on in this process's memory
             continue
         if verdict.kind in (OK, PROBE):
             return Ticket(holder=holder, probe=verdict.kind == PROBE, store=store)
@@ -99,7 +99,7 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
 
 
 def _write(store, outcome: Outcome) -> None:
-    """Before the call returns: the next admission, in any process, sees the slot free and the outcome counted."""
+    """Sent before the call returns (store.py: this thread's next admission or read comes after it)."""
     try:
         store.finish(outcome)
     except StoreUnavailable as exc:
@@ -121,9 +121,9 @@ class ProtectionStatus:
 
 def status_for(datasource) -> ProtectionStatus:
     raw, shared = _read(datasource)
-    return ProtectionStatus(limits=limits.Limits.of(datasource), breaker=breaker.state_from(raw["breaker"], now=raw["now"]),
-                            paused_for=raw["paused_for"], in_flight=raw["in_flight"],
-                            health=health.summary_from(raw["health"]), shared=shared)
+    return ProtectionStatus(limits=limits.Limits.of(datasource),
+                            breaker=breaker.state_from(raw["breaker"], now=raw["now"]), paused_for=raw["paused_for"],
+                            in_flight=raw["in_flight"], health=health.summary_from(raw["health"]), shared=shared)
 
 
 def breaker_state(datasource) -> breaker.BreakerState:
