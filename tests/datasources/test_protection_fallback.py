@@ -81,7 +81,8 @@ def warnings_of(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
 
 
-def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(start_server, settings, caplog):
+def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(start_server, settings, caplog,
+                                                                           staff_client):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CONNECT_BREAKER_FAILURES = 2
     server = start_server({"/api/work": srv.working(srv.answer(), seconds=0.05), "/api/boom": srv.answer(500)})
@@ -95,6 +96,9 @@ def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(star
     assert len(logged) == 1 and logged[0].exc_info is None and "Traceback" not in caplog.text
     assert "kept per process" in logged[0].getMessage() and "no Redis is configured" in logged[0].getMessage()
     assert protection.status_for(datasource).health.calls == 12
+    page = staff_client.get(f"/datasources/{datasource.pk}/").content.decode()
+    assert "Redis is not available, so these figures and the limits are this server process's own" in page
+    assert "<dd data-health-calls>12</dd>" in page
 
 
 def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_again(
