@@ -12,6 +12,7 @@ from datasources.services import errors, protection
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
+from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support.protection import at_once, call, code_of, warm
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
@@ -126,3 +127,20 @@ def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_aga
     time.sleep(0.35)
     assert call(datasource, "/work") == "ok"
     assert protection.status_for(datasource).shared is True
+
+
+def test_a_connection_redis_closed_is_opened_again_and_nothing_is_lost(start_server, redis, caplog):
+    from datasources.services import connection_check
+    from datasources.services.protection import store
+
+    server = start_server({"/api/work": srv.answer(), "/api": srv.answer()})
+    datasource = limited(server)
+    assert call(datasource, "/work") == "ok"
+    own = store._thread_client(redis)  # this thread's connection, as the calls above used it
+    redis.client_kill_filter(_id=own.client_id())  # only that connection: Redis closes it, as an idle timeout would
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert connection_check.check_connection(datasource=datasource).ok  # its finish is the first use
+        assert call(datasource, "/work") == "ok"
+    assert warnings_of(caplog) == []
+    status = protection.status_for(datasource)
+    assert status.shared is True and status.health.calls == 3

@@ -95,13 +95,15 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",
         latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
-    _write(ticket.store or stores.current(), outcome)
+    decides = kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
+    _write(ticket.store or stores.current(), outcome, wait=decides)
 
 
-def _write(store, outcome: Outcome) -> None:
-    """Sent before the call returns (store.py: this thread's next admission or read comes after it)."""
+def _write(store, outcome: Outcome, *, wait: bool = False) -> None:
+    """Sent before the call returns (store.py: this thread's next admission or read comes after it); with `wait`,
+    in Redis before it returns, for every process."""
     try:
-        store.finish(outcome)
+        store.finish(outcome, wait=wait)
     except StoreUnavailable as exc:
         stores.failed(str(exc))
         stores.local.finish(outcome)

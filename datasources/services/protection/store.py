@@ -5,11 +5,12 @@ sent, and `finish` (give the slot back, the breaker's count, a Retry-After pause
 scripts are put together from the rules' own fragments (pause.py, breaker.py, limits.py, health.py); the times in
 them are Redis's own clock (TIME), so hosts with skewed clocks still agree.
 
-Each thread talks to Redis over a connection of its own, and `finish` is sent without waiting for a reply (CLIENT
-REPLY SKIP): Redis runs a connection's commands in order, so this thread's next admission or read always comes after
-its finish, while the caller does not wait a round trip for it (a round trip and its thread wake-up cost about as
-much as the rest of a warm call's overhead). Another process's admission may come a moment before it, as it may
-come a moment before any call ends.
+Each thread talks to Redis over a connection of its own, and the finish of an answered call is sent without waiting
+for a reply (CLIENT REPLY SKIP): Redis runs a connection's commands in order, so this thread's next admission or read
+always comes after it, while the caller does not wait a round trip for it (a round trip and its thread wake-up cost
+about as much as the rest of a warm call's overhead). Another process's admission may come a moment before it, as
+it may come a moment before any call ends. A finish that changes what other processes decide (a failure, a pause, a
+probe's result) is waited for.
 
 Without Redis (REDIS_URL unset, as with `make run`, or Redis not answering), the same rules run in this process's
 memory (LocalStore): every limit then holds per process. That is logged once per interval on connect.protection,
@@ -175,11 +176,17 @@ class RedisStore:
             return Verdict(kind)
         return Verdict(kind, seconds=float(value))
 
-    def finish(self, outcome: Outcome) -> None:
-        """Sent, not waited for: see the module docstring."""
+    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
+        """Sent, not waited for (see the module docstring), unless `wait`: an outcome that changes what other
+        processes decide (a failure, a pause, a probe's result) is in Redis before the call returns."""
         keys, args = self._finish_call(outcome)
+        if wait:
+            self._run(_finish_script.run, keys, args)
+            return
         try:
             conn = _thread_client(self.raw).connection
+            if _closed_by_server(conn):
+                conn.disconnect()  # sent again below, on a new connection
             conn.send_packed_command(conn.pack_commands([
                 ("CLIENT", "REPLY", "SKIP"), ("EVALSHA", _finish_script.sha, len(keys), *keys, *args)]))
         except _redis_failures() as exc:
@@ -228,6 +235,15 @@ class RedisStore:
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _closed_by_server(conn) -> bool:
+    """No reply is ever due on a thread's connection between commands: anything to read means Redis closed it
+    (an idle timeout, a restart), which a send alone would not notice."""
+    try:
+        return conn.can_read(timeout=0)  # (connects first if it has never been connected)
+    except _redis_failures():
+        return True
 
 
 def _decoded(mapping: dict) -> dict:
@@ -290,7 +306,7 @@ class LocalStore:
                 breaker.claim_locally(state, now, hold)
             return Verdict(PROBE if probe else OK)
 
-    def finish(self, outcome: Outcome) -> None:
+    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
         now = time.time()
         with self._lock:
             state = self._state(outcome.datasource_id)
