@@ -1,5 +1,6 @@
-"""A small HTTP load generator: N keep-alive connections (http.client, one thread each) for a fixed time, spread
-over one or several ports (several server instances)."""
+"""Small HTTP load generators: N keep-alive connections (http.client, one thread each) for a fixed time, spread over
+one or several ports (several server instances), and people typing in a connected field (one thread and connection
+each, a request per keystroke)."""
 import http.client
 import statistics
 import threading
@@ -49,3 +50,41 @@ def run_load(*, port: int = 0, ports: tuple[int, ...] = (), path: str, headers: 
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "failures": sum(failures)}
+
+
+def run_typists(*, port: int, path_for, headers: dict, typists: int, keystrokes: int, pause: float) -> dict:
+    """Each typist types `keystrokes` keys, `pause` seconds apart, and waits for each answer (path_for(typist, key)
+    is the request of a keystroke); all start together. Latencies in s and answers' statuses."""
+    latencies, statuses, lock = [], [], threading.Lock()
+    start = threading.Barrier(typists + 1)
+
+    def typist(number):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        mine, codes = [], []
+        start.wait()
+        for key in range(keystrokes):
+            if key:
+                time.sleep(pause)
+            began = time.perf_counter()
+            try:
+                conn.request("GET", path_for(number, key), headers=headers)
+                response = conn.getresponse()
+                response.read()
+                codes.append(response.status)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                codes.append(0)
+            mine.append(time.perf_counter() - began)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            statuses.extend(codes)
+
+    threads = [threading.Thread(target=typist, args=(n,)) for n in range(typists)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    start.wait()
+    for thread in threads:
+        thread.join()
+    return {"latencies": sorted(latencies), "statuses": statuses, "seconds": time.perf_counter() - began}

@@ -65,21 +65,35 @@ def prepare(upstream_url: str, ca_file: Path):
     client = Client()
     client.force_login(User.objects.create_user("bench", password=secrets.token_urlsafe()))
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    plain = Datasource.objects.create(name="Bench API", base_url=upstream_url)
+    # Limits off (0): pairs 1-5 call the API far faster than a datasource's default limits allow; pair 7 compares.
+    plain = Datasource.objects.create(name="Bench API", base_url=upstream_url, calls_per_second=0, concurrent_calls=0)
     AuthConfig.objects.create(datasource=plain)
-    guarded = Datasource.objects.create(name="Bench OAuth API", base_url=upstream_url)
+    limits_on = Datasource.objects.create(name="Bench API, limits on", base_url=upstream_url,
+                                          calls_per_second=10_000, concurrent_calls=1_000)
+    AuthConfig.objects.create(datasource=limits_on)
+    typed = Datasource.objects.create(name="Bench typed API", base_url=upstream_url, calls_per_second=20,
+                                      concurrent_calls=5)
+    AuthConfig.objects.create(datasource=typed)
+    guarded = Datasource.objects.create(name="Bench OAuth API", base_url=upstream_url, calls_per_second=0,
+                                        concurrent_calls=0)
     auth = AuthConfig.objects.create(datasource=guarded, mode=AuthMode.OAUTH2_CLIENT_CREDENTIALS,
                                      token_url=f"{upstream_url}/token", client_id="bench",
                                      client_secret=secrets.token_urlsafe())
     items = {name: make_item(plain, name, f"/{name}?q=$userInput") for name in ("options", "slow", "large")}
     application = Application.objects.create(name="Bench app", allowed_origins=["https://forms.bench.invalid"])
     application.items.add(items["options"])
+    items["limits_on"] = make_item(limits_on, "options, limits on", "/options?q=$userInput")
+    items["typist"] = make_item(typed, "typed", "/typist?q=$userInput")
     stats_session = pairs.raw_session(str(ca_file))
+
+    def upstream_stats(**params):
+        return stats_session.get(f"{upstream_url}/_stats", params=params).json()
+
     return pairs.Context(
         upstream_url=upstream_url, ca_file=str(ca_file), redis_url=REDIS_URL,
-        items={"small": items["options"], "slow": items["slow"], "large": items["large"]}, oauth_auth=auth,
-        upstream_stats=lambda: stats_session.get(f"{upstream_url}/_stats").json(), cookie=cookie,
-        application=application)
+        items={"small": items["options"], "slow": items["slow"], "large": items["large"],
+               "limits_on": items["limits_on"], "typist": items["typist"]}, oauth_auth=auth,
+        upstream_stats=upstream_stats, cookie=cookie, application=application)
 
 
 def main() -> int:
@@ -97,7 +111,7 @@ def main() -> int:
         import redis
 
         django.setup()
-        from bench import pages, pairs
+        from bench import pages, pairs, protection_pairs
 
         bench_redis = redis.Redis.from_url(REDIS_URL)
         bench_redis.flushdb()  # the bench's own db number only
@@ -108,6 +122,7 @@ def main() -> int:
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
                      pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx)]
+            rows.append(protection_pairs.limiter_overhead(ctx))
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)
             ctx.gunicorn_port = gunicorn.port
@@ -116,6 +131,13 @@ def main() -> int:
                 started.append(servers.start_gunicorn(workdir, env, workers=1, name=f"instance-{number}"))
             ctx.instance_ports = tuple(instance.port for instance in started[-2:])
             rows.append(pairs.instances_vs_one(ctx))
+            for process in (gunicorn, *started[-2:]):
+                process.stop()
+            # Callers over a limit wait up to 2 s for their turn, each holding a server thread meanwhile: 200
+            # typists get 64 threads (2 workers × 32), as a deployment expecting them would.
+            typing = servers.start_gunicorn(workdir, env, threads=32)
+            started.append(typing)
+            rows.append(protection_pairs.typists(ctx, typing.port))
         except BaseException:
             for log in ("connect.log", "upstream.log", "gunicorn.log", "instance-1.log", "instance-2.log"):
                 if (workdir / log).exists():

@@ -2,8 +2,9 @@
 runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
 
 Routes: /options and /paged (a small issue list, whatever page is asked), /slow (the same after 200 ms), /large
-(about 5 MiB), /token (a client-credentials token after 100 ms), /_stats (requests per path and TLS handshakes so
-far).
+(about 5 MiB), /token (a client-credentials token after 100 ms), /typist (the small list after 50 ms, counting the
+requests worked on at once), /_stats (requests per path, TLS handshakes so far, the most /typist requests at once
+and, with ?arrivals=/typist, when each request for that path arrived: time.monotonic(), the machine's clock).
 """
 import collections
 import json
@@ -11,6 +12,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 from tests.support import https_server
@@ -35,9 +37,12 @@ def token(handler):
 
 def stats(handler):
     owner = handler.server.owner
+    wanted = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query).get("arrivals", [None])[0]
     with owner.lock:
         paths = collections.Counter(r["path"].split("?", 1)[0] for r in owner.requests)
-        body = {"requests": dict(paths), **owner.counts}
+        body = {"requests": dict(paths), **owner.counts, "max_in_flight": owner.max_in_flight}
+        if wanted:
+            body["arrivals"] = [r["at"] for r in owner.requests if r["path"].split("?", 1)[0] == wanted]
     send(handler, 200, json.dumps(body).encode())
 
 
@@ -49,8 +54,8 @@ def main(cert: str, key: str) -> None:
     context.load_cert_chain(cert, key)
     small = small_answer()
     routes = {"/options": answer(200, small), "/paged": answer(200, small), "/slow": slow(small, 0.2),
-              "/large": answer(200, large_answer()),
-              "/token": token, "/_stats": stats}
+              "/large": answer(200, large_answer()), "/token": token,
+              "/typist": https_server.working(answer(200, small), seconds=0.05), "/_stats": stats}
     server = HTTPSTestServer(context, routes).start()
     print(server.port, flush=True)
     threading.Event().wait()

@@ -184,6 +184,16 @@ CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERV
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
+# Protecting the APIs Connect calls (datasources/services/protection/). The calls per second and concurrent calls
+# are set per datasource; these are the operator-wide rules around them.
+# How long a caller over a datasource's limits waits for its turn before it gets rate_limited (inside the deadline).
+CONNECT_RATE_LIMIT_WAIT_SECONDS = env.float("CONNECT_RATE_LIMIT_WAIT_SECONDS", default=2.0)
+# An API's Retry-After (on 429 or 503) pauses calls to it for at most this long.
+CONNECT_RETRY_AFTER_MAX_SECONDS = env.float("CONNECT_RETRY_AFTER_MAX_SECONDS", default=300.0)
+# Circuit breaker: after this many consecutive failures (0: never opens), calls fail fast for OPEN_SECONDS, then one
+# probe call decides.
+CONNECT_BREAKER_FAILURES = env.int("CONNECT_BREAKER_FAILURES", default=5)
+CONNECT_BREAKER_OPEN_SECONDS = env.float("CONNECT_BREAKER_OPEN_SECONDS", default=30.0)
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
 

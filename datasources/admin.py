@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from . import validators
-from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields
+from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields, ProtectionFields
 from .models import SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header
 from .services import configuration
 
@@ -58,7 +58,7 @@ class AuthConfigInline(admin.StackedInline):
     readonly_fields = tuple(_secret_state(f) for f in SECRET_FIELDS) + TOKEN_STATUS_FIELDS
 
 
-class DatasourceAdminForm(forms.ModelForm):
+class DatasourceAdminForm(ProtectionFields, forms.ModelForm):
     class Meta:
         model = Datasource
         fields = "__all__"

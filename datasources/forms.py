@@ -3,6 +3,7 @@ import json
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from . import validators
@@ -50,10 +51,34 @@ class ModelErrorsOnShownFields:
         super()._update_errors(errors)
 
 
-class ServerDetailsForm(ModelErrorsOnShownFields, forms.ModelForm):
+PROTECTION_FIELDS = ["calls_per_second", "concurrent_calls", "stale_if_error", "stale_max_age_seconds"]
+PROTECTION_VALIDATORS = {"calls_per_second": validators.validate_calls_per_second,
+                         "concurrent_calls": validators.validate_concurrent_calls,
+                         "stale_max_age_seconds": validators.validate_stale_seconds}
+
+
+class ProtectionFields:
+    """The limits protecting the API (wizard step 3, edit page, admin): each out-of-range value gets one message
+    that says the range, next to its field (instead of Django's generic bound messages, or both)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, validate in PROTECTION_VALIDATORS.items():
+            field = self.fields.get(name)
+            if field is None:
+                continue
+            field.validators = [v for v in field.validators
+                                if not isinstance(v, (MinValueValidator, MaxValueValidator))] + [validate]
+            field.widget.attrs.pop("max", None)
+            field.widget.attrs.setdefault("min", 0)
+        if "calls_per_second" in self.fields:
+            self.fields["calls_per_second"].widget.attrs["step"] = "any"
+
+
+class ServerDetailsForm(ProtectionFields, ModelErrorsOnShownFields, forms.ModelForm):
     class Meta:
         model = Datasource
-        fields = ["base_url", "documentation_url", "test_url"]
+        fields = ["base_url", "documentation_url", "test_url"] + PROTECTION_FIELDS
         widgets = {
             "base_url": forms.URLInput(attrs={"placeholder": "https://api.example.com/v1"}),
             "documentation_url": forms.URLInput(attrs={"placeholder": "https://docs.example.com"}),
@@ -62,6 +87,13 @@ class ServerDetailsForm(ModelErrorsOnShownFields, forms.ModelForm):
 
     def clean_base_url(self):
         return self.cleaned_data["base_url"].strip()
+
+    def server_fields(self) -> list:
+        """For the template: the fields of the "Server details" section (the limits have their own)."""
+        return [self[name] for name in self.fields if name not in PROTECTION_FIELDS]
+
+    def protection_fields(self) -> list:
+        return [self[name] for name in PROTECTION_FIELDS if name in self.fields]
 
 
 class DatasourceEditForm(ServerDetailsForm):

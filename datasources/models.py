@@ -51,6 +51,24 @@ class Datasource(VersionedConfiguration):
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
                   "HTTP 200. Without it, Test connection tries the base URL.",
     )
+    # Protecting the API (SPEC 8, datasources/services/protection/): shared by every process through Redis.
+    calls_per_second = models.FloatField(
+        "Calls per second", default=10, validators=[validators.validate_calls_per_second],
+        help_text="At most this many calls to the API per second, from all of Connect (bursts of up to one "
+                  "second's worth). 0 = no limit.")
+    concurrent_calls = models.PositiveIntegerField(
+        "Concurrent calls", default=5, validators=[validators.validate_concurrent_calls],
+        help_text="At most this many calls to the API at the same time. 0 = no limit. A caller over a limit "
+                  "waits briefly, then gets a “rate limited” error.")
+    stale_if_error = models.BooleanField(
+        "Serve the last good answer when the API fails", default=False,
+        help_text="Off: a failed call is an error, as usual. On: when a call fails (or Connect is holding calls "
+                  "back), the last good answer for the same query is served, marked as stale with its age.")
+    stale_max_age_seconds = models.PositiveIntegerField(
+        "Oldest answer served when the API fails (seconds)", default=3600,
+        validators=[validators.validate_stale_seconds],
+        help_text="Only with the option above: 60 to 86,400 (24 hours). Fresh answers are still cached "
+                  "for 5 minutes as usual.")
     # config_version (VersionedConfiguration) changes on every save of the datasource, its headers or its auth.
 
     class Meta:

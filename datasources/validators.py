@@ -65,3 +65,28 @@ def validate_header_value(value: str) -> None:
     if any(ch in (value or "") for ch in "\r\n\x00"):
         raise ValidationError("A header value cannot contain line breaks (CR, LF) or NUL characters.",
                               code="header_value")
+
+
+# --- limits protecting an API (SPEC 8) ------------------------------------------------------------------------
+MAX_CALLS_PER_SECOND = 10_000
+MAX_CONCURRENT_CALLS = 1_000
+MAX_STALE_SECONDS = 24 * 3600
+MIN_STALE_SECONDS = 60
+
+
+def validate_calls_per_second(value) -> None:
+    if value is None or not 0 <= value <= MAX_CALLS_PER_SECOND:
+        raise ValidationError(f"Enter a number of calls per second from 0 (no limit) to {MAX_CALLS_PER_SECOND:,}, "
+                              "e.g. 10 or 0.5.", code="calls_per_second")
+
+
+def validate_concurrent_calls(value) -> None:
+    if value is None or not 0 <= value <= MAX_CONCURRENT_CALLS:
+        raise ValidationError(f"Enter a whole number of concurrent calls from 0 (no limit) to "
+                              f"{MAX_CONCURRENT_CALLS:,}.", code="concurrent_calls")
+
+
+def validate_stale_seconds(value) -> None:
+    if value is None or not MIN_STALE_SECONDS <= value <= MAX_STALE_SECONDS:
+        raise ValidationError(f"Enter a number of seconds from {MIN_STALE_SECONDS} to {MAX_STALE_SECONDS:,} "
+                              "(24 hours).", code="stale_seconds")

@@ -7,10 +7,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from connect_project.auth import staff_required
+
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
-from .services import configuration, connection_check
+from .services import configuration, connection_check, protection
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -119,7 +120,8 @@ def datasource_detail(request, pk):
     check = connection_check.last_check(request.session, datasource=datasource)
     return render(request, "datasources/detail.html",
                   {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check,
-                   "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL)})
+                   "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
+                   "protection": protection.status_for(datasource)})
 
 
 @staff_required

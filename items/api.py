@@ -35,6 +35,10 @@ PUBLIC_MESSAGES = {
     "invalid_json": "The API answered with a body that is not JSON.",
     "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
     "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
+    # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.
+    "rate_limited": "Too many calls to this API right now: try again in {seconds} s.",
+    "upstream_paused": "The API asked Connect to wait: calls to it are paused for {seconds} s more.",
+    "circuit_open": "The API is failing, so Connect is not calling it for now: try again in {seconds} s.",
 }
 
 
@@ -46,7 +50,8 @@ def public_message(exc: errors.DatasourceError) -> str:
     for cls in type(exc).__mro__:
         code = getattr(cls, "code", None)
         if code in PUBLIC_MESSAGES:
-            return PUBLIC_MESSAGES[code][:-1] + where + "."
+            message = PUBLIC_MESSAGES[code].format(seconds=getattr(exc, "retry_after", ""))
+            return message[:-1] + where + "." if where else message
     return f"The call to the API failed{where}."
 
 
@@ -84,10 +89,15 @@ def _options_answer(request, item, caller) -> tuple[JsonResponse, str]:
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status), "error"
     except errors.DatasourceError as exc:
-        return error_response(exc.code, public_message(exc), exc.http_status), "error"
+        response = error_response(exc.code, public_message(exc), exc.http_status)
+        if isinstance(exc, errors.ProtectionRefusal):
+            response["Retry-After"] = str(exc.retry_after)
+        return response, "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
                               500), "error"
-    return JsonResponse({"options": resolution.options, "cached": resolution.cached, "item": item.pk}), \
-        resolution.cache_status
+    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+    if resolution.stale:  # stale-if-error: the last good answer, this many seconds old
+        answer.update(stale=True, age_seconds=resolution.age_seconds)
+    return JsonResponse(answer), resolution.cache_status

@@ -9,6 +9,7 @@
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
+- Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
 
 Redirects: followed, at most 5. Each hop must be https:// (a redirect to http:// or anything else is refused with
 RedirectRefused) and goes through the address policy again. Custom headers and credentials (Basic, API key header,
@@ -28,7 +29,7 @@ import requests
 from operations.metrics import observed_upstream_call
 
 from ..models import Datasource
-from . import call_url, oauth, redaction, sessions, transport
+from . import call_url, oauth, protection, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
 from .response import UpstreamResponse, read_body
@@ -38,8 +39,16 @@ MAX_REDIRECTS = 5
 
 
 @observed_upstream_call
-def call_datasource(*, datasource: Datasource, path_and_query: str = "", url: str | None = None,
-                    expect_success: bool = True, method: str = "GET", body: bytes | None = None) -> UpstreamResponse:
+def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, **call) -> UpstreamResponse:
+    """One call (arguments of _call), through the API's protection (protection/): a Retry-After pause, the circuit
+    breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
+    sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
+    return protection.guarded_call(datasource=datasource, enforce=not bypass_protection,
+                                   send=lambda: _call(datasource=datasource, **call))
+
+
+def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None = None, expect_success: bool = True,
+          method: str = "GET", body: bytes | None = None) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
 

@@ -1,5 +1,9 @@
 """Test connection: one call to a datasource's test URL (or base URL), reported for a person. It changes nothing.
 
+An administrator is checking, so the call is always made: it bypasses the API's protection (a Retry-After pause,
+the circuit breaker, the limits), but its outcome counts like any call's (a success closes an open breaker), and the
+result says what state the breaker is in afterwards.
+
 Success is HTTP 200. The last result per datasource is kept in the admin's session (not in the database), so the
 datasource page can show it; every URL and message in it is already redacted.
 """
@@ -11,28 +15,13 @@ from django.utils import timezone
 
 from .. import url_rules
 from ..models import Datasource
-from . import client
-from .errors import DatasourceError
+from . import client, protection
+from .errors import LABELS, DatasourceError
 
 SESSION_KEY = "datasource_connection_checks"
 KEPT_RESULTS = 20
 
-CATEGORY_LABELS = {
-    "invalid_url": "Invalid URL",
-    "address_refused": "Address refused",
-    "dns_failure": "DNS failure",
-    "connect_failure": "Connection failed",
-    "connect_timeout": "Connection timed out",
-    "timeout": "Timed out",
-    "tls_failure": "TLS / certificate failure",
-    "redirect_refused": "Redirect refused",
-    "http_status": "Unexpected HTTP status",
-    "response_too_large": "Answer too large",
-    "invalid_json": "Not JSON",
-    "invalid_response": "Invalid answer",
-    "authentication_failure": "Authentication failed",
-    "reconnect_needed": "Reconnect needed",
-}
+CATEGORY_LABELS = LABELS  # one list of labels, in errors.py
 
 
 @dataclass
@@ -45,6 +34,7 @@ class ConnectionCheck:
     message: str
     tested_at: str
     config_version: str
+    breaker: str = ""  # the circuit breaker after the call: "closed", "open until 12:03:04", ...
 
     @property
     def category_label(self) -> str:
@@ -66,7 +56,8 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
     target = target_of(datasource)
     started = time.monotonic()
     try:
-        response = client.call_datasource(datasource=datasource, expect_success=False, **target)
+        response = client.call_datasource(datasource=datasource, expect_success=False, bypass_protection=True,
+                                          **target)
     except DatasourceError as error:
         return _result(datasource, started, ok=False, status_code=error.status_code, url=error.shown_url,
                        category=error.code, message=error.message)
@@ -87,8 +78,10 @@ def target_of(datasource: Datasource) -> dict:
 
 
 def _result(datasource: Datasource, started: float, **fields) -> ConnectionCheck:
-    return ConnectionCheck(elapsed_ms=round((time.monotonic() - started) * 1000), tested_at=timezone.now().isoformat(),
-                           config_version=datasource.config_version, **fields)
+    elapsed_ms = round((time.monotonic() - started) * 1000)
+    breaker = protection.breaker_state(datasource).text if datasource.pk is not None else ""
+    return ConnectionCheck(elapsed_ms=elapsed_ms, tested_at=timezone.now().isoformat(),
+                           config_version=datasource.config_version, breaker=breaker, **fields)
 
 
 def remember(session, *, datasource: Datasource, check: ConnectionCheck) -> None:

@@ -3,6 +3,8 @@
 An error redacts its own message when it is built, with the redaction current at that moment (the datasource's
 secrets while a call runs, secret-looking parameters always): whoever raises it may name the URL as it was called.
 """
+import math
+
 from . import redaction
 
 
@@ -61,6 +63,8 @@ class RedirectRefused(DatasourceError):
 
 class HTTPStatusError(DatasourceError):
     code = "http_status"
+    # The answer's Retry-After header, if any (read by protection/pause.py; never shown).
+    retry_after_header: str | None = None
 
 
 class ResponseTooLarge(DatasourceError):
@@ -85,3 +89,58 @@ class AuthenticationFailure(DatasourceError):
 
 class ReconnectNeeded(AuthenticationFailure):
     code = "reconnect_needed"
+
+
+class ProtectionRefusal(DatasourceError):
+    """Connect did not call the API, to protect it (protection/): `retry_after` is the whole seconds to wait."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+class RateLimited(ProtectionRefusal):
+    """Over the datasource's calls per second or concurrent calls for longer than the wait bound."""
+
+    code = "rate_limited"
+    http_status = 429
+
+
+class UpstreamPaused(ProtectionRefusal):
+    """The API answered 429 or 503 with Retry-After: no process calls it until then."""
+
+    code = "upstream_paused"
+
+
+class CircuitOpen(ProtectionRefusal):
+    """The API failed too many times in a row: calls fail fast until one probe call succeeds."""
+
+    code = "circuit_open"
+
+
+# What each kind of failure is called on pages (Test connection, the datasource's last failure).
+LABELS = {
+    "invalid_url": "Invalid URL",
+    "address_refused": "Address refused",
+    "dns_failure": "DNS failure",
+    "connect_failure": "Connection failed",
+    "connect_timeout": "Connection timed out",
+    "timeout": "Timed out",
+    "tls_failure": "TLS / certificate failure",
+    "redirect_refused": "Redirect refused",
+    "http_status": "Unexpected HTTP status",
+    "response_too_large": "Answer too large",
+    "invalid_json": "Not JSON",
+    "invalid_response": "Invalid answer",
+    "authentication_failure": "Authentication failed",
+    "reconnect_needed": "Reconnect needed",
+    "rate_limited": "Rate limited by Connect",
+    "upstream_paused": "Paused (the API asked to wait)",
+    "circuit_open": "Circuit breaker open",
+}
+
+
+def label_for(code: str) -> str:
+    return LABELS.get(code, "Call failed")

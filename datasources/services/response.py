@@ -71,9 +71,16 @@ class UpstreamResponse:
 
     def status_error(self) -> HTTPStatusError:
         reason = http.client.responses.get(self.status_code, "")
-        return HTTPStatusError(
+        error = HTTPStatusError(
             f"The API answered HTTP {self.status_code}{' ' + reason if reason else ''} for {self.redacted_url} — "
             f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code)
+        error.retry_after_header = self.header("Retry-After")  # for protection/pause.py
+        return error
+
+    def header(self, name: str) -> str | None:
+        """A header of the answer, whatever its case (Set-Cookie is never kept)."""
+        lowered = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == lowered), None)
 
 
 def _masked_texts(data, redaction: Redaction):

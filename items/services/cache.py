@@ -102,6 +102,31 @@ def store_body(key: str, body: bytes) -> bool:
     return True
 
 
+def last_good_key(key: str) -> str:
+    """Where stale-if-error keeps the last good answer of a cache key (the same ids, versions and digest)."""
+    return f"{key}:last-good"
+
+
+def store_last_good(key: str, body: bytes, seconds: int) -> bool:
+    """Keep a good answer (with the time it was stored) for stale-if-error; False when Redis is down."""
+    try:
+        _run("set", last_good_key(key), (time.time(), bytes(body)), seconds)
+    except CacheUnavailable:
+        return False
+    return True
+
+
+def read_last_good(key: str) -> tuple[float, bytes] | None:
+    """(stored at, body) of the last good answer, None when there is none or Redis is down."""
+    try:
+        value = _run("get", last_good_key(key))
+    except CacheUnavailable:
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bytes):
+        return float(value[0]), value[1]
+    return None
+
+
 def acquire_fill_lock(key: str, seconds: float) -> str | None:
     """A token when this caller may fill `key`, None when another caller already is; raises CacheUnavailable."""
     token = uuid.uuid4().hex

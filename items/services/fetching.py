@@ -128,7 +128,7 @@ def _page_query(item, query: str, number: int) -> str:
 
 
 def _link_next(response) -> str | None:
-    header = next((v for k, v in response.headers.items() if k.lower() == "link"), "")
+    header = response.header("Link")
     for link in parse_header_links(header) if header else ():
         if "next" in (link.get("rel") or "").split():
             return link.get("url")

@@ -5,6 +5,11 @@ extractable) answer is cached, never headers; a failure stores nothing. Concurre
 upstream call: the first caller takes a short lock and fills the entry, the others poll for it, and a caller that
 waits too long makes its own call rather than fail. A hit on a body this process has already extracted reuses those
 options (extracted.py) instead of parsing the JSON again.
+
+Stale-if-error (opt-in per datasource): each good answer is also kept, with the time it was stored, under the same
+key plus ":last-good" for the datasource's stale_max_age_seconds. When a call through the cache fails in a way that
+allows it (datasources.services.protection.allows_stale: the API failing or throttling, or Connect holding calls
+back), that answer is served instead, marked stale with its age. A fresh hit is unchanged (CONNECT_CACHE_TTL_SECONDS).
 """
 import time
 from dataclasses import dataclass, field
@@ -12,7 +17,7 @@ from functools import cached_property
 
 from django.conf import settings
 
-from datasources.services import errors
+from datasources.services import errors, protection
 from datasources.services.redaction import redaction_for_datasource
 
 from . import cache
@@ -24,7 +29,10 @@ from .fetching import fetch_options, options_from_cached
 POLL_SECONDS = 0.05
 
 HIT, MISS, BYPASSED, UNAVAILABLE, WAIT_TIMEOUT = "hit", "miss", "bypassed", "unavailable", "wait_timeout"
+STALE = "stale"
 CACHE_NOTES = {
+    STALE: "Stale answer: the API call failed, so the last good answer for this query, stored {age} seconds ago, "
+           "was served instead (stale-if-error is on for this datasource).",
     HIT: "Cache hit: the answer was read from the cache, where it was stored less than {ttl} seconds ago.",
     MISS: "Cache miss: the API was called and its answer is cached for {ttl} seconds.",
     BYPASSED: "Cache bypassed: the API was called and nothing was read from or written to the cache.",
@@ -52,6 +60,9 @@ class Resolution:
     elapsed_seconds: float | None = None  # of the upstream call; None when served from the cache
     total_seconds: float = 0.0
     raw_body: bytes = b""
+    stale: bool = False  # served by stale-if-error: `stale_error` is why, `age_seconds` how old the answer is
+    age_seconds: int | None = None
+    stale_error: errors.DatasourceError | None = field(default=None, repr=False)
 
     @cached_property
     def evaluated_query(self) -> str:
@@ -68,7 +79,8 @@ class Resolution:
 
     @property
     def cache_note(self) -> str:
-        return CACHE_NOTES.get(self.cache_status, "").format(ttl=settings.CONNECT_CACHE_TTL_SECONDS)
+        return CACHE_NOTES.get(self.cache_status, "").format(ttl=settings.CONNECT_CACHE_TTL_SECONDS,
+                                                             age=self.age_seconds)
 
 
 def resolve_item(*, item, user_input: str = "", current_user="", values: dict | None = None,
@@ -90,6 +102,9 @@ def resolve_item(*, item, user_input: str = "", current_user="", values: dict | 
                 _fill_through_cache(item, evaluated, resolution)
             except cache.CacheUnavailable:
                 _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
+            except errors.DatasourceError as exc:
+                if not _fill_from_last_good(item, evaluated, resolution, exc):
+                    raise
     except (ItemError, errors.DatasourceError) as exc:
         resolution.total_seconds = time.monotonic() - started
         exc.resolution = resolution
@@ -112,13 +127,13 @@ def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution) -> N
                 if _fill_from_cache(item, key, resolution):
                     return
                 _fill_from_upstream(item, evaluated, resolution, status=MISS)
-                _store(key, resolution)
+                _store(item, key, resolution)
                 return
             finally:
                 cache.release_fill_lock(key, token)
         if time.monotonic() >= give_up_at:
             _fill_from_upstream(item, evaluated, resolution, status=WAIT_TIMEOUT)
-            _store(key, resolution)
+            _store(item, key, resolution)
             return
         time.sleep(POLL_SECONDS)
         if _fill_from_cache(item, key, resolution):
@@ -134,6 +149,26 @@ def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
     resolution.cache_status = HIT
     resolution.options = extracted_options.options_for(
         item=item, key=key, body=body, extract=lambda: options_from_cached(item, body))
+    return True
+
+
+def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, error: errors.DatasourceError) -> bool:
+    """Stale-if-error: serve the last good answer instead of `error` when the datasource allows it."""
+    datasource = item.datasource
+    if not datasource.stale_if_error or not protection.allows_stale(error):
+        return False
+    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
+    kept = cache.read_last_good(key)
+    if kept is None:
+        return False
+    stored_at, body = kept
+    age = max(0, int(time.time() - stored_at))
+    if age > datasource.stale_max_age_seconds:
+        return False
+    resolution.options = extracted_options.options_for(
+        item=item, key=cache.last_good_key(key), body=body, extract=lambda: options_from_cached(item, body))
+    resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
+    resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
     return True
 
 
@@ -161,9 +196,11 @@ def _note_calls(resolution: Resolution) -> None:
         resolution.elapsed_seconds = sum(page.seconds or 0 for page in resolution.pages)
 
 
-def _store(key: str, resolution: Resolution) -> None:
+def _store(item, key: str, resolution: Resolution) -> None:
     if not cache.store_body(key, resolution.raw_body):
         resolution.cache_status = UNAVAILABLE
+    elif item.datasource.stale_if_error:
+        cache.store_last_good(key, resolution.raw_body, item.datasource.stale_max_age_seconds)
 
 
 def _joined(base_url: str, evaluated: str) -> str:

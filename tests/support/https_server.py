@@ -1,8 +1,10 @@
 """A real HTTPS server on 127.0.0.1 for tests where TLS, addresses, timing, pooling or streaming is what is tested.
 
 Certificates come from trustme CAs. The server counts accepted connections and completed TLS handshakes, records
-the SNI names and requests it saw, and serves routes: plain functions that write a raw HTTP answer. It runs in
-threads and is shut down (slow routes included) by `stop()`.
+the SNI names and requests it saw (with their arrival times, time.monotonic(), the same clock in every process of
+the machine), and serves routes: plain functions that write a raw HTTP answer. `working(...)` routes count the
+requests they are working on at once (`in_flight`, `max_in_flight`). It runs in threads and is shut down (slow
+routes included) by `stop()`.
 """
 import gzip
 import http.server
@@ -80,6 +82,8 @@ class HTTPSTestServer:
         self.counts = {"connections": 0, "handshakes": 0, "failed_handshakes": 0}
         self.requests: list[dict] = []
         self.sni_names: list[str | None] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         ssl_context.sni_callback = self._sni
         self._server = _Server(self)
         self.port = self._server.server_address[1]
@@ -93,6 +97,11 @@ class HTTPSTestServer:
     def count(self, what: str) -> None:
         with self.lock:
             self.counts[what] += 1
+
+    def arrivals(self, path: str) -> list[float]:
+        """When each request for `path` (query string ignored) arrived, in order (time.monotonic())."""
+        with self.lock:
+            return [r["at"] for r in self.requests if r["path"].split("?", 1)[0] == path]
 
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"https://{host}:{self.port}{path}"
@@ -128,6 +137,35 @@ def send(handler, status: int, body: bytes, content_type: str = "application/jso
 
 def answer(status: int = 200, body: bytes = b'{"ok": true}', content_type: str = "application/json", headers=()):
     return lambda handler: send(handler, status, body, content_type, headers)
+
+
+def working(route, *, seconds: float):
+    """`route`, after working `seconds` on the request. The requests being worked on are counted (owner.in_flight,
+    owner.max_in_flight); a request stops counting before its answer is written, so a client that has read its
+    answer never finds its own request still counted."""
+    def wrapped(handler):
+        owner = handler.server.owner
+        with owner.lock:
+            owner.in_flight += 1
+            owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+        try:
+            owner.stopping.wait(seconds)
+        finally:
+            with owner.lock:
+                owner.in_flight -= 1
+        route(handler)
+    return wrapped
+
+
+def switchable(route):
+    """A route whose answer a test changes while it runs: `switchable(r)` has `.use(other_route)`."""
+    current = [route]
+
+    def wrapped(handler):
+        current[0](handler)
+
+    wrapped.use = lambda other: current.__setitem__(0, other)
+    return wrapped
 
 
 def echo_request(status: int, content_type: str = "text/plain"):

@@ -1,0 +1,147 @@
+"""Protecting the APIs Connect calls (SPEC 8): every outbound call goes through `guarded_call`.
+
+Before a call is sent: a Retry-After pause (pause.py), the circuit breaker (breaker.py) and the datasource's limits
+(limits.py) may refuse it; a caller over a limit waits briefly first. After it: its slot is given back and its
+outcome recorded (the breaker's count, a new pause, the health figures: health.py). All of it is shared by every
+process through Redis (store.py), or kept per process while there is none.
+The client calls this from one place (client.call_datasource); stale-if-error, which answers instead of some of
+these errors, is item resolution's (items/services/resolution.py), with `allows_stale` deciding which.
+"""
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .. import transport
+from ..errors import DatasourceError, HTTPStatusError
+from . import breaker, health, limits, outcomes, pause
+from .outcomes import allows_stale
+from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
+
+__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "guarded_call", "reset", "status_for"]
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted call: the slot it holds, whether it is the breaker's probe, where it was admitted."""
+
+    holder: str = ""
+    probe: bool = False
+    store: object = None
+
+
+def guarded_call(*, datasource, send, enforce: bool = True):
+    """send() makes the call (returns the answer or raises DatasourceError) once admitted; enforce=False (Test
+    connection) skips the pause, the breaker and the limits but still records the outcome."""
+    if datasource.pk is None:  # a datasource being created has no shared state yet
+        return send()
+    with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
+        ticket = _admit(datasource) if enforce else Ticket()
+        started = time.monotonic()
+        try:
+            answer = send()
+        except DatasourceError as error:
+            _finish(datasource, ticket, started, error=error)
+            raise
+        except BaseException:
+            _finish(datasource, ticket, started, unexpected=True)
+            raise
+        _finish(datasource, ticket, started, answer=answer)
+        return answer
+
+
+def _admit(datasource) -> Ticket:
+    rules = limits.Limits.of(datasource)
+    began = time.monotonic()
+    give_up_at = began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS), transport.time_left()))
+    holder, redis_failed = uuid.uuid4().hex, False
+    while True:
+        store = stores.local if redis_failed else stores.current()
+        hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
+        try:
+            verdict = store.admit(datasource.pk, rules, holder=holder, hold=hold)
+        except StoreUnavailable as exc:
+            stores.failed(str(exc))
+            redis_failed = True  # this call goes on in this process's memory
+            continue
+        if verdict.kind in (OK, PROBE):
+            return Ticket(holder=holder, probe=verdict.kind == PROBE, store=store)
+        if verdict.kind == PAUSED:
+            raise pause.refusal(verdict.seconds)
+        if verdict.kind in (OPEN, PROBING):
+            raise breaker.refusal(verdict.kind, verdict.seconds)
+        assert verdict.kind == WAIT, verdict
+        left = give_up_at - time.monotonic()
+        if left <= 0:
+            _write(store, Outcome(datasource_id=datasource.pk, refusal="rate_limited"))
+            raise limits.refusal(rules, waited=time.monotonic() - began, retry_in=verdict.seconds)
+        # A little jitter, so that waiting callers do not all come back at the same instant.
+        time.sleep(min(left, max(verdict.seconds, 0.005) * random.uniform(1.0, 1.3)))
+
+
+def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False) -> None:
+    status = answer.status_code if answer is not None else getattr(error, "status_code", None)
+    if unexpected:
+        kind, code = outcomes.NEUTRAL, "unexpected_error"
+    else:
+        kind = outcomes.classify(error=error, status_code=status)
+        code = outcomes.health_code(error=error, status_code=status)
+    header = answer.headers.get("Retry-After") if answer is not None else \
+        (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
+    outcome = Outcome(
+        datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
+        status=str(status) if status is not None and kind == outcomes.FAILURE else "",
+        latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
+        retry_after=pause.retry_after_seconds(status_code=status, header=header))
+    decides = kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
+    _write(ticket.store or stores.current(), outcome, wait=decides)
+
+
+def _write(store, outcome: Outcome, *, wait: bool = False) -> None:
+    """Sent before the call returns (store.py: this thread's next admission or read comes after it); with `wait`,
+    in Redis before it returns, for every process."""
+    try:
+        store.finish(outcome, wait=wait)
+    except StoreUnavailable as exc:
+        stores.failed(str(exc))
+        stores.local.finish(outcome)
+
+
+# --- what pages show ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProtectionStatus:
+    limits: limits.Limits
+    breaker: breaker.BreakerState
+    paused_for: float  # seconds left of a Retry-After pause (0: none)
+    in_flight: int
+    health: health.HealthSummary
+    shared: bool  # read from Redis (every process); False: this process only
+
+
+def status_for(datasource) -> ProtectionStatus:
+    raw, shared = _read(datasource)
+    return ProtectionStatus(limits=limits.Limits.of(datasource),
+                            breaker=breaker.state_from(raw["breaker"], now=raw["now"]), paused_for=raw["paused_for"],
+                            in_flight=raw["in_flight"], health=health.summary_from(raw["health"]), shared=shared)
+
+
+def breaker_state(datasource) -> breaker.BreakerState:
+    raw, _shared = _read(datasource)
+    return breaker.state_from(raw["breaker"], now=raw["now"])
+
+
+def _read(datasource) -> tuple[dict, bool]:
+    store = stores.current()
+    try:
+        return store.read(datasource.pk), store.shared
+    except StoreUnavailable as exc:
+        stores.failed(str(exc))
+        return stores.local.read(datasource.pk), False
+
+
+def reset() -> None:
+    """Forget this process's own state and Redis's down-time (tests: no test inherits another's)."""
+    stores.reset()

@@ -1,0 +1,382 @@
+"""Where the protection state lives: Redis, shared by every process and host, or this process's memory.
+
+Each call makes two atomic steps: `admit` (pause, breaker, limits: one Lua script, one round trip) before it is
+sent, and `finish` (give the slot back, the breaker's count, a Retry-After pause, health: one script) after. The
+scripts are put together from the rules' own fragments (pause.py, breaker.py, limits.py, health.py); the times in
+them are Redis's own clock (TIME), so hosts with skewed clocks still agree.
+
+Each thread talks to Redis over a connection of its own, and the finish of an answered call is sent without waiting
+for a reply (CLIENT REPLY SKIP): Redis runs a connection's commands in order, so this thread's next admission or read
+always comes after it, while the caller does not wait a round trip for it (a round trip and its thread wake-up cost
+about as much as the rest of a warm call's overhead). Another process's admission may come a moment before it, as
+it may come a moment before any call ends. A finish that changes what other processes decide (a failure, a pause, a
+probe's result) is waited for.
+
+Without Redis (REDIS_URL unset, as with `make run`, or Redis not answering), the same rules run in this process's
+memory (LocalStore): every limit then holds per process. That is logged once per interval on connect.protection,
+and Redis is tried again after CONNECT_CACHE_RETRY_SECONDS.
+
+Keys: the cache's prefix and version (make_key), then protection:{<datasource id>}:<part> (the braces keep a
+datasource's keys in one Redis Cluster slot). Ids and bucket numbers only.
+"""
+import functools
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+
+from . import breaker, health, limits, pause
+
+logger = logging.getLogger("connect.protection")
+
+OK, PROBE, PAUSED, OPEN, PROBING, WAIT = "ok", "probe", "paused", "open", "probing", "wait"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one finished (or refused) call adds to the state; the rules' settings are read when it is written."""
+
+    datasource_id: int
+    holder: str = ""  # the concurrency slot to give back
+    kind: str = ""  # outcomes.SUCCESS / FAILURE / NEUTRAL; "" when no call was made
+    code: str = ""  # health code ("" for an answer)
+    status: str = ""  # HTTP status of a failure, as text
+    latency_ms: float | None = None  # None: no call made
+    probe: bool = False
+    retry_after: float = 0.0
+    refusal: str = ""  # "rate_limited" when the caller gave up waiting
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer."""
+
+
+# --- Redis ---------------------------------------------------------------------------------------------------
+
+ADMIT_SCRIPT = "\n".join([
+    "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
+    "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
+    "local holder, hold, HEALTH_TTL = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])",
+    f"local PROBING_RETRY = {breaker.PROBING_RETRY_SECONDS}",
+    "local clock = redis.call('TIME')",
+    "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
+    health.REFUSAL_LUA, pause.ADMIT_LUA, breaker.ADMIT_LUA, limits.ADMIT_LUA, limits.TAKE_SLOT_LUA, breaker.CLAIM_LUA,
+])
+FINISH_SCRIPT = "\n".join([
+    "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
+    "local holder, outcome, code, status, latency_ms, probe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]",
+    "local retry_ms, threshold, open_seconds = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])",
+    "local refusal, HEALTH_TTL, SAMPLE_CAP = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])",
+    "local clock = redis.call('TIME')",
+    "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
+    limits.RELEASE_LUA, health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
+    "return 1",
+])
+
+
+class _Script:
+    """A script run by its SHA1 (loaded again when Redis has forgotten it: a restart, SCRIPT FLUSH)."""
+
+    def __init__(self, source: str):
+        import hashlib
+
+        self.source = source.encode()
+        self.sha = hashlib.sha1(self.source).hexdigest()
+
+    def run(self, conn, keys: list, args: list):
+        from redis.exceptions import NoScriptError
+
+        try:
+            return conn.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:  # Redis restarted or flushed its scripts: load both again
+            for script in (_admit_script, _finish_script):
+                conn.script_load(script.source)
+            return conn.evalsha(self.sha, len(keys), *keys, *args)
+
+
+_admit_script, _finish_script = _Script(ADMIT_SCRIPT), _Script(FINISH_SCRIPT)
+
+
+def keys_of(datasource_id: int, bucket: int | None = None, *, backend=None) -> dict:
+    """The datasource's keys (health and latency: those of `bucket`, by default the current one)."""
+    backend = caches["default"] if backend is None else backend
+    bucket = health.current_bucket() if bucket is None else bucket
+    return _keys(backend.key_func, backend.key_prefix, backend.version, int(datasource_id), bucket)
+
+
+@functools.lru_cache(maxsize=1024)
+def _keys(key_func, key_prefix, version, datasource_id: int, bucket: int) -> dict:
+    """What the cache's make_key gives, built once per datasource and 5 minutes (it cost more than the script)."""
+    def key(part):
+        return key_func(f"protection:{{{datasource_id}}}:{part}", key_prefix, version)
+
+    keys = {part: key(part) for part in ("pause", "breaker", "bucket", "slots")}
+    return keys | {"health": key(f"health:{bucket}"), "latency": key(f"latency:{bucket}")}
+
+
+def _redis_failures():
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError)
+
+
+_threads = threading.local()
+
+
+def _thread_client(raw):
+    """This thread's own connection to the Redis of `raw` (django-redis's client), with the scripts loaded."""
+    import redis
+
+    client = getattr(_threads, "client", None)
+    if client is None or client.connection_pool is not raw.connection_pool:
+        if client is not None:
+            client.close()
+        client = redis.Redis(connection_pool=raw.connection_pool, single_connection_client=True)
+        for script in (_admit_script, _finish_script):
+            client.script_load(script.source)
+        _threads.client = client
+    return client
+
+
+def _forget_thread_client() -> None:
+    client = getattr(_threads, "client", None)
+    _threads.client = None
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # the connection is already broken: nothing to give back
+            pass
+
+
+class RedisStore:
+    shared = True
+
+    def __init__(self, raw, backend):
+        self.raw = raw
+        self.backend = backend
+
+    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
+        k = keys_of(datasource_id, backend=self.backend)
+        args = [rules.calls_per_second, rules.burst, rules.concurrent_calls, holder, round(hold, 3),
+                health.TTL_SECONDS]
+        kind, value = self._run(_admit_script.run, [k["pause"], k["breaker"], k["bucket"], k["slots"],
+                                                     k["health"]], args)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind in (OK, PROBE):
+            return Verdict(kind)
+        return Verdict(kind, seconds=float(value))
+
+    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
+        """Sent, not waited for (see the module docstring), unless `wait`: an outcome that changes what other
+        processes decide (a failure, a pause, a probe's result) is in Redis before the call returns."""
+        keys, args = self._finish_call(outcome)
+        if wait:
+            self._run(_finish_script.run, keys, args)
+            return
+        try:
+            conn = _thread_client(self.raw).connection
+            if _closed_by_server(conn):
+                conn.disconnect()  # sent again below, on a new connection
+            conn.send_packed_command(conn.pack_commands([
+                ("CLIENT", "REPLY", "SKIP"), ("EVALSHA", _finish_script.sha, len(keys), *keys, *args)]))
+        except _redis_failures() as exc:
+            _forget_thread_client()
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def read(self, datasource_id: int) -> dict:
+        """The breaker, the pause, the slots in use and the last hour's health buckets, with Redis's time."""
+        buckets = health.last_hour()
+        try:
+            client = _thread_client(self.raw)
+            client.ping()  # answered after this thread's last finish has run (the pipeline has its own connection)
+            pipe = client.pipeline(transaction=False)
+            pipe.time()
+            k = keys_of(datasource_id, backend=self.backend)
+            pipe.hgetall(k["breaker"])
+            pipe.pttl(k["pause"])
+            pipe.zcount(k["slots"], time.time(), "+inf")
+            for bucket in buckets:
+                bk = keys_of(datasource_id, bucket, backend=self.backend)
+                pipe.hgetall(bk["health"])
+                pipe.lrange(bk["latency"], 0, -1)
+            replies = pipe.execute()
+        except _redis_failures() as exc:
+            _forget_thread_client()
+            raise StoreUnavailable(type(exc).__name__) from exc
+        (seconds, micros), raw_breaker, pause_ms, in_flight, rest = replies[0], replies[1], replies[2], replies[3], \
+            replies[4:]
+        return {
+            "now": seconds + micros / 1e6, "breaker": _decoded(raw_breaker), "paused_for": max(pause_ms, 0) / 1000,
+            "in_flight": in_flight,
+            "health": [(bucket, _decoded(rest[2 * i]), [float(v) for v in rest[2 * i + 1]])
+                       for i, bucket in enumerate(buckets)],
+        }
+
+    def _finish_call(self, o: Outcome) -> tuple[list, list]:
+        k = keys_of(o.datasource_id, backend=self.backend)
+        args = [o.holder, o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
+                "1" if o.probe else "0", int(o.retry_after * 1000), settings.CONNECT_BREAKER_FAILURES,
+                float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP]
+        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"]], args
+
+    def _run(self, run, keys, args):
+        try:
+            return run(_thread_client(self.raw), keys, args)
+        except _redis_failures() as exc:
+            _forget_thread_client()
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _closed_by_server(conn) -> bool:
+    """No reply is ever due on a thread's connection between commands: anything to read means Redis closed it
+    (an idle timeout, a restart), which a send alone would not notice."""
+    try:
+        return conn.can_read(timeout=0)  # (connects first if it has never been connected)
+    except _redis_failures():
+        return True
+
+
+def _decoded(mapping: dict) -> dict:
+    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in mapping.items()}
+
+
+# --- this process's memory -----------------------------------------------------------------------------------
+
+class LocalState:
+    """One datasource's state in this process: what the Redis keys hold, as attributes."""
+
+    def __init__(self):
+        self.paused_until = 0.0
+        self.breaker: dict = {}
+        self.tokens: float | None = None
+        self.tokens_at = 0.0
+        self.slots: dict[str, float] = {}
+        self.counts: dict[int, Counter] = {}
+        self.latencies: dict[int, list] = {}
+
+    def health_counts(self, bucket: int) -> Counter:
+        oldest = bucket - health.BUCKETS
+        for old in [b for b in self.counts if b <= oldest]:
+            self.counts.pop(old, None)
+            self.latencies.pop(old, None)
+        return self.counts.setdefault(bucket, Counter())
+
+    def count_refusal(self, field: str, now: float) -> None:
+        self.health_counts(health.current_bucket(now))[field] += 1
+
+
+class LocalStore:
+    """The same rules as the scripts, per process (wall-clock time, one lock)."""
+
+    shared = False
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._states: dict[int, LocalState] = {}
+
+    def _state(self, datasource_id: int) -> LocalState:
+        return self._states.setdefault(datasource_id, LocalState())
+
+    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
+        now = time.time()
+        with self._lock:
+            state = self._state(datasource_id)
+            paused = pause.admit_locally(state, now)
+            if paused is not None:
+                return Verdict(PAUSED, seconds=paused)
+            refused, probe = breaker.admit_locally(state, now)
+            if refused:
+                return Verdict(refused, seconds=probe)
+            wait = limits.admit_locally(state, rules, now)
+            if wait is not None:
+                return Verdict(WAIT, seconds=wait)
+            limits.take_slot_locally(state, rules, now, holder, hold)
+            if probe:
+                breaker.claim_locally(state, now, hold)
+            return Verdict(PROBE if probe else OK)
+
+    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
+        now = time.time()
+        with self._lock:
+            state = self._state(outcome.datasource_id)
+            limits.release_locally(state, outcome.holder)
+            health.finish_locally(state, now, code=outcome.code, latency_ms=outcome.latency_ms,
+                                  refusal=outcome.refusal)
+            pause.finish_locally(state, now, outcome.retry_after)
+            breaker.finish_locally(state, now, outcome=outcome.kind, code=outcome.code, status=outcome.status,
+                                   probe=outcome.probe)
+
+    def read(self, datasource_id: int) -> dict:
+        now = time.time()
+        with self._lock:
+            state = self._state(datasource_id)
+            return {
+                "now": now, "breaker": dict(state.breaker), "paused_for": max(0.0, state.paused_until - now),
+                "in_flight": sum(1 for deadline in state.slots.values() if deadline > now),
+                "health": [(bucket, dict(state.counts.get(bucket, {})), list(state.latencies.get(bucket, [])))
+                           for bucket in health.last_hour(now)],
+            }
+
+
+# --- which one ----------------------------------------------------------------------------------------------
+
+class Stores:
+    """Redis when it is configured and answering, else this process's LocalStore (said once per interval)."""
+
+    def __init__(self):
+        self.local = LocalStore()
+        self._lock = threading.Lock()
+        self.down_until = 0.0
+        self.last_warning_at: float | None = None
+
+    def current(self):
+        backend = caches["default"]
+        if not _is_redis(backend):
+            self._warn("no Redis is configured (REDIS_URL is unset)")
+            return self.local
+        if time.monotonic() < self.down_until:
+            return self.local
+        return RedisStore(backend.client.get_client(write=True), backend)
+
+    def failed(self, reason: str) -> None:
+        """Redis did not answer: use this process's memory for a while."""
+        self.down_until = time.monotonic() + settings.CONNECT_CACHE_RETRY_SECONDS
+        self._warn(f"Redis did not answer ({reason})")
+
+    def reset(self) -> None:
+        with self._lock:
+            self.local = LocalStore()
+            self.down_until = 0.0
+            self.last_warning_at = None
+
+    def _warn(self, why: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.last_warning_at is not None and \
+                    now - self.last_warning_at < settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS:
+                return
+            self.last_warning_at = now
+        logger.warning("Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
+                       "Each process enforces the datasources' limits on its own meanwhile.", why)
+
+
+def _is_redis(backend) -> bool:
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:  # pragma: no cover - django-redis is a dependency
+        return False
+    return isinstance(backend, RedisCache)
+
+
+stores = Stores()
