@@ -10,6 +10,8 @@ from datasources.oauth_views import oauth_callback
 from . import json_api
 
 urlpatterns = [
+    # The item API first: the options endpoint is asked on every keystroke, and patterns are tried in order.
+    path("api/", include("items.api_urls")),
     path("", RedirectView.as_view(pattern_name="datasources:list", permanent=False)),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
@@ -17,7 +19,6 @@ urlpatterns = [
     path("items/", include("items.urls")),
     path("applications/", include("applications.urls")),
     path("api/datasources/", include("datasources.api_urls")),
-    path("api/", include("items.api_urls")),
     re_path(r"^api/", json_api.not_found),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),
     path("admin/", admin.site.urls),

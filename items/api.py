@@ -3,9 +3,10 @@
 Errors are always JSON {"error": {"code", "message"}} (connect_project/json_api.py): never a login redirect, a
 traceback, a secret or a raw upstream body.
 """
+import json
 import logging
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from applications.services.callers import identify_caller
 from applications.services.tokens import TokenRefused
@@ -79,7 +80,7 @@ def item_options(request, pk):
     return response
 
 
-def _options_answer(request, item, caller) -> tuple[JsonResponse, str]:
+def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     """The answer, and how the cache served it ("error" when the call failed)."""
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
@@ -97,7 +98,14 @@ def _options_answer(request, item, caller) -> tuple[JsonResponse, str]:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
                               500), "error"
-    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
-    if resolution.stale:  # stale-if-error: the last good answer, this many seconds old
-        answer.update(stale=True, age_seconds=resolution.age_seconds)
-    return JsonResponse(answer), resolution.cache_status
+    return HttpResponse(_answer_json(item, resolution), content_type="application/json"), resolution.cache_status
+
+
+def _answer_json(item, resolution) -> bytes:
+    """{"options": [...], "cached": ..., "item": id} (and "stale", "age_seconds" for a stale answer), as JsonResponse
+    would encode it; options remembered from a cached body come already encoded (items/services/extracted.py)."""
+    options = resolution.options
+    encoded = options.encoded() if hasattr(options, "encoded") else json.dumps(options).encode()
+    tail = ', "stale": true, "age_seconds": %d' % resolution.age_seconds if resolution.stale else ""
+    return b'{"options": %s, "cached": %s, "item": %d%s}' % (
+        encoded, b"true" if resolution.cached else b"false", item.pk, tail.encode())
