@@ -22,7 +22,8 @@ Imports run one way: transport below oauth below this module.
 """
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import requests
 
@@ -44,11 +45,11 @@ def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, 
     breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
     sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
     return protection.guarded_call(datasource=datasource, enforce=not bypass_protection,
-                                   send=lambda: _call(datasource=datasource, **call))
+                                   send=lambda gate: _call(datasource=datasource, gate=gate, **call))
 
 
 def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None = None, expect_success: bool = True,
-          method: str = "GET", body: bytes | None = None) -> UpstreamResponse:
+          method: str = "GET", body: bytes | None = None, gate=None) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
 
@@ -58,7 +59,7 @@ def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None =
     entry = sessions.session_for(datasource)
     started = time.monotonic()
     target = None
-    sending = Sending(method=method, body=body)
+    sending = Sending(method=method, body=body, gate=gate or _no_gate)
     with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
@@ -78,12 +79,18 @@ def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None =
     return upstream
 
 
+def _no_gate() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class Sending:
-    """What a call sends besides its URL: GET, or POST with a JSON body."""
+    """What a call sends besides its URL (GET, or POST with a JSON body), and the gate it must pass right before
+    anything goes on the network (protection's admission, read as late as possible: see protection.guarded_call)."""
 
     method: str = "GET"
     body: bytes | None = None
+    gate: Callable[[], None] = field(default=_no_gate, repr=False)
 
 
 def _shown_on_failure(plan, target: str | None, given: str) -> str:
@@ -150,6 +157,7 @@ def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
         return _request(entry.session, sending, sent_url, headers, basic), sent_url
+    sending.gate()  # a token request is network too
     token = _bearer_token(datasource)
     response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
     if response.status_code == 401:
@@ -167,7 +175,6 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
     for what Connect turns off (no cookies kept or sent, trust_env off, redirects followed and checked by _follow),
     and on a fast network they cost about a fifth of a warm call. The session's default headers still apply.
     """
-    left = max(transport.time_left(), 0.001)
     try:
         request = requests.PreparedRequest()
         request.prepare_method(sending.method)
@@ -179,7 +186,9 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
             request.prepare_body(sending.body, None)
         if basic_auth is not None:
             request.prepare_auth(basic_auth)
-        return session.get_adapter(request.url).send(request, stream=True, timeout=(left, left))
+        adapter = session.get_adapter(request.url)
+        sending.gate()
+        return adapter.send(request, stream=True, timeout=(max(transport.time_left(), 0.001),) * 2)
     except (DatasourceError, *LIBRARY_ERRORS) as exc:
         raise translate_request_error(exc, url=url) from None
 

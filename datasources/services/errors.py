@@ -95,6 +95,7 @@ class ProtectionRefusal(DatasourceError):
     """Connect did not call the API, to protect it (protection/): `retry_after` is the whole seconds to wait."""
 
     http_status = 503
+    nothing_sent = True
 
     def __init__(self, message: str, *, retry_after: float):
         super().__init__(message)

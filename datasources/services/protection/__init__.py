@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .. import transport
-from ..errors import DatasourceError, HTTPStatusError
+from ..errors import DatasourceError, HTTPStatusError, ProtectionRefusal
 from . import breaker, health, limits, outcomes, pause
 from .outcomes import allows_stale
 from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
@@ -33,52 +33,102 @@ class Ticket:
 
 
 def guarded_call(*, datasource, send, enforce: bool = True):
-    """send() makes the call (returns the answer or raises DatasourceError) once admitted; enforce=False (Test
-    connection) skips the pause, the breaker and the limits but still records the outcome."""
+    """send(gate=...) makes the call (returns the answer or raises DatasourceError); it calls gate() right before
+    anything goes on the network, and gate() admits the call or raises the refusal. The admission is sent to Redis
+    at once and its verdict read by gate(), so the round trip overlaps the request's preparation. enforce=False
+    (Test connection) skips the pause, the breaker and the limits but still records the outcome."""
     if datasource.pk is None:  # a datasource being created has no shared state yet
-        return send()
+        return send(gate=_open_gate)
     with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
-        ticket = _admit(datasource) if enforce else Ticket()
+        admission = Admission(datasource) if enforce else None
         started = time.monotonic()
         try:
-            answer = send()
+            answer = send(gate=admission.wait if admission else _open_gate)
+        except ProtectionRefusal:
+            raise  # refused by gate(): nothing was sent, and the refusal is already counted
         except DatasourceError as error:
-            _finish(datasource, ticket, started, error=error)
+            _finish(datasource, _ticket(admission), started, error=error)
             raise
         except BaseException:
-            _finish(datasource, ticket, started, unexpected=True)
+            _finish(datasource, _ticket(admission), started, unexpected=True)
             raise
-        _finish(datasource, ticket, started, answer=answer)
+        _finish(datasource, _ticket(admission), started, answer=answer)
         return answer
 
 
-def _admit(datasource) -> Ticket:
-    rules = limits.Limits.of(datasource)
-    began = time.monotonic()
-    give_up_at = began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS), transport.time_left()))
-    holder, redis_failed = uuid.uuid4().hex, False
-    while True:
-        store = stores.local if redis_failed else stores.current()
-        hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
+def _open_gate() -> None:
+    pass
+
+
+def _ticket(admission) -> "Ticket":
+    return admission.settled() if admission is not None else Ticket()
+
+
+class Admission:
+    """One call's admission: sent when the call starts, its verdict read by wait() before the call goes out."""
+
+    def __init__(self, datasource):
+        self.datasource = datasource
+        self.rules = limits.Limits.of(datasource)
+        self.began = time.monotonic()
+        self.give_up_at = self.began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS),
+                                                    transport.time_left()))
+        self.holder, self.redis_failed, self.ticket = uuid.uuid4().hex, False, None
+        self.store, self._pending = self._ask(soon=True)
+
+    def wait(self) -> None:
+        """Admit the call (waiting up to the bound for a turn) or raise the refusal; once admitted, a no-op."""
+        while self.ticket is None:
+            verdict = self._verdict()
+            if verdict.kind in (OK, PROBE):
+                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store)
+                return
+            if verdict.kind == PAUSED:
+                raise pause.refusal(verdict.seconds)
+            if verdict.kind in (OPEN, PROBING):
+                raise breaker.refusal(verdict.kind, verdict.seconds)
+            assert verdict.kind == WAIT, verdict
+            left = self.give_up_at - time.monotonic()
+            if left <= 0:
+                _write(self.store, Outcome(datasource_id=self.datasource.pk, refusal="rate_limited"))
+                raise limits.refusal(self.rules, waited=time.monotonic() - self.began, retry_in=verdict.seconds)
+            # A little jitter, so that waiting callers do not all come back at the same instant.
+            time.sleep(min(left, max(verdict.seconds, 0.005) * random.uniform(1.0, 1.3)))
+            self.store, self._pending = self._ask(soon=False)
+
+    def settled(self) -> "Ticket":
+        """The ticket to finish with. A call that failed before its gate still reads its verdict (the reply is due
+        on this thread's connection), once, and gives back a slot it was given; it never waits for a turn."""
+        if self.ticket is None and self._pending is not None:
+            verdict = self._verdict()
+            if verdict.kind in (OK, PROBE):
+                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store)
+        return self.ticket or Ticket()
+
+    def _ask(self, *, soon: bool):
+        while True:
+            store = stores.local if self.redis_failed else stores.current()
+            hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
+            try:
+                if soon:
+                    return store, store.admit_soon(self.datasource.pk, self.rules, holder=self.holder, hold=hold)
+                verdict = store.admit(self.datasource.pk, self.rules, holder=self.holder, hold=hold)
+                return store, lambda: verdict
+            except StoreUnavailable as exc:
+                stores.failed(str(exc))
+                self.redis_failed = True  # this call goes on in this process's memory
+
+    def _verdict(self):
+        """The verdict asked last (read once)."""
+        pending, self._pending = self._pending, None
         try:
-            verdict = store.admit(datasource.pk, rules, holder=holder, hold=hold)
+            return pending()
         except StoreUnavailable as exc:
             stores.failed(str(exc))
-            redis_failed = True  # this call goes on in this process's memory
-            continue
-        if verdict.kind in (OK, PROBE):
-            return Ticket(holder=holder, probe=verdict.kind == PROBE, store=store)
-        if verdict.kind == PAUSED:
-            raise pause.refusal(verdict.seconds)
-        if verdict.kind in (OPEN, PROBING):
-            raise breaker.refusal(verdict.kind, verdict.seconds)
-        assert verdict.kind == WAIT, verdict
-        left = give_up_at - time.monotonic()
-        if left <= 0:
-            _write(store, Outcome(datasource_id=datasource.pk, refusal="rate_limited"))
-            raise limits.refusal(rules, waited=time.monotonic() - began, retry_in=verdict.seconds)
-        # A little jitter, so that waiting callers do not all come back at the same instant.
-        time.sleep(min(left, max(verdict.seconds, 0.005) * random.uniform(1.0, 1.3)))
+            self.redis_failed = True
+            store, pending = self._ask(soon=False)
+            self.store = store
+            return pending()
 
 
 def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False) -> None:

@@ -166,15 +166,41 @@ class RedisStore:
         self.backend = backend
 
     def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
+        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold)
+        return _verdict(self._run(_admit_script.run, keys, args))
+
+    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
+        """Send the admission now and return a function that reads its verdict: the caller prepares its request
+        meanwhile, so the round trip overlaps that work instead of adding to it. Nothing else may use this
+        thread's connection before the verdict is read."""
+        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold)
+        try:
+            conn = _thread_client(self.raw).connection
+            if _closed_by_server(conn):
+                conn.disconnect()  # sent again below, on a new connection
+            conn.send_packed_command(conn.pack_command("EVALSHA", _admit_script.sha, len(keys), *keys, *args))
+        except _redis_failures() as exc:
+            _forget_thread_client()
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+        def verdict() -> Verdict:
+            from redis.exceptions import NoScriptError
+
+            try:
+                return _verdict(conn.read_response())
+            except NoScriptError:  # Redis restarted or flushed its scripts: load them and run it again
+                return self.admit(datasource_id, rules, holder=holder, hold=hold)
+            except _redis_failures() as exc:
+                _forget_thread_client()
+                raise StoreUnavailable(type(exc).__name__) from exc
+
+        return verdict
+
+    def _admit_call(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
         k = keys_of(datasource_id, backend=self.backend)
         args = [rules.calls_per_second, rules.burst, rules.concurrent_calls, holder, round(hold, 3),
                 health.TTL_SECONDS]
-        kind, value = self._run(_admit_script.run, [k["pause"], k["breaker"], k["bucket"], k["slots"],
-                                                     k["health"]], args)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        if kind in (OK, PROBE):
-            return Verdict(kind)
-        return Verdict(kind, seconds=float(value))
+        return [k["pause"], k["breaker"], k["bucket"], k["slots"], k["health"]], args
 
     def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
         """Sent, not waited for (see the module docstring), unless `wait`: an outcome that changes what other
@@ -235,6 +261,14 @@ class RedisStore:
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _verdict(reply) -> Verdict:
+    kind, value = reply
+    kind = kind.decode() if isinstance(kind, bytes) else kind
+    if kind in (OK, PROBE):
+        return Verdict(kind)
+    return Verdict(kind, seconds=float(value))
 
 
 def _closed_by_server(conn) -> bool:
@@ -305,6 +339,10 @@ class LocalStore:
             if probe:
                 breaker.claim_locally(state, now, hold)
             return Verdict(PROBE if probe else OK)
+
+    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
+        verdict = self.admit(datasource_id, rules, holder=holder, hold=hold)
+        return lambda: verdict
 
     def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
         now = time.time()
