@@ -21,6 +21,9 @@ UPSTREAM_SECONDS = Histogram("connect_upstream_call_seconds", "Duration of calls
                              buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 TOKEN_REQUESTS = Counter("connect_token_requests", "OAuth2 token requests, by grant (client_credentials, "
                          "authorization_code, refresh_token) and outcome (ok or the error code).", ["grant", "outcome"])
+PROTECTION_EVENTS = Counter("connect_protection_events", "What protected a datasource's API (SPEC 8), by datasource and "
+                            "event: a call refused (rate_limited, upstream_paused, circuit_open), or a Retry-After "
+                            "pause the API asked for (retry_after).", ["datasource", "event"])
 CACHE_ERRORS = Counter("connect_cache_errors", "Redis errors, by what noticed them (item_cache, django_cache, "
                        "oauth_lock, readiness).", ["noticed_by"])
 
@@ -46,6 +49,10 @@ def record_upstream_call(*, datasource_id: int, outcome: str, seconds: float) ->
     UPSTREAM_SECONDS.labels(datasource=datasource).observe(seconds)
 
 
+def record_protection_event(*, datasource_id: int, event: str) -> None:
+    PROTECTION_EVENTS.labels(datasource=_id(datasource_id), event=_code(event)).inc()
+
+
 def record_token_request(*, grant: str, outcome: str) -> None:
     TOKEN_REQUESTS.labels(grant=_code(grant), outcome=_code(outcome)).inc()
 
@@ -63,7 +70,8 @@ def outcome_of(exc: BaseException) -> str:
 
 def observed_upstream_call(call):
     """For datasources.services.client.call_datasource(*, datasource, ...): each call counted and timed. An answer
-    the caller accepted with a non-2xx status (expect_success=False) counts as http_status."""
+    the caller accepted with a non-2xx status (expect_success=False) counts as http_status; a call the API's
+    protection refused (nothing sent) is a protection event, not an upstream call."""
     @functools.wraps(call)
     def observed(*args, **kwargs):
         started, outcome = time.monotonic(), "internal_error"
@@ -75,9 +83,15 @@ def observed_upstream_call(call):
             outcome = outcome_of(exc)
             raise
         finally:
-            record_upstream_call(datasource_id=kwargs["datasource"].pk, outcome=outcome,
-                                 seconds=time.monotonic() - started)
+            datasource_id = kwargs["datasource"].pk
+            if outcome in PROTECTION_REFUSALS:
+                record_protection_event(datasource_id=datasource_id, event=outcome)
+            else:
+                record_upstream_call(datasource_id=datasource_id, outcome=outcome, seconds=time.monotonic() - started)
     return observed
+
+
+PROTECTION_REFUSALS = frozenset({"rate_limited", "upstream_paused", "circuit_open"})
 
 
 def observed_token_request(request):

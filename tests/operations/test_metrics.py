@@ -92,7 +92,7 @@ def test_metrics_with_the_token_are_prometheus_text_without_sign_in(client):
     assert response["Content-Type"].startswith("text/plain")
     names = {family.name for family in text_string_to_metric_families(response.content.decode())}
     assert {"connect_options_requests", "connect_upstream_calls", "connect_upstream_call_seconds",
-            "connect_token_requests", "connect_cache_errors"} <= names
+            "connect_token_requests", "connect_cache_errors", "connect_protection_events"} <= names
 
 
 def test_options_requests_count_by_item_and_cache_status(client, member_client, api):
@@ -153,3 +153,21 @@ def test_no_secret_url_or_typed_text_in_any_label(client, member_client, api):
     assert_no_secret(text, secrets=(*ALL_SECRETS, TOKEN, DISTINCTIVE_QUERY, "987654", "127.0.0.1",
                                     str(api.port), "/search", "api_key"))
     assert 'outcome="http_status"' in text and 'outcome="authentication_failure"' in text
+
+
+def test_protection_events_are_counted_and_refused_calls_are_not_upstream_calls(client, member_client, api):
+    api.routes["/api/busy"] = srv.answer(429, b'{"error": "slow down"}', headers=[("Retry-After", "30")])
+    datasource = make_datasource(base_url=api.url("/api"))
+    item = make_item(datasource, query="/busy?q=$userInput")
+    ask = lambda: member_client.get(f"/api/items/{item.pk}/options", {"q": DISTINCTIVE_QUERY})  # noqa: E731
+    labels = {"datasource": str(datasource.pk)}
+    assert moved(client, ask, "connect_protection_events_total", event="retry_after", **labels) == 1
+    before = scrape(client).content.decode()
+    refused = ask()
+    after = scrape(client).content.decode()
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "upstream_paused"
+    assert value(after, "connect_protection_events_total", event="upstream_paused", **labels) - \
+        value(before, "connect_protection_events_total", event="upstream_paused", **labels) == 1
+    assert value(after, "connect_upstream_calls_total", **labels) == value(before, "connect_upstream_calls_total",
+                                                                            **labels)
+    assert DISTINCTIVE_QUERY not in after

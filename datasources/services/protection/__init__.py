@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from operations.metrics import record_protection_event
+
 from .. import transport
 from ..errors import DatasourceError, HTTPStatusError, ProtectionRefusal
 from . import breaker, health, limits, outcomes, pause
@@ -145,6 +147,8 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",
         latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
+    if outcome.retry_after > 0:
+        record_protection_event(datasource_id=datasource.pk, event="retry_after")
     decides = kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
     _write(ticket.store or stores.current(), outcome, wait=decides)
 
