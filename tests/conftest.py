@@ -32,6 +32,19 @@ def pytest_configure(config):
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_connection_left_at_the_end(django_db_setup):
+    """Before the test database is dropped: connections that ended threads left behind are collected (each holds
+    the database open: PostgreSQL then refuses to drop it, "is being accessed by other users")."""
+    yield
+    import gc
+
+    from django.db import connections
+
+    gc.collect()
+    connections.close_all()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_redis_memory():
     """"Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
