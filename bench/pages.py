@@ -22,9 +22,11 @@ def make_paged_item(datasource):
 
 
 def three_pages(ctx: Context, *, rounds: int = 15, calls: int = 20) -> dict:
+    from items.models import Item
     from items.services import resolve_item
 
-    item = make_paged_item(ctx.items["small"].datasource)
+    item = Item.objects.filter(name="paged").first() or make_paged_item(ctx.items["small"].datasource)
+    item = Item.objects.select_related("datasource", "datasource__auth").get(pk=item.pk)
     assert len(resolve_item(item=item, user_input="printer", use_cache=False).pages) == 3
     session = raw_session(ctx.ca_file)
     urls = [f"{ctx.upstream_url}/paged?q=printer&page={n}" for n in (1, 2, 3)]

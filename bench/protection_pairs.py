@@ -2,6 +2,7 @@
 costs on a warm miss. Same row format as pairs.py."""
 import collections
 import statistics
+from contextlib import contextmanager
 
 from items.services import resolve_item
 
@@ -64,3 +65,28 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict
     return row("3c. Limiter on a warm miss (limits on, never binding, vs limits 0)", micros(c), micros(f), ratio,
                "≤ 1.1", ratio <= 1.1, limits_on_s=c, limits_off_s=f)
 
+
+
+@contextmanager
+def protection_bypassed():
+    """The client without the API's protection (no admission, no finish): what its Redis round trips cost."""
+    from datasources.services import protection
+
+    guarded = protection.guarded_call
+    protection.guarded_call = lambda *, datasource, send, enforce=True: send(gate=lambda: None)
+    try:
+        yield
+    finally:
+        protection.guarded_call = guarded
+
+
+def without_protection(ctx: Context) -> list[dict]:
+    """Pairs 3 and 6 again with the protection bypassed (context rows: they show how much of those pairs' gap is
+    the per-call Redis round trip of SPEC 8, which every call of a real deployment makes)."""
+    from . import pages, pairs
+
+    with protection_bypassed():
+        rows = [pairs.warm_miss(ctx), pages.three_pages(ctx)]
+    names = ("3d. Warm miss as pair 3, the API's protection bypassed (context)",
+             "6b. Pagination as pair 6, the API's protection bypassed (context)")
+    return [{**r, "pair": name, "target": f"{r['target']} (context)", "met": None} for r, name in zip(rows, names)]

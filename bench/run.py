@@ -123,6 +123,7 @@ def main() -> int:
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
                      pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx)]
             rows.append(protection_pairs.limiter_overhead(ctx))
+            rows += protection_pairs.without_protection(ctx)
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)
             ctx.gunicorn_port = gunicorn.port
