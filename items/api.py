@@ -25,6 +25,7 @@ logger = logging.getLogger("connect.items")
 # and quote the start of the answer: right for administrators (the preview page), not for this endpoint.
 PUBLIC_MESSAGES = {
     "invalid_url": "The item's query does not make a valid URL for its datasource.",
+    "next_page_refused": "The API's link to a next page points outside the datasource: Connect does not follow it.",
     "address_refused": "The API's address is not allowed by Connect's outbound address policy.",
     "dns_failure": "The API's host name could not be resolved.",
     "connect_failure": "Connect could not connect to the API.",

@@ -12,7 +12,7 @@ import requests
 
 from .. import url_rules
 from . import redaction
-from .errors import InvalidURL, RedirectRefused
+from .errors import InvalidURL, NextPageRefused, RedirectRefused
 
 DEFAULT_PORT = url_rules.DEFAULT_PORT
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -101,14 +101,19 @@ def next_page_url(base_url: str, current_url: str, link: str) -> str:
     """The absolute URL of a next page (a Link header or a URL in the answer, maybe relative to the current page):
     an https:// URL under the datasource's base URL (its scheme, host, port and path prefix), or InvalidURL."""
     if not isinstance(link, str) or not link.strip():
-        raise InvalidURL("The next page's URL is empty.")
+        raise NextPageRefused("The next page's URL is empty.")
     target = urljoin(current_url, link.strip())
-    check_absolute_url(target, what="The next page's URL")
-    base = _checked_base(base_url)
-    if origin(target) != origin(base.geturl()):
-        raise InvalidURL(f"The next page's URL {_shown(target)} is on another host than the datasource's base URL: "
-                         "refused (pages are only read from the datasource's own API).")
-    _check_stays_under(target, base)
+    try:
+        check_absolute_url(target, what="The next page's URL")
+        base = _checked_base(base_url)
+        if origin(target) != origin(base.geturl()):
+            raise InvalidURL(f"The next page's URL {_shown(target)} is on another host than the datasource's base "
+                             "URL: refused (pages are only read from the datasource's own API).")
+        _check_stays_under(target, base)
+    except NextPageRefused:
+        raise
+    except InvalidURL as exc:
+        raise NextPageRefused(exc.message) from None
     return target
 
 

@@ -31,6 +31,12 @@ class InvalidURL(DatasourceError):
     http_status = 400
 
 
+class NextPageRefused(InvalidURL):
+    """An answer's link to its next page points outside the datasource's base URL: it is not followed."""
+
+    code = "next_page_refused"
+
+
 class AddressRefused(DatasourceError):
     code = "address_refused"
 
@@ -124,6 +130,7 @@ class CircuitOpen(ProtectionRefusal):
 # What each kind of failure is called on pages (Test connection, the datasource's last failure).
 LABELS = {
     "invalid_url": "Invalid URL",
+    "next_page_refused": "Next page refused",
     "address_refused": "Address refused",
     "dns_failure": "DNS failure",
     "connect_failure": "Connection failed",

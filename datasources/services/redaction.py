@@ -78,6 +78,11 @@ class Redaction:
     def url(self, url: str) -> str:
         return self.text(url)
 
+    @functools.cached_property
+    def searches_bodies(self) -> bool:
+        """True when some secret value is long enough to be searched for in answers (values())."""
+        return any(len(value) >= MIN_BODY_SECRET_CHARS for value in self._value_forms)
+
     def values(self, text: str) -> str:
         """An answer's text with the datasource's own secret values masked (an API echoing the request back);
         unlike text(), nothing else is touched: field names such as "token" or "key" are data here."""

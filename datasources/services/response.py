@@ -55,11 +55,20 @@ class UpstreamResponse:
         self.body = body = b""
         masked = self.redaction.values(text)
         try:
-            return json.loads(masked), masked, encoding
+            data = json.loads(masked)
         except ValueError:
-            pass
+            data = None
+        else:
+            if not (self.redaction.searches_bodies and "\\u" in masked):
+                return data, masked, encoding
+            # \u escapes can spell a secret in a way the text search does not know (\u0026 for "&", upper-case
+            # hex): look in the decoded texts too, and write the answer again when one was there.
+            data, changed = _masked_texts(data, self.redaction)
+            if not changed:
+                return data, masked, encoding
+            return data, json.dumps(data, ensure_ascii=False), "utf-8"
         try:  # a mask that broke the JSON (a secret spanning its syntax): parse the answer, mask its texts
-            data = _masked_texts(json.loads(text), self.redaction)
+            data, _changed = _masked_texts(json.loads(text), self.redaction)
         except ValueError:
             self.body = text.encode(encoding, "surrogatepass")
             raise self.invalid_json() from None
@@ -83,14 +92,23 @@ class UpstreamResponse:
         return next((value for key, value in self.headers.items() if key.lower() == lowered), None)
 
 
-def _masked_texts(data, redaction: Redaction):
-    if isinstance(data, str):
-        return redaction.values(data)
-    if isinstance(data, list):
-        return [_masked_texts(value, redaction) for value in data]
-    if isinstance(data, dict):
-        return {redaction.values(k): _masked_texts(v, redaction) for k, v in data.items()}
-    return data
+def _masked_texts(data, redaction: Redaction) -> tuple[object, bool]:
+    """(data with the secret values in its texts and keys masked, whether anything was masked)."""
+    changed = False
+
+    def masked(value):
+        nonlocal changed
+        if isinstance(value, str):
+            new = redaction.values(value)
+            changed = changed or new != value
+            return new
+        if isinstance(value, list):
+            return [masked(item) for item in value]
+        if isinstance(value, dict):
+            return {masked(key): masked(item) for key, item in value.items()}
+        return value
+
+    return masked(data), changed
 
 
 _bytes_read: ContextVar[list[int] | None] = ContextVar("connect_bytes_read", default=None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from requests.utils import parse_header_links
 
-from datasources.services import call_url, client, errors, transport
+from datasources.services import call_url, client, errors, redaction, transport
 from datasources.services.redaction import redaction_for_datasource
 from datasources.services.response import size_budget
 
@@ -80,8 +80,10 @@ def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fet
         if number == item.max_pages:
             break
         try:
-            target = _next_page(item, response, data, number, evaluated.query)
+            with redaction.redacting(response.redaction):  # the next link may carry the API key parameter
+                target = _next_page(item, response, data, number, evaluated.query)
         except (errors.DatasourceError, ItemError) as exc:
+            pages.append(PageCall(number=number + 1, method=evaluated.method))  # refused before it was called
             raise _on_page(exc, number + 1, pages) from None
         if target is None:
             break
@@ -148,7 +150,7 @@ def _on_page(exc, number: int, pages: list[PageCall]):
     exc.page = number
     exc.message = f"Page {number} failed: {exc.message}"
     exc.args = (exc.message,)
-    if pages and not pages[-1].error:
+    if pages and pages[-1].number == number and not pages[-1].error:
         pages[-1].error = exc.message
     return exc
 

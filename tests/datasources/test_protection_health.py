@@ -123,3 +123,21 @@ def test_what_is_kept_is_bounded(start_server, redis, monkeypatch):
     assert 0 < redis.ttl(keys["health"]) <= health.TTL_SECONDS
     assert 0 < redis.ttl(keys["latency"]) <= health.TTL_SECONDS
     assert protection.status_for(datasource).health.calls == 7
+
+
+def test_a_calls_latency_is_counted_from_its_admission_not_from_its_wait_for_a_turn(start_server, settings):
+    """A caller that waited for the only slot does not make the API look slower than it is."""
+    settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 5
+    server = start_server({"/api/hold": srv.working(srv.answer(), seconds=1.0)})
+    datasource = make_datasource(base_url=server.url("/api"))
+    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=1)
+    datasource.refresh_from_db()
+    warm(datasource)
+    first = threading.Thread(target=call, args=(datasource, "/hold"))
+    first.start()
+    assert srv.wait_until(lambda: server.in_flight == 1)
+    assert call(datasource, "/hold") == "ok"  # waited about 1 s for the slot, then took about 1 s
+    first.join()
+    raw = store.stores.current().read(datasource.pk)
+    latencies = [ms for _bucket, _counts, samples in raw["health"] for ms in samples]
+    assert len(latencies) == 2 and max(latencies) < 1700  # a wait counted in would make it about 2,000 ms

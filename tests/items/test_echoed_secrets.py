@@ -70,3 +70,20 @@ def test_the_cache_holds_no_echoed_secret(echo_item, redis):
     dump = redis_dump(redis)
     assert "printer" in dump
     assert_no_secret(dump, SECRETS)
+
+
+@pytest.mark.parametrize("escaped", ["Tr0ub4dor\\u00263xyz", "Tr0ub4dor\\u00263XYZ".replace("XYZ", "xyz"),
+                                     "\\u0054r0ub4dor&3xyz"])
+def test_a_secret_spelled_with_json_escapes_is_masked_too(start_server, escaped):
+    """Go's encoding/json writes & as \\u0026; others escape other characters or use upper-case hex."""
+    from datasources.services.response import UpstreamResponse
+    from datasources.services.redaction import redaction_for_auth
+
+    datasource = make_datasource(name="Escapes", base_url="https://api.example.com/x", mode="basic",
+                                 username="elements", password="Tr0ub4dor&3xyz")
+    body = ('{"results": [{"id": "a", "name": "' + escaped + '"}], "note": "caf\\u00e9"}').encode()
+    response = UpstreamResponse(status_code=200, body=body, elapsed_seconds=0.0, redacted_url="https://x",
+                                redaction=redaction_for_auth(datasource.auth))
+    data, text, _encoding = response.json_releasing_body()
+    assert data["results"][0]["name"] == "***" and data["note"] == "café"
+    assert "Tr0ub4dor" not in text and "\\u0026" not in text

@@ -237,3 +237,31 @@ def test_bad_pagination_settings_are_refused_at_save(datasource_factory, fields,
     with pytest.raises(ValidationError) as caught:
         candidate.full_clean()
     assert message in caught.value.message_dict[field][0]
+
+
+def test_a_refused_next_link_never_shows_the_api_key_and_is_its_own_page(api):
+    """The API echoes the key in its next link, to another host: the refusal names page 2, masks the key, and the
+    API's answer of page 1 stays recorded as a success."""
+    datasource = api.datasource(mode="api_key", api_key_location="query", api_key_name="appid",
+                                api_key_value=SECRET_API_KEY)
+    api.routes["/api/items"] = lambda handler: srv.send(
+        handler, 200, json.dumps({"results": entries(1)}).encode(),
+        headers=[("Link", f'<https://other.example.com/v1/x?appid={SECRET_API_KEY}&page=2>; rel="next"')])
+    item = paged_item(datasource, pagination="link")
+    with pytest.raises(errors.NextPageRefused) as caught:
+        resolve_item(item=item)
+    assert "Page 2 failed" in caught.value.message and "appid=***" in caught.value.message
+    assert_no_secret(caught.value.message)
+    resolution = caught.value.resolution
+    assert [(p.number, p.status, bool(p.error)) for p in resolution.pages] == [(1, 200, False), (2, None, True)]
+    assert resolution.upstream_status is None
+
+
+def test_the_options_endpoint_names_a_refused_next_link(api, client, django_user_model):
+    api.routes["/api/items"] = lambda handler: srv.send(
+        handler, 200, json.dumps({"results": entries(1)}).encode(),
+        headers=[("Link", '<https://other.example.com/x>; rel="next"')])
+    item = paged_item(api.datasource(), pagination="link")
+    client.force_login(django_user_model.objects.create_user("filler", password="pw-filler-123"))
+    error = client.get(f"/api/items/{item.pk}/options").json()["error"]
+    assert error["code"] == "next_page_refused" and "next page" in error["message"] and "(page 2)" in error["message"]

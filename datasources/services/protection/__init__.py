@@ -32,6 +32,7 @@ class Ticket:
     holder: str = ""
     probe: bool = False
     store: object = None
+    admitted_at: float | None = None  # when the call passed its gate: its latency is counted from there
 
 
 def guarded_call(*, datasource, send, enforce: bool = True):
@@ -83,7 +84,8 @@ class Admission:
         while self.ticket is None:
             verdict = self._verdict()
             if verdict.kind in (OK, PROBE):
-                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store)
+                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store,
+                                     admitted_at=time.monotonic())
                 return
             if verdict.kind == PAUSED:
                 raise pause.refusal(verdict.seconds)
@@ -140,12 +142,12 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
     else:
         kind = outcomes.classify(error=error, status_code=status)
         code = outcomes.health_code(error=error, status_code=status)
-    header = answer.headers.get("Retry-After") if answer is not None else \
+    header = answer.header("Retry-After") if answer is not None else \
         (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
     outcome = Outcome(
         datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",
-        latency_ms=(time.monotonic() - started) * 1000, probe=ticket.probe,
+        latency_ms=(time.monotonic() - (ticket.admitted_at or started)) * 1000, probe=ticket.probe,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
     if outcome.retry_after > 0:
         record_protection_event(datasource_id=datasource.pk, event="retry_after")

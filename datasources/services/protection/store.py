@@ -175,9 +175,7 @@ class RedisStore:
         thread's connection before the verdict is read."""
         keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold)
         try:
-            conn = _thread_client(self.raw).connection
-            if _closed_by_server(conn):
-                conn.disconnect()  # sent again below, on a new connection
+            conn = _fresh_thread_connection(self.raw)
             conn.send_packed_command(conn.pack_command("EVALSHA", _admit_script.sha, len(keys), *keys, *args))
         except _redis_failures() as exc:
             _forget_thread_client()
@@ -210,9 +208,7 @@ class RedisStore:
             self._run(_finish_script.run, keys, args)
             return
         try:
-            conn = _thread_client(self.raw).connection
-            if _closed_by_server(conn):
-                conn.disconnect()  # sent again below, on a new connection
+            conn = _fresh_thread_connection(self.raw)
             conn.send_packed_command(conn.pack_commands([
                 ("CLIENT", "REPLY", "SKIP"), ("EVALSHA", _finish_script.sha, len(keys), *keys, *args)]))
         except _redis_failures() as exc:
@@ -269,6 +265,18 @@ def _verdict(reply) -> Verdict:
     if kind in (OK, PROBE):
         return Verdict(kind)
     return Verdict(kind, seconds=float(value))
+
+
+def _fresh_thread_connection(raw):
+    """This thread's connection, opened again (with the scripts loaded again: a restarted Redis has forgotten them,
+    and a skipped reply would hide the NOSCRIPT error) when Redis closed it."""
+    client = _thread_client(raw)
+    conn = client.connection
+    if _closed_by_server(conn):
+        conn.disconnect()
+        for script in (_admit_script, _finish_script):
+            client.script_load(script.source)
+    return conn
 
 
 def _closed_by_server(conn) -> bool:
