@@ -33,6 +33,7 @@ from ..models import Datasource
 from . import call_url, oauth, protection, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
+from .protection import calls_in_a_run  # noqa: F401  (the pages of one resolution: see protection)
 from .response import UpstreamResponse, read_body
 
 log = logging.getLogger("connect.client")

@@ -59,7 +59,8 @@ def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetch
             exc.raw_text = text
             raise
         return Fetched(options=options, text=text, encoding=encoding, pages=pages)
-    with transport.call_deadline(), size_budget():
+    # The pages are one run for the API's protection: one admission while they follow each other quickly.
+    with transport.call_deadline(), size_budget(), client.calls_in_a_run(item.datasource, calls=item.max_pages):
         return _fetch_pages(item, evaluated, body, pages)
 
 

@@ -6,7 +6,14 @@ outcome recorded (the breaker's count, a new pause, the health figures: health.p
 process through Redis (store.py), or kept per process while there is none.
 The client calls this from one place (client.call_datasource); stale-if-error, which answers instead of some of
 these errors, is item resolution's (items/services/resolution.py), with `allows_stale` deciding which.
+
+The pages of one resolution are a run (`calls_in_a_run`): one slot for the run, tokens for its next pages taken
+with the first admission, no new round trip for a page sent soon after the run's last admission, and the pages'
+outcomes sent together when the run ends (at once when one of them decides something: a failure, a pause, a probe).
 """
+import contextlib
+import contextvars
+import dataclasses
 import random
 import time
 import uuid
@@ -22,7 +29,12 @@ from . import breaker, health, limits, outcomes, pause
 from .outcomes import allows_stale
 from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
 
-__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "guarded_call", "reset", "status_for"]
+__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run", "guarded_call", "reset",
+           "status_for"]
+
+# A run's next call goes without a new admission only this soon after the run's last one: the pause and breaker
+# it was admitted under are then at most this old, as they are for any call still on its way when they change.
+RUN_FRESH_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -42,21 +54,114 @@ def guarded_call(*, datasource, send, enforce: bool = True):
     (Test connection) skips the pause, the breaker and the limits but still records the outcome."""
     if datasource.pk is None:  # a datasource being created has no shared state yet
         return send(gate=_open_gate)
+    run = _run.get()
+    if run is not None and (run.datasource_id != datasource.pk or not enforce):
+        run = None
     with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
-        admission = Admission(datasource) if enforce else None
+        admission = (run.admission() if run is not None else Admission(datasource)) if enforce else None
         started = time.monotonic()
         try:
             answer = send(gate=admission.wait if admission else _open_gate)
         except ProtectionRefusal:
             raise  # refused by gate(): nothing was sent, and the refusal is already counted
         except DatasourceError as error:
-            _finish(datasource, _ticket(admission), started, error=error)
+            _finish(datasource, _ticket(admission), started, error=error, run=run)
             raise
         except BaseException:
-            _finish(datasource, _ticket(admission), started, unexpected=True)
+            _finish(datasource, _ticket(admission), started, unexpected=True, run=run)
             raise
-        _finish(datasource, _ticket(admission), started, answer=answer)
+        _finish(datasource, _ticket(admission), started, answer=answer, run=run)
         return answer
+
+
+@contextlib.contextmanager
+def calls_in_a_run(datasource, *, calls: int):
+    """The calls to `datasource` made inside, one after another and at most `calls` of them (the pages of one
+    resolution), are one run: its first admission takes one concurrency slot for the whole run and up to `calls`
+    tokens (as many as the bucket holds, at least one); a next call sent within RUN_FRESH_SECONDS of the run's last
+    admission uses a token taken then, without a round trip (later, it is admitted again: pause and breaker checked,
+    the slot kept); the calls' outcomes are sent together when the run ends, with the slot and the tokens not used
+    given back. An outcome that decides something for other callers (a failure, a pause, a probe's result) is
+    sent at once, after those before it."""
+    if datasource.pk is None or calls < 2 or _run.get() is not None:
+        yield
+        return
+    run = Run(datasource, calls)
+    token = _run.set(run)
+    try:
+        yield
+    finally:
+        _run.reset(token)
+        run.end()
+
+
+_run: contextvars.ContextVar["Run | None"] = contextvars.ContextVar("connect_protection_run", default=None)
+
+
+class Run:
+    """The state of one run of calls (calls_in_a_run)."""
+
+    def __init__(self, datasource, calls: int):
+        self.datasource, self.datasource_id, self.calls = datasource, datasource.pk, calls
+        self.holder = uuid.uuid4().hex
+        self.made = 0  # calls admitted or being admitted
+        self.spare = 0  # tokens taken for the run's next calls and not used yet
+        self.holds_slot = False
+        self.store = None  # where the run's slot and tokens were taken
+        self.checked_at: float | None = None  # when Redis (or this process) last admitted one of its calls
+        self.outcomes: list[Outcome] = []
+
+    def admission(self):
+        self.made += 1
+        fresh = self.checked_at is not None and time.monotonic() - self.checked_at <= RUN_FRESH_SECONDS
+        if self.spare > 0 and fresh:
+            self.spare -= 1
+            return Admitted(self)
+        # With tokens left, only the pause and the breaker are asked again; else tokens for the rest of the run.
+        want = 0 if self.spare > 0 else self.calls - self.made + 1
+        return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self)
+
+    def admitted(self, store, verdict, *, want: int, used: bool) -> None:
+        self.checked_at, self.holds_slot = time.monotonic(), True
+        if self.store is None:
+            self.store = store
+        taken = verdict.granted if want else 0  # tokens taken now (a check-only admission takes none)
+        self.spare = max(0, self.spare + taken - (1 if used else 0))
+
+    def record(self, outcome: Outcome, *, decides: bool) -> None:
+        self.outcomes.append(outcome)
+        if decides:
+            self._send(wait=True)
+
+    def end(self) -> None:
+        if self.holds_slot or self.spare:
+            rules = limits.Limits.of(self.datasource)
+            last = self.outcomes.pop() if self.outcomes else Outcome(datasource_id=self.datasource_id)
+            self.outcomes.append(dataclasses.replace(last, holder=self.holder if self.holds_slot else "",
+                                                     refund=self.spare, burst=rules.burst))
+            self.holds_slot, self.spare = False, 0
+        self._send(wait=False)
+
+    def _send(self, *, wait: bool) -> None:
+        outcomes, self.outcomes = self.outcomes, []
+        if outcomes:
+            _write(self.store or stores.current(), *outcomes, wait=wait)
+
+
+class Admitted:
+    """A run's call admitted by the run's last admission: nothing to ask."""
+
+    def __init__(self, run: Run):
+        self.run, self.ticket = run, None
+
+    def wait(self) -> None:
+        if self.ticket is None:
+            self.ticket = Ticket(store=self.run.store, admitted_at=time.monotonic())
+
+    def settled(self) -> "Ticket":
+        if self.ticket is None:  # failed before it was sent: its token is the run's again
+            self.run.spare += 1
+        return self.ticket or Ticket(store=self.run.store)
 
 
 def _open_gate() -> None:
@@ -70,13 +175,13 @@ def _ticket(admission) -> "Ticket":
 class Admission:
     """One call's admission: sent when the call starts, its verdict read by wait() before the call goes out."""
 
-    def __init__(self, datasource):
-        self.datasource = datasource
+    def __init__(self, datasource, *, holder: str = "", want: int = 1, take_slot: bool = True, run: "Run | None" = None):
+        self.datasource, self.want, self.take_slot, self.run = datasource, want, take_slot, run
         self.rules = limits.Limits.of(datasource)
         self.began = time.monotonic()
         self.give_up_at = self.began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS),
                                                     transport.time_left()))
-        self.holder, self.redis_failed, self.ticket = uuid.uuid4().hex, False, None
+        self.holder, self.redis_failed, self.ticket = holder or uuid.uuid4().hex, False, None
         self.store, self._pending = self._ask(soon=True)
 
     def wait(self) -> None:
@@ -84,8 +189,7 @@ class Admission:
         while self.ticket is None:
             verdict = self._verdict()
             if verdict.kind in (OK, PROBE):
-                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store,
-                                     admitted_at=time.monotonic())
+                self._admitted(verdict, sent=True)
                 return
             if verdict.kind == PAUSED:
                 raise pause.refusal(verdict.seconds)
@@ -106,17 +210,25 @@ class Admission:
         if self.ticket is None and self._pending is not None:
             verdict = self._verdict()
             if verdict.kind in (OK, PROBE):
-                self.ticket = Ticket(holder=self.holder, probe=verdict.kind == PROBE, store=self.store)
+                self._admitted(verdict, sent=False)
         return self.ticket or Ticket()
+
+    def _admitted(self, verdict, *, sent: bool) -> None:
+        # A run's call leaves its slot to the run, which gives it back when it ends.
+        self.ticket = Ticket(holder=self.holder if self.run is None else "", probe=verdict.kind == PROBE,
+                             store=self.store, admitted_at=time.monotonic() if sent else None)
+        if self.run is not None:
+            self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
     def _ask(self, *, soon: bool):
         while True:
             store = stores.local if self.redis_failed else stores.current()
             hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
             try:
+                asked = {"holder": self.holder, "hold": hold, "want": self.want, "take_slot": self.take_slot}
                 if soon:
-                    return store, store.admit_soon(self.datasource.pk, self.rules, holder=self.holder, hold=hold)
-                verdict = store.admit(self.datasource.pk, self.rules, holder=self.holder, hold=hold)
+                    return store, store.admit_soon(self.datasource.pk, self.rules, **asked)
+                verdict = store.admit(self.datasource.pk, self.rules, **asked)
                 return store, lambda: verdict
             except StoreUnavailable as exc:
                 stores.failed(str(exc))
@@ -135,7 +247,8 @@ class Admission:
             return pending()
 
 
-def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False) -> None:
+def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False,
+            run: Run | None = None) -> None:
     status = answer.status_code if answer is not None else getattr(error, "status_code", None)
     if unexpected:
         kind, code = outcomes.NEUTRAL, "unexpected_error"
@@ -152,17 +265,20 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
     if outcome.retry_after > 0:
         record_protection_event(datasource_id=datasource.pk, event="retry_after")
     decides = kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
-    _write(ticket.store or stores.current(), outcome, wait=decides)
+    if run is not None:
+        run.record(outcome, decides=decides)
+    else:
+        _write(ticket.store or stores.current(), outcome, wait=decides)
 
 
-def _write(store, outcome: Outcome, *, wait: bool = False) -> None:
+def _write(store, *outcome: Outcome, wait: bool = False) -> None:
     """Sent before the call returns (store.py: this thread's next admission or read comes after it); with `wait`,
     in Redis before it returns, for every process."""
     try:
-        store.finish(outcome, wait=wait)
+        store.finish(*outcome, wait=wait)
     except StoreUnavailable as exc:
         stores.failed(str(exc))
-        stores.local.finish(outcome)
+        stores.local.finish(*outcome)
 
 
 # --- what pages show ---------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ end
 """
 CLAIM_LUA = """
 if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + hold)) end
-return {probe and 'probe' or 'ok', ''}
+return {probe and 'probe' or 'ok', tostring(granted)}
 """
 FINISH_LUA = f"""
 if outcome == '{SUCCESS}' then

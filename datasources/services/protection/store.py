@@ -1,7 +1,9 @@
 """Where the protection state lives: Redis, shared by every process and host, or this process's memory.
 
 Each call makes two atomic steps: `admit` (pause, breaker, limits: one Lua script, one round trip) before it is
-sent, and `finish` (give the slot back, the breaker's count, a Retry-After pause, health: one script) after. The
+sent, and `finish` (give the slot back, the breaker's count, a Retry-After pause, health: one script) after; the
+pages of a run (protection.calls_in_a_run) share one admission while it is fresh, and their finishes are sent
+together when the run ends. The
 scripts are put together from the rules' own fragments (pause.py, breaker.py, limits.py, health.py); the times in
 them are Redis's own clock (TIME), so hosts with skewed clocks still agree.
 
@@ -21,6 +23,7 @@ datasource's keys in one Redis Cluster slot). Ids and bucket numbers only.
 """
 import functools
 import logging
+import select
 import threading
 import time
 from collections import Counter
@@ -40,6 +43,7 @@ OK, PROBE, PAUSED, OPEN, PROBING, WAIT = "ok", "probe", "paused", "open", "probi
 class Verdict:
     kind: str
     seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
+    granted: int = 1  # OK, PROBE: the tokens taken (a run's first call may take some for its next ones)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class Outcome:
     probe: bool = False
     retry_after: float = 0.0
     refusal: str = ""  # "rate_limited" when the caller gave up waiting
+    refund: int = 0  # tokens taken for a run of calls and not used: given back
+    burst: float = 0.0  # the bucket's size, which a refund never exceeds
 
 
 class StoreUnavailable(Exception):
@@ -67,16 +73,19 @@ ADMIT_SCRIPT = "\n".join([
     "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
     "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
     "local holder, hold, HEALTH_TTL = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])",
+    "local want, take_slot = tonumber(ARGV[7]), ARGV[8] == '1'",
     f"local PROBING_RETRY = {breaker.PROBING_RETRY_SECONDS}",
     "local clock = redis.call('TIME')",
     "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
     health.REFUSAL_LUA, pause.ADMIT_LUA, breaker.ADMIT_LUA, limits.ADMIT_LUA, limits.TAKE_SLOT_LUA, breaker.CLAIM_LUA,
 ])
 FINISH_SCRIPT = "\n".join([
-    "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
+    "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY, K_BUCKET = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
+    "KEYS[6]",
     "local holder, outcome, code, status, latency_ms, probe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]",
     "local retry_ms, threshold, open_seconds = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])",
     "local refusal, HEALTH_TTL, SAMPLE_CAP = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])",
+    "local refund, burst = tonumber(ARGV[13]), tonumber(ARGV[14])",
     "local clock = redis.call('TIME')",
     "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
     limits.RELEASE_LUA, health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
@@ -103,7 +112,26 @@ class _Script:
                 conn.script_load(script.source)
             return conn.evalsha(self.sha, len(keys), *keys, *args)
 
+    def packed(self, keys: list, args: list) -> bytes:
+        """EVALSHA of this script as the bytes Redis reads (RESP), built here: redis-py's general packer cost about
+        as much as the rest of the call's admission. The keys' part is built once per datasource and bucket."""
+        return _packed_head(self.sha, tuple(keys), len(args)) + b"".join(_packed_argument(a) for a in args)
 
+
+@functools.lru_cache(maxsize=1024)
+def _packed_head(sha: str, keys: tuple, arg_count: int) -> bytes:
+    head = [b"*%d\r\n" % (3 + len(keys) + arg_count)]
+    head += [_packed_argument(part) for part in ("EVALSHA", sha, len(keys), *keys)]
+    return b"".join(head)
+
+
+def _packed_argument(value) -> bytes:
+    """One bulk string, encoded as redis-py encodes it (str as UTF-8; int and float by repr)."""
+    data = value if isinstance(value, bytes) else (value.encode() if isinstance(value, str) else repr(value).encode())
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+_REPLY_SKIP = b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n"
 _admit_script, _finish_script = _Script(ADMIT_SCRIPT), _Script(FINISH_SCRIPT)
 
 
@@ -165,18 +193,20 @@ class RedisStore:
         self.raw = raw
         self.backend = backend
 
-    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
-        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold)
+    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
+              take_slot: bool = True) -> Verdict:
+        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         return _verdict(self._run(_admit_script.run, keys, args))
 
-    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
+    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
+                   take_slot: bool = True):
         """Send the admission now and return a function that reads its verdict: the caller prepares its request
         meanwhile, so the round trip overlaps that work instead of adding to it. Nothing else may use this
         thread's connection before the verdict is read."""
-        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold)
+        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         try:
             conn = _fresh_thread_connection(self.raw)
-            conn.send_packed_command(conn.pack_command("EVALSHA", _admit_script.sha, len(keys), *keys, *args))
+            conn.send_packed_command([_admit_script.packed(keys, args)], check_health=False)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -187,30 +217,33 @@ class RedisStore:
             try:
                 return _verdict(conn.read_response())
             except NoScriptError:  # Redis restarted or flushed its scripts: load them and run it again
-                return self.admit(datasource_id, rules, holder=holder, hold=hold)
+                return self.admit(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
             except _redis_failures() as exc:
                 _forget_thread_client()
                 raise StoreUnavailable(type(exc).__name__) from exc
 
         return verdict
 
-    def _admit_call(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
+    def _admit_call(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int,
+                    take_slot: bool):
         k = keys_of(datasource_id, backend=self.backend)
         args = [rules.calls_per_second, rules.burst, rules.concurrent_calls, holder, round(hold, 3),
-                health.TTL_SECONDS]
+                health.TTL_SECONDS, int(want), "1" if take_slot else "0"]
         return [k["pause"], k["breaker"], k["bucket"], k["slots"], k["health"]], args
 
-    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
-        """Sent, not waited for (see the module docstring), unless `wait`: an outcome that changes what other
-        processes decide (a failure, a pause, a probe's result) is in Redis before the call returns."""
-        keys, args = self._finish_call(outcome)
+    def finish(self, *outcomes: Outcome, wait: bool = False) -> None:
+        """The outcomes, in order, sent in one write and not waited for (see the module docstring), unless `wait`:
+        an outcome that changes what other processes decide (a failure, a pause, a probe's result) is in Redis
+        before the call returns."""
+        calls = [self._finish_call(outcome) for outcome in outcomes]
         if wait:
-            self._run(_finish_script.run, keys, args)
+            for keys, args in calls:
+                self._run(_finish_script.run, keys, args)
             return
         try:
             conn = _fresh_thread_connection(self.raw)
-            conn.send_packed_command(conn.pack_commands([
-                ("CLIENT", "REPLY", "SKIP"), ("EVALSHA", _finish_script.sha, len(keys), *keys, *args)]))
+            conn.send_packed_command([b"".join(_REPLY_SKIP + _finish_script.packed(keys, args) for keys, args in calls)],
+                                     check_health=False)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -248,8 +281,9 @@ class RedisStore:
         k = keys_of(o.datasource_id, backend=self.backend)
         args = [o.holder, o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
                 "1" if o.probe else "0", int(o.retry_after * 1000), settings.CONNECT_BREAKER_FAILURES,
-                float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP]
-        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"]], args
+                float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP,
+                int(o.refund), float(o.burst)]
+        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], args
 
     def _run(self, run, keys, args):
         try:
@@ -263,7 +297,7 @@ def _verdict(reply) -> Verdict:
     kind, value = reply
     kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind in (OK, PROBE):
-        return Verdict(kind)
+        return Verdict(kind, granted=int(value))
     return Verdict(kind, seconds=float(value))
 
 
@@ -282,9 +316,14 @@ def _fresh_thread_connection(raw):
 def _closed_by_server(conn) -> bool:
     """No reply is ever due on a thread's connection between commands: anything to read means Redis closed it
     (an idle timeout, a restart), which a send alone would not notice."""
+    sock = getattr(conn, "_sock", None)  # redis is pinned; tests close the connection from Redis's side
+    if sock is None:  # never connected, or dropped after an error: connected again and the scripts loaded
+        return True
     try:
-        return conn.can_read(timeout=0)  # (connects first if it has never been connected)
-    except _redis_failures():
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # a socket already closed here
         return True
 
 
@@ -330,7 +369,8 @@ class LocalStore:
     def _state(self, datasource_id: int) -> LocalState:
         return self._states.setdefault(datasource_id, LocalState())
 
-    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float) -> Verdict:
+    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
+              take_slot: bool = True) -> Verdict:
         now = time.time()
         with self._lock:
             state = self._state(datasource_id)
@@ -340,23 +380,29 @@ class LocalStore:
             refused, probe = breaker.admit_locally(state, now)
             if refused:
                 return Verdict(refused, seconds=probe)
-            wait = limits.admit_locally(state, rules, now)
+            wait, granted = limits.admit_locally(state, rules, now, want=want, take_slot=take_slot, probe=probe)
             if wait is not None:
                 return Verdict(WAIT, seconds=wait)
-            limits.take_slot_locally(state, rules, now, holder, hold)
+            if take_slot:
+                limits.take_slot_locally(state, rules, now, holder, hold)
             if probe:
                 breaker.claim_locally(state, now, hold)
-            return Verdict(PROBE if probe else OK)
+            return Verdict(PROBE if probe else OK, granted=granted)
 
-    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float):
-        verdict = self.admit(datasource_id, rules, holder=holder, hold=hold)
+    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
+                   take_slot: bool = True):
+        verdict = self.admit(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         return lambda: verdict
 
-    def finish(self, outcome: Outcome, *, wait: bool = False) -> None:
+    def finish(self, *outcomes: Outcome, wait: bool = False) -> None:
+        for outcome in outcomes:
+            self._finish_one(outcome)
+
+    def _finish_one(self, outcome: Outcome) -> None:
         now = time.time()
         with self._lock:
             state = self._state(outcome.datasource_id)
-            limits.release_locally(state, outcome.holder)
+            limits.release_locally(state, outcome.holder, refund=outcome.refund, burst=outcome.burst)
             health.finish_locally(state, now, code=outcome.code, latency_ms=outcome.latency_ms,
                                   refusal=outcome.refusal)
             pause.finish_locally(state, now, outcome.retry_after)
