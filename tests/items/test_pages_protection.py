@@ -15,6 +15,7 @@ from items.services import resolve_item
 from tests.conftest import make_datasource
 from tests.items.conftest import make_item
 from tests.support import https_server as srv
+from tests.support.protection import call
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
@@ -126,8 +127,8 @@ def test_a_failing_page_is_counted_after_the_pages_before_it(start_server, redis
 
 def test_over_the_rate_a_run_takes_what_the_bucket_holds_and_asks_again_for_the_rest(start_server, redis,
                                                                                     settings):
-    """A bucket of 2 (2 calls per second) and 4 pages: the first admission gets 2 tokens, page 3 waits for its
-    turn (the bucket refills), and the rate holds across the run."""
+    """A bucket of 2 (2 calls per second) and 4 pages: a run never takes more than half the bucket, so each page
+    asks for its token; page 3 waits for its turn (the bucket refills), and the rate holds across the run."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 5
     server = start_server({"/api/items": numbered_pages(3)})
     item = limited_item(server, calls_per_second=2, concurrent_calls=0, max_pages=4)
@@ -153,3 +154,79 @@ def test_runs_keep_the_limits_with_redis_and_per_process(start_server, settings,
     assert raised.value.message.startswith("Page 2 failed:") and len(server.requests) == 4
     assert protection.status_for(item.datasource).shared is shared
     assert protection.status_for(item.datasource).in_flight == 0
+
+
+def test_a_run_takes_at_most_half_the_bucket(start_server, redis, settings):
+    """Others are not kept waiting by a run's reservation: with 3 calls per second, a run of up to 5 pages holds
+    no token beyond its own call's, so another caller with no wait is still admitted during the run."""
+    settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
+    others = []
+    server = start_server({"/api/one": srv.answer()})
+    item = limited_item(server, calls_per_second=3, concurrent_calls=0, max_pages=5)
+
+    def on_page(page):
+        if page == 1:
+            others.append(call(item.datasource, "/one"))
+
+    server.routes["/api/items"] = numbered_pages(1, on_page=on_page)
+    resolve_item(item=item, use_cache=False)
+    assert others == ["ok"]
+
+
+def open_breaker_elsewhere(datasource, shared: bool, redis=None):
+    """What another process's failures leave: the breaker open from now, for 30 s."""
+    now = time.time()
+    state = {"failures": 3, "open_until": now + 30, "opened_at": now}
+    if shared:
+        redis.hset(store.keys_of(datasource.pk)["breaker"], mapping={k: str(v) for k, v in state.items()})
+    else:
+        store.stores.local._state(datasource.pk).breaker.update(state)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process"])
+def test_an_answer_from_before_the_breaker_opened_does_not_close_it(start_server, settings, shared):
+    """Page 1 answers; while page 2 is on its way the breaker opens (other processes' failures); page 2 fails.
+    Page 1's answer, sent with page 2's failure when it came, must not close the breaker the others opened."""
+    if not shared:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CONNECT_BREAKER_FAILURES = 3
+    raw = None
+    if shared:
+        from django_redis import get_redis_connection
+        raw = get_redis_connection("default")
+    server = start_server({})
+    item = limited_item(server)
+    server.routes["/api/items"] = numbered_pages(
+        3, failing=2, on_page=lambda page: page == 2 and open_breaker_elsewhere(item.datasource, shared, raw))
+    with pytest.raises(errors.HTTPStatusError):
+        resolve_item(item=item, use_cache=False)
+    assert protection.breaker_state(item.datasource).state == "open"
+
+
+def test_a_slow_answer_from_before_the_breaker_opened_does_not_close_it(start_server, redis, settings):
+    settings.CONNECT_BREAKER_FAILURES = 3
+    server = start_server({})
+    datasource = make_datasource(name="Slow API", base_url=server.url("/api"))
+
+    def slow_ok(handler):
+        open_breaker_elsewhere(datasource, True, redis)
+        srv.send(handler, 200, b'{"ok": true}')
+
+    server.routes["/api/slow"] = slow_ok
+    assert call(datasource, "/slow") == "ok"
+    assert protection.breaker_state(datasource).state == "open"
+
+
+def test_redis_gone_during_a_run_gives_nothing_of_it_to_this_process(start_server, redis, settings):
+    """Redis stops answering after page 1 (here: marked down): the run goes on in this process's memory, with its
+    own slot and tokens there; the tokens it took in Redis are not given back to this process's bucket."""
+    server = start_server({})
+    item = limited_item(server, calls_per_second=10, concurrent_calls=1, max_pages=5)
+    server.routes["/api/items"] = numbered_pages(
+        2, on_page=lambda page: page == 1 and store.stores.failed("test: Redis marked down"))
+    resolution = resolve_item(item=item, use_cache=False)
+    assert len(resolution.options) == 4 and len(server.requests) == 3
+    local = store.stores.local._state(item.datasource.pk)
+    assert local.tokens == 10 - 4 + 2  # pages 2 and 3 here: 4 taken (the pages left), 2 used, 2 given back
+    assert local.slots == {}
+    assert tokens_left(redis, item.datasource) == 5  # what page 1 took in Redis stays taken

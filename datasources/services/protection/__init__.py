@@ -45,6 +45,7 @@ class Ticket:
     probe: bool = False
     store: object = None
     admitted_at: float | None = None  # when the call passed its gate: its latency is counted from there
+    clock: float | None = None  # the store's time of the admission (breaker.py: an older answer does not close it)
 
 
 def guarded_call(*, datasource, send, enforce: bool = True):
@@ -107,24 +108,38 @@ class Run:
         self.made = 0  # calls admitted or being admitted
         self.spare = 0  # tokens taken for the run's next calls and not used yet
         self.holds_slot = False
-        self.store = None  # where the run's slot and tokens were taken
-        self.checked_at: float | None = None  # when Redis (or this process) last admitted one of its calls
+        self.store = None  # where the run's slot and tokens were taken (Redis, or this process while it is down)
+        self.checked_at: float | None = None  # when the run's last admission was given (monotonic)
+        self.clock: float | None = None  # and its time on the store's clock
         self.outcomes: list[Outcome] = []
 
     def admission(self):
         self.made += 1
+        if self.store is not None and self.store.shared != _store_now().shared:
+            # Redis went down (what the run holds there expires by itself) or came back: the run goes on from
+            # scratch on the other store.
+            self._close_part(store_down=self.store.shared)
         fresh = self.checked_at is not None and time.monotonic() - self.checked_at <= RUN_FRESH_SECONDS
         if self.spare > 0 and fresh:
             self.spare -= 1
             return Admitted(self)
-        # With tokens left, only the pause and the breaker are asked again; else tokens for the rest of the run.
-        want = 0 if self.spare > 0 else self.calls - self.made + 1
+        # With tokens left, only the pause and the breaker are asked again; else tokens for the rest of the run,
+        # never more than half the bucket (one second's calls), so that a run does not keep others waiting.
+        rules = limits.Limits.of(self.datasource)
+        cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
+        want = 0 if self.spare > 0 else min(self.calls - self.made + 1, cap)
         return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self)
 
     def admitted(self, store, verdict, *, want: int, used: bool) -> None:
-        self.checked_at, self.holds_slot = time.monotonic(), True
-        if self.store is None:
-            self.store = store
+        if self.store is not None and store.shared != self.store.shared:
+            # Redis failed during this admission, which was made in this process's memory instead (without a slot):
+            # what the run holds in Redis expires by itself, its outcomes so far are kept here.
+            self._close_part(store_down=True)
+            self.store, self.checked_at, self.clock = store, time.monotonic(), verdict.clock
+            self.spare = max(0, (verdict.granted if want else 0) - (1 if used else 0))
+            return
+        self.checked_at, self.clock, self.holds_slot = time.monotonic(), verdict.clock, True
+        self.store = store
         taken = verdict.granted if want else 0  # tokens taken now (a check-only admission takes none)
         self.spare = max(0, self.spare + taken - (1 if used else 0))
 
@@ -134,13 +149,23 @@ class Run:
             self._send(wait=True)
 
     def end(self) -> None:
-        if self.holds_slot or self.spare:
+        self._close_part()
+
+    def _close_part(self, *, store_down: bool = False) -> None:
+        """Send the outcomes, give back the slot and the tokens not used, where they were taken; with store_down
+        (Redis no longer answers), the outcomes go to this process's memory and nothing is given back."""
+        if store_down:
+            pending, self.outcomes = self.outcomes, []
+            if pending:
+                _write(stores.local, *pending)
+        elif self.holds_slot or self.spare:
             rules = limits.Limits.of(self.datasource)
             last = self.outcomes.pop() if self.outcomes else Outcome(datasource_id=self.datasource_id)
             self.outcomes.append(dataclasses.replace(last, holder=self.holder if self.holds_slot else "",
                                                      refund=self.spare, burst=rules.burst))
-            self.holds_slot, self.spare = False, 0
         self._send(wait=False)
+        self.holds_slot, self.spare = False, 0
+        self.store, self.checked_at, self.clock = None, None, None
 
     def _send(self, *, wait: bool) -> None:
         outcomes, self.outcomes = self.outcomes, []
@@ -156,7 +181,7 @@ class Admitted:
 
     def wait(self) -> None:
         if self.ticket is None:
-            self.ticket = Ticket(store=self.run.store, admitted_at=time.monotonic())
+            self.ticket = Ticket(store=self.run.store, admitted_at=time.monotonic(), clock=self.run.clock)
 
     def settled(self) -> "Ticket":
         if self.ticket is None:  # failed before it was sent: its token is the run's again
@@ -216,7 +241,7 @@ class Admission:
     def _admitted(self, verdict, *, sent: bool) -> None:
         # A run's call leaves its slot to the run, which gives it back when it ends.
         self.ticket = Ticket(holder=self.holder if self.run is None else "", probe=verdict.kind == PROBE,
-                             store=self.store, admitted_at=time.monotonic() if sent else None)
+                             store=self.store, admitted_at=time.monotonic() if sent else None, clock=verdict.clock)
         if self.run is not None:
             self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
@@ -261,6 +286,7 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",
         latency_ms=(time.monotonic() - (ticket.admitted_at or started)) * 1000, probe=ticket.probe,
+        admitted_at=ticket.clock,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
     if outcome.retry_after > 0:
         record_protection_event(datasource_id=datasource.pk, event="retry_after")
@@ -273,12 +299,17 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
 
 def _write(store, *outcome: Outcome, wait: bool = False) -> None:
     """Sent before the call returns (store.py: this thread's next admission or read comes after it); with `wait`,
-    in Redis before it returns, for every process."""
+    in Redis before it returns, for every process. When Redis fails, the outcomes go to this process's memory,
+    without a refund of tokens it never gave."""
     try:
         store.finish(*outcome, wait=wait)
     except StoreUnavailable as exc:
         stores.failed(str(exc))
-        stores.local.finish(*outcome)
+        stores.local.finish(*(dataclasses.replace(o, refund=0) if o.refund else o for o in outcome))
+
+
+def _store_now():
+    return stores.current()
 
 
 # --- what pages show ---------------------------------------------------------------------------------------

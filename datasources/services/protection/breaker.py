@@ -6,6 +6,8 @@
 - Then the first caller to be admitted claims the probe, atomically in Redis (one across all processes; the claim
   expires like a concurrency slot if its process dies); the others still fail fast ("probing"). The probe's
   success closes the breaker, its failure opens it again for the same time, a neutral outcome gives the claim back.
+  An answer to a call admitted before the breaker opened (a slow call; a run's page whose outcome is sent when the
+  run ends) does not close it: the admission's time (the store's clock) goes with each outcome.
 Test connection bypasses the breaker (an administrator is checking) but its outcome counts like any call's.
 The last failure is kept as its code, HTTP status and time only: no URL, query or answer text is stored.
 """
@@ -40,13 +42,15 @@ end
 """
 CLAIM_LUA = """
 if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + hold)) end
-return {probe and 'probe' or 'ok', tostring(granted)}
+return {probe and 'probe' or 'ok', tostring(granted), tostring(now)}
 """
 FINISH_LUA = f"""
 if outcome == '{SUCCESS}' then
-  if redis.call('EXISTS', K_BREAKER) == 1 then
+  -- An answer to a call admitted before the breaker opened (a slow call, a run's earlier page) does not close it.
+  if redis.call('EXISTS', K_BREAKER) == 1 and
+     (admitted_at == nil or (tonumber(redis.call('HGET', K_BREAKER, 'opened_at')) or 0) <= admitted_at) then
     redis.call('HSET', K_BREAKER, 'failures', '0')
-    redis.call('HDEL', K_BREAKER, 'open_until', 'probe_until')
+    redis.call('HDEL', K_BREAKER, 'open_until', 'probe_until', 'opened_at')
   end
 elseif outcome == '{FAILURE}' then
   local failures = redis.call('HINCRBY', K_BREAKER, 'failures', 1)
@@ -54,7 +58,7 @@ elseif outcome == '{FAILURE}' then
   redis.call('HSET', K_BREAKER, 'last_code', code, 'last_status', status, 'last_at', tostring(now))
   if threshold > 0 and (probe == '1' or (open_until == 0 and failures >= threshold)
                         or (open_until > 0 and now >= open_until)) then
-    redis.call('HSET', K_BREAKER, 'open_until', tostring(now + open_seconds))
+    redis.call('HSET', K_BREAKER, 'open_until', tostring(now + open_seconds), 'opened_at', tostring(now))
     redis.call('HDEL', K_BREAKER, 'probe_until')
   end
   redis.call('EXPIRE', K_BREAKER, {STATE_TTL_SECONDS})
@@ -83,12 +87,14 @@ def claim_locally(state, now: float, hold: float) -> None:
     state.breaker["probe_until"] = now + hold
 
 
-def finish_locally(state, now: float, *, outcome: str, code: str, status: str, probe: bool) -> None:
+def finish_locally(state, now: float, *, outcome: str, code: str, status: str, probe: bool,
+                   admitted_at: float | None = None) -> None:
     b = state.breaker
     if outcome == SUCCESS:
-        b["failures"] = 0
-        b.pop("open_until", None)
-        b.pop("probe_until", None)
+        if admitted_at is None or b.get("opened_at", 0.0) <= admitted_at:
+            b["failures"] = 0
+            for name in ("open_until", "probe_until", "opened_at"):
+                b.pop(name, None)
     elif outcome == FAILURE:
         b["failures"] = b.get("failures", 0) + 1
         open_until = b.get("open_until", 0.0)
@@ -97,6 +103,7 @@ def finish_locally(state, now: float, *, outcome: str, code: str, status: str, p
         if threshold > 0 and (probe or (open_until == 0 and b["failures"] >= threshold)
                               or (open_until > 0 and now >= open_until)):
             b["open_until"] = now + float(settings.CONNECT_BREAKER_OPEN_SECONDS)
+            b["opened_at"] = now
             b.pop("probe_until", None)
     elif probe:
         b.pop("probe_until", None)

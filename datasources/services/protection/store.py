@@ -44,6 +44,7 @@ class Verdict:
     kind: str
     seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
     granted: int = 1  # OK, PROBE: the tokens taken (a run's first call may take some for its next ones)
+    clock: float | None = None  # OK, PROBE: the store's time of the admission (Redis's clock, or this process's)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Outcome:
     retry_after: float = 0.0
     refusal: str = ""  # "rate_limited" when the caller gave up waiting
     refund: int = 0  # tokens taken for a run of calls and not used: given back
+    admitted_at: float | None = None  # the store's time of the call's admission (None: not admitted, or bypassed)
     burst: float = 0.0  # the bucket's size, which a refund never exceeds
 
 
@@ -85,7 +87,7 @@ FINISH_SCRIPT = "\n".join([
     "local holder, outcome, code, status, latency_ms, probe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]",
     "local retry_ms, threshold, open_seconds = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])",
     "local refusal, HEALTH_TTL, SAMPLE_CAP = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])",
-    "local refund, burst = tonumber(ARGV[13]), tonumber(ARGV[14])",
+    "local refund, burst, admitted_at = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])",
     "local clock = redis.call('TIME')",
     "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
     limits.RELEASE_LUA, health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
@@ -282,7 +284,7 @@ class RedisStore:
         args = [o.holder, o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
                 "1" if o.probe else "0", int(o.retry_after * 1000), settings.CONNECT_BREAKER_FAILURES,
                 float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP,
-                int(o.refund), float(o.burst)]
+                int(o.refund), float(o.burst), "" if o.admitted_at is None else repr(o.admitted_at)]
         return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], args
 
     def _run(self, run, keys, args):
@@ -294,10 +296,10 @@ class RedisStore:
 
 
 def _verdict(reply) -> Verdict:
-    kind, value = reply
+    kind, value = reply[0], reply[1]
     kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind in (OK, PROBE):
-        return Verdict(kind, granted=int(value))
+        return Verdict(kind, granted=int(value), clock=float(reply[2]))
     return Verdict(kind, seconds=float(value))
 
 
@@ -315,11 +317,19 @@ def _fresh_thread_connection(raw):
 
 def _closed_by_server(conn) -> bool:
     """No reply is ever due on a thread's connection between commands: anything to read means Redis closed it
-    (an idle timeout, a restart), which a send alone would not notice."""
-    sock = getattr(conn, "_sock", None)  # redis is pinned; tests close the connection from Redis's side
+    (an idle timeout, a restart), which a send alone would not notice. One poll of the socket (redis is pinned; the
+    tests close the connection from Redis's side); redis-py's can_read where that is not possible."""
+    if not hasattr(conn, "_sock") or not hasattr(select, "poll"):
+        try:
+            return conn.can_read(timeout=0)
+        except _redis_failures():
+            return True
+    sock = conn._sock
     if sock is None:  # never connected, or dropped after an error: connected again and the scripts loaded
         return True
     try:
+        if getattr(sock, "pending", None) is not None and sock.pending():  # TLS bytes already decrypted
+            return True
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
         return bool(poller.poll(0))
@@ -387,7 +397,7 @@ class LocalStore:
                 limits.take_slot_locally(state, rules, now, holder, hold)
             if probe:
                 breaker.claim_locally(state, now, hold)
-            return Verdict(PROBE if probe else OK, granted=granted)
+            return Verdict(PROBE if probe else OK, granted=granted, clock=now)
 
     def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
                    take_slot: bool = True):
@@ -407,7 +417,7 @@ class LocalStore:
                                   refusal=outcome.refusal)
             pause.finish_locally(state, now, outcome.retry_after)
             breaker.finish_locally(state, now, outcome=outcome.kind, code=outcome.code, status=outcome.status,
-                                   probe=outcome.probe)
+                                   probe=outcome.probe, admitted_at=outcome.admitted_at)
 
     def read(self, datasource_id: int) -> dict:
         now = time.time()
