@@ -121,7 +121,8 @@ def main() -> int:
             ctx = prepare(f"https://127.0.0.1:{upstream.port}", ca_file)
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
-                     pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx)]
+                     pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx),
+                     pages.three_pages_vs_one_round_trip_more(ctx)]
             rows.append(protection_pairs.limiter_overhead(ctx))
             rows += protection_pairs.without_protection(ctx)
             gunicorn = servers.start_gunicorn(workdir, env)

@@ -280,8 +280,10 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
     else:
         kind = outcomes.classify(error=error, status_code=status)
         code = outcomes.health_code(error=error, status_code=status)
-    header = answer.header("Retry-After") if answer is not None else \
-        (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
+    header = None
+    if status in pause.PAUSING_STATUSES:  # Retry-After means nothing with another status
+        header = answer.header("Retry-After") if answer is not None else \
+            (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
     outcome = Outcome(
         datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
         status=str(status) if status is not None and kind == outcomes.FAILURE else "",

@@ -71,6 +71,9 @@ class StoreUnavailable(Exception):
 
 # --- Redis ---------------------------------------------------------------------------------------------------
 
+FINISH_HEAD = ("holder", "threshold", "open_seconds", "HEALTH_TTL", "SAMPLE_CAP", "refund", "burst")
+OUTCOME_FIELDS = ("outcome", "code", "status", "latency_ms", "probe", "retry_ms", "refusal", "admitted_at")
+
 ADMIT_SCRIPT = "\n".join([
     "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
     "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
@@ -84,13 +87,19 @@ ADMIT_SCRIPT = "\n".join([
 FINISH_SCRIPT = "\n".join([
     "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY, K_BUCKET = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
     "KEYS[6]",
-    "local holder, outcome, code, status, latency_ms, probe = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]",
-    "local retry_ms, threshold, open_seconds = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])",
-    "local refusal, HEALTH_TTL, SAMPLE_CAP = ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])",
-    "local refund, burst, admitted_at = tonumber(ARGV[13]), tonumber(ARGV[14]), tonumber(ARGV[15])",
+    "local holder, threshold, open_seconds = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])",
+    "local HEALTH_TTL, SAMPLE_CAP = tonumber(ARGV[4]), tonumber(ARGV[5])",
+    "local refund, burst = tonumber(ARGV[6]), tonumber(ARGV[7])",
     "local clock = redis.call('TIME')",
     "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
-    limits.RELEASE_LUA, health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
+    limits.RELEASE_LUA,
+    # Then each outcome, in order (one for a call; a run's calls together): OUTCOME_FIELDS arguments each.
+    f"for base = {len(FINISH_HEAD) + 1}, #ARGV, {len(OUTCOME_FIELDS)} do",
+    "  local outcome, code, status, latency_ms = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]",
+    "  local probe, retry_ms, refusal = ARGV[base + 4], tonumber(ARGV[base + 5]), ARGV[base + 6]",
+    "  local admitted_at = tonumber(ARGV[base + 7])",
+    health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
+    "end",
     "return 1",
 ])
 
@@ -191,9 +200,13 @@ def _forget_thread_client() -> None:
 class RedisStore:
     shared = True
 
-    def __init__(self, raw, backend):
-        self.raw = raw
+    def __init__(self, backend):
         self.backend = backend
+
+    @property
+    def raw(self):
+        """django-redis's client of the cache (asked each time: it is the one that knows a failover or a reset)."""
+        return self.backend.client.get_client(write=True)
 
     def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
               take_slot: bool = True) -> Verdict:
@@ -237,7 +250,7 @@ class RedisStore:
         """The outcomes, in order, sent in one write and not waited for (see the module docstring), unless `wait`:
         an outcome that changes what other processes decide (a failure, a pause, a probe's result) is in Redis
         before the call returns."""
-        calls = [self._finish_call(outcome) for outcome in outcomes]
+        calls = [self._finish_call(group) for group in _by_datasource(outcomes)]
         if wait:
             for keys, args in calls:
                 self._run(_finish_script.run, keys, args)
@@ -279,12 +292,18 @@ class RedisStore:
                        for i, bucket in enumerate(buckets)],
         }
 
-    def _finish_call(self, o: Outcome) -> tuple[list, list]:
-        k = keys_of(o.datasource_id, backend=self.backend)
-        args = [o.holder, o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
-                "1" if o.probe else "0", int(o.retry_after * 1000), settings.CONNECT_BREAKER_FAILURES,
-                float(settings.CONNECT_BREAKER_OPEN_SECONDS), o.refusal, health.TTL_SECONDS, health.SAMPLE_CAP,
-                int(o.refund), float(o.burst), "" if o.admitted_at is None else repr(o.admitted_at)]
+    def _finish_call(self, outcomes: tuple) -> tuple[list, list]:
+        """One finish script for outcomes of one datasource: the slot and the refund once, then each outcome."""
+        first = outcomes[0]
+        k = keys_of(first.datasource_id, backend=self.backend)
+        holder = next((o.holder for o in outcomes if o.holder), "")
+        args = [holder, settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS),
+                health.TTL_SECONDS, health.SAMPLE_CAP, sum(int(o.refund) for o in outcomes),
+                float(max(o.burst for o in outcomes))]
+        for o in outcomes:
+            args += [o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
+                     "1" if o.probe else "0", int(o.retry_after * 1000), o.refusal,
+                     "" if o.admitted_at is None else repr(o.admitted_at)]
         return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], args
 
     def _run(self, run, keys, args):
@@ -293,6 +312,17 @@ class RedisStore:
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _by_datasource(outcomes: tuple) -> list[tuple]:
+    """The outcomes in runs of one datasource each, in order (a finish script has one datasource's keys)."""
+    groups = []
+    for outcome in outcomes:
+        if groups and groups[-1][0].datasource_id == outcome.datasource_id:
+            groups[-1].append(outcome)
+        else:
+            groups.append([outcome])
+    return [tuple(group) for group in groups]
 
 
 def _verdict(reply) -> Verdict:
@@ -443,13 +473,16 @@ class Stores:
         self.last_warning_at: float | None = None
 
     def current(self):
-        backend = caches["default"]
-        if not _is_redis(backend):
+        backend = caches["default"]  # per thread, and new when the settings change (tests)
+        known = getattr(_threads, "store_of", None)
+        if known is None or known[0] is not backend:
+            known = _threads.store_of = (backend, RedisStore(backend) if _is_redis(backend) else None)
+        if known[1] is None:
             self._warn("no Redis is configured (REDIS_URL is unset)")
             return self.local
         if time.monotonic() < self.down_until:
             return self.local
-        return RedisStore(backend.client.get_client(write=True), backend)
+        return known[1]
 
     def failed(self, reason: str) -> None:
         """Redis did not answer: use this process's memory for a while."""
