@@ -115,7 +115,7 @@ class Run:
 
     def admission(self):
         self.made += 1
-        if self.store is not None and self.store.shared != _store_now().shared:
+        if self.store is not None and self.store.shared != stores.current().shared:
             # Redis went down (what the run holds there expires by itself) or came back: the run goes on from
             # scratch on the other store.
             self._close_part(store_down=self.store.shared)
@@ -308,10 +308,6 @@ def _write(store, *outcome: Outcome, wait: bool = False) -> None:
     except StoreUnavailable as exc:
         stores.failed(str(exc))
         stores.local.finish(*(dataclasses.replace(o, refund=0) if o.refund else o for o in outcome))
-
-
-def _store_now():
-    return stores.current()
 
 
 # --- what pages show ---------------------------------------------------------------------------------------

@@ -250,15 +250,13 @@ class RedisStore:
         """The outcomes, in order, sent in one write and not waited for (see the module docstring), unless `wait`:
         an outcome that changes what other processes decide (a failure, a pause, a probe's result) is in Redis
         before the call returns."""
-        calls = [self._finish_call(group) for group in _by_datasource(outcomes)]
+        keys, args = self._finish_call(outcomes)
         if wait:
-            for keys, args in calls:
-                self._run(_finish_script.run, keys, args)
+            self._run(_finish_script.run, keys, args)
             return
         try:
             conn = _fresh_thread_connection(self.raw)
-            conn.send_packed_command([b"".join(_REPLY_SKIP + _finish_script.packed(keys, args) for keys, args in calls)],
-                                     check_health=False)
+            conn.send_packed_command([_REPLY_SKIP + _finish_script.packed(keys, args)], check_health=False)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -293,8 +291,10 @@ class RedisStore:
         }
 
     def _finish_call(self, outcomes: tuple) -> tuple[list, list]:
-        """One finish script for outcomes of one datasource: the slot and the refund once, then each outcome."""
+        """One finish script for outcomes of one datasource (a call's, or a run's): the slot and the refund once,
+        then each outcome."""
         first = outcomes[0]
+        assert all(o.datasource_id == first.datasource_id for o in outcomes), "one datasource per finish"
         k = keys_of(first.datasource_id, backend=self.backend)
         holder = next((o.holder for o in outcomes if o.holder), "")
         args = [holder, settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS),
@@ -312,17 +312,6 @@ class RedisStore:
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
-
-
-def _by_datasource(outcomes: tuple) -> list[tuple]:
-    """The outcomes in runs of one datasource each, in order (a finish script has one datasource's keys)."""
-    groups = []
-    for outcome in outcomes:
-        if groups and groups[-1][0].datasource_id == outcome.datasource_id:
-            groups[-1].append(outcome)
-        else:
-            groups.append([outcome])
-    return [tuple(group) for group in groups]
 
 
 def _verdict(reply) -> Verdict:
