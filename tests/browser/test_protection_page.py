@@ -6,7 +6,7 @@ from datasources.services import protection
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import call, code_of, warm
+from tests.support.protection import call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("trust_test_ca")]
 
@@ -16,10 +16,7 @@ def test_the_health_panel_and_an_open_breaker_are_readable(signed_in, live_serve
     settings.CONNECT_BREAKER_FAILURES = 3
     boom = srv.switchable(srv.answer())
     server = start_server({"/api/issues": boom})
-    datasource = make_datasource(name="Issue tracker", base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=6, concurrent_calls=2)
-    datasource.refresh_from_db()
-    warm(datasource)
+    datasource = limited_datasource(server.url("/api"), calls_per_second=6, concurrent_calls=2, name="Issue tracker")
     assert [call(datasource, "/issues") for _ in range(5)] == ["ok"] * 5
     boom.use(srv.answer(502, b'{"error": "gateway"}'))
     codes = [code_of(call(datasource, "/issues")) for _ in range(5)]

@@ -5,13 +5,12 @@ from collections import Counter
 
 import pytest
 
-from datasources.models import Datasource
 from datasources.services import errors, protection
 from tests.conftest import make_datasource
 from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import at_once, call, code_of, other_process, wait_for, warm  # noqa: F401
+from tests.support.protection import at_once, call, code_of, limited_datasource, other_process, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -23,11 +22,7 @@ def _breaker_settings(settings):
 
 
 def unlimited(server):
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=0)
-    datasource.refresh_from_db()
-    warm(datasource)
-    return datasource
+    return limited_datasource(server.url("/api"))
 
 
 def open_breaker(datasource):

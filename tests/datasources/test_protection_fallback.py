@@ -7,13 +7,11 @@ import time
 
 import pytest
 
-from datasources.models import Datasource
 from datasources.services import errors, protection
-from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.items.conftest import redis  # noqa: F401 fixture
-from tests.support.protection import at_once, call, code_of, warm
+from tests.support.protection import at_once, call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
@@ -71,11 +69,7 @@ def own_redis(settings):
 
 
 def limited(server, *, concurrent_calls=2):
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=concurrent_calls)
-    datasource.refresh_from_db()
-    warm(datasource)
-    return datasource
+    return limited_datasource(server.url("/api"), concurrent_calls=concurrent_calls)
 
 
 def warnings_of(caplog) -> list[logging.LogRecord]:

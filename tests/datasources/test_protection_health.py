@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from datasources.models import AuthConfig, Datasource
+from datasources.models import AuthConfig
 from datasources.services import connection_check, protection
 from datasources.services.protection import health, store
 from items.services import resolve_item
@@ -13,7 +13,7 @@ from tests.conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_PASSWORD, assert_
 from tests.items.conftest import make_item, redis  # noqa: F401 fixture
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import call, code_of, warm
+from tests.support.protection import call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -32,10 +32,7 @@ def test_the_health_panel_shows_the_calls_made(start_server, settings, staff_cli
     server = start_server({"/api/ok": srv.answer(), "/api/hold": srv.working(srv.answer(), seconds=0.5),
                            "/api/missing": srv.answer(404, b"{}"), "/api/boom": srv.answer(500, b"{}"),
                            "/api/wait": srv.answer(503, b"{}", headers=[("Retry-After", "60")])})
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=1)
-    datasource.refresh_from_db()
-    warm(datasource)
+    datasource = limited_datasource(server.url("/api"), concurrent_calls=1)
 
     assert [call(datasource, "/ok") for _ in range(3)] == ["ok"] * 3
     holding = threading.Thread(target=call, args=(datasource, "/hold"))
@@ -112,9 +109,7 @@ def dump_value(redis, key: str) -> str:
 def test_what_is_kept_is_bounded(start_server, redis, monkeypatch):
     monkeypatch.setattr(health, "SAMPLE_CAP", 4)
     server = start_server({"/api/ok": srv.answer()})
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=0)
-    datasource.refresh_from_db()
+    datasource = limited_datasource(server.url("/api"))
     for _ in range(7):
         assert call(datasource, "/ok") == "ok"
     keys = store.keys_of(datasource.pk)
@@ -129,10 +124,7 @@ def test_a_calls_latency_is_counted_from_its_admission_not_from_its_wait_for_a_t
     """A caller that waited for the only slot does not make the API look slower than it is."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 5
     server = start_server({"/api/hold": srv.working(srv.answer(), seconds=1.0)})
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=1)
-    datasource.refresh_from_db()
-    warm(datasource)
+    datasource = limited_datasource(server.url("/api"), concurrent_calls=1)
     first = threading.Thread(target=call, args=(datasource, "/hold"))
     first.start()
     assert srv.wait_until(lambda: server.in_flight == 1)

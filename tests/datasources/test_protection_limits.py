@@ -8,14 +8,13 @@ from collections import Counter
 
 import pytest
 
-from datasources.models import Datasource
 from datasources.services import client, errors, protection
 from datasources.services.protection import store
-from tests.conftest import make_datasource
 from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import at_once, call, code_of, most_in_any_window, other_process, warm  # noqa: F401
+from tests.support.protection import (at_once, call, code_of, limited_datasource, most_in_any_window,  # noqa: F401
+                                     other_process)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -23,12 +22,8 @@ RATE, BURST, AT_ONCE = 10, 10, 3  # the burst is one second's worth of calls (li
 
 
 def limited(server, *, calls_per_second=RATE, concurrent_calls=AT_ONCE, name="Limited API"):
-    datasource = make_datasource(name=name, base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=calls_per_second,
-                                                        concurrent_calls=concurrent_calls)
-    datasource.refresh_from_db()
-    warm(datasource)
-    return datasource
+    return limited_datasource(server.url("/api"), calls_per_second=calls_per_second,
+                              concurrent_calls=concurrent_calls, name=name)
 
 
 def timed(datasource, path):

@@ -4,24 +4,18 @@ import time
 
 import pytest
 
-from datasources.models import Datasource
 from datasources.services import connection_check, errors, protection
 from datasources.services.protection import pause
-from tests.conftest import make_datasource
 from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import call, code_of, other_process, warm  # noqa: F401
+from tests.support.protection import call, code_of, limited_datasource, other_process  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
 
 def unlimited(server):
-    datasource = make_datasource(base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=0, concurrent_calls=0)
-    datasource.refresh_from_db()
-    warm(datasource)
-    return datasource
+    return limited_datasource(server.url("/api"))
 
 
 def once_then(first, then):

@@ -8,14 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from datasources.models import Datasource
 from datasources.services import errors, protection
 from datasources.services.protection import store
 from items.services import resolve_item
 from tests.conftest import make_datasource
 from tests.items.conftest import make_item
 from tests.support import https_server as srv
-from tests.support.protection import call
+from tests.support.protection import call, limited_datasource
 from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
@@ -35,10 +34,8 @@ def numbered_pages(count: int, *, failing: int | None = None, on_page=None):
 
 
 def limited_item(server, *, calls_per_second=10, concurrent_calls=1, max_pages=5, name="Paged"):
-    datasource = make_datasource(name=f"{name} API", base_url=server.url("/api"))
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=calls_per_second,
-                                                        concurrent_calls=concurrent_calls)
-    datasource.refresh_from_db()
+    datasource = limited_datasource(server.url("/api"), calls_per_second=calls_per_second,
+                                    concurrent_calls=concurrent_calls, name=f"{name} API")
     return make_item(datasource, name=name, query="/items", list_path="results", key_field="id",
                      label_template="id", pagination="page", page_parameter="page", page_start=1, page_step=1,
                      max_pages=max_pages)

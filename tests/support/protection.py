@@ -70,6 +70,19 @@ def warm(datasource) -> None:
     sessions.session_for(datasource)
 
 
+def limited_datasource(base_url: str, *, calls_per_second: float = 0, concurrent_calls: int = 0, **fields):
+    """A datasource at base_url with these limits (0: none), warmed; `fields` as make_datasource takes them."""
+    from datasources.models import Datasource
+    from tests.conftest import make_datasource
+
+    datasource = make_datasource(base_url=base_url, **fields)
+    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=calls_per_second,
+                                                        concurrent_calls=concurrent_calls)
+    datasource.refresh_from_db()
+    warm(datasource)
+    return datasource
+
+
 class OtherProcess:
     """A Connect process started by `other_process(...)`: ready to call, waiting for go()."""
 
