@@ -10,6 +10,8 @@
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
 - Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
+- Log: one INFO line per answered call (redacted URL, status, time, size); the calls of one run (`calls_in_a_run`:
+  the pages of one resolution) share one line, written when the run ends. A failed call logs its own line at once.
 
 Redirects: followed, at most 5. Each hop must be https:// (a redirect to http:// or anything else is refused with
 RedirectRefused) and goes through the address policy again. Custom headers and credentials (Basic, API key header,
@@ -23,6 +25,8 @@ Imports run one way: transport below oauth below this module.
 import logging
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import requests
@@ -33,11 +37,45 @@ from ..models import Datasource
 from . import call_url, oauth, protection, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
-from .protection import calls_in_a_run  # noqa: F401  (the pages of one resolution: see protection)
-from .response import UpstreamResponse, read_body
+from .response import UpstreamResponse, read_body, size_budget
 
 log = logging.getLogger("connect.client")
 MAX_REDIRECTS = 5
+CALL_LINE = "%s %s -> HTTP %s in %.3fs (%d bytes)"  # method, redacted URL, status, seconds, bytes
+_run_log: ContextVar["RunLog | None"] = ContextVar("connect_run_log", default=None)
+
+
+@contextmanager
+def calls_in_a_run(datasource: Datasource, *, calls: int):
+    """The calls to `datasource` made inside, one after another and at most `calls` of them (the pages of one
+    resolution), are one run: one deadline and one size cap for all of them, one admission of the API's protection
+    while they follow each other quickly (protection.calls_in_a_run), and one log line for the calls answered."""
+    run_log = RunLog()
+    token = _run_log.set(run_log)
+    try:
+        with transport.call_deadline(), size_budget(), protection.calls_in_a_run(datasource, calls=calls):
+            yield
+    finally:
+        _run_log.reset(token)
+        run_log.write()
+
+
+class RunLog:
+    """The answered calls of a run (method, redacted URL, status, seconds, bytes), logged together: a log line costs
+    about as much as the rest of Connect's own work on a page, and a run's pages belong together anyway."""
+
+    def __init__(self):
+        self.began, self.answered = time.monotonic(), []
+
+    def write(self) -> None:
+        answered, self.answered = self.answered, []
+        if not answered or not log.isEnabledFor(logging.INFO):
+            return
+        if len(answered) == 1:
+            log.info(CALL_LINE, *answered[0])
+            return
+        log.info("%d calls in one run, %.3fs: %s", len(answered), time.monotonic() - self.began,
+                 "; ".join(CALL_LINE % call for call in answered))
 
 
 @observed_upstream_call
@@ -71,12 +109,19 @@ def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None =
                 raise upstream.status_error()
         except DatasourceError as error:
             error.shown_url = _shown_on_failure(entry.plan, target, url or path_and_query or datasource.base_url)
+            run_log = _run_log.get()
+            if run_log is not None:  # the run's calls answered before this one come first in the log
+                run_log.write()
             # A call refused before anything was sent is a known state (one line per keystroke would flood).
             log.log(logging.INFO if error.nothing_sent else logging.WARNING, "%s %s failed after %.3fs: [%s] %s",
                     method, error.shown_url, time.monotonic() - started, error.code, error.message)
             raise error from None
-    log.info("%s %s -> HTTP %s in %.3fs (%d bytes)", method, upstream.redacted_url, upstream.status_code,
-             upstream.elapsed_seconds, len(upstream.body))
+    call = (method, upstream.redacted_url, upstream.status_code, upstream.elapsed_seconds, len(upstream.body))
+    run_log = _run_log.get()
+    if run_log is None:
+        log.info(CALL_LINE, *call)
+    else:
+        run_log.answered.append(call)
     return upstream
 
 

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 from requests.utils import parse_header_links
 
-from datasources.services import call_url, client, errors, redaction, transport
+from datasources.services import call_url, client, errors, redaction
 from datasources.services.redaction import redaction_for_datasource
-from datasources.services.response import size_budget
 
 from .. import syntax
 from ..models import Pagination
@@ -59,8 +58,8 @@ def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetch
             exc.raw_text = text
             raise
         return Fetched(options=options, text=text, encoding=encoding, pages=pages)
-    # The pages are one run for the API's protection: one admission while they follow each other quickly.
-    with transport.call_deadline(), size_budget(), client.calls_in_a_run(item.datasource, calls=item.max_pages):
+    # The pages are one run: one deadline, one size cap, one admission while they follow each other, one log line.
+    with client.calls_in_a_run(item.datasource, calls=item.max_pages):
         return _fetch_pages(item, evaluated, body, pages)
 
 

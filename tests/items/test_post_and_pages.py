@@ -239,6 +239,50 @@ def test_bad_pagination_settings_are_refused_at_save(datasource_factory, fields,
     assert message in caught.value.message_dict[field][0]
 
 
+def client_lines(caplog):
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "connect.client"]
+
+
+def test_the_pages_of_a_resolution_are_one_log_line_without_the_api_key(api, caplog):
+    """The API key travels as a query parameter on every page: the one line lists the pages, each URL masked."""
+    datasource = api.datasource(mode="api_key", api_key_location="query", api_key_name="appid",
+                                api_key_value=SECRET_API_KEY)
+    api.routes["/api/items"] = link_pages(api, 3)
+    caplog.set_level(logging.INFO, logger="connect.client")
+    resolve_item(item=paged_item(datasource, pagination="link"))
+    assert SECRET_API_KEY in api.requests[0]["path"]  # it really was sent
+    [(level, line)] = client_lines(caplog)
+    assert level == "INFO" and line.startswith("3 calls in one run, ")
+    assert line.count(" -> HTTP 200 in ") == 3 and "page=2" in line and "page=3" in line
+    assert line.count("appid=***") == 3
+    assert_no_secret(caplog.text)
+
+
+def test_the_pages_answered_before_a_failing_one_are_logged_before_its_warning(api, caplog):
+    def route(handler):
+        page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
+        if page == 3:
+            return srv.send(handler, 500, b'{"error": "boom"}')
+        srv.send(handler, 200, json.dumps({"results": entries(page)}).encode(),
+                 headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')])
+
+    api.routes["/api/items"] = route
+    caplog.set_level(logging.INFO, logger="connect.client")
+    with pytest.raises(errors.HTTPStatusError):
+        resolve_item(item=paged_item(api.datasource(), pagination="link"))
+    (first_level, first), (second_level, second) = client_lines(caplog)
+    assert first_level == "INFO" and first.startswith("2 calls in one run, ") and "page=2 -> HTTP 200" in first
+    assert second_level == "WARNING" and "page=3 failed" in second and "HTTP 500" in second
+
+
+def test_a_one_page_resolution_logs_the_line_of_one_call(api, caplog):
+    api.routes["/api/items"] = link_pages(api, 1)
+    caplog.set_level(logging.INFO, logger="connect.client")
+    resolve_item(item=paged_item(api.datasource(), pagination="link"))
+    [(_level, line)] = client_lines(caplog)
+    assert line.startswith("GET https://127.0.0.1:") and "/api/items?q= -> HTTP 200 in " in line
+
+
 def test_a_refused_next_link_never_shows_the_api_key_and_is_its_own_page(api):
     """The API echoes the key in its next link, to another host: the refusal names page 2, masks the key, and the
     API's answer of page 1 stays recorded as a success."""
