@@ -71,13 +71,14 @@ class StoreUnavailable(Exception):
 
 # --- Redis ---------------------------------------------------------------------------------------------------
 
-FINISH_HEAD = ("holder", "threshold", "open_seconds", "HEALTH_TTL", "SAMPLE_CAP", "refund", "burst")
+# Each script's arguments: first those fixed by the datasource's rules and the settings (packed once per value,
+# _packed_head), then those of this call. A finish has one argument per outcome, its fields joined by "|".
 OUTCOME_FIELDS = ("outcome", "code", "status", "latency_ms", "probe", "retry_ms", "refusal", "admitted_at")
 
 ADMIT_SCRIPT = "\n".join([
     "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
     "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
-    "local holder, hold, HEALTH_TTL = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])",
+    "local HEALTH_TTL, holder, hold = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])",
     "local want, take_slot = tonumber(ARGV[7]), ARGV[8] == '1'",
     f"local PROBING_RETRY = {breaker.PROBING_RETRY_SECONDS}",
     "local clock = redis.call('TIME')",
@@ -87,17 +88,17 @@ ADMIT_SCRIPT = "\n".join([
 FINISH_SCRIPT = "\n".join([
     "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY, K_BUCKET = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
     "KEYS[6]",
-    "local holder, threshold, open_seconds = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])",
-    "local HEALTH_TTL, SAMPLE_CAP = tonumber(ARGV[4]), tonumber(ARGV[5])",
-    "local refund, burst = tonumber(ARGV[6]), tonumber(ARGV[7])",
+    "local threshold, open_seconds = tonumber(ARGV[1]), tonumber(ARGV[2])",
+    "local HEALTH_TTL, SAMPLE_CAP = tonumber(ARGV[3]), tonumber(ARGV[4])",
+    "local holder, refund, burst = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])",
     "local clock = redis.call('TIME')",
     "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
     limits.RELEASE_LUA,
-    # Then each outcome, in order (one for a call; a run's calls together): OUTCOME_FIELDS arguments each.
-    f"for base = {len(FINISH_HEAD) + 1}, #ARGV, {len(OUTCOME_FIELDS)} do",
-    "  local outcome, code, status, latency_ms = ARGV[base], ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]",
-    "  local probe, retry_ms, refusal = ARGV[base + 4], tonumber(ARGV[base + 5]), ARGV[base + 6]",
-    "  local admitted_at = tonumber(ARGV[base + 7])",
+    # Then each outcome, in order (one for a call; a run's calls together): its OUTCOME_FIELDS joined by "|".
+    "for i = 8, #ARGV do",
+    "  local outcome, code, status, latency_ms, probe, retry_ms, refusal, admitted_at = string.match(ARGV[i], "
+    "'^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')",
+    "  retry_ms, admitted_at = tonumber(retry_ms), tonumber(admitted_at)",
     health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
     "end",
     "return 1",
@@ -113,26 +114,33 @@ class _Script:
         self.source = source.encode()
         self.sha = hashlib.sha1(self.source).hexdigest()
 
-    def run(self, conn, keys: list, args: list):
+    def run(self, conn, keys: list, fixed: tuple, args: list):
         from redis.exceptions import NoScriptError
 
         try:
-            return conn.evalsha(self.sha, len(keys), *keys, *args)
+            return conn.evalsha(self.sha, len(keys), *keys, *fixed, *args)
         except NoScriptError:  # Redis restarted or flushed its scripts: load both again
             for script in (_admit_script, _finish_script):
                 conn.script_load(script.source)
-            return conn.evalsha(self.sha, len(keys), *keys, *args)
+            return conn.evalsha(self.sha, len(keys), *keys, *fixed, *args)
 
-    def packed(self, keys: list, args: list) -> bytes:
+    def packed(self, keys: list, fixed: tuple, args: list) -> bytes:
         """EVALSHA of this script as the bytes Redis reads (RESP), built here: redis-py's general packer cost about
-        as much as the rest of the call's admission. The keys' part is built once per datasource and bucket."""
-        return _packed_head(self.sha, tuple(keys), len(args)) + b"".join(_packed_argument(a) for a in args)
+        as much as the rest of the call's admission. The keys and the fixed arguments are packed once per value."""
+        head = _packed_head(self.sha, tuple(keys), fixed, len(args))
+        # This call's own arguments are texts and numbers: one format and one encode for all of them, where the
+        # texts' lengths are their sizes in bytes (ASCII, as holders, codes and numbers are).
+        texts = [a if type(a) is str else repr(a) for a in args]
+        body = "".join([f"${len(text)}\r\n{text}\r\n" for text in texts])
+        if body.isascii():
+            return head + body.encode()
+        return head + b"".join([_packed_argument(a) for a in args])
 
 
 @functools.lru_cache(maxsize=1024)
-def _packed_head(sha: str, keys: tuple, arg_count: int) -> bytes:
-    head = [b"*%d\r\n" % (3 + len(keys) + arg_count)]
-    head += [_packed_argument(part) for part in ("EVALSHA", sha, len(keys), *keys)]
+def _packed_head(sha: str, keys: tuple, fixed: tuple, arg_count: int) -> bytes:
+    head = [b"*%d\r\n" % (3 + len(keys) + len(fixed) + arg_count)]
+    head += [_packed_argument(part) for part in ("EVALSHA", sha, len(keys), *keys, *fixed)]
     return b"".join(head)
 
 
@@ -210,18 +218,18 @@ class RedisStore:
 
     def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
               take_slot: bool = True) -> Verdict:
-        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
-        return _verdict(self._run(_admit_script.run, keys, args))
+        call = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
+        return _verdict(self._run(_admit_script.run, *call))
 
     def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
                    take_slot: bool = True):
         """Send the admission now and return a function that reads its verdict: the caller prepares its request
         meanwhile, so the round trip overlaps that work instead of adding to it. Nothing else may use this
         thread's connection before the verdict is read."""
-        keys, args = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
+        call = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         try:
             conn = _fresh_thread_connection(self.raw)
-            conn.send_packed_command([_admit_script.packed(keys, args)], check_health=False)
+            conn.send_packed_command([_admit_script.packed(*call)], check_health=False)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -242,21 +250,21 @@ class RedisStore:
     def _admit_call(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int,
                     take_slot: bool):
         k = keys_of(datasource_id, backend=self.backend)
-        args = [rules.calls_per_second, rules.burst, rules.concurrent_calls, holder, round(hold, 3),
-                health.TTL_SECONDS, int(want), "1" if take_slot else "0"]
-        return [k["pause"], k["breaker"], k["bucket"], k["slots"], k["health"]], args
+        fixed = (rules.calls_per_second, rules.burst, rules.concurrent_calls, health.TTL_SECONDS)
+        args = [holder, round(hold, 3), int(want), "1" if take_slot else "0"]
+        return [k["pause"], k["breaker"], k["bucket"], k["slots"], k["health"]], fixed, args
 
     def finish(self, *outcomes: Outcome, wait: bool = False) -> None:
         """The outcomes, in order, sent in one write and not waited for (see the module docstring), unless `wait`:
         an outcome that changes what other processes decide (a failure, a pause, a probe's result) is in Redis
         before the call returns."""
-        keys, args = self._finish_call(outcomes)
+        call = self._finish_call(outcomes)
         if wait:
-            self._run(_finish_script.run, keys, args)
+            self._run(_finish_script.run, *call)
             return
         try:
             conn = _fresh_thread_connection(self.raw)
-            conn.send_packed_command([_REPLY_SKIP + _finish_script.packed(keys, args)], check_health=False)
+            conn.send_packed_command([_REPLY_SKIP + _finish_script.packed(*call)], check_health=False)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
@@ -290,28 +298,34 @@ class RedisStore:
                        for i, bucket in enumerate(buckets)],
         }
 
-    def _finish_call(self, outcomes: tuple) -> tuple[list, list]:
+    def _finish_call(self, outcomes: tuple) -> tuple[list, tuple, list]:
         """One finish script for outcomes of one datasource (a call's, or a run's): the slot and the refund once,
         then each outcome."""
         first = outcomes[0]
         assert all(o.datasource_id == first.datasource_id for o in outcomes), "one datasource per finish"
         k = keys_of(first.datasource_id, backend=self.backend)
+        fixed = (settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS), health.TTL_SECONDS,
+                 health.SAMPLE_CAP)
         holder = next((o.holder for o in outcomes if o.holder), "")
-        args = [holder, settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS),
-                health.TTL_SECONDS, health.SAMPLE_CAP, sum(int(o.refund) for o in outcomes),
-                float(max(o.burst for o in outcomes))]
-        for o in outcomes:
-            args += [o.kind, o.code, o.status, "" if o.latency_ms is None else round(o.latency_ms, 2),
-                     "1" if o.probe else "0", int(o.retry_after * 1000), o.refusal,
-                     "" if o.admitted_at is None else repr(o.admitted_at)]
-        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], args
+        args = [holder, sum(int(o.refund) for o in outcomes), float(max(o.burst for o in outcomes))]
+        args += [_outcome_argument(o) for o in outcomes]
+        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], fixed, args
 
-    def _run(self, run, keys, args):
+    def _run(self, run, keys, fixed, args):
         try:
-            return run(_thread_client(self.raw), keys, args)
+            return run(_thread_client(self.raw), keys, fixed, args)
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
+
+
+def _outcome_argument(o: Outcome) -> str:
+    """An outcome's OUTCOME_FIELDS joined by "|" (none of them can hold one: kinds, codes, digits)."""
+    text = (f"{o.kind}|{o.code}|{o.status}|{'' if o.latency_ms is None else round(o.latency_ms, 2)}|"
+            f"{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|{o.refusal}|"
+            f"{'' if o.admitted_at is None else repr(o.admitted_at)}")
+    assert text.count("|") == len(OUTCOME_FIELDS) - 1, "an outcome's field holds a |"
+    return text
 
 
 def _verdict(reply) -> Verdict:
