@@ -21,7 +21,6 @@ import socket
 import ssl
 import sys
 import time
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 import requests
@@ -49,17 +48,24 @@ def deadline_seconds() -> float:
     return float(settings.CONNECT_CALL_DEADLINE_SECONDS)
 
 
-@contextmanager
-def call_deadline():
-    """One deadline for everything inside the block (all hops, retries and body reads); nested blocks share it."""
-    if _deadline.get() is not None:
-        yield _deadline.get()
-        return
-    token = _deadline.set(time.monotonic() + deadline_seconds())
-    try:
-        yield _deadline.get()
-    finally:
-        _deadline.reset(token)
+class call_deadline:  # noqa: N801 (used as a function: `with call_deadline():`)
+    """One deadline for everything inside the block (all hops, retries and body reads); nested blocks share it.
+    A class rather than a generator: it is entered several times per call."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> float:
+        deadline = _deadline.get()
+        if deadline is not None:
+            self._token = None
+            return deadline
+        deadline = time.monotonic() + deadline_seconds()
+        self._token = _deadline.set(deadline)
+        return deadline
+
+    def __exit__(self, *exc_info) -> None:
+        if self._token is not None:
+            _deadline.reset(self._token)
 
 
 def time_left() -> float:

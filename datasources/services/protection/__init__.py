@@ -37,7 +37,7 @@ __all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run"
 RUN_FRESH_SECONDS = 0.25
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Ticket:
     """An admitted call: the slot it holds, whether it is the breaker's probe, where it was admitted."""
 
@@ -115,7 +115,8 @@ class Run:
 
     def admission(self):
         self.made += 1
-        if self.store is not None and self.store.shared != stores.current().shared:
+        current = stores.current()
+        if self.store is not None and self.store.shared != current.shared:
             # Redis went down (what the run holds there expires by itself) or came back: the run goes on from
             # scratch on the other store.
             self._close_part(store_down=self.store.shared)
@@ -128,7 +129,8 @@ class Run:
         rules = limits.Limits.of(self.datasource)
         cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
         want = 0 if self.spare > 0 else min(self.calls - self.made + 1, cap)
-        return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self)
+        return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self,
+                         store=current)
 
     def admitted(self, store, verdict, *, want: int, used: bool) -> None:
         if self.store is not None and store.shared != self.store.shared:
@@ -158,11 +160,10 @@ class Run:
             pending, self.outcomes = self.outcomes, []
             if pending:
                 _write(stores.local, *pending)
-        elif self.holds_slot or self.spare:
-            rules = limits.Limits.of(self.datasource)
-            last = self.outcomes.pop() if self.outcomes else Outcome(datasource_id=self.datasource_id)
-            self.outcomes.append(dataclasses.replace(last, holder=self.holder if self.holds_slot else "",
-                                                     refund=self.spare, burst=rules.burst))
+        elif self.holds_slot or self.spare:  # given back with the outcomes, in the same script
+            self.outcomes.append(Outcome(datasource_id=self.datasource_id,
+                                         holder=self.holder if self.holds_slot else "", refund=self.spare,
+                                         burst=limits.Limits.of(self.datasource).burst))
         self._send(wait=False)
         self.holds_slot, self.spare = False, 0
         self.store, self.checked_at, self.clock = None, None, None
@@ -200,14 +201,15 @@ def _ticket(admission) -> "Ticket":
 class Admission:
     """One call's admission: sent when the call starts, its verdict read by wait() before the call goes out."""
 
-    def __init__(self, datasource, *, holder: str = "", want: int = 1, take_slot: bool = True, run: "Run | None" = None):
+    def __init__(self, datasource, *, holder: str = "", want: int = 1, take_slot: bool = True, run: "Run | None" = None,
+                 store=None):
         self.datasource, self.want, self.take_slot, self.run = datasource, want, take_slot, run
         self.rules = limits.Limits.of(datasource)
         self.began = time.monotonic()
         self.give_up_at = self.began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS),
                                                     transport.time_left()))
         self.holder, self.redis_failed, self.ticket = holder or uuid.uuid4().hex, False, None
-        self.store, self._pending = self._ask(soon=True)
+        self.store, self._pending = self._ask(soon=True, store=store)
 
     def wait(self) -> None:
         """Admit the call (waiting up to the bound for a turn) or raise the refusal; once admitted, a no-op."""
@@ -245,9 +247,10 @@ class Admission:
         if self.run is not None:
             self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
-    def _ask(self, *, soon: bool):
+    def _ask(self, *, soon: bool, store=None):
+        """Send the admission (to `store`, the current one when it is not given)."""
         while True:
-            store = stores.local if self.redis_failed else stores.current()
+            store = stores.local if self.redis_failed else (store or stores.current())
             hold = max(transport.time_left(), 0.0) + limits.SLOT_MARGIN_SECONDS
             try:
                 asked = {"holder": self.holder, "hold": hold, "want": self.want, "take_slot": self.take_slot}

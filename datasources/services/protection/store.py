@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from . import breaker, health, limits, pause
 
@@ -39,7 +41,7 @@ logger = logging.getLogger("connect.protection")
 OK, PROBE, PAUSED, OPEN, PROBING, WAIT = "ok", "probe", "paused", "open", "probing", "wait"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs several times more, on every call
 class Verdict:
     kind: str
     seconds: float = 0.0  # PAUSED, OPEN, PROBING: time left; WAIT: when to try again
@@ -47,7 +49,7 @@ class Verdict:
     clock: float | None = None  # OK, PROBE: the store's time of the admission (Redis's clock, or this process's)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """What one finished (or refused) call adds to the state; the rules' settings are read when it is written."""
 
@@ -476,10 +478,10 @@ class Stores:
         self.last_warning_at: float | None = None
 
     def current(self):
-        backend = caches["default"]  # per thread, and new when the settings change (tests)
         known = getattr(_threads, "store_of", None)
-        if known is None or known[0] is not backend:
-            known = _threads.store_of = (backend, RedisStore(backend) if _is_redis(backend) else None)
+        if known is None or known[0] != _cache_generation[0]:
+            backend = caches["default"]  # per thread, and new when the cache settings change (tests)
+            known = _threads.store_of = (_cache_generation[0], RedisStore(backend) if _is_redis(backend) else None)
         if known[1] is None:
             self._warn("no Redis is configured (REDIS_URL is unset)")
             return self.local
@@ -494,6 +496,7 @@ class Stores:
 
     def reset(self) -> None:
         with self._lock:
+            _cache_generation[0] += 1
             self.local = LocalStore()
             self.down_until = 0.0
             self.last_warning_at = None
@@ -507,6 +510,17 @@ class Stores:
             self.last_warning_at = now
         logger.warning("Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
                        "Each process enforces the datasources' limits on its own meanwhile.", why)
+
+
+# Bumped when the cache settings change (tests) or the stores are reset: each thread then looks at its cache again
+# (asking for it on every call cost more than the rest of finding the store).
+_cache_generation = [0]
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(*, setting, **kwargs) -> None:
+    if setting == "CACHES":
+        _cache_generation[0] += 1
 
 
 def _is_redis(backend) -> bool:
