@@ -79,8 +79,14 @@ def deadline_error(url: str = "") -> UpstreamTimeout:
                            "(the limit for one call, from connect to the last byte).")
 
 
+# How far past the deadline a read may block: the socket timeout is cut to the time left only when it would let a
+# read go on longer than this (each cut is a system call; urllib3 sets it to the time left just before the reads).
+DEADLINE_SLACK_SECONDS = 0.05
+
+
 class _DeadlineReader(io.RawIOBase):
-    """The response's socket stream: before every read the socket timeout is cut to the time left."""
+    """The response's socket stream: before every read the socket timeout is cut to the time left (within
+    DEADLINE_SLACK_SECONDS), so a body or headers dripped slowly are cut at the deadline, not per read."""
 
     def __init__(self, sock, deadline: float):
         super().__init__()
@@ -96,7 +102,7 @@ class _DeadlineReader(io.RawIOBase):
         if left <= 0:
             raise socket.timeout("the call deadline has passed")
         current = self._sock.gettimeout()
-        if current is None or current > left:
+        if current is None or current > left + DEADLINE_SLACK_SECONDS:
             self._sock.settimeout(left)
         return self._raw.readinto(buffer)
 
@@ -137,10 +143,8 @@ class PinnedHTTPSConnection(HTTPSConnection):
         super().__init__(*args, **kwargs)
         self.checked_under = checked_under  # the allow-list it was checked under (in the pool key)
 
-    def request(self, *args, **kwargs):
-        if self.sock is not None:  # a reused connection: the last answer's reads may have left a spent timeout
-            self.sock.settimeout(self.timeout)
-        return super().request(*args, **kwargs)
+    # A reused connection's spent timeout (cut by the last answer's reads) is set again by urllib3's own request()
+    # and getresponse(), to this request's timeouts, which never exceed the time left.
 
     def _new_conn(self) -> socket.socket:
         last_error: OSError | None = None

@@ -201,6 +201,18 @@ def test_headers_dripping_slowly_are_cut_at_the_total_deadline(start_server, set
     assert time.monotonic() - started < 2.5
 
 
+def test_a_pooled_connection_cut_short_by_the_last_deadline_gets_the_next_calls_time(start_server, settings):
+    """The first answer comes with a tenth of a second left, so its reads cut the socket's timeout that short; the
+    next call reuses the connection with a whole deadline and an answer 0.5 s away, which must not time out."""
+    settings.CONNECT_CALL_DEADLINE_SECONDS = 1
+    server = start_server({"/api/late": srv.working(srv.answer(), seconds=0.85),
+                           "/api/slow": srv.working(srv.answer(), seconds=0.5)})
+    datasource = datasource_for(server)
+    assert call(datasource, "/late").status_code == 200
+    assert call(datasource, "/slow").status_code == 200
+    assert server.counts["handshakes"] == 1  # the same connection
+
+
 # --- size cap ------------------------------------------------------------------------------------------------
 
 @pytest.fixture
