@@ -170,7 +170,11 @@ def _keys(key_func, key_prefix, version, datasource_id: int, bucket: int) -> dic
         return key_func(f"protection:{{{datasource_id}}}:{part}", key_prefix, version)
 
     keys = {part: key(part) for part in ("pause", "breaker", "bucket", "slots")}
-    return keys | {"health": key(f"health:{bucket}"), "latency": key(f"latency:{bucket}")}
+    keys |= {"health": key(f"health:{bucket}"), "latency": key(f"latency:{bucket}")}
+    # In the order each script reads them (KEYS[1], KEYS[2], ...).
+    keys["admit"] = tuple(keys[part] for part in ("pause", "breaker", "bucket", "slots", "health"))
+    keys["finish"] = tuple(keys[part] for part in ("pause", "breaker", "slots", "health", "latency", "bucket"))
+    return keys
 
 
 def _redis_failures():
@@ -254,7 +258,7 @@ class RedisStore:
         k = keys_of(datasource_id, backend=self.backend)
         fixed = (rules.calls_per_second, rules.burst, rules.concurrent_calls, health.TTL_SECONDS)
         args = [holder, round(hold, 3), int(want), "1" if take_slot else "0"]
-        return [k["pause"], k["breaker"], k["bucket"], k["slots"], k["health"]], fixed, args
+        return k["admit"], fixed, args
 
     def finish(self, *outcomes: Outcome, wait: bool = False) -> None:
         """The outcomes, in order, sent in one write and not waited for (see the module docstring), unless `wait`:
@@ -300,18 +304,21 @@ class RedisStore:
                        for i, bucket in enumerate(buckets)],
         }
 
-    def _finish_call(self, outcomes: tuple) -> tuple[list, tuple, list]:
+    def _finish_call(self, outcomes: tuple) -> tuple[tuple, tuple, list]:
         """One finish script for outcomes of one datasource (a call's, or a run's): the slot and the refund once,
         then each outcome."""
-        first = outcomes[0]
-        assert all(o.datasource_id == first.datasource_id for o in outcomes), "one datasource per finish"
-        k = keys_of(first.datasource_id, backend=self.backend)
+        datasource_id = outcomes[0].datasource_id
+        holder, refund, burst, fields = "", 0, 0.0, []
+        for o in outcomes:
+            assert o.datasource_id == datasource_id, "one datasource per finish"
+            holder = holder or o.holder
+            refund += o.refund
+            burst = max(burst, o.burst)
+            fields.append(_outcome_argument(o))
         fixed = (settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS), health.TTL_SECONDS,
                  health.SAMPLE_CAP)
-        holder = next((o.holder for o in outcomes if o.holder), "")
-        args = [holder, sum(int(o.refund) for o in outcomes), float(max(o.burst for o in outcomes))]
-        args += [_outcome_argument(o) for o in outcomes]
-        return [k["pause"], k["breaker"], k["slots"], k["health"], k["latency"], k["bucket"]], fixed, args
+        return keys_of(datasource_id, backend=self.backend)["finish"], fixed, [holder, int(refund), float(burst),
+                                                                               *fields]
 
     def _run(self, run, keys, fixed, args):
         try:
@@ -323,9 +330,11 @@ class RedisStore:
 
 def _outcome_argument(o: Outcome) -> str:
     """An outcome's OUTCOME_FIELDS joined by "|" (none of them can hold one: kinds, codes, digits)."""
-    text = (f"{o.kind}|{o.code}|{o.status}|{'' if o.latency_ms is None else round(o.latency_ms, 2)}|"
-            f"{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|{o.refusal}|"
-            f"{'' if o.admitted_at is None else repr(o.admitted_at)}")
+    latency = "" if o.latency_ms is None else f"{o.latency_ms:.2f}"
+    # Six decimals are exact for the store's clock (Redis gives it with at most four), and cost a third of repr().
+    admitted = "" if o.admitted_at is None else f"{o.admitted_at:.6f}"
+    text = (f"{o.kind}|{o.code}|{o.status}|{latency}|{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|"
+            f"{o.refusal}|{admitted}")
     assert text.count("|") == len(OUTCOME_FIELDS) - 1, "an outcome's field holds a |"
     return text
 
