@@ -14,9 +14,9 @@ outcomes sent together when the run ends (at once when one of them decides somet
 import contextlib
 import contextvars
 import dataclasses
+import os
 import random
 import time
-import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -104,7 +104,7 @@ class Run:
 
     def __init__(self, datasource, calls: int):
         self.datasource, self.datasource_id, self.calls = datasource, datasource.pk, calls
-        self.holder = uuid.uuid4().hex
+        self.holder = _new_holder()
         self.made = 0  # calls admitted or being admitted
         self.spare = 0  # tokens taken for the run's next calls and not used yet
         self.holds_slot = False
@@ -194,6 +194,11 @@ def _open_gate() -> None:
     pass
 
 
+def _new_holder() -> str:
+    """A concurrency slot's holder: random, as a UUID4's hex (without building the UUID)."""
+    return os.urandom(16).hex()
+
+
 def _ticket(admission) -> "Ticket":
     return admission.settled() if admission is not None else Ticket()
 
@@ -208,7 +213,7 @@ class Admission:
         self.began = time.monotonic()
         self.give_up_at = self.began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS),
                                                     transport.time_left()))
-        self.holder, self.redis_failed, self.ticket = holder or uuid.uuid4().hex, False, None
+        self.holder, self.redis_failed, self.ticket = holder or _new_holder(), False, None
         self.store, self._pending = self._ask(soon=True, store=store)
 
     def wait(self) -> None:
@@ -277,6 +282,21 @@ class Admission:
 
 def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False,
             run: Run | None = None) -> None:
+    latency_ms = (time.monotonic() - (ticket.admitted_at or started)) * 1000
+    if answer is not None and answer.status_code < 400 and error is None and not unexpected:
+        # An answer without an error status (the most common outcome): a success that decides nothing by itself.
+        outcome = Outcome(datasource_id=datasource.pk, holder=ticket.holder, kind=outcomes.SUCCESS,
+                          latency_ms=latency_ms, probe=ticket.probe, admitted_at=ticket.clock)
+    else:
+        outcome = _outcome_of(datasource, ticket, latency_ms, answer=answer, error=error, unexpected=unexpected)
+    decides = outcome.kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
+    if run is not None:
+        run.record(outcome, decides=decides)
+    else:
+        _write(ticket.store or stores.current(), outcome, wait=decides)
+
+
+def _outcome_of(datasource, ticket: Ticket, latency_ms: float, *, answer, error, unexpected) -> Outcome:
     status = answer.status_code if answer is not None else getattr(error, "status_code", None)
     if unexpected:
         kind, code = outcomes.NEUTRAL, "unexpected_error"
@@ -289,17 +309,12 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
             (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
     outcome = Outcome(
         datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
-        status=str(status) if status is not None and kind == outcomes.FAILURE else "",
-        latency_ms=(time.monotonic() - (ticket.admitted_at or started)) * 1000, probe=ticket.probe,
-        admitted_at=ticket.clock,
+        status=str(status) if status is not None and kind == outcomes.FAILURE else "", latency_ms=latency_ms,
+        probe=ticket.probe, admitted_at=ticket.clock,
         retry_after=pause.retry_after_seconds(status_code=status, header=header))
     if outcome.retry_after > 0:
         record_protection_event(datasource_id=datasource.pk, event="retry_after")
-    decides = kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
-    if run is not None:
-        run.record(outcome, decides=decides)
-    else:
-        _write(ticket.store or stores.current(), outcome, wait=decides)
+    return outcome
 
 
 def _write(store, *outcome: Outcome, wait: bool = False) -> None:
