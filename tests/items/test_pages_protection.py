@@ -227,3 +227,17 @@ def test_redis_gone_during_a_run_gives_nothing_of_it_to_this_process(start_serve
     assert local.tokens == 10 - 4 + 2  # pages 2 and 3 here: 4 taken (the pages left), 2 used, 2 given back
     assert local.slots == {}
     assert tokens_left(redis, item.datasource) == 5  # what page 1 took in Redis stays taken
+
+
+def test_redis_forgetting_the_scripts_is_not_an_outage(start_server, redis):
+    """SCRIPT FLUSH (or a restart that kept the connection's place): the next admission loads the scripts again
+    and the call, its slot and its outcome stay in Redis; nothing falls back to this process's memory."""
+    server = start_server({"/api/ok": srv.answer(), "/api/items": numbered_pages(2)})
+    item = limited_item(server, calls_per_second=10, concurrent_calls=2)
+    redis.script_flush()
+    assert call(item.datasource, "/ok") == "ok"
+    redis.script_flush()
+    assert [o["key"] for o in resolve_item(item=item, use_cache=False).options] == ["1a", "1b", "2a", "2b"]
+    assert store.stores.current().shared  # Redis was never taken for down
+    status = protection.status_for(item.datasource)
+    assert status.shared and status.health.calls == 4 and status.in_flight == 0

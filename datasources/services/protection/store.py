@@ -177,6 +177,12 @@ def _keys(key_func, key_prefix, version, datasource_id: int, bucket: int) -> dic
     return keys
 
 
+def _no_script_error():
+    from redis.exceptions import NoScriptError
+
+    return NoScriptError
+
+
 def _redis_failures():
     from redis.exceptions import RedisError
 
@@ -241,11 +247,9 @@ class RedisStore:
             raise StoreUnavailable(type(exc).__name__) from exc
 
         def verdict() -> Verdict:
-            from redis.exceptions import NoScriptError
-
             try:
-                return _verdict(conn.read_response())
-            except NoScriptError:  # Redis restarted or flushed its scripts: load them and run it again
+                return _verdict(_read_reply(conn))
+            except _no_script_error():  # Redis restarted or flushed its scripts: load them and run it again
                 return self.admit(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
             except _redis_failures() as exc:
                 _forget_thread_client()
@@ -314,11 +318,10 @@ class RedisStore:
             holder = holder or o.holder
             refund += o.refund
             burst = max(burst, o.burst)
-            fields.append(_outcome_argument(o))
-        fixed = (settings.CONNECT_BREAKER_FAILURES, float(settings.CONNECT_BREAKER_OPEN_SECONDS), health.TTL_SECONDS,
-                 health.SAMPLE_CAP)
-        return keys_of(datasource_id, backend=self.backend)["finish"], fixed, [holder, int(refund), float(burst),
-                                                                               *fields]
+            if o.kind or o.refusal or o.probe or o.retry_after or o.latency_ms is not None:  # not only a release
+                fields.append(_outcome_argument(o))
+        return keys_of(datasource_id, backend=self.backend)["finish"], _finish_fixed(), [holder, int(refund),
+                                                                                       float(burst), *fields]
 
     def _run(self, run, keys, fixed, args):
         try:
@@ -328,11 +331,28 @@ class RedisStore:
             raise StoreUnavailable(type(exc).__name__) from exc
 
 
+def _finish_fixed() -> tuple:
+    """The finish script's fixed arguments, from the settings (read again when a setting changes: tests)."""
+    breaker_settings = _fixed_cache.get("breaker")
+    if breaker_settings is None:
+        breaker_settings = _fixed_cache["breaker"] = (settings.CONNECT_BREAKER_FAILURES,
+                                                      float(settings.CONNECT_BREAKER_OPEN_SECONDS))
+    return (*breaker_settings, health.TTL_SECONDS, health.SAMPLE_CAP)
+
+
+_fixed_cache: dict = {}
+_last_clock_text = (None, "")  # the pages of a run share their admission's time: written once
+
+
 def _outcome_argument(o: Outcome) -> str:
     """An outcome's OUTCOME_FIELDS joined by "|" (none of them can hold one: kinds, codes, digits)."""
+    global _last_clock_text
     latency = "" if o.latency_ms is None else f"{o.latency_ms:.2f}"
-    # Six decimals are exact for the store's clock (Redis gives it with at most four), and cost a third of repr().
-    admitted = "" if o.admitted_at is None else f"{o.admitted_at:.6f}"
+    clock, admitted = _last_clock_text
+    if o.admitted_at != clock:
+        # Six decimals are exact for the store's clock (Redis gives it with at most four), and cost a third of repr().
+        admitted = "" if o.admitted_at is None else f"{o.admitted_at:.6f}"
+        _last_clock_text = (o.admitted_at, admitted)
     text = (f"{o.kind}|{o.code}|{o.status}|{latency}|{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|"
             f"{o.refusal}|{admitted}")
     assert text.count("|") == len(OUTCOME_FIELDS) - 1, "an outcome's field holds a |"
@@ -345,6 +365,32 @@ def _verdict(reply) -> Verdict:
     if kind in (OK, PROBE):
         return Verdict(kind, granted=int(value), clock=float(reply[2]))
     return Verdict(kind, seconds=float(value))
+
+
+def _read_reply(conn):
+    """The reply due on this thread's connection, read from redis-py's hiredis reader directly (redis is pinned):
+    redis-py's read_response costs about a quarter of an admission. redis-py's own read without hiredis."""
+    parser = conn._parser
+    reader = getattr(parser, "_reader", None)
+    if reader is None or not hasattr(parser, "read_from_socket"):
+        return conn.read_response()
+    not_enough_data, error_replies = _hiredis_reading()
+    reply = reader.gets()
+    while reply is not_enough_data:
+        parser.read_from_socket()
+        reply = reader.gets()
+    if isinstance(reply, error_replies):  # an error reply (NOSCRIPT...), raised as redis-py's read_response does
+        raise reply
+    return reply
+
+
+@functools.cache
+def _hiredis_reading() -> tuple:
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import ResponseError
+
+    return NOT_ENOUGH_DATA, (ResponseError, RedisConnectionError)
 
 
 def _fresh_thread_connection(raw):
@@ -528,6 +574,7 @@ _cache_generation = [0]
 
 @receiver(setting_changed)
 def _cache_settings_changed(*, setting, **kwargs) -> None:
+    _fixed_cache.clear()
     if setting == "CACHES":
         _cache_generation[0] += 1
 
