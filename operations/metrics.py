@@ -44,9 +44,18 @@ def record_options_request(*, item_id: int, cache_status: str) -> None:
 
 
 def record_upstream_call(*, datasource_id: int, outcome: str, seconds: float) -> None:
+    calls, duration = _upstream_children(datasource_id, outcome)
+    calls.inc()
+    duration.observe(seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _upstream_children(datasource_id: int, outcome: str) -> tuple:
+    """The labelled children of one datasource and outcome, found once: the labels lookup cost more than the
+    counting, on every call (a few codes per datasource, so the cache stays small)."""
     datasource = _id(datasource_id)
-    UPSTREAM_CALLS.labels(datasource=datasource, outcome=_code(outcome)).inc()
-    UPSTREAM_SECONDS.labels(datasource=datasource).observe(seconds)
+    return UPSTREAM_CALLS.labels(datasource=datasource, outcome=_code(outcome)), \
+        UPSTREAM_SECONDS.labels(datasource=datasource)
 
 
 def record_protection_event(*, datasource_id: int, event: str) -> None:
