@@ -11,7 +11,7 @@
   REQUESTS_CA_BUNDLE, proxies and .netrc are never used: sessions have trust_env off and no proxies.
 - One deadline per call (CONNECT_CALL_DEADLINE_SECONDS), from connect to the last byte: connect and read timeouts
   never exceed the time left, and every socket read of the response re-checks it (a body or headers dripped
-  slowly are cut at the deadline, not per read).
+  slowly are cut at the deadline, not per read; a read may block at most DEADLINE_SLACK_SECONDS past it).
 """
 import collections
 import functools
