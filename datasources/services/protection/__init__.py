@@ -53,10 +53,11 @@ def guarded_call(*, datasource, send, enforce: bool = True):
     anything goes on the network, and gate() admits the call or raises the refusal. The admission is sent to Redis
     at once and its verdict read by gate(), so the round trip overlaps the request's preparation. enforce=False
     (Test connection) skips the pause, the breaker and the limits but still records the outcome."""
-    if datasource.pk is None:  # a datasource being created has no shared state yet
+    datasource_id = datasource.pk
+    if datasource_id is None:  # a datasource being created has no shared state yet
         return send(gate=_open_gate)
     run = _run.get()
-    if run is not None and (run.datasource_id != datasource.pk or not enforce):
+    if run is not None and (run.datasource_id != datasource_id or not enforce):
         run = None
     with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
         admission = (run.admission() if run is not None else Admission(datasource)) if enforce else None
@@ -130,7 +131,7 @@ class Run:
         cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
         want = 0 if self.spare > 0 else min(self.calls - self.made + 1, cap)
         return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self,
-                         store=current)
+                         store=current, rules=rules)
 
     def admitted(self, store, verdict, *, want: int, used: bool) -> None:
         if self.store is not None and store.shared != self.store.shared:
@@ -207,9 +208,10 @@ class Admission:
     """One call's admission: sent when the call starts, its verdict read by wait() before the call goes out."""
 
     def __init__(self, datasource, *, holder: str = "", want: int = 1, take_slot: bool = True, run: "Run | None" = None,
-                 store=None):
+                 store=None, rules: "limits.Limits | None" = None):
         self.datasource, self.want, self.take_slot, self.run = datasource, want, take_slot, run
-        self.rules = limits.Limits.of(datasource)
+        self.datasource_id = datasource.pk
+        self.rules = rules or limits.Limits.of(datasource)
         self.began = time.monotonic()
         self.give_up_at = self.began + max(0.0, min(float(settings.CONNECT_RATE_LIMIT_WAIT_SECONDS),
                                                     transport.time_left()))
@@ -230,7 +232,7 @@ class Admission:
             assert verdict.kind == WAIT, verdict
             left = self.give_up_at - time.monotonic()
             if left <= 0:
-                _write(self.store, Outcome(datasource_id=self.datasource.pk, refusal="rate_limited"))
+                _write(self.store, Outcome(datasource_id=self.datasource_id, refusal="rate_limited"))
                 raise limits.refusal(self.rules, waited=time.monotonic() - self.began, retry_in=verdict.seconds)
             # A little jitter, so that waiting callers do not all come back at the same instant.
             time.sleep(min(left, max(verdict.seconds, 0.005) * random.uniform(1.0, 1.3)))
@@ -260,8 +262,8 @@ class Admission:
             try:
                 asked = {"holder": self.holder, "hold": hold, "want": self.want, "take_slot": self.take_slot}
                 if soon:
-                    return store, store.admit_soon(self.datasource.pk, self.rules, **asked)
-                verdict = store.admit(self.datasource.pk, self.rules, **asked)
+                    return store, store.admit_soon(self.datasource_id, self.rules, **asked)
+                verdict = store.admit(self.datasource_id, self.rules, **asked)
                 return store, lambda: verdict
             except StoreUnavailable as exc:
                 stores.failed(str(exc))
