@@ -33,6 +33,8 @@ from urllib3.poolmanager import PoolKey, _default_key_normalizer
 from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
 
+from connect_project.hot_settings import hot_setting
+
 from . import address_policy, call_url, redaction
 from .errors import InvalidURL, RedirectRefused, TLSFailure, UpstreamTimeout
 
@@ -45,7 +47,7 @@ _deadline: ContextVar[float | None] = ContextVar("connect_call_deadline", defaul
 # --- the deadline --------------------------------------------------------------------------------------------
 
 def deadline_seconds() -> float:
-    return float(settings.CONNECT_CALL_DEADLINE_SECONDS)
+    return float(hot_setting("CONNECT_CALL_DEADLINE_SECONDS"))
 
 
 class call_deadline:  # noqa: N801 (used as a function: `with call_deadline():`)

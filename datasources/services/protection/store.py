@@ -34,6 +34,8 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from connect_project.hot_settings import hot_setting
+
 from . import breaker, health, limits, pause
 
 logger = logging.getLogger("connect.protection")
@@ -332,15 +334,11 @@ class RedisStore:
 
 
 def _finish_fixed() -> tuple:
-    """The finish script's fixed arguments, from the settings (read again when a setting changes: tests)."""
-    breaker_settings = _fixed_cache.get("breaker")
-    if breaker_settings is None:
-        breaker_settings = _fixed_cache["breaker"] = (settings.CONNECT_BREAKER_FAILURES,
-                                                      float(settings.CONNECT_BREAKER_OPEN_SECONDS))
-    return (*breaker_settings, health.TTL_SECONDS, health.SAMPLE_CAP)
+    """The finish script's fixed arguments."""
+    return (hot_setting("CONNECT_BREAKER_FAILURES"), float(hot_setting("CONNECT_BREAKER_OPEN_SECONDS")),
+            health.TTL_SECONDS, health.SAMPLE_CAP)
 
 
-_fixed_cache: dict = {}
 _last_clock_text = (None, "")  # the pages of a run share their admission's time: written once
 
 
@@ -574,7 +572,6 @@ _cache_generation = [0]
 
 @receiver(setting_changed)
 def _cache_settings_changed(*, setting, **kwargs) -> None:
-    _fixed_cache.clear()
     if setting == "CACHES":
         _cache_generation[0] += 1
 

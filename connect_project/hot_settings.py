@@ -1,0 +1,26 @@
+"""Settings read on every outbound call (the deadline, the size cap, the rate limit's wait), kept per process.
+
+Each `settings.X` goes through Django's LazySettings and costs about as much as a small function; a call reads a
+handful of them, several times per page. Values are read from settings on first use and forgotten whenever any
+setting changes (`setting_changed`, sent by override_settings and pytest-django's `settings`), so a test or an
+operator's settings still take effect at once. Only values that are plain and settings-only belong here.
+"""
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+_values: dict[str, object] = {}
+
+
+def hot_setting(name: str):
+    """settings.<name>, read once until a setting changes."""
+    try:
+        return _values[name]
+    except KeyError:
+        value = _values[name] = getattr(settings, name)
+        return value
+
+
+@receiver(setting_changed)
+def _forget(**kwargs) -> None:
+    _values.clear()
