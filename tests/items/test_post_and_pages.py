@@ -179,15 +179,19 @@ def test_a_next_link_outside_the_base_path_is_refused(api):
         resolve_item(item=paged_item(api.datasource(), pagination="link"))
 
 
-def test_a_failing_page_caches_nothing_and_the_error_names_the_page(api, redis, staff_client):
+def linked_pages_failing_at(api, failing: int):
+    """/api/items?page=N: one entry and a Link to page N + 1, until page `failing`, which answers 500."""
     def route(handler):
         page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
-        if page == 2:
+        if page == failing:
             return srv.send(handler, 500, b'{"error": "boom"}')
         srv.send(handler, 200, json.dumps({"results": entries(page)}).encode(),
                  headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')])
+    return route
 
-    api.routes["/api/items"] = route
+
+def test_a_failing_page_caches_nothing_and_the_error_names_the_page(api, redis, staff_client):
+    api.routes["/api/items"] = linked_pages_failing_at(api, 2)
     item = paged_item(api.datasource(), pagination="link")
     with pytest.raises(errors.HTTPStatusError) as caught:
         resolve_item(item=item)
@@ -259,14 +263,7 @@ def test_the_pages_of_a_resolution_are_one_log_line_without_the_api_key(api, cap
 
 
 def test_the_pages_answered_before_a_failing_one_are_logged_before_its_warning(api, caplog):
-    def route(handler):
-        page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
-        if page == 3:
-            return srv.send(handler, 500, b'{"error": "boom"}')
-        srv.send(handler, 200, json.dumps({"results": entries(page)}).encode(),
-                 headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')])
-
-    api.routes["/api/items"] = route
+    api.routes["/api/items"] = linked_pages_failing_at(api, 3)
     caplog.set_level(logging.INFO, logger="connect.client")
     with pytest.raises(errors.HTTPStatusError):
         resolve_item(item=paged_item(api.datasource(), pagination="link"))
