@@ -5,11 +5,15 @@ handful of them, several times per page. Values are read from settings on first 
 setting changes (`setting_changed`, sent by override_settings and pytest-django's `settings`), so a test or an
 operator's settings still take effect at once. Only values that are plain and settings-only belong here.
 """
+import threading
+
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 _values: dict[str, object] = {}
+_lock = threading.Lock()
+_generation = [0]  # bumped by every change, so a value read before a change is never kept after it
 
 
 def hot_setting(name: str):
@@ -17,10 +21,16 @@ def hot_setting(name: str):
     try:
         return _values[name]
     except KeyError:
-        value = _values[name] = getattr(settings, name)
+        generation = _generation[0]
+        value = getattr(settings, name)
+        with _lock:
+            if generation == _generation[0]:
+                _values[name] = value
         return value
 
 
 @receiver(setting_changed)
 def _forget(**kwargs) -> None:
-    _values.clear()
+    with _lock:
+        _generation[0] += 1
+        _values.clear()

@@ -44,7 +44,8 @@ def record_options_request(*, item_id: int, cache_status: str) -> None:
 
 
 def record_upstream_call(*, datasource_id: int, outcome: str, seconds: float) -> None:
-    calls, duration = _upstream_children(datasource_id, outcome)
+    calls, duration = _upstream_children(datasource_id if type(datasource_id) is int else None,
+                                         outcome if type(outcome) is str else "")
     calls.inc()
     duration.observe(seconds)
 

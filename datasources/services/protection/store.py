@@ -250,7 +250,7 @@ class RedisStore:
 
         def verdict() -> Verdict:
             try:
-                return _verdict(_read_reply(conn))
+                return _verdict(conn.read_response())
             except _no_script_error():  # Redis restarted or flushed its scripts: load them and run it again
                 return self.admit(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
             except _redis_failures() as exc:
@@ -363,32 +363,6 @@ def _verdict(reply) -> Verdict:
     if kind in (OK, PROBE):
         return Verdict(kind, granted=int(value), clock=float(reply[2]))
     return Verdict(kind, seconds=float(value))
-
-
-def _read_reply(conn):
-    """The reply due on this thread's connection, read from redis-py's hiredis reader directly (redis is pinned):
-    redis-py's read_response costs about a quarter of an admission. redis-py's own read without hiredis."""
-    parser = conn._parser
-    reader = getattr(parser, "_reader", None)
-    if reader is None or not hasattr(parser, "read_from_socket"):
-        return conn.read_response()
-    not_enough_data, error_replies = _hiredis_reading()
-    reply = reader.gets()
-    while reply is not_enough_data:
-        parser.read_from_socket()
-        reply = reader.gets()
-    if isinstance(reply, error_replies):  # an error reply (NOSCRIPT...), raised as redis-py's read_response does
-        raise reply
-    return reply
-
-
-@functools.cache
-def _hiredis_reading() -> tuple:
-    from redis._parsers.hiredis import NOT_ENOUGH_DATA
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import ResponseError
-
-    return NOT_ENOUGH_DATA, (ResponseError, RedisConnectionError)
 
 
 def _fresh_thread_connection(raw):
