@@ -31,9 +31,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.signals import setting_changed
-from django.dispatch import receiver
-
+from connect_project import hot_settings
 from connect_project.hot_settings import hot_setting
 
 from . import breaker, health, limits, pause
@@ -119,11 +117,9 @@ class _Script:
         self.sha = hashlib.sha1(self.source).hexdigest()
 
     def run(self, conn, keys: list, fixed: tuple, args: list):
-        from redis.exceptions import NoScriptError
-
         try:
             return conn.evalsha(self.sha, len(keys), *keys, *fixed, *args)
-        except NoScriptError:  # Redis restarted or flushed its scripts: load both again
+        except _no_script_error():  # Redis restarted or flushed its scripts: load both again
             for script in (_admit_script, _finish_script):
                 conn.script_load(script.source)
             return conn.evalsha(self.sha, len(keys), *keys, *fixed, *args)
@@ -505,10 +501,12 @@ class Stores:
         self.last_warning_at: float | None = None
 
     def current(self):
-        known = getattr(_threads, "store_of", None)
-        if known is None or known[0] != _cache_generation[0]:
+        # Found again only when a setting changed (tests): asking the cache handler on every call cost more than
+        # the rest of finding the store.
+        known, generation = getattr(_threads, "store_of", None), hot_settings.generation()
+        if known is None or known[0] != generation:
             backend = caches["default"]  # per thread, and new when the cache settings change (tests)
-            known = _threads.store_of = (_cache_generation[0], RedisStore(backend) if _is_redis(backend) else None)
+            known = _threads.store_of = (generation, RedisStore(backend) if _is_redis(backend) else None)
         if known[1] is None:
             self._warn("no Redis is configured (REDIS_URL is unset)")
             return self.local
@@ -522,8 +520,8 @@ class Stores:
         self._warn(f"Redis did not answer ({reason})")
 
     def reset(self) -> None:
+        hot_settings.forget()  # and each thread finds its store again
         with self._lock:
-            _cache_generation[0] += 1
             self.local = LocalStore()
             self.down_until = 0.0
             self.last_warning_at = None
@@ -537,17 +535,6 @@ class Stores:
             self.last_warning_at = now
         logger.warning("Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
                        "Each process enforces the datasources' limits on its own meanwhile.", why)
-
-
-# Bumped when the cache settings change (tests) or the stores are reset: each thread then looks at its cache again
-# (asking for it on every call cost more than the rest of finding the store).
-_cache_generation = [0]
-
-
-@receiver(setting_changed)
-def _cache_settings_changed(*, setting, **kwargs) -> None:
-    if setting == "CACHES":
-        _cache_generation[0] += 1
 
 
 def _is_redis(backend) -> bool:
