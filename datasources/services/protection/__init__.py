@@ -10,6 +10,10 @@ these errors, is item resolution's (items/services/resolution.py), with `allows_
 The pages of one resolution are a run (`calls_in_a_run`): one slot for the run, tokens for its next pages taken
 with the first admission, no new round trip for a page sent soon after the run's last admission, and the pages'
 outcomes sent together when the run ends (at once when one of them decides something: a failure, a pause, a probe).
+
+A datasource without limits (no rate, no concurrent calls) has nothing to count at admission: only the pause and the
+breaker are asked. Their answer is reused by this process's calls to it for RUN_FRESH_SECONDS (`Recent`), as a run's
+pages reuse theirs; this process's own failure, pause or probe forgets it at once.
 """
 import contextlib
 import contextvars
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from connect_project import hot_settings
 from connect_project.hot_settings import hot_setting
 from operations.metrics import record_protection_event
 
@@ -32,8 +37,9 @@ from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavail
 __all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run", "guarded_call", "reset",
            "status_for"]
 
-# A run's next call goes without a new admission only this soon after the run's last one: the pause and breaker
-# it was admitted under are then at most this old, as they are for any call still on its way when they change.
+# A run's next call (and, for a datasource without limits, this process's next call) goes without a new admission
+# only this soon after the last one: the pause and breaker it was admitted under are then at most this old, as they
+# are for any call still on its way when they change.
 RUN_FRESH_SECONDS = 0.25
 
 
@@ -60,7 +66,7 @@ def guarded_call(*, datasource, send, enforce: bool = True):
     if run is not None and (run.datasource_id != datasource_id or not enforce):
         run = None
     with transport.call_deadline():  # the wait for a turn counts inside the call's deadline
-        admission = (run.admission() if run is not None else Admission(datasource)) if enforce else None
+        admission = (run.admission() if run is not None else _admission(datasource)) if enforce else None
         started = time.monotonic()
         try:
             answer = send(gate=admission.wait if admission else _open_gate)
@@ -128,6 +134,9 @@ class Run:
         # With tokens left, only the pause and the breaker are asked again; else tokens for the rest of the run,
         # never more than half the bucket (one second's calls), so that a run does not keep others waiting.
         rules = limits.Limits.of(self.datasource)
+        reused = recent.reuse(self.datasource_id, rules, current)
+        if reused is not None:
+            return reused
         cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
         want = 0 if self.spare > 0 else min(self.calls - self.made + 1, cap)
         return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self,
@@ -191,6 +200,67 @@ class Admitted:
         return self.ticket or Ticket(store=self.run.store)
 
 
+class Recent:
+    """This process's last admission of each datasource without limits, reused by its calls for RUN_FRESH_SECONDS:
+    such an admission counts nothing (no token, no slot), it only asks the pause and the breaker, and their answer
+    is then as old as a run's. Only a plain "ok" from Redis is kept (never a probe's); this process's own outcome that
+    decides something (a failure, a pause, a probe's result) or a refusal forgets it at once, so that only other
+    processes' changes are seen up to RUN_FRESH_SECONDS late."""
+
+    def __init__(self):
+        self._by_datasource: dict[int, tuple[float, float | None, int]] = {}
+        self._forgotten: dict[int, int] = {}  # per datasource: how many times forget() was called
+
+    def epoch(self, datasource_id: int) -> int:
+        """Given to keep(): an admission sent before this process's last decisive outcome is not kept."""
+        return self._forgotten.get(datasource_id, 0)
+
+    def reuse(self, datasource_id: int, rules: "limits.Limits", store) -> "Reused | None":
+        entry = self._by_datasource.get(datasource_id)
+        if entry is None or rules.any or not store.shared:
+            return None
+        checked_at, clock, generation = entry
+        if time.monotonic() - checked_at > RUN_FRESH_SECONDS or generation != hot_settings.generation():
+            return None
+        return Reused(store, clock)
+
+    def keep(self, datasource_id: int, clock: float | None, epoch: int) -> None:
+        if epoch == self.epoch(datasource_id):
+            self._by_datasource[datasource_id] = (time.monotonic(), clock, hot_settings.generation())
+
+    def forget(self, datasource_id: int) -> None:
+        self._forgotten[datasource_id] = self.epoch(datasource_id) + 1
+        self._by_datasource.pop(datasource_id, None)
+
+    def clear(self) -> None:
+        self._by_datasource.clear()
+        self._forgotten.clear()
+
+
+recent = Recent()
+
+
+class Reused:
+    """A call admitted by this process's recent admission of its datasource (Recent): nothing to ask."""
+
+    def __init__(self, store, clock: float | None):
+        self.store, self.clock, self.ticket = store, clock, None
+
+    def wait(self) -> None:
+        if self.ticket is None:
+            self.ticket = Ticket(store=self.store, admitted_at=time.monotonic(), clock=self.clock)
+
+    def settled(self) -> "Ticket":
+        return self.ticket or Ticket(store=self.store)
+
+
+def _admission(datasource):
+    """A call's admission outside a run: this process's recent one when it may be reused, else asked."""
+    current = stores.current()
+    rules = limits.Limits.of(datasource)
+    return recent.reuse(datasource.pk, rules, current) or Admission(datasource, store=current, rules=rules)
+
+
 def _open_gate() -> None:
     pass
 
@@ -217,6 +287,7 @@ class Admission:
         self.give_up_at = self.began + max(0.0, min(float(hot_setting("CONNECT_RATE_LIMIT_WAIT_SECONDS")),
                                                     transport.time_left()))
         self.holder, self.redis_failed, self.ticket = holder or _new_holder(), False, None
+        self.recent_epoch = recent.epoch(self.datasource_id)
         self.store, self._pending = self._ask(soon=True, store=store)
 
     def wait(self) -> None:
@@ -226,6 +297,7 @@ class Admission:
             if verdict.kind in (OK, PROBE):
                 self._admitted(verdict, sent=True)
                 return
+            recent.forget(self.datasource_id)
             if verdict.kind == PAUSED:
                 raise pause.refusal(verdict.seconds)
             if verdict.kind in (OPEN, PROBING):
@@ -252,6 +324,8 @@ class Admission:
         # A run's call leaves its slot to the run, which gives it back when it ends.
         self.ticket = Ticket(holder=self.holder if self.run is None else "", probe=verdict.kind == PROBE,
                              store=self.store, admitted_at=time.monotonic() if sent else None, clock=verdict.clock)
+        if verdict.kind == OK and self.store.shared and not self.rules.any:
+            recent.keep(self.datasource_id, verdict.clock, self.recent_epoch)
         if self.run is not None:
             self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
@@ -293,6 +367,8 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
     else:
         outcome = _outcome_of(datasource, ticket, latency_ms, answer=answer, error=error, unexpected=unexpected)
     decides = outcome.kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
+    if decides:
+        recent.forget(datasource.pk)
     if run is not None:
         run.record(outcome, decides=decides)
     else:
@@ -367,3 +443,4 @@ def _read(datasource) -> tuple[dict, bool]:
 def reset() -> None:
     """Forget this process's own state and Redis's down-time (tests: no test inherits another's)."""
     stores.reset()
+    recent.clear()
