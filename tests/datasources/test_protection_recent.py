@@ -15,7 +15,7 @@ from tests.support.protection import call, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
-FRESH = 0.2  # the window in these tests (the default's 0.25 s, a little shorter)
+FRESH = 0.6  # the window in these tests (longer than the default 0.25 s: a few HTTPS calls fit in it)
 
 
 @pytest.fixture
@@ -179,5 +179,67 @@ def test_an_admission_sent_before_this_process_s_own_failure_is_not_kept(start_s
     admission = protection.Admission(datasource)  # sent
     protection.recent.forget(datasource.pk)  # what a failing call of another thread does meanwhile
     admission.wait()
+    assert call(datasource, "/items") == "ok"
+    assert admissions == [datasource.pk] * 2
+
+
+def test_a_refusal_forgets_the_admission(start_server, redis, admissions):
+    """A call refused by Redis (paused) while this process still has a fresh "ok" (another thread's, kept after
+    this call's admission was sent): the next call asks again, and is refused too."""
+    server = start_server({"/api/items": srv.answer()})
+    datasource = limited_datasource(server.url("/api"))
+    redis.set(store.keys_of(datasource.pk)["pause"], "1", px=30_000)
+    refused = protection.Admission(datasource)  # sent: Redis answers "paused"
+    seconds, micros = redis.time()
+    protection.recent.keep(datasource.pk, seconds + micros / 1e6, sent_at=time.monotonic(),
+                           epoch=protection.recent.epoch(datasource.pk), generation=refused.generation)
+    with pytest.raises(errors.UpstreamPaused):
+        refused.wait()
+    assert isinstance(call(datasource, "/items"), errors.UpstreamPaused)
+    assert len(server.requests) == 0 and admissions == [datasource.pk] * 2
+
+
+def test_an_ok_redis_gave_before_this_process_s_failure_was_written_is_not_kept(start_server, settings, monkeypatch,
+                                                                                 admissions):
+    """A failure opens the breaker (threshold 1). Before its outcome reaches Redis, another thread's admission is
+    sent and answered "ok" (Redis ran it first): that "ok" is not kept, so the next call asks and is refused."""
+    settings.CONNECT_BREAKER_FAILURES = 1
+    server = start_server({"/api/items": srv.answer(500, b'{"error": "down"}')})
+    datasource = limited_datasource(server.url("/api"))
+    finish = store.RedisStore.finish
+
+    def admitted_meanwhile(self, *outcomes, wait=False):
+        if wait:
+            protection.Admission(datasource).wait()  # "another thread", between the forget and the write
+        return finish(self, *outcomes, wait=wait)
+
+    monkeypatch.setattr(store.RedisStore, "finish", admitted_meanwhile)
+    assert isinstance(call(datasource, "/items"), errors.HTTPStatusError)
+    assert isinstance(call(datasource, "/items"), errors.CircuitOpen)
+    assert len(server.requests) == 1 and admissions == [datasource.pk] * 3
+
+
+def test_while_redis_is_down_the_admission_is_not_reused(start_server, monkeypatch, admissions):
+    """Redis stops answering: this process keeps the rules in its own memory, and asks it on every call."""
+    asked_here = []
+    admit_soon = store.LocalStore.admit_soon
+    monkeypatch.setattr(store.LocalStore, "admit_soon", lambda self, datasource_id, *a, **kw:
+                        asked_here.append(datasource_id) or admit_soon(self, datasource_id, *a, **kw))
+    server = start_server({"/api/items": srv.answer()})
+    datasource = limited_datasource(server.url("/api"))
+    assert call(datasource, "/items") == "ok"
+    store.stores.failed("test")
+    assert [call(datasource, "/items"), call(datasource, "/items")] == ["ok", "ok"]
+    assert admissions == [datasource.pk] and asked_here == [datasource.pk] * 2
+
+
+def test_a_limit_set_meanwhile_is_enforced_at_once(start_server, admissions):
+    from datasources.models import Datasource
+
+    server = start_server({"/api/items": srv.answer()})
+    datasource = limited_datasource(server.url("/api"))
+    assert call(datasource, "/items") == "ok"
+    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=1000)
+    datasource.refresh_from_db()
     assert call(datasource, "/items") == "ok"
     assert admissions == [datasource.pk] * 2

@@ -13,12 +13,13 @@ outcomes sent together when the run ends (at once when one of them decides somet
 
 A datasource without limits (no rate, no concurrent calls) has nothing to count at admission: only the pause and the
 breaker are asked. Their answer is reused by this process's calls to it for RUN_FRESH_SECONDS (`Recent`), as a run's
-pages reuse theirs; this process's own failure, pause or probe forgets it at once.
+pages reuse theirs; this process's own failure, pause, probe or refusal makes its next calls ask Redis again.
 """
 import contextlib
 import contextvars
 import dataclasses
 import random
+import threading
 import time
 from dataclasses import dataclass
 
@@ -201,19 +202,21 @@ class Admitted:
 
 
 class Recent:
-    """This process's last admission of each datasource without limits, reused by its calls for RUN_FRESH_SECONDS:
-    such an admission counts nothing (no token, no slot), it only asks the pause and the breaker, and their answer
-    is then as old as a run's. Only a plain "ok" from Redis is kept (never a probe's); this process's own outcome that
-    decides something (a failure, a pause, a probe's result) or a refusal forgets it at once, so that only other
-    processes' changes are seen up to RUN_FRESH_SECONDS late."""
+    """This process's last admission of each datasource without limits, reused by its calls for RUN_FRESH_SECONDS
+    from when it was sent: such an admission counts nothing (no token, no slot), it only asks the pause and the
+    breaker, and their answer is then as old as a run's. Only a plain "ok" from Redis is kept (never a probe's).
+    This process's own outcome that decides something (a failure, a pause, a probe's result) forgets it before
+    it is written and again once it is in Redis (so an admission Redis ran before that outcome is not kept either),
+    and so does a refusal: only other processes' changes are seen up to RUN_FRESH_SECONDS late."""
 
     def __init__(self):
         self._by_datasource: dict[int, tuple[float, float | None, int]] = {}
-        self._forgotten: dict[int, int] = {}  # per datasource: how many times forget() was called
+        self._epochs: dict[int, int] = {}  # per datasource: changed by every forget()
+        self._lock = threading.Lock()  # keep() and forget() (rare); reuse() reads without it
 
     def epoch(self, datasource_id: int) -> int:
-        """Given to keep(): an admission sent before this process's last decisive outcome is not kept."""
-        return self._forgotten.get(datasource_id, 0)
+        """Taken when an admission is sent, given to keep(): one sent before a forget() is not kept."""
+        return self._epochs.get(datasource_id, 0)
 
     def reuse(self, datasource_id: int, rules: "limits.Limits", store) -> "Reused | None":
         entry = self._by_datasource.get(datasource_id)
@@ -224,17 +227,21 @@ class Recent:
             return None
         return Reused(store, clock)
 
-    def keep(self, datasource_id: int, clock: float | None, epoch: int) -> None:
-        if epoch == self.epoch(datasource_id):
-            self._by_datasource[datasource_id] = (time.monotonic(), clock, hot_settings.generation())
+    def keep(self, datasource_id: int, clock: float | None, *, sent_at: float, epoch: int, generation: int) -> None:
+        """An "ok" for an admission sent at `sent_at` (monotonic), under settings `generation`."""
+        with self._lock:
+            if epoch == self.epoch(datasource_id):
+                self._by_datasource[datasource_id] = (sent_at, clock, generation)
 
     def forget(self, datasource_id: int) -> None:
-        self._forgotten[datasource_id] = self.epoch(datasource_id) + 1
-        self._by_datasource.pop(datasource_id, None)
+        with self._lock:
+            self._epochs[datasource_id] = self.epoch(datasource_id) + 1
+            self._by_datasource.pop(datasource_id, None)
 
     def clear(self) -> None:
-        self._by_datasource.clear()
-        self._forgotten.clear()
+        with self._lock:
+            self._by_datasource.clear()
+            self._epochs.clear()
 
 
 recent = Recent()
@@ -287,7 +294,7 @@ class Admission:
         self.give_up_at = self.began + max(0.0, min(float(hot_setting("CONNECT_RATE_LIMIT_WAIT_SECONDS")),
                                                     transport.time_left()))
         self.holder, self.redis_failed, self.ticket = holder or _new_holder(), False, None
-        self.recent_epoch = recent.epoch(self.datasource_id)
+        self.recent_epoch, self.generation = recent.epoch(self.datasource_id), hot_settings.generation()
         self.store, self._pending = self._ask(soon=True, store=store)
 
     def wait(self) -> None:
@@ -297,7 +304,7 @@ class Admission:
             if verdict.kind in (OK, PROBE):
                 self._admitted(verdict, sent=True)
                 return
-            recent.forget(self.datasource_id)
+            recent.forget(self.datasource_id)  # refused (or waiting: a datasource with limits, never kept)
             if verdict.kind == PAUSED:
                 raise pause.refusal(verdict.seconds)
             if verdict.kind in (OPEN, PROBING):
@@ -325,7 +332,8 @@ class Admission:
         self.ticket = Ticket(holder=self.holder if self.run is None else "", probe=verdict.kind == PROBE,
                              store=self.store, admitted_at=time.monotonic() if sent else None, clock=verdict.clock)
         if verdict.kind == OK and self.store.shared and not self.rules.any:
-            recent.keep(self.datasource_id, verdict.clock, self.recent_epoch)
+            recent.keep(self.datasource_id, verdict.clock, sent_at=self.began, epoch=self.recent_epoch,
+                        generation=self.generation)
         if self.run is not None:
             self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
@@ -368,11 +376,15 @@ def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=No
         outcome = _outcome_of(datasource, ticket, latency_ms, answer=answer, error=error, unexpected=unexpected)
     decides = outcome.kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
     if decides:
-        recent.forget(datasource.pk)
-    if run is not None:
-        run.record(outcome, decides=decides)
-    else:
-        _write(ticket.store or stores.current(), outcome, wait=decides)
+        recent.forget(datasource.pk)  # this process's next calls ask Redis from now on
+    try:
+        if run is not None:
+            run.record(outcome, decides=decides)
+        else:
+            _write(ticket.store or stores.current(), outcome, wait=decides)
+    finally:
+        if decides:  # and an "ok" Redis gave another thread before this outcome was written is not kept
+            recent.forget(datasource.pk)
 
 
 def _outcome_of(datasource, ticket: Ticket, latency_ms: float, *, answer, error, unexpected) -> Outcome:
