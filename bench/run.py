@@ -122,8 +122,8 @@ def main() -> int:
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
             rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
                      pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx),
-                     pages.three_pages_vs_one_round_trip_more(ctx)]
-            rows.append(protection_pairs.limiter_overhead(ctx))
+                     pages.three_pages_vs_one_round_trip_more(ctx), pages.three_pages_limits_on(ctx)]
+            rows += protection_pairs.limiter_overhead(ctx)
             rows += protection_pairs.without_protection(ctx)
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)
