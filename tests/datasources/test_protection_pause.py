@@ -18,17 +18,6 @@ def unlimited(server):
     return limited_datasource(server.url("/api"))
 
 
-def once_then(first, then):
-    """A route answering `first` to its first request and `then` to the others."""
-    route = srv.switchable(first)
-
-    def wrapped(handler):
-        route(handler)
-        route.use(then)
-
-    return wrapped
-
-
 NOW = 1_800_000_000.0
 
 
@@ -45,7 +34,7 @@ def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped(status, heade
 
 
 def test_429_with_retry_after_2_pauses_every_process_for_2_seconds_then_calls_resume(start_server, other_process):
-    route = once_then(srv.answer(429, b'{"error": "slow down"}', headers=[("Retry-After", "2")]), srv.answer())
+    route = srv.once_then(srv.answer(429, b'{"error": "slow down"}', headers=[("Retry-After", "2")]), srv.answer())
     server = start_server({"/api/items": route})
     datasource = unlimited(server)
     other = other_process(datasource, "/items", calls=25, interval=0.1)  # 2.5 s of calls, one every 0.1 s

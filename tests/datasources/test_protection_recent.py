@@ -32,16 +32,6 @@ def admissions(monkeypatch):
     return asked
 
 
-def once_then(first, then):
-    route = srv.switchable(first)
-
-    def wrapped(handler):
-        route(handler)
-        route.use(then)
-
-    return wrapped
-
-
 def test_calls_soon_after_an_admission_ask_nothing_and_are_each_counted(start_server, admissions):
     server = start_server({"/api/items": srv.answer()})
     datasource = limited_datasource(server.url("/api"))
@@ -100,7 +90,7 @@ def test_another_process_s_open_breaker_is_seen_once_the_admission_is_old(start_
 
 def test_this_process_s_own_failure_is_seen_by_its_next_call_at_once(start_server, settings, admissions):
     settings.CONNECT_BREAKER_FAILURES = 1
-    route = once_then(srv.answer(500, b'{"error": "down"}'), srv.answer())
+    route = srv.once_then(srv.answer(500, b'{"error": "down"}'), srv.answer())
     server = start_server({"/api/items": route})
     datasource = limited_datasource(server.url("/api"))
     assert isinstance(call(datasource, "/items"), errors.HTTPStatusError)
@@ -109,7 +99,7 @@ def test_this_process_s_own_failure_is_seen_by_its_next_call_at_once(start_serve
 
 
 def test_this_process_s_own_retry_after_pauses_its_next_call_at_once(start_server, admissions):
-    route = once_then(srv.answer(200), srv.answer(429, b'{"error": "slow down"}', headers=[("Retry-After", "5")]))
+    route = srv.once_then(srv.answer(200), srv.answer(429, b'{"error": "slow down"}', headers=[("Retry-After", "5")]))
     server = start_server({"/api/items": route})
     datasource = limited_datasource(server.url("/api"))
     assert call(datasource, "/items") == "ok"

@@ -168,6 +168,17 @@ def switchable(route):
     return wrapped
 
 
+def once_then(first, then):
+    """A route answering `first` to its first request and `then` to the others."""
+    route = switchable(first)
+
+    def wrapped(handler):
+        route(handler)
+        route.use(then)
+
+    return wrapped
+
+
 def echo_request(status: int, content_type: str = "text/plain"):
     """An answer that repeats the request line (query string included), as careless servers do in errors."""
     return lambda handler: send(handler, status, f"Bad request: GET {handler.path}".encode(), content_type)

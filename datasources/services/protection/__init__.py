@@ -12,14 +12,13 @@ with the first admission, no new round trip for a page sent soon after the run's
 outcomes sent together when the run ends (at once when one of them decides something: a failure, a pause, a probe).
 
 A datasource without limits (no rate, no concurrent calls) has nothing to count at admission: only the pause and the
-breaker are asked. Their answer is reused by this process's calls to it for RUN_FRESH_SECONDS (`Recent`), as a run's
+breaker are asked. Their answer is reused by this process's calls to it for RUN_FRESH_SECONDS (recent.py), as a run's
 pages reuse theirs; this process's own failure, pause, probe or refusal makes its next calls ask Redis again.
 """
 import contextlib
 import contextvars
 import dataclasses
 import random
-import threading
 import time
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from .. import transport
 from ..errors import DatasourceError, HTTPStatusError, ProtectionRefusal
 from . import breaker, health, limits, outcomes, pause
 from .outcomes import allows_stale
+from .recent import recent
 from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
 
 __all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run", "guarded_call", "reset",
@@ -135,7 +135,7 @@ class Run:
         # With tokens left, only the pause and the breaker are asked again; else tokens for the rest of the run,
         # never more than half the bucket (one second's calls), so that a run does not keep others waiting.
         rules = limits.Limits.of(self.datasource)
-        reused = recent.reuse(self.datasource_id, rules, current)
+        reused = _reused(self.datasource_id, rules, current)
         if reused is not None:
             return reused
         cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
@@ -201,52 +201,6 @@ class Admitted:
         return self.ticket or Ticket(store=self.run.store)
 
 
-class Recent:
-    """This process's last admission of each datasource without limits, reused by its calls for RUN_FRESH_SECONDS
-    from when it was sent: such an admission counts nothing (no token, no slot), it only asks the pause and the
-    breaker, and their answer is then as old as a run's. Only a plain "ok" from Redis is kept (never a probe's).
-    This process's own outcome that decides something (a failure, a pause, a probe's result) forgets it before
-    it is written and again once it is in Redis (so an admission Redis ran before that outcome is not kept either),
-    and so does a refusal: only other processes' changes are seen up to RUN_FRESH_SECONDS late."""
-
-    def __init__(self):
-        self._by_datasource: dict[int, tuple[float, float | None, int]] = {}
-        self._epochs: dict[int, int] = {}  # per datasource: changed by every forget()
-        self._lock = threading.Lock()  # keep() and forget() (rare); reuse() reads without it
-
-    def epoch(self, datasource_id: int) -> int:
-        """Taken when an admission is sent, given to keep(): one sent before a forget() is not kept."""
-        return self._epochs.get(datasource_id, 0)
-
-    def reuse(self, datasource_id: int, rules: "limits.Limits", store) -> "Reused | None":
-        entry = self._by_datasource.get(datasource_id)
-        if entry is None or rules.any or not store.shared:
-            return None
-        checked_at, clock, generation = entry
-        if time.monotonic() - checked_at > RUN_FRESH_SECONDS or generation != hot_settings.generation():
-            return None
-        return Reused(store, clock)
-
-    def keep(self, datasource_id: int, clock: float | None, *, sent_at: float, epoch: int, generation: int) -> None:
-        """An "ok" for an admission sent at `sent_at` (monotonic), under settings `generation`."""
-        with self._lock:
-            if epoch == self.epoch(datasource_id):
-                self._by_datasource[datasource_id] = (sent_at, clock, generation)
-
-    def forget(self, datasource_id: int) -> None:
-        with self._lock:
-            self._epochs[datasource_id] = self.epoch(datasource_id) + 1
-            self._by_datasource.pop(datasource_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._by_datasource.clear()
-            self._epochs.clear()
-
-
-recent = Recent()
-
-
 class Reused:
     """A call admitted by this process's recent admission of its datasource (Recent): nothing to ask."""
 
@@ -261,11 +215,16 @@ class Reused:
         return self.ticket or Ticket(store=self.store)
 
 
+def _reused(datasource_id: int, rules: "limits.Limits", store) -> "Reused | None":
+    found = recent.reuse(datasource_id, rules, store, fresh_seconds=RUN_FRESH_SECONDS)
+    return Reused(store, found[0]) if found is not None else None
+
+
 def _admission(datasource):
     """A call's admission outside a run: this process's recent one when it may be reused, else asked."""
     current = stores.current()
     rules = limits.Limits.of(datasource)
-    return recent.reuse(datasource.pk, rules, current) or Admission(datasource, store=current, rules=rules)
+    return _reused(datasource.pk, rules, current) or Admission(datasource, store=current, rules=rules)
 
 
 def _open_gate() -> None:
