@@ -57,7 +57,7 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list
     """A warm miss through Connect with the datasource's limits on (high enough never to make a call wait) vs off.
     Row 3c: the limiter's own cost, the token bucket and the slot in the same admission round trip and the slot's
     release, against limits off with an admission for every call too. Row 3e (context): against limits off as
-    deployed, where this process reuses its last admission for 0.25 s (protection.Recent), so the difference also
+    deployed, where this process reuses its last admission for 0.25 s (protection/recent.py), so the difference also
     holds the round trip a datasource without limits skips."""
     from datasources.services import protection
 
