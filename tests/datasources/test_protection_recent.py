@@ -1,4 +1,4 @@
-"""A datasource without limits (protection.Recent): this process's calls reuse its last admission for
+"""A datasource without limits (protection/recent.py): this process's calls reuse its last admission for
 RUN_FRESH_SECONDS, as a run's pages do; its own failures, pauses and probes are seen at once, other processes'
 pause or breaker once that admission is old. Real Redis and a real local HTTPS API."""
 import threading

@@ -9,10 +9,11 @@ from connect_project import hot_settings
 class Recent:
     """This process's last admission of each datasource without limits, reused by its calls for a short time
     (protection.RUN_FRESH_SECONDS) from when it was sent: such an admission counts nothing (no token, no slot), it
-    only asks the pause and the breaker, and their answer is then as old as a run's. Only a plain "ok" from Redis is kept (never a probe's).
-    This process's own outcome that decides something (a failure, a pause, a probe's result) forgets it before
-    it is written and again once it is in Redis (so an admission Redis ran before that outcome is not kept either),
-    and so does a refusal: only other processes' changes are seen up to that time late."""
+    only asks the pause and the breaker, and their answer is then as old as a run's. Only a plain "ok" from Redis
+    is kept (never a probe's). This process's own outcome that decides something (a failure, a pause, a probe's
+    result) forgets it before it is written and again once it is in Redis (so an admission Redis ran before that
+    outcome is not kept either), and so does a refusal: only other processes' changes are seen up to that time
+    late."""
 
     def __init__(self):
         self._by_datasource: dict[int, tuple[float, float | None, int]] = {}

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+
 from connect_project import hot_settings
 from connect_project.hot_settings import hot_setting
 
