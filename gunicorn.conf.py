@@ -12,6 +12,7 @@ Read from the environment (and .env, like Connect's settings):
                                     fresh temporary directory, removed at exit)
 The access log goes to stdout without query strings (they carry what people type, and OAuth codes).
 """
+
 import math
 import os
 import shutil

@@ -1,5 +1,6 @@
 """Support staff's view of applications: the secret is never shown (only "stored"), nor can it be typed or made
 here: applications are created and their secrets rotated on Connect's own pages, which show a new secret once."""
+
 from django.contrib import admin
 
 from .forms import ApplicationForm
@@ -13,8 +14,14 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     search_fields = ("name",)
     filter_horizontal = ("items",)
-    readonly_fields = ("secret_state", "secret_rotated_at", "config_version", "created_at", "updated_at",
-                       "last_used_at")
+    readonly_fields = (
+        "secret_state",
+        "secret_rotated_at",
+        "config_version",
+        "created_at",
+        "updated_at",
+        "last_used_at",
+    )
     fieldsets = (
         (None, {"fields": ("name", "items", "allowed_origins", "enabled")}),
         ("Secret", {"fields": ("secret_state", "secret_rotated_at")}),

@@ -6,6 +6,7 @@ An actual request whose token was accepted is allowed for its own application's 
 one is judged like a preflight, so the page can read the JSON error (e.g. origin_not_allowed). Cookies are never
 allowed cross-origin (CORS_ALLOW_CREDENTIALS is False).
 """
+
 import re
 
 from django.conf import settings

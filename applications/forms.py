@@ -1,4 +1,5 @@
 """The fields staff edit for an application. The secret is never a field: it is made by Connect and shown once."""
+
 from django import forms
 from django.conf import settings
 
@@ -11,8 +12,9 @@ from .models import Application
 class OriginsField(forms.CharField):
     """One origin per line in the form, a normalised list in the model."""
 
-    widget = forms.Textarea(attrs={"rows": 4,
-                                   "placeholder": "https://forms.example.com\nhttps://intranet.example.com:8443"})
+    widget = forms.Textarea(
+        attrs={"rows": 4, "placeholder": "https://forms.example.com\nhttps://intranet.example.com:8443"}
+    )
 
     def prepare_value(self, value):
         return "\n".join(value) if isinstance(value, list) else value
@@ -36,13 +38,19 @@ class ApplicationForm(forms.ModelForm):
         self.fields["items"].queryset = Item.objects.order_by("name")
         self.fields["items"].help_text = (
             "The items its embedding tokens may name; a token can only narrow this list."
-            if Item.objects.exists() else "There is no item yet: create items first, then grant them here.")
+            if Item.objects.exists()
+            else "There is no item yet: create items first, then grant them here."
+        )
         self.fields["allowed_origins"].help_text = (
             "The pages that may embed the widget, one per line, as the browser's address bar shows them: "
             "https://host or https://host:port, no path."
-            + (" While DEBUG is on, http://localhost[:port] and http://127.0.0.1[:port] are accepted too."
-               if settings.DEBUG else "")
-            + " Leave it empty for a server-to-server caller (no browser).")
+            + (
+                " While DEBUG is on, http://localhost[:port] and http://127.0.0.1[:port] are accepted too."
+                if settings.DEBUG
+                else ""
+            )
+            + " Leave it empty for a server-to-server caller (no browser)."
+        )
 
     def validate_unique(self):
         # Application.clean() already reports a name clash on the name field.

@@ -1,5 +1,6 @@
 """Applications: other systems that embed Connect's field widget or call the options endpoint with embedding
 tokens they sign. Data and invariants only, no I/O beyond the database."""
+
 import secrets
 
 from django.conf import settings
@@ -25,11 +26,18 @@ def new_secret() -> str:
 class Application(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     items = models.ManyToManyField(
-        Item, blank=True, related_name="applications", verbose_name="items it may use",
-        help_text="The items its embedding tokens may name. A token can only narrow this list.")
+        Item,
+        blank=True,
+        related_name="applications",
+        verbose_name="items it may use",
+        help_text="The items its embedding tokens may name. A token can only narrow this list.",
+    )
     allowed_origins = models.JSONField(
-        "allowed web origins", default=list, blank=True,
-        help_text="The pages allowed to embed the widget, as https://host[:port], one per line.")
+        "allowed web origins",
+        default=list,
+        blank=True,
+        help_text="The pages allowed to embed the widget, as https://host[:port], one per line.",
+    )
     enabled = models.BooleanField(default=True, help_text="A disabled application's tokens are refused at once.")
     # Stored encrypted (HS256 needs the secret itself to verify a signature); shown once, after creation or rotation.
     secret = EncryptedTextField(default=new_secret, editable=False)
@@ -41,8 +49,11 @@ class Application(VersionedConfiguration):
     class Meta:
         ordering = [Lower("name")]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="application_name_ci_unique",
-                                    violation_error_message="An application with this name already exists."),
+            models.UniqueConstraint(
+                Lower("name"),
+                name="application_name_ci_unique",
+                violation_error_message="An application with this name already exists.",
+            ),
         ]
 
     def __str__(self):
@@ -63,8 +74,7 @@ class Application(VersionedConfiguration):
             errors["allowed_origins"] = "Allowed origins must be a list of origins."
         else:
             try:
-                self.allowed_origins = origins.normalise_origins(self.allowed_origins,
-                                                                 allow_local_http=settings.DEBUG)
+                self.allowed_origins = origins.normalise_origins(self.allowed_origins, allow_local_http=settings.DEBUG)
             except ValidationError as exc:
                 errors["allowed_origins"] = exc.messages
         if errors:

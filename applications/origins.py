@@ -5,6 +5,7 @@ An origin is `scheme://host[:port]`, exactly as a browser sends it in the Origin
 host (IDN as punycode), the default port left out, no path, query, fragment, user or wildcard. `http://localhost`
 and `http://127.0.0.1` (any port) are accepted only while DEBUG is on, for development.
 """
+
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -41,11 +42,14 @@ def normalise_origin(text: str, *, allow_local_http: bool) -> str:
         raise ValidationError("The port must be a number from 1 to 65535.")
     if scheme == "http":
         if host not in LOCAL_HTTP_HOSTS:
-            raise ValidationError("Only https:// origins are allowed (http:// only for localhost and 127.0.0.1 "
-                                  "while DEBUG is on).")
+            raise ValidationError(
+                "Only https:// origins are allowed (http:// only for localhost and 127.0.0.1 while DEBUG is on)."
+            )
         if not allow_local_http:
-            raise ValidationError("http://localhost and http://127.0.0.1 are only allowed while DEBUG is on "
-                                  "(development); use an https:// origin.")
+            raise ValidationError(
+                "http://localhost and http://127.0.0.1 are only allowed while DEBUG is on "
+                "(development); use an https:// origin."
+            )
     shown_port = "" if port in (None, DEFAULT_PORTS[scheme]) else f":{port}"
     return f"{scheme}://{host}{shown_port}"
 

@@ -1,5 +1,6 @@
 """Application pages for staff: list, create, edit, enable/disable, rotate the secret, delete, and the page that
 shows a new secret once. Glue only: the form validates, the services do the work."""
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,8 +29,10 @@ def application_create(request):
         if form.is_valid():
             application = form.save()
             secret.offer_secret(session=request.session, application=application)
-            messages.success(request, f"Application “{application.name}” created. Copy its secret now: it is "
-                                      "shown only on this page.")
+            messages.success(
+                request,
+                f"Application “{application.name}” created. Copy its secret now: it is shown only on this page.",
+            )
             return redirect("applications:secret", pk=application.pk)
     else:
         form = ApplicationForm()
@@ -39,8 +42,7 @@ def application_create(request):
 @staff_required
 def application_detail(request, pk):
     application = get_object_or_404(Application.objects.prefetch_related("items"), pk=pk)
-    return render(request, "applications/detail.html",
-                  {"application": application, "audience": audience_for(request)})
+    return render(request, "applications/detail.html", {"application": application, "audience": audience_for(request)})
 
 
 @staff_required
@@ -51,8 +53,9 @@ def application_edit(request, pk):
         form = ApplicationForm(request.POST, instance=application)
         if form.is_valid():
             form.save()
-            messages.success(request, f"Application “{application.name}” saved. The change applies to its next "
-                                      "request.")
+            messages.success(
+                request, f"Application “{application.name}” saved. The change applies to its next request."
+            )
             return redirect("applications:detail", pk=application.pk)
         application.refresh_from_db()  # the title shows the stored name, not the invalid one
     else:
@@ -69,8 +72,9 @@ def application_toggle(request, pk):
     if application.enabled:
         messages.success(request, f"Application “{application.name}” enabled: its tokens are accepted again.")
     else:
-        messages.success(request, f"Application “{application.name}” disabled: its tokens are refused from the "
-                                  "next request on.")
+        messages.success(
+            request, f"Application “{application.name}” disabled: its tokens are refused from the next request on."
+        )
     return redirect("applications:detail", pk=application.pk)
 
 
@@ -81,8 +85,9 @@ def application_rotate(request, pk):
     if request.method == "POST":
         secret.rotate_secret(application=application)
         secret.offer_secret(session=request.session, application=application)
-        messages.success(request, f"New secret for “{application.name}”. Tokens signed with the old one are "
-                                  "refused from now on.")
+        messages.success(
+            request, f"New secret for “{application.name}”. Tokens signed with the old one are refused from now on."
+        )
         return redirect("applications:secret", pk=application.pk)
     return render(request, "applications/rotate.html", {"application": application})
 
@@ -92,9 +97,16 @@ def application_rotate(request, pk):
 def application_secret(request, pk):
     application = get_object_or_404(Application, pk=pk)
     shown = secret.take_offered_secret(session=request.session, application=application)
-    return render(request, "applications/secret.html", {"application": application, "secret": shown,
-                                                        "audience": audience_for(request),
-                                                        "detail_url": reverse("applications:detail", args=[pk])})
+    return render(
+        request,
+        "applications/secret.html",
+        {
+            "application": application,
+            "secret": shown,
+            "audience": audience_for(request),
+            "detail_url": reverse("applications:detail", args=[pk]),
+        },
+    )
 
 
 @staff_required

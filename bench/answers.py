@@ -1,4 +1,5 @@
 """The answers the bench's upstream API sends, shaped like an issue tracker's search (as Connect's items expect)."""
+
 import json
 
 SMALL_COUNT = 25
@@ -19,8 +20,10 @@ def small_answer() -> bytes:
 
 def small_options() -> list[dict]:
     """What Connect makes of small_answer() with key `key` and label `{key} - {fields.summary}`."""
-    return [{"key": i["key"], "label": f"{i['key']} - {i['fields']['summary']}"}
-            for i in json.loads(small_answer())["issues"]]
+    return [
+        {"key": i["key"], "label": f"{i['key']} - {i['fields']['summary']}"}
+        for i in json.loads(small_answer())["issues"]
+    ]
 
 
 def large_answer() -> bytes:

@@ -1,14 +1,16 @@
 """Small HTTP load generators: N keep-alive connections (http.client, one thread each) for a fixed time, spread over
 one or several ports (several server instances), and people typing in a connected field (one thread and connection
 each, a request per keystroke)."""
+
 import http.client
 import statistics
 import threading
 import time
 
 
-def run_load(*, port: int = 0, ports: tuple[int, ...] = (), path: str, headers: dict, connections: int,
-             seconds: float) -> dict:
+def run_load(
+    *, port: int = 0, ports: tuple[int, ...] = (), path: str, headers: dict, connections: int, seconds: float
+) -> dict:
     """Requests/s over the run, p50/p99 latency in ms, and the number of non-200 answers. Connection i goes to
     ports[i % len(ports)] (or to `port`)."""
     ports = ports or (port,)
@@ -48,8 +50,12 @@ def run_load(*, port: int = 0, ports: tuple[int, ...] = (), path: str, headers: 
         thread.join()
     elapsed = time.perf_counter() - began
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000, "failures": sum(failures)}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "failures": sum(failures),
+    }
 
 
 def run_typists(*, port: int, path_for, headers: dict, typists: int, keystrokes: int, pause: float) -> dict:

@@ -3,6 +3,7 @@
 Both sides read /paged?q=printer&page=1..3 from the bench's upstream (the small issue list on every page); Connect's
 side is resolve_item with the cache off (page-number pagination, page cap 3), the floor is requests + json.loads of
 each page. The ratio is the median of the rounds' ratios (pairs.alternate)."""
+
 import statistics
 
 from .pairs import Context, alternate, micros, paired_ratio, raw_session, row
@@ -13,9 +14,20 @@ TARGET = 1.15
 def make_paged_item(datasource, name: str = "paged"):
     from items.models import Item
 
-    item = Item(name=name, datasource=datasource, query="/paged?q=$userInput", list_path="issues",
-                key_field="key", label_template="{key} - {fields.summary}", max_options=1000, pagination="page",
-                page_parameter="page", page_start=1, page_step=1, max_pages=3)
+    item = Item(
+        name=name,
+        datasource=datasource,
+        query="/paged?q=$userInput",
+        list_path="issues",
+        key_field="key",
+        label_template="{key} - {fields.summary}",
+        max_options=1000,
+        pagination="page",
+        page_parameter="page",
+        page_start=1,
+        page_step=1,
+        max_pages=3,
+    )
     item.full_clean()
     item.save()
     return Item.objects.select_related("datasource", "datasource__auth").get(pk=item.pk)
@@ -45,8 +57,9 @@ def _against_floor(ctx: Context, item, *, ping: bool = False, rounds: int = 15, 
         for url in urls:
             session.get(url).json()
 
-    connect, floor_times = alternate(lambda: resolve_item(item=item, user_input="printer", use_cache=False), floor,
-                                     rounds=rounds, calls=calls)
+    connect, floor_times = alternate(
+        lambda: resolve_item(item=item, user_input="printer", use_cache=False), floor, rounds=rounds, calls=calls
+    )
     session.close()
     shared.close()
     return statistics.median(connect), statistics.median(floor_times), paired_ratio(connect, floor_times)
@@ -54,8 +67,17 @@ def _against_floor(ctx: Context, item, *, ping: bool = False, rounds: int = 15, 
 
 def three_pages(ctx: Context) -> dict:
     c, f, ratio = _against_floor(ctx, _paged("paged", ctx.items["small"].datasource))
-    return row("6. Pagination: a 3-page resolution (cache off) vs 3 pooled requests GETs + json", micros(c),
-               micros(f), ratio, f"≤ {TARGET}", ratio <= TARGET, connect_s=c, floor_s=f, pages=3)
+    return row(
+        "6. Pagination: a 3-page resolution (cache off) vs 3 pooled requests GETs + json",
+        micros(c),
+        micros(f),
+        ratio,
+        f"≤ {TARGET}",
+        ratio <= TARGET,
+        connect_s=c,
+        floor_s=f,
+        pages=3,
+    )
 
 
 def three_pages_vs_one_round_trip_more(ctx: Context) -> dict:
@@ -63,13 +85,31 @@ def three_pages_vs_one_round_trip_more(ctx: Context) -> dict:
     connection to the Redis Connect uses), what SPEC 8's protection, shared by every process, costs when a
     resolution is admitted in Redis before its first page."""
     c, f, ratio = _against_floor(ctx, _paged("paged", ctx.items["small"].datasource), ping=True)
-    return row("6c. Pagination as pair 6, against its floor plus one Redis round trip (context)", micros(c),
-               micros(f), ratio, f"≤ {TARGET} (context)", None, connect_s=c, floor_s=f, pages=3)
+    return row(
+        "6c. Pagination as pair 6, against its floor plus one Redis round trip (context)",
+        micros(c),
+        micros(f),
+        ratio,
+        f"≤ {TARGET} (context)",
+        None,
+        connect_s=c,
+        floor_s=f,
+        pages=3,
+    )
 
 
 def three_pages_limits_on(ctx: Context) -> dict:
     """Context for pair 6: the same resolution on a datasource with limits (never binding here), where every
     resolution is admitted in Redis (one without limits reuses its process's last admission for 0.25 s)."""
     c, f, ratio = _against_floor(ctx, _paged("paged, limits on", ctx.items["limits_on"].datasource))
-    return row("6d. Pagination as pair 6, on a datasource with limits on (never binding; context)", micros(c),
-               micros(f), ratio, f"≤ {TARGET} (context)", None, connect_s=c, floor_s=f, pages=3)
+    return row(
+        "6d. Pagination as pair 6, on a datasource with limits on (never binding; context)",
+        micros(c),
+        micros(f),
+        ratio,
+        f"≤ {TARGET} (context)",
+        None,
+        connect_s=c,
+        floor_s=f,
+        pages=3,
+    )

@@ -1,5 +1,6 @@
 """The pairs of the API's protection (issue 15): people typing against a datasource's limits, and what the limiter
 costs on a warm miss. Same row format as pairs.py."""
+
 import collections
 import statistics
 from contextlib import contextmanager
@@ -30,9 +31,14 @@ def typists(ctx: Context, port: int) -> dict:
     rate, at_once = datasource.calls_per_second, datasource.concurrent_calls
     burst = max(1, rate)
     before = len(ctx.upstream_stats(arrivals="/typist")["arrivals"])
-    run = run_typists(port=port, headers={"Cookie": ctx.cookie}, typists=TYPISTS, keystrokes=KEYSTROKES,
-                      pause=KEYSTROKE_PAUSE,
-                      path_for=lambda n, key: f"/api/items/{item.pk}/options?q=typist{n:03d}-{'abcde'[:key + 1]}")
+    run = run_typists(
+        port=port,
+        headers={"Cookie": ctx.cookie},
+        typists=TYPISTS,
+        keystrokes=KEYSTROKES,
+        pause=KEYSTROKE_PAUSE,
+        path_for=lambda n, key: f"/api/items/{item.pk}/options?q=typist{n:03d}-{'abcde'[: key + 1]}",
+    )
     stats = ctx.upstream_stats(arrivals="/typist")
     arrivals = sorted(stats["arrivals"][before:])
     peak = most_in_any_second(arrivals)
@@ -42,15 +48,26 @@ def typists(ctx: Context, port: int) -> dict:
     sustained = len(arrivals) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
     # Reported, not a target: the bucket bounds admissions (burst + rate in any second), and the API sees them a
     # little unevenly later (each call's own path from admission to the API).
-    return row(f"7. {TYPISTS} typists × {KEYSTROKES} keystrokes, distinct texts, against {rate:g} calls/s and "
-               f"{at_once} at once (options endpoint, gunicorn 2 × 32 threads)",
-               f"API: {sustained:.1f} calls/s over {len(arrivals)} calls, at most {peak} in any 1 s ({after_burst} "
-               f"after the first second), {stats['max_in_flight']} at once; callers p50 {p50 * 1000:,.0f} ms, "
-               f"p99 {p99 * 1000:,.0f} ms; answers {dict(sorted(statuses.items()))} in {run['seconds']:.0f} s",
-               f"limits {rate:g}/s (burst {burst:g}: at most {burst + rate:g} in any 1 s), {at_once} at once",
-               peak / (burst + rate), "(reported)", None, upstream_calls=len(arrivals), sustained_rate=sustained,
-               peak_any_second=peak, peak_after_first_second=after_burst, max_in_flight=stats["max_in_flight"],
-               callers_p50_ms=p50 * 1000, callers_p99_ms=p99 * 1000, statuses=dict(statuses), seconds=run["seconds"])
+    return row(
+        f"7. {TYPISTS} typists × {KEYSTROKES} keystrokes, distinct texts, against {rate:g} calls/s and "
+        f"{at_once} at once (options endpoint, gunicorn 2 × 32 threads)",
+        f"API: {sustained:.1f} calls/s over {len(arrivals)} calls, at most {peak} in any 1 s ({after_burst} "
+        f"after the first second), {stats['max_in_flight']} at once; callers p50 {p50 * 1000:,.0f} ms, "
+        f"p99 {p99 * 1000:,.0f} ms; answers {dict(sorted(statuses.items()))} in {run['seconds']:.0f} s",
+        f"limits {rate:g}/s (burst {burst:g}: at most {burst + rate:g} in any 1 s), {at_once} at once",
+        peak / (burst + rate),
+        "(reported)",
+        None,
+        upstream_calls=len(arrivals),
+        sustained_rate=sustained,
+        peak_any_second=peak,
+        peak_after_first_second=after_burst,
+        max_in_flight=stats["max_in_flight"],
+        callers_p50_ms=p50 * 1000,
+        callers_p99_ms=p99 * 1000,
+        statuses=dict(statuses),
+        seconds=run["seconds"],
+    )
 
 
 def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list[dict]:
@@ -79,13 +96,31 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list
     as_deployed = alternate(limited, free, rounds=rounds, calls=calls)
     rows = []
     for (on_times, off_times), pair, scored in (
-            (each_admitted, "3c. Limiter on a warm miss (limits on, never binding, vs limits 0, every call admitted "
-                            "in Redis on both sides)", True),
-            (as_deployed, "3e. Limits on vs limits 0 as deployed (limits 0 reuses its process's admission for "
-                          "0.25 s; context)", False)):
+        (
+            each_admitted,
+            "3c. Limiter on a warm miss (limits on, never binding, vs limits 0, every call admitted "
+            "in Redis on both sides)",
+            True,
+        ),
+        (
+            as_deployed,
+            "3e. Limits on vs limits 0 as deployed (limits 0 reuses its process's admission for 0.25 s; context)",
+            False,
+        ),
+    ):
         c, f, ratio = statistics.median(on_times), statistics.median(off_times), paired_ratio(on_times, off_times)
-        rows.append(row(pair, micros(c), micros(f), ratio, "≤ 1.1" if scored else "≤ 1.1 (context)",
-                        ratio <= 1.1 if scored else None, limits_on_s=c, limits_off_s=f))
+        rows.append(
+            row(
+                pair,
+                micros(c),
+                micros(f),
+                ratio,
+                "≤ 1.1" if scored else "≤ 1.1 (context)",
+                ratio <= 1.1 if scored else None,
+                limits_on_s=c,
+                limits_off_s=f,
+            )
+        )
     return rows
 
 
@@ -109,6 +144,11 @@ def without_protection(ctx: Context) -> list[dict]:
 
     with protection_bypassed():
         rows = [pairs.warm_miss(ctx), pages.three_pages(ctx)]
-    names = ("3d. Warm miss as pair 3, the API's protection bypassed (context)",
-             "6b. Pagination as pair 6, the API's protection bypassed (context)")
-    return [{**r, "pair": name, "target": f"{r['target']} (context)", "met": None} for r, name in zip(rows, names)]
+    names = (
+        "3d. Warm miss as pair 3, the API's protection bypassed (context)",
+        "6b. Pagination as pair 6, the API's protection bypassed (context)",
+    )
+    return [
+        {**r, "pair": name, "target": f"{r['target']} (context)", "met": None}
+        for r, name in zip(rows, names, strict=True)
+    ]

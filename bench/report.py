@@ -1,10 +1,10 @@
 """The bench's output: the machine it ran on, one Markdown table, and bench/results.json."""
+
 import datetime
 import json
 import os
 import platform
 from pathlib import Path
-
 
 MET = {True: "yes", False: "**no**", None: "—"}
 
@@ -18,25 +18,31 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "python": platform.python_version(),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "load_average_1min": round(os.getloadavg()[0], 2)}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def table(rows: list[dict]) -> str:
     lines = ["| pair | Connect | floor | ratio | target | met |", "|---|---|---|---|---|---|"]
     for r in rows:
         ratio = r["ratio"] if isinstance(r["ratio"], int) else f"{r['ratio']:.2f}"
-        lines.append(f"| {r['pair']} | {r['connect']} | {r['floor']} | {ratio} | {r['target']} | "
-                     f"{MET[r['met']]} |")
+        lines.append(f"| {r['pair']} | {r['connect']} | {r['floor']} | {ratio} | {r['target']} | {MET[r['met']]} |")
     return "\n".join(lines)
 
 
 def describe(info: dict) -> str:
-    return (f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, {info['date']}, "
-            f"load average {info['load_average_1min']} at the start")
+    return (
+        f"{info['nproc']} cores ({info['cpu']}), Python {info['python']}, {info['date']}, "
+        f"load average {info['load_average_1min']} at the start"
+    )
 
 
 def write_results(path: Path, info: dict, rows: list[dict], seconds: float) -> None:
-    path.write_text(json.dumps({"machine": info, "seconds": round(seconds, 1), "pairs": rows}, indent=2,
-                               ensure_ascii=False) + "\n")
+    path.write_text(
+        json.dumps({"machine": info, "seconds": round(seconds, 1), "pairs": rows}, indent=2, ensure_ascii=False) + "\n"
+    )

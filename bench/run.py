@@ -6,6 +6,7 @@ upstream HTTPS API and Connect under gunicorn with the repository's gunicorn.con
 2 workers, then two more with 1 worker each), prints one table and writes bench/results.json. Every process it
 started is stopped at the end.
 """
+
 import os
 import secrets
 import sys
@@ -26,23 +27,40 @@ def environment(workdir: Path, ca_file: Path) -> dict:
     """The process environment for this run and gunicorn: nothing of Connect's own configuration leaks in."""
     from cryptography.fernet import Fernet
 
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CONNECT_") and k not in ("OAUTHLIB_INSECURE_TRANSPORT", "DATABASE_URL")}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "bench.settings", "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
-        "SECRET_KEY": secrets.token_urlsafe(50), "FERNET_KEYS": Fernet.generate_key().decode(),
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "REDIS_URL": REDIS_URL,
-        "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1", "CONNECT_CA_BUNDLE": str(ca_file),
-        "BENCH_LOG_FILE": str(workdir / "connect.log"), "STATIC_ROOT": str(workdir / "static"),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CONNECT_") and k not in ("OAUTHLIB_INSECURE_TRANSPORT", "DATABASE_URL")
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "DEBUG": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "FERNET_KEYS": Fernet.generate_key().decode(),
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "REDIS_URL": REDIS_URL,
+            "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1",
+            "CONNECT_CA_BUNDLE": str(ca_file),
+            "BENCH_LOG_FILE": str(workdir / "connect.log"),
+            "STATIC_ROOT": str(workdir / "static"),
+        }
+    )
     return env
 
 
 def make_item(datasource, name: str, query: str):
     from items.models import Item
 
-    item = Item(name=name, datasource=datasource, query=query, list_path="issues", key_field="key",
-                label_template="{key} - {fields.summary}")
+    item = Item(
+        name=name,
+        datasource=datasource,
+        query=query,
+        list_path="issues",
+        key_field="key",
+        label_template="{key} - {fields.summary}",
+    )
     item.full_clean()
     item.save()
     return Item.objects.select_related("datasource", "datasource__auth").get(pk=item.pk)
@@ -68,17 +86,24 @@ def prepare(upstream_url: str, ca_file: Path):
     # Limits off (0): pairs 1-5 call the API far faster than a datasource's default limits allow; pair 7 compares.
     plain = Datasource.objects.create(name="Bench API", base_url=upstream_url, calls_per_second=0, concurrent_calls=0)
     AuthConfig.objects.create(datasource=plain)
-    limits_on = Datasource.objects.create(name="Bench API, limits on", base_url=upstream_url,
-                                          calls_per_second=10_000, concurrent_calls=1_000)
+    limits_on = Datasource.objects.create(
+        name="Bench API, limits on", base_url=upstream_url, calls_per_second=10_000, concurrent_calls=1_000
+    )
     AuthConfig.objects.create(datasource=limits_on)
-    typed = Datasource.objects.create(name="Bench typed API", base_url=upstream_url, calls_per_second=20,
-                                      concurrent_calls=5)
+    typed = Datasource.objects.create(
+        name="Bench typed API", base_url=upstream_url, calls_per_second=20, concurrent_calls=5
+    )
     AuthConfig.objects.create(datasource=typed)
-    guarded = Datasource.objects.create(name="Bench OAuth API", base_url=upstream_url, calls_per_second=0,
-                                        concurrent_calls=0)
-    auth = AuthConfig.objects.create(datasource=guarded, mode=AuthMode.OAUTH2_CLIENT_CREDENTIALS,
-                                     token_url=f"{upstream_url}/token", client_id="bench",
-                                     client_secret=secrets.token_urlsafe())
+    guarded = Datasource.objects.create(
+        name="Bench OAuth API", base_url=upstream_url, calls_per_second=0, concurrent_calls=0
+    )
+    auth = AuthConfig.objects.create(
+        datasource=guarded,
+        mode=AuthMode.OAUTH2_CLIENT_CREDENTIALS,
+        token_url=f"{upstream_url}/token",
+        client_id="bench",
+        client_secret=secrets.token_urlsafe(),
+    )
     items = {name: make_item(plain, name, f"/{name}?q=$userInput") for name in ("options", "slow", "large")}
     application = Application.objects.create(name="Bench app", allowed_origins=["https://forms.bench.invalid"])
     application.items.add(items["options"])
@@ -90,10 +115,21 @@ def prepare(upstream_url: str, ca_file: Path):
         return stats_session.get(f"{upstream_url}/_stats", params=params).json()
 
     return pairs.Context(
-        upstream_url=upstream_url, ca_file=str(ca_file), redis_url=REDIS_URL,
-        items={"small": items["options"], "slow": items["slow"], "large": items["large"],
-               "limits_on": items["limits_on"], "typist": items["typist"]}, oauth_auth=auth,
-        upstream_stats=upstream_stats, cookie=cookie, application=application)
+        upstream_url=upstream_url,
+        ca_file=str(ca_file),
+        redis_url=REDIS_URL,
+        items={
+            "small": items["options"],
+            "slow": items["slow"],
+            "large": items["large"],
+            "limits_on": items["limits_on"],
+            "typist": items["typist"],
+        },
+        oauth_auth=auth,
+        upstream_stats=upstream_stats,
+        cookie=cookie,
+        application=application,
+    )
 
 
 def main() -> int:
@@ -120,9 +156,16 @@ def main() -> int:
             started.append(upstream)
             ctx = prepare(f"https://127.0.0.1:{upstream.port}", ca_file)
             rows = [pairs.large_answer(ctx)]  # first: the process's peak RSS is still the setup's
-            rows += [pairs.cache_hit_in_process(ctx), pairs.warm_miss(ctx), pairs.cold_vs_warm(ctx),
-                     pairs.stampede(ctx), pairs.token_stampede(ctx), pages.three_pages(ctx),
-                     pages.three_pages_vs_one_round_trip_more(ctx), pages.three_pages_limits_on(ctx)]
+            rows += [
+                pairs.cache_hit_in_process(ctx),
+                pairs.warm_miss(ctx),
+                pairs.cold_vs_warm(ctx),
+                pairs.stampede(ctx),
+                pairs.token_stampede(ctx),
+                pages.three_pages(ctx),
+                pages.three_pages_vs_one_round_trip_more(ctx),
+                pages.three_pages_limits_on(ctx),
+            ]
             rows += protection_pairs.limiter_overhead(ctx)
             rows += protection_pairs.without_protection(ctx)
             gunicorn = servers.start_gunicorn(workdir, env)
@@ -143,8 +186,11 @@ def main() -> int:
         except BaseException:
             for log in ("connect.log", "upstream.log", "gunicorn.log", "instance-1.log", "instance-2.log"):
                 if (workdir / log).exists():
-                    print(f"--- last lines of {log}:\n" + "\n".join(
-                        (workdir / log).read_text(errors="replace").splitlines()[-15:]), file=sys.stderr)
+                    print(
+                        f"--- last lines of {log}:\n"
+                        + "\n".join((workdir / log).read_text(errors="replace").splitlines()[-15:]),
+                        file=sys.stderr,
+                    )
             raise
         finally:
             for process in reversed(started):

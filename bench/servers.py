@@ -1,6 +1,7 @@
 """What the bench starts on 127.0.0.1, each in its own process group so that stop() ends it and all its children:
 the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn with the repository's
 gunicorn.conf.py, as `make serve` runs it (workers and threads given by the bench)."""
+
 import socket
 import subprocess
 import sys
@@ -38,9 +39,14 @@ def write_certificates(workdir: Path) -> tuple[Path, Path, Path]:
 
 def start_upstream(workdir: Path, cert: Path, key: Path) -> Started:
     log = open(workdir / "upstream.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "bench.upstream", str(cert), str(key)], cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.upstream", str(cert), str(key)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     line = process.stdout.readline()
     if not line.strip().isdigit():
         Started(process, 0).stop()
@@ -55,13 +61,24 @@ def start_gunicorn(workdir: Path, env: dict, *, workers: int = 2, threads: int =
     listener.bind(("127.0.0.1", 0))  # gunicorn inherits the bound socket: no race for the port
     listener.listen(128)
     port = listener.getsockname()[1]
-    env = {**env, "CONNECT_BIND": f"fd://{listener.fileno()}", "CONNECT_WORKERS": str(workers),
-           "CONNECT_THREADS": str(threads)}
+    env = {
+        **env,
+        "CONNECT_BIND": f"fd://{listener.fileno()}",
+        "CONNECT_WORKERS": str(workers),
+        "CONNECT_THREADS": str(threads),
+    }
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
     with open(workdir / f"{name}.log", "ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[listener.fileno()],
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            pass_fds=[listener.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     listener.close()
     started = Started(process, port)
     try:

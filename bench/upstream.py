@@ -6,6 +6,7 @@ Routes: /options and /paged (a small issue list, whatever page is asked), /slow 
 requests worked on at once), /_stats (requests per path, TLS handshakes so far, the most /typist requests at once
 and, with ?arrivals=/typist, when each request for that path arrived: time.monotonic(), the machine's clock).
 """
+
 import collections
 import json
 import ssl
@@ -25,14 +26,18 @@ def slow(body: bytes, seconds: float):
     def route(handler):
         time.sleep(seconds)
         send(handler, 200, body)
+
     return route
 
 
 def token(handler):
     handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
     time.sleep(0.1)
-    send(handler, 200, json.dumps({"access_token": f"bench-{uuid.uuid4().hex}", "token_type": "Bearer",
-                                   "expires_in": 3600}).encode())
+    send(
+        handler,
+        200,
+        json.dumps({"access_token": f"bench-{uuid.uuid4().hex}", "token_type": "Bearer", "expires_in": 3600}).encode(),
+    )
 
 
 def stats(handler):
@@ -53,9 +58,15 @@ def main(cert: str, key: str) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     small = small_answer()
-    routes = {"/options": answer(200, small), "/paged": answer(200, small), "/slow": slow(small, 0.2),
-              "/large": answer(200, large_answer()), "/token": token,
-              "/typist": https_server.working(answer(200, small), seconds=0.05), "/_stats": stats}
+    routes = {
+        "/options": answer(200, small),
+        "/paged": answer(200, small),
+        "/slow": slow(small, 0.2),
+        "/large": answer(200, large_answer()),
+        "/token": token,
+        "/typist": https_server.working(answer(200, small), seconds=0.05),
+        "/_stats": stats,
+    }
     server = HTTPSTestServer(context, routes).start()
     print(server.port, flush=True)
     threading.Event().wait()

@@ -5,6 +5,7 @@ whoever implements it: the session and the user (the sign-in), the item's curren
 cached answer (one Redis GET); then it sends the same constant body. It shows how much of the gap to the constant
 view is that I/O rather than Connect's own work.
 """
+
 import json
 
 from django.core.cache import cache
@@ -39,8 +40,10 @@ def constant_json_after_reads(request):
     return HttpResponse(CONSTANT_BODY, content_type="application/json")
 
 
-_VERSIONS_SQL = (f"SELECT i.config_version, d.config_version FROM {Item._meta.db_table} i "
-                 f"JOIN {Datasource._meta.db_table} d ON d.id = i.datasource_id WHERE i.id = %s")
+_VERSIONS_SQL = (
+    f"SELECT i.config_version, d.config_version FROM {Item._meta.db_table} i "
+    f"JOIN {Datasource._meta.db_table} d ON d.id = i.datasource_id WHERE i.id = %s"
+)
 
 urlpatterns = [
     path("bench/constant", constant_json),

@@ -1,4 +1,5 @@
 """Who may see Connect's configuration pages (signed-in staff only), and how the signed-in user is loaded."""
+
 from functools import wraps
 
 from django.contrib.auth import get_user_model

@@ -1,5 +1,6 @@
 """The environment Connect is configured from: the process environment, then the project's .env for what it leaves
 unset. Read by settings.py and by gunicorn.conf.py, which must agree on the call deadline (the worker timeout)."""
+
 from pathlib import Path
 
 import environ

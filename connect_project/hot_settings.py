@@ -6,6 +6,7 @@ setting changes (`setting_changed`, sent by override_settings and pytest-django'
 operator's settings still take effect at once. Only values that are plain and settings-only belong here; what a
 module builds from settings per process (protection/store.py's store per thread) compares `generation()` instead.
 """
+
 import threading
 
 from django.conf import settings

@@ -1,6 +1,7 @@
 """What every answer under /api/ has in common: it is JSON, errors included ({"error": {"code", "message"}}), never a
 login redirect, an HTML error page or a traceback. The views of the items and datasources APIs use `json_view`; the
 URL map sends everything else under /api/ (unknown paths, 404 and 500 handlers) here."""
+
 import time
 from functools import wraps
 
@@ -21,10 +22,15 @@ def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = Tru
 
     CSRF is not checked: these views change nothing, and a POST is answered 405 as JSON instead of Django's HTML
     CSRF page."""
+
     def refusal(request):
         if request.method not in methods:
-            return error_response("method_not_allowed", f"Use {' or '.join(methods)} for this URL.", 405,
-                                  headers={"Allow": ", ".join(methods)})
+            return error_response(
+                "method_not_allowed",
+                f"Use {' or '.join(methods)} for this URL.",
+                405,
+                headers={"Allow": ", ".join(methods)},
+            )
         if sign_in and not request.user.is_authenticated:
             return error_response("not_authenticated", "Sign in to use this API.", 401)
         if staff_only and not request.user.is_staff:

@@ -3,6 +3,7 @@
 The options endpoint reads the signed-in user and the item on every request (each keystroke); building those queries
 through the ORM cost more than running them. The rows are still read every time: only the SQL is kept.
 """
+
 import threading
 
 _PLACEHOLDER_PK = 2_147_483_000  # stands for the real id while a query is compiled

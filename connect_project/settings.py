@@ -1,5 +1,6 @@
 """Connect's settings: the environment (environment.py: variables, then .env) is parsed once here; code reads
 settings.CONNECT_*."""
+
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -26,7 +27,8 @@ if not FERNET_KEYS:
     if not DEBUG:
         raise ImproperlyConfigured(
             "FERNET_KEYS is not set: Connect will not start without a key to encrypt secrets. "
-            "Generate one with `python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
+            "Generate one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'` "
             "and set FERNET_KEYS (comma-separated, newest first)."
         )
     FERNET_KEYS = [SECRET_KEY]
@@ -97,10 +99,14 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:
 REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
 if REDIS_URL or REDIS_SENTINELS:
-    CACHES = redis_caches(url=REDIS_URL, sentinels=REDIS_SENTINELS,
-                          sentinel_master=env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
-                          db=env.int("REDIS_SENTINEL_DB", default=0), password=env.str("REDIS_PASSWORD", default=""),
-                          sentinel_password=env.str("REDIS_SENTINEL_PASSWORD", default=""))
+    CACHES = redis_caches(
+        url=REDIS_URL,
+        sentinels=REDIS_SENTINELS,
+        sentinel_master=env.str("REDIS_SENTINEL_MASTER", default="mymaster"),
+        db=env.int("REDIS_SENTINEL_DB", default=0),
+        password=env.str("REDIS_PASSWORD", default=""),
+        sentinel_password=env.str("REDIS_SENTINEL_PASSWORD", default=""),
+    )
     # Sessions are read from Redis (written through to the database): the options endpoint is hot.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     DJANGO_REDIS_IGNORE_EXCEPTIONS = True
@@ -136,8 +142,11 @@ STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 CONNECT_STATIC_MANIFEST = env.bool("CONNECT_STATIC_MANIFEST", default=not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if CONNECT_STATIC_MANIFEST
-                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if CONNECT_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 # Decided from the environment's DEBUG, not from settings.DEBUG at the first request (test runners turn it off).
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,4 +1,5 @@
 """Connect's URL map. Everything under /api/ answers JSON, errors and unknown URLs included (json_api.py)."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path

@@ -1,5 +1,6 @@
 """Support staff's view of datasources: secrets are never shown, only whether they are stored. The admin keeps the
 edit page's rules: the same header checks, old-mode secrets dropped, and no stored secret follows a new host."""
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -71,7 +72,8 @@ class DatasourceAdminForm(ProtectionFields, forms.ModelForm):
         if auth and self.instance.moves_to(base_url) and auth.secrets_left_behind_by_move():
             raise ValidationError(
                 "The API host changed and this datasource has stored secrets: change the base URL on the "
-                "datasource's edit page, where the secrets are entered again for the new host.")
+                "datasource's edit page, where the secrets are entered again for the new host."
+            )
         return base_url
 
 

@@ -1,4 +1,5 @@
 """The datasource JSON API for staff: read-only configuration, each secret a `<name>_set` boolean, never its value."""
+
 from django.http import JsonResponse
 
 from connect_project.json_api import error_response, json_view

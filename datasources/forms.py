@@ -1,4 +1,5 @@
 """The fields an administrator edits: wizard steps, server details, headers and write-only secrets."""
+
 import json
 
 from django import forms
@@ -15,14 +16,22 @@ SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_s
 
 
 class TypeForm(forms.Form):
-    type = forms.ChoiceField(label="Datasource type", choices=type_choices, widget=forms.RadioSelect,
-                             help_text="The kind of system Connect reads options from.")
+    type = forms.ChoiceField(
+        label="Datasource type",
+        choices=type_choices,
+        widget=forms.RadioSelect,
+        help_text="The kind of system Connect reads options from.",
+    )
 
 
 class NameForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=100, strip=True,
-                           help_text="A unique name, shown to administrators (1-100 characters, case is ignored "
-                                     "when checking uniqueness).")
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        strip=True,
+        help_text="A unique name, shown to administrators (1-100 characters, case is ignored "
+        "when checking uniqueness).",
+    )
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
@@ -44,17 +53,21 @@ class ModelErrorsOnShownFields:
                 error_dict = dict(errors.error_dict)
                 top = list(error_dict.pop(NON_FIELD_ERRORS, []))
                 for field in unshown:
-                    top += [ValidationError(f"{message} {self.unshown_field_hint}".strip())
-                            for message in ValidationError(error_dict.pop(field)).messages]
+                    top += [
+                        ValidationError(f"{message} {self.unshown_field_hint}".strip())
+                        for message in ValidationError(error_dict.pop(field)).messages
+                    ]
                 error_dict[NON_FIELD_ERRORS] = top
                 errors = ValidationError(error_dict)
         super()._update_errors(errors)
 
 
 PROTECTION_FIELDS = ["calls_per_second", "concurrent_calls", "stale_if_error", "stale_max_age_seconds"]
-PROTECTION_VALIDATORS = {"calls_per_second": validators.validate_calls_per_second,
-                         "concurrent_calls": validators.validate_concurrent_calls,
-                         "stale_max_age_seconds": validators.validate_stale_seconds}
+PROTECTION_VALIDATORS = {
+    "calls_per_second": validators.validate_calls_per_second,
+    "concurrent_calls": validators.validate_concurrent_calls,
+    "stale_max_age_seconds": validators.validate_stale_seconds,
+}
 
 
 class ProtectionFields:
@@ -67,8 +80,9 @@ class ProtectionFields:
             field = self.fields.get(name)
             if field is None:
                 continue
-            field.validators = [v for v in field.validators
-                                if not isinstance(v, (MinValueValidator, MaxValueValidator))] + [validate]
+            field.validators = [
+                v for v in field.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))
+            ] + [validate]
             field.widget.attrs.pop("max", None)
             field.widget.attrs.setdefault("min", 0)
         if "calls_per_second" in self.fields:
@@ -111,8 +125,10 @@ class HeaderForm(forms.ModelForm):
     class Meta:
         model = Header
         fields = ["name", "value"]
-        widgets = {"name": forms.TextInput(attrs={"placeholder": "X-Custom-Header", "aria-label": "Header name"}),
-                   "value": forms.TextInput(attrs={"aria-label": "Header value"})}
+        widgets = {
+            "name": forms.TextInput(attrs={"placeholder": "X-Custom-Header", "aria-label": "Header name"}),
+            "value": forms.TextInput(attrs={"aria-label": "Header value"}),
+        }
 
     def clean_name(self):
         return self.cleaned_data["name"].strip()
@@ -127,7 +143,7 @@ class HeaderForm(forms.ModelForm):
 class BaseHeaderFormSet(BaseInlineFormSet):
     default_error_messages = {
         "too_many_forms": f"A datasource can have at most {validators.MAX_HEADERS} custom headers: remove one "
-                          f"before adding another.",
+        f"before adding another.",
     }
 
     def clean(self):
@@ -169,8 +185,14 @@ class BaseHeaderFormSet(BaseInlineFormSet):
 
 def header_formset_class(extra: int = 1):
     return inlineformset_factory(
-        Datasource, Header, form=HeaderForm, formset=BaseHeaderFormSet, extra=extra,
-        max_num=validators.MAX_HEADERS, validate_max=True, absolute_max=validators.MAX_HEADERS + 50,
+        Datasource,
+        Header,
+        form=HeaderForm,
+        formset=BaseHeaderFormSet,
+        extra=extra,
+        max_num=validators.MAX_HEADERS,
+        validate_max=True,
+        absolute_max=validators.MAX_HEADERS + 50,
         can_delete=True,
     )
 
@@ -178,26 +200,50 @@ def header_formset_class(extra: int = 1):
 class AuthForm(forms.ModelForm):
     """Authentication. Secrets are write-only: never rendered, blank keeps the stored value, "clear" removes it."""
 
-    password = forms.CharField(label="Password", required=False, strip=False,
-                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}))
-    api_key_value = forms.CharField(label="Key value", required=False, strip=False,
-                                    widget=forms.PasswordInput(render_value=False,
-                                                               attrs={"autocomplete": "new-password"}))
-    client_secret = forms.CharField(label="Client secret", required=False, strip=False,
-                                    widget=forms.PasswordInput(render_value=False,
-                                                               attrs={"autocomplete": "new-password"}))
+    password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    api_key_value = forms.CharField(
+        label="Key value",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
     clear_password = forms.BooleanField(label="Clear the stored password", required=False)
     clear_api_key_value = forms.BooleanField(label="Clear the stored key value", required=False)
     clear_client_secret = forms.BooleanField(label="Clear the stored client secret", required=False)
     extra_token_params = forms.CharField(
-        label="Extra token parameters", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text='Optional JSON object sent with the token request, e.g. {"audience": "https://api.example.com"}.')
+        label="Extra token parameters",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='Optional JSON object sent with the token request, e.g. {"audience": "https://api.example.com"}.',
+    )
 
     class Meta:
         model = AuthConfig
-        fields = ["mode", "username", "api_key_location", "api_key_name", "provider", "tenant",
-                  "authorization_url", "token_url", "client_id", "scopes", "extra_token_params",
-                  "client_auth_method"]
+        fields = [
+            "mode",
+            "username",
+            "api_key_location",
+            "api_key_name",
+            "provider",
+            "tenant",
+            "authorization_url",
+            "token_url",
+            "client_id",
+            "scopes",
+            "extra_token_params",
+            "client_auth_method",
+        ]
         widgets = {"mode": forms.RadioSelect, "api_key_location": forms.RadioSelect}
 
     def __init__(self, *args, origin_changed: bool = False, **kwargs):
@@ -209,8 +255,11 @@ class AuthForm(forms.ModelForm):
         self.fields["username"].widget.attrs["autocomplete"] = "off"
         # A provider preset is chosen with a select; the OAuth issue fills the presets.
         self.fields["provider"] = forms.ChoiceField(
-            label="Provider preset", choices=preset_choices(), required=False,
-            help_text="Fills the URLs and the provider's quirks; every field stays editable.")
+            label="Provider preset",
+            choices=preset_choices(),
+            required=False,
+            help_text="Fills the URLs and the provider's quirks; every field stays editable.",
+        )
         if not self.is_bound:
             # The model holds a dict; the wizard's back/forward hands back the text that was typed.
             params = self.initial.get("extra_token_params") or ""
@@ -229,8 +278,11 @@ class AuthForm(forms.ModelForm):
                 # Nothing to clear: the box would only confuse.
                 del self.fields[f"clear_{secret}"]
             state = "stored" if self.stored[secret] else "not set"
-            self.fields[secret].help_text = (
-                f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value.")
+            self.fields[
+                secret
+            ].help_text = (
+                f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value."
+            )
 
     def clean(self):
         """A provider preset fills the URLs and scopes left blank; typed values always win."""
@@ -238,8 +290,11 @@ class AuthForm(forms.ModelForm):
         if data.get("mode") != "oauth2_authorization_code":
             return data
         preset = get_preset(data.get("provider"))
-        for field, value in (("authorization_url", preset.authorization_url), ("token_url", preset.token_url),
-                             ("scopes", preset.default_scopes)):
+        for field, value in (
+            ("authorization_url", preset.authorization_url),
+            ("token_url", preset.token_url),
+            ("scopes", preset.default_scopes),
+        ):
             if value and not data.get(field) and field not in self.errors:
                 data[field] = value
         if preset.needs_tenant and not (data.get("tenant") or "").strip():
@@ -248,8 +303,10 @@ class AuthForm(forms.ModelForm):
 
     def preset_data(self) -> dict:
         """For the page's script: what each provider preset fills in."""
-        return {key: {"authorization_url": p.authorization_url, "token_url": p.token_url,
-                      "scopes": p.default_scopes} for key, p in PRESETS.items()}
+        return {
+            key: {"authorization_url": p.authorization_url, "token_url": p.token_url, "scopes": p.default_scopes}
+            for key, p in PRESETS.items()
+        }
 
     def clean_extra_token_params(self):
         raw = (self.cleaned_data.get("extra_token_params") or "").strip()
@@ -258,7 +315,7 @@ class AuthForm(forms.ModelForm):
         try:
             value = json.loads(raw)
         except ValueError:
-            raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.')
+            raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.') from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ValidationError('Enter a JSON object of text values, e.g. {"audience": "https://api"}.')
         return value
@@ -277,8 +334,9 @@ class AuthForm(forms.ModelForm):
         data = getattr(self, "cleaned_data", {})
         mode = data.get("mode") or self.instance.mode
         replaced = {s for s in ENTERED_SECRETS if data.get(s) or data.get(f"clear_{s}")}
-        left_behind = self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) \
-            if self.origin_changed else []
+        left_behind = (
+            self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) if self.origin_changed else []
+        )
         for secret in ENTERED_SECRETS:
             entered = data.get(secret) or ""
             # The refusals below leave the stored value in place (nothing is saved anyway), so that the model's
@@ -290,14 +348,18 @@ class AuthForm(forms.ModelForm):
             elif entered:
                 setattr(self.instance, secret, entered)
             elif secret in left_behind:
-                self.add_error(secret, f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
-                                       f"so a stored secret never follows a datasource to another host.")
+                self.add_error(
+                    secret,
+                    f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
+                    f"so a stored secret never follows a datasource to another host.",
+                )
         self.instance.mode = mode
         self.instance.drop_secrets_not_used_by_mode()
         super()._post_clean()
         if self.errors:
             return
         if self.instance.clear_tokens_if_rebound(original=self.original, moved=self.origin_changed):
-            self.notes.append("The stored OAuth tokens were removed because the authentication or the API host "
-                              "changed: connect again.")
-
+            self.notes.append(
+                "The stored OAuth tokens were removed because the authentication or the API host "
+                "changed: connect again."
+            )

@@ -1,4 +1,5 @@
 """Datasources, their custom headers and their authentication: data and invariants only, no I/O."""
+
 import uuid
 
 from django.core.exceptions import ValidationError
@@ -39,43 +40,64 @@ class Datasource(VersionedConfiguration):
     type = models.CharField(max_length=40, choices=type_choices, default="rest_api")
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters.")
     base_url = models.CharField(
-        "API base URL", max_length=2000, validators=[validators.validate_https_url],
+        "API base URL",
+        max_length=2000,
+        validators=[validators.validate_https_url],
         help_text="https:// only. Item queries are appended to it, e.g. https://jira.example.com/rest/api/2",
     )
     documentation_url = models.CharField(
-        "API documentation URL", max_length=2000, blank=True, validators=[validators.validate_https_url],
+        "API documentation URL",
+        max_length=2000,
+        blank=True,
+        validators=[validators.validate_https_url],
         help_text="Optional link to the API's documentation, shown on the datasource and item pages.",
     )
     test_url = models.CharField(
-        "API test URL", max_length=2000, blank=True, validators=[validators.validate_test_url],
+        "API test URL",
+        max_length=2000,
+        blank=True,
+        validators=[validators.validate_test_url],
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
-                  "HTTP 200. Without it, Test connection tries the base URL.",
+        "HTTP 200. Without it, Test connection tries the base URL.",
     )
     # Protecting the API (SPEC 8, datasources/services/protection/): shared by every process through Redis.
     calls_per_second = models.FloatField(
-        "Calls per second", default=10, validators=[validators.validate_calls_per_second],
+        "Calls per second",
+        default=10,
+        validators=[validators.validate_calls_per_second],
         help_text="At most this many calls to the API per second, from all of Connect (bursts of up to one "
-                  "second's worth). 0 = no limit.")
+        "second's worth). 0 = no limit.",
+    )
     concurrent_calls = models.PositiveIntegerField(
-        "Concurrent calls", default=5, validators=[validators.validate_concurrent_calls],
+        "Concurrent calls",
+        default=5,
+        validators=[validators.validate_concurrent_calls],
         help_text="At most this many calls to the API at the same time. 0 = no limit. A caller over a limit "
-                  "waits briefly, then gets a “rate limited” error.")
+        "waits briefly, then gets a “rate limited” error.",
+    )
     stale_if_error = models.BooleanField(
-        "Serve the last good answer when the API fails", default=False,
+        "Serve the last good answer when the API fails",
+        default=False,
         help_text="Off: a failed call is an error, as usual. On: when a call fails (or Connect is holding calls "
-                  "back), the last good answer for the same query is served, marked as stale with its age.")
+        "back), the last good answer for the same query is served, marked as stale with its age.",
+    )
     stale_max_age_seconds = models.PositiveIntegerField(
-        "Oldest answer served when the API fails (seconds)", default=3600,
+        "Oldest answer served when the API fails (seconds)",
+        default=3600,
         validators=[validators.validate_stale_seconds],
         help_text="Only with the option above: 60 to 86,400 (24 hours). Fresh answers are still cached "
-                  "for 5 minutes as usual.")
+        "for 5 minutes as usual.",
+    )
     # config_version (VersionedConfiguration) changes on every save of the datasource, its headers or its auth.
 
     class Meta:
         ordering = [Lower("name")]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="datasource_name_ci_unique",
-                                    violation_error_message="A datasource with this name already exists."),
+            models.UniqueConstraint(
+                Lower("name"),
+                name="datasource_name_ci_unique",
+                violation_error_message="A datasource with this name already exists.",
+            ),
         ]
 
     def __str__(self):
@@ -115,8 +137,12 @@ class Header(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint("datasource", Lower("name"), name="header_name_ci_unique_per_datasource",
-                                    violation_error_message="This header is already set on this datasource."),
+            models.UniqueConstraint(
+                "datasource",
+                Lower("name"),
+                name="header_name_ci_unique_per_datasource",
+                violation_error_message="This header is already set on this datasource.",
+            ),
         ]
 
     def __str__(self):
@@ -185,17 +211,37 @@ MODE_FIELDS = {
     AuthMode.NONE: (),
     AuthMode.BASIC: ("username", "password"),
     AuthMode.API_KEY: ("api_key_location", "api_key_name", "api_key_value"),
-    AuthMode.OAUTH2_CLIENT_CREDENTIALS: ("token_url", "client_id", "client_secret", "scopes",
-                                         "extra_token_params", "client_auth_method"),
-    AuthMode.OAUTH2_AUTHORIZATION_CODE: ("provider", "tenant", "authorization_url", "token_url", "client_id",
-                                         "client_secret", "scopes", "client_auth_method"),
+    AuthMode.OAUTH2_CLIENT_CREDENTIALS: (
+        "token_url",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "extra_token_params",
+        "client_auth_method",
+    ),
+    AuthMode.OAUTH2_AUTHORIZATION_CODE: (
+        "provider",
+        "tenant",
+        "authorization_url",
+        "token_url",
+        "client_id",
+        "client_secret",
+        "scopes",
+        "client_auth_method",
+    ),
 }
 ENTERED_SECRETS = ("password", "api_key_value", "client_secret")
 TOKEN_SECRETS = ("access_token", "refresh_token")
 SECRET_FIELDS = ENTERED_SECRETS + TOKEN_SECRETS
 # What the OAuth flows record about the stored token (not secret: shown on pages, in the admin and the API).
-TOKEN_STATUS_FIELDS = ("token_expires_at", "token_scopes", "connected_at", "last_refresh_at", "last_error",
-                       "reconnect_needed")
+TOKEN_STATUS_FIELDS = (
+    "token_expires_at",
+    "token_scopes",
+    "connected_at",
+    "last_refresh_at",
+    "last_error",
+    "reconnect_needed",
+)
 TOKEN_STATE_FIELDS = TOKEN_SECRETS + TOKEN_STATUS_FIELDS
 # Changing one of these makes stored OAuth tokens meaningless.
 TOKEN_BINDING_FIELDS = ("mode", "client_id", "token_url", "authorization_url", "scopes", "tenant", "provider")
@@ -219,25 +265,35 @@ class AuthConfig(models.Model):
     username = models.CharField(max_length=200, blank=True)
     password = EncryptedTextField(blank=True, default="")
 
-    api_key_location = models.CharField("Send the key as", max_length=10, choices=ApiKeyLocation.choices,
-                                        default=ApiKeyLocation.HEADER)
-    api_key_name = models.CharField("Key name", max_length=200, blank=True,
-                                    help_text="The header or query parameter name, e.g. X-API-Key or api_key.")
+    api_key_location = models.CharField(
+        "Send the key as", max_length=10, choices=ApiKeyLocation.choices, default=ApiKeyLocation.HEADER
+    )
+    api_key_name = models.CharField(
+        "Key name",
+        max_length=200,
+        blank=True,
+        help_text="The header or query parameter name, e.g. X-API-Key or api_key.",
+    )
     api_key_value = EncryptedTextField("Key value", blank=True, default="")
 
     provider = models.CharField("Provider preset", max_length=40, blank=True, default="custom")
     tenant = models.CharField(max_length=200, blank=True, help_text="Microsoft Graph only: tenant id or domain.")
-    authorization_url = models.CharField("Authorization URL", max_length=2000, blank=True,
-                                         validators=[validators.validate_https_url])
+    authorization_url = models.CharField(
+        "Authorization URL", max_length=2000, blank=True, validators=[validators.validate_https_url]
+    )
     token_url = models.CharField("Token URL", max_length=2000, blank=True, validators=[validators.validate_https_url])
     client_id = models.CharField("Client ID", max_length=500, blank=True)
     client_secret = EncryptedTextField(blank=True, default="")
     scopes = models.CharField(max_length=2000, blank=True, help_text="Space-separated scopes.")
     extra_token_params = models.JSONField(
-        "Extra token parameters", default=dict, blank=True,
-        help_text='Sent with the token request, e.g. {"audience": "https://api.example.com"}.')
-    client_auth_method = models.CharField("Client authentication", max_length=10,
-                                          choices=ClientAuthMethod.choices, default=ClientAuthMethod.BASIC)
+        "Extra token parameters",
+        default=dict,
+        blank=True,
+        help_text='Sent with the token request, e.g. {"audience": "https://api.example.com"}.',
+    )
+    client_auth_method = models.CharField(
+        "Client authentication", max_length=10, choices=ClientAuthMethod.choices, default=ClientAuthMethod.BASIC
+    )
 
     # Filled by the OAuth flows, never by a person.
     access_token = EncryptedTextField(blank=True, default="", editable=False)
@@ -268,7 +324,8 @@ class AuthConfig(models.Model):
             except ValidationError as exc:
                 errors["api_key_value"] = exc.messages
         if not isinstance(self.extra_token_params, dict) or not all(
-                isinstance(v, str) for v in (self.extra_token_params or {}).values()):
+            isinstance(v, str) for v in (self.extra_token_params or {}).values()
+        ):
             errors["extra_token_params"] = 'Enter a JSON object of text values, e.g. {"audience": "https://api"}.'
         if errors:
             raise ValidationError(errors)

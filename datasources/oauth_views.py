@@ -1,4 +1,5 @@
 """OAuth2 authorization-code pages: connect (to the provider), the callback, disconnect."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseRedirect
@@ -7,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from connect_project.auth import staff_required
+
 from .models import AuthConfig
 from .services import errors, oauth
 
@@ -26,8 +28,9 @@ def oauth_connect(request, pk):
     if not request.session.session_key:
         request.session.save()
     try:
-        url = oauth.start_authorization(auth=auth, user=request.user, session_key=request.session.session_key,
-                                        redirect_uri=callback_url(request))
+        url = oauth.start_authorization(
+            auth=auth, user=request.user, session_key=request.session.session_key, redirect_uri=callback_url(request)
+        )
     except errors.DatasourceError as exc:
         messages.error(request, exc.message)
         return redirect("datasources:detail", pk=pk)
@@ -48,14 +51,19 @@ def oauth_disconnect(request, pk):
 def oauth_callback(request):
     params = request.GET
     try:
-        row = oauth.claim_state(state=params.get("state", ""), user=request.user,
-                                session_key=request.session.session_key or "")
+        row = oauth.claim_state(
+            state=params.get("state", ""), user=request.user, session_key=request.session.session_key or ""
+        )
     except errors.DatasourceError as exc:
         response = render(request, "datasources/oauth_refused.html", {"message": exc.message}, status=400)
         return _no_referrer(response)
     try:
-        auth = oauth.complete_authorization(row=row, code=params.get("code", ""), error=params.get("error", ""),
-                                            error_description=params.get("error_description", ""))
+        auth = oauth.complete_authorization(
+            row=row,
+            code=params.get("code", ""),
+            error=params.get("error", ""),
+            error_description=params.get("error_description", ""),
+        )
     except errors.DatasourceError as exc:
         messages.error(request, exc.message)
     else:

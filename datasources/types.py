@@ -1,4 +1,5 @@
 """The registry of datasource types: adding a type means adding an entry here, not a branch elsewhere."""
+
 from dataclasses import dataclass
 
 

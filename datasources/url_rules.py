@@ -5,12 +5,13 @@ these, so a URL accepted at save is a URL the client will call.
 
 A rule never quotes the URL it refuses (it may hold a secret): callers add the context they can show.
 """
+
 import functools
 import re
 from urllib.parse import unquote, urlsplit
 
-from django.core.validators import URLValidator
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -64,8 +65,9 @@ def check_https_url(url: str) -> str:
         scheme = f"{parts.scheme}://" if parts.scheme else "no scheme"
         raise URLRuleError(f"Only https:// URLs are accepted (got {scheme}).", "https_only")
     if "@" in parts.netloc:
-        raise URLRuleError("Do not put a user name or password in the URL: use the authentication section.",
-                           "credentials_in_url")
+        raise URLRuleError(
+            "Do not put a user name or password in the URL: use the authentication section.", "credentials_in_url"
+        )
     if not parts.hostname:
         raise URLRuleError("The URL needs a host name, as in https://api.example.com.", "no_host")
     if parts.fragment or "#" in url:
@@ -98,23 +100,33 @@ def check_path_and_query(path_and_query: str) -> str:
     the query string (?user=me@example.com), where it cannot change the host. Returns it; raises URLRuleError."""
     text = path_and_query or ""
     if CONTROL.search(text) or "\\" in text:
-        raise URLRuleError("Backslashes and control characters (such as line breaks) are not allowed in a path "
-                           "or query.", "bad_chars")
+        raise URLRuleError(
+            "Backslashes and control characters (such as line breaks) are not allowed in a path or query.", "bad_chars"
+        )
     if "#" in text:
         raise URLRuleError("Remove the #fragment: it is never sent to a server.", "fragment")
     if text.startswith("//") or SCHEME_PREFIX.match(text):
-        raise URLRuleError("This names another address (“//” at the start, or a scheme such as https: or "
-                           "javascript:): enter a path and query string such as /search?q=1, not a full URL. "
-                           "The host always comes from the base URL.", "another_address")
+        raise URLRuleError(
+            "This names another address (“//” at the start, or a scheme such as https: or "
+            "javascript:): enter a path and query string such as /search?q=1, not a full URL. "
+            "The host always comes from the base URL.",
+            "another_address",
+        )
     path = fully_decoded(text.partition("?")[0])
     if CONTROL.search(path) or "\\" in path:
         raise URLRuleError("The path contains percent-encoded backslashes or control characters.", "bad_chars")
     if "@" in path:
-        raise URLRuleError("“@” is not allowed in the path: it could name another host. (In the query string it "
-                           "is allowed, e.g. ?user=me@example.com.)", "at_in_path")
+        raise URLRuleError(
+            "“@” is not allowed in the path: it could name another host. (In the query string it "
+            "is allowed, e.g. ?user=me@example.com.)",
+            "at_in_path",
+        )
     if has_dot_segment(path):
-        raise URLRuleError("Remove the “.” and “..” path segments (also percent-encoded ones such as %2e%2e or "
-                           "..%2f): the path must stay under the base URL.", "dot_segments")
+        raise URLRuleError(
+            "Remove the “.” and “..” path segments (also percent-encoded ones such as %2e%2e or "
+            "..%2f): the path must stay under the base URL.",
+            "dot_segments",
+        )
     return path_and_query
 
 

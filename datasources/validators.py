@@ -1,5 +1,6 @@
 """Validation rules of SPEC 1.2-1.3 as Django validators, shared by the models, forms, admin and API. The URL rules
 themselves are url_rules.py's (the client calls the same ones)."""
+
 import re
 
 from django.core.exceptions import ValidationError
@@ -14,9 +15,27 @@ HEADER_NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 FORBIDDEN_HEADER_NAMES = frozenset(
     name.lower()
     for name in (
-        "Accept-Charset", "Accept-Encoding", "Access-Control-Request-Headers", "Access-Control-Request-Method",
-        "Connection", "Content-Length", "Cookie", "Cookie2", "Date", "DNT", "Expect", "Host", "Keep-Alive",
-        "Origin", "Referer", "Set-Cookie", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Via",
+        "Accept-Charset",
+        "Accept-Encoding",
+        "Access-Control-Request-Headers",
+        "Access-Control-Request-Method",
+        "Connection",
+        "Content-Length",
+        "Cookie",
+        "Cookie2",
+        "Date",
+        "DNT",
+        "Expect",
+        "Host",
+        "Keep-Alive",
+        "Origin",
+        "Referer",
+        "Set-Cookie",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Via",
     )
 )
 FORBIDDEN_HEADER_PREFIXES = ("proxy-", "sec-")
@@ -49,22 +68,28 @@ def validate_header_name(value: str) -> None:
     if not HEADER_NAME_RE.match(value or ""):
         raise ValidationError(
             "“%(name)s” is not a valid header name: use letters, digits and ! # $ %% & ' * + - . ^ _ ` | ~ only.",
-            code="header_token", params={"name": value})
+            code="header_token",
+            params={"name": value},
+        )
     lowered = value.lower()
     if lowered == "authorization":
         raise ValidationError(
             "The Authorization header cannot be set here: choose an authentication mode below instead.",
-            code="header_authorization")
+            code="header_authorization",
+        )
     if lowered in FORBIDDEN_HEADER_NAMES or lowered.startswith(FORBIDDEN_HEADER_PREFIXES):
         raise ValidationError(
             "The header “%(name)s” is forbidden: browsers and HTTP clients control it themselves.",
-            code="header_forbidden", params={"name": value})
+            code="header_forbidden",
+            params={"name": value},
+        )
 
 
 def validate_header_value(value: str) -> None:
     if any(ch in (value or "") for ch in "\r\n\x00"):
-        raise ValidationError("A header value cannot contain line breaks (CR, LF) or NUL characters.",
-                              code="header_value")
+        raise ValidationError(
+            "A header value cannot contain line breaks (CR, LF) or NUL characters.", code="header_value"
+        )
 
 
 # --- limits protecting an API (SPEC 8) ------------------------------------------------------------------------
@@ -76,17 +101,23 @@ MIN_STALE_SECONDS = 60
 
 def validate_calls_per_second(value) -> None:
     if value is None or not 0 <= value <= MAX_CALLS_PER_SECOND:
-        raise ValidationError(f"Enter a number of calls per second from 0 (no limit) to {MAX_CALLS_PER_SECOND:,}, "
-                              "e.g. 10 or 0.5.", code="calls_per_second")
+        raise ValidationError(
+            f"Enter a number of calls per second from 0 (no limit) to {MAX_CALLS_PER_SECOND:,}, e.g. 10 or 0.5.",
+            code="calls_per_second",
+        )
 
 
 def validate_concurrent_calls(value) -> None:
     if value is None or not 0 <= value <= MAX_CONCURRENT_CALLS:
-        raise ValidationError(f"Enter a whole number of concurrent calls from 0 (no limit) to "
-                              f"{MAX_CONCURRENT_CALLS:,}.", code="concurrent_calls")
+        raise ValidationError(
+            f"Enter a whole number of concurrent calls from 0 (no limit) to {MAX_CONCURRENT_CALLS:,}.",
+            code="concurrent_calls",
+        )
 
 
 def validate_stale_seconds(value) -> None:
     if value is None or not MIN_STALE_SECONDS <= value <= MAX_STALE_SECONDS:
-        raise ValidationError(f"Enter a number of seconds from {MIN_STALE_SECONDS} to {MAX_STALE_SECONDS:,} "
-                              "(24 hours).", code="stale_seconds")
+        raise ValidationError(
+            f"Enter a number of seconds from {MIN_STALE_SECONDS} to {MAX_STALE_SECONDS:,} (24 hours).",
+            code="stale_seconds",
+        )

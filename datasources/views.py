@@ -1,4 +1,5 @@
 """Datasource pages: glue between requests, forms and the configuration service."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import RestrictedError
@@ -64,8 +65,7 @@ def wizard_name(request):
             return redirect("datasources:wizard_config")
     else:
         form = NameForm(initial={"name": wizard.get("name", "")})
-    return render(request, "datasources/wizard_name.html",
-                  {"form": form, "step": 2, "type": get_type(wizard["type"])})
+    return render(request, "datasources/wizard_name.html", {"form": form, "step": 2, "type": get_type(wizard["type"])})
 
 
 @staff_required
@@ -86,8 +86,12 @@ def wizard_config(request):
             return redirect("datasources:wizard_name")
         if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid():
             datasource = configuration.create_datasource(
-                type_key=wizard["type"], name=wizard["name"], server_form=server_form,
-                header_formset=header_formset, auth_form=auth_form)
+                type_key=wizard["type"],
+                name=wizard["name"],
+                server_form=server_form,
+                header_formset=header_formset,
+                auth_form=auth_form,
+            )
             request.session.pop(WIZARD_KEY, None)
             messages.success(request, f"Datasource “{datasource.name}” created.")
             return redirect("datasources:detail", pk=datasource.pk)
@@ -99,10 +103,18 @@ def wizard_config(request):
         server_form = ServerDetailsForm(instance=draft, initial=config.get("server", {}))
         header_formset = header_formset_class(extra=len(rows) + 1)(instance=draft, prefix="headers", initial=rows)
         auth_form = AuthForm(instance=AuthConfig(), prefix="auth", initial=config.get("auth", {}))
-    return render(request, "datasources/wizard_config.html", {
-        "step": 3, "name": wizard["name"], "type": get_type(wizard["type"]),
-        "server_form": server_form, "header_formset": header_formset, "auth_form": auth_form,
-    })
+    return render(
+        request,
+        "datasources/wizard_config.html",
+        {
+            "step": 3,
+            "name": wizard["name"],
+            "type": get_type(wizard["type"]),
+            "server_form": server_form,
+            "header_formset": header_formset,
+            "auth_form": auth_form,
+        },
+    )
 
 
 def _typed_config(request, header_formset) -> dict:
@@ -114,14 +126,21 @@ def _typed_config(request, header_formset) -> dict:
 
 @staff_required
 def datasource_detail(request, pk):
-    datasource = get_object_or_404(
-        Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
+    datasource = get_object_or_404(Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
-    return render(request, "datasources/detail.html",
-                  {"datasource": datasource, "auth": auth, "callback_url": callback_url(request), "check": check,
-                   "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
-                   "protection": protection.status_for(datasource)})
+    return render(
+        request,
+        "datasources/detail.html",
+        {
+            "datasource": datasource,
+            "auth": auth,
+            "callback_url": callback_url(request),
+            "check": check,
+            "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
+            "protection": protection.status_for(datasource),
+        },
+    )
 
 
 @staff_required
@@ -137,8 +156,7 @@ def datasource_edit(request, pk):
         moved = server_valid and datasource.origin != stored_origin  # the form has set the new base URL
         auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=moved)
         if server_valid & header_formset.is_valid() & auth_form.is_valid():
-            configuration.update_datasource(server_form=server_form, header_formset=header_formset,
-                                            auth_form=auth_form)
+            configuration.update_datasource(server_form=server_form, header_formset=header_formset, auth_form=auth_form)
             for note in auth_form.notes:
                 messages.warning(request, note)
             messages.success(request, f"Datasource “{datasource.name}” saved.")
@@ -149,10 +167,16 @@ def datasource_edit(request, pk):
         server_form = DatasourceEditForm(instance=datasource)
         header_formset = header_formset_class(extra=1)(instance=datasource, prefix="headers")
         auth_form = AuthForm(instance=auth, prefix="auth")
-    return render(request, "datasources/edit.html", {
-        "datasource": datasource, "server_form": server_form, "header_formset": header_formset,
-        "auth_form": auth_form,
-    })
+    return render(
+        request,
+        "datasources/edit.html",
+        {
+            "datasource": datasource,
+            "server_form": server_form,
+            "header_formset": header_formset,
+            "auth_form": auth_form,
+        },
+    )
 
 
 @staff_required
@@ -166,8 +190,11 @@ def datasource_delete(request, pk):
         except RestrictedError as exc:
             # Items of other datasources are bound to its items (their fields wait for them): nothing is deleted.
             holders = sorted({str(obj) for obj in exc.restricted_objects})
-            messages.error(request, f"Datasource “{name}” was not deleted: other items are bound to its items "
-                                    f"({'; '.join(holders)}). Unbind them first.")
+            messages.error(
+                request,
+                f"Datasource “{name}” was not deleted: other items are bound to its items "
+                f"({'; '.join(holders)}). Unbind them first.",
+            )
             return redirect("datasources:delete", pk=pk)
         messages.success(request, f"Datasource “{name}” deleted.")
         return redirect("datasources:list")

@@ -1,4 +1,5 @@
 """Support staff's view of connected items, with their bindings ("$country comes from the item Country")."""
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -19,8 +20,11 @@ class BindingFormSet(forms.BaseInlineFormSet):
                 continue
             name = data["dependency"]
             if name not in item.dependency_names:
-                form.add_error("dependency", f"“{name}” is not a dependency of this item (declared: "
-                                             f"{', '.join(item.dependency_names) or 'none'}).")
+                form.add_error(
+                    "dependency",
+                    f"“{name}” is not a dependency of this item (declared: "
+                    f"{', '.join(item.dependency_names) or 'none'}).",
+                )
             elif name in sources:
                 form.add_error("dependency", f"${name} is bound twice.")
             else:

@@ -3,6 +3,7 @@
 Errors are always JSON {"error": {"code", "message"}} (connect_project/json_api.py): never a login redirect, a
 traceback, a secret or a raw upstream body.
 """
+
 import json
 import logging
 
@@ -60,8 +61,9 @@ def public_message(exc: errors.DatasourceError) -> str:
 def refusal_response(refusal: TokenRefused) -> JsonResponse:
     response = error_response(refusal.code, refusal.message, refusal.http_status)
     if refusal.http_status == 401:  # RFC 6750: the error is named only when a token was sent
-        response["WWW-Authenticate"] = "Bearer" if refusal.code == "not_authenticated" else \
-            'Bearer error="invalid_token"'
+        response["WWW-Authenticate"] = (
+            "Bearer" if refusal.code == "not_authenticated" else 'Bearer error="invalid_token"'
+        )
     return response
 
 
@@ -86,8 +88,9 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
-        resolution = resolve_item(item=item, user_input=request.GET.get("q", ""), current_user=current_user,
-                                  values=values)
+        resolution = resolve_item(
+            item=item, user_input=request.GET.get("q", ""), current_user=current_user, values=values
+        )
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status), "error"
     except errors.DatasourceError as exc:
@@ -97,8 +100,9 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
         return response, "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
-        return error_response("internal_error", "Something unexpected went wrong; the server log has details.",
-                              500), "error"
+        return error_response(
+            "internal_error", "Something unexpected went wrong; the server log has details.", 500
+        ), "error"
     return HttpResponse(_answer_json(item, resolution), content_type="application/json"), resolution.cache_status
 
 
@@ -107,6 +111,10 @@ def _answer_json(item, resolution) -> bytes:
     would encode it; options remembered from a cached body come already encoded (items/services/extracted.py)."""
     options = resolution.options
     encoded = options.encoded() if hasattr(options, "encoded") else json.dumps(options).encode()
-    tail = ', "stale": true, "age_seconds": %d' % resolution.age_seconds if resolution.stale else ""
+    tail = f', "stale": true, "age_seconds": {int(resolution.age_seconds)}' if resolution.stale else ""
     return b'{"options": %s, "cached": %s, "item": %d%s}' % (
-        encoded, b"true" if resolution.cached else b"false", item.pk, tail.encode())
+        encoded,
+        b"true" if resolution.cached else b"false",
+        item.pk,
+        tail.encode(),
+    )

@@ -2,6 +2,7 @@
 
 The one home of the binding rules: the item form, the admin and the Try it page all call these functions.
 """
+
 from django.db import transaction
 
 from .models import Binding, Item
@@ -23,8 +24,10 @@ def find_binding_cycle(*, item: Item, sources: dict[str, Item | None]) -> list[s
 
 
 def cycle_message(cycle: list[str]) -> str:
-    return (f"These bindings would make a cycle: {' -> '.join(cycle)}. A field cannot wait for itself; bind the "
-            "dependency to another item or leave it unbound.")
+    return (
+        f"These bindings would make a cycle: {' -> '.join(cycle)}. A field cannot wait for itself; bind the "
+        "dependency to another item or leave it unbound."
+    )
 
 
 def _stored_edges() -> dict[int, set[int]]:

@@ -1,5 +1,6 @@
 """What the field widget needs to know of an item before it asks for options: whether it is a search field or a
 list, and its dependencies. Same callers (embedding token or session) and CORS as the options endpoint."""
+
 from django.http import JsonResponse
 
 from applications.services.callers import identify_caller

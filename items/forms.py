@@ -1,4 +1,5 @@
 """The fields an administrator edits for an item, and the preview form."""
+
 from django import forms
 
 from . import bindings
@@ -11,28 +12,46 @@ BINDING_PREFIX = "bind_"
 
 class ItemForm(forms.ModelForm):
     dependencies = forms.CharField(
-        required=False, label="Dependencies",
+        required=False,
+        label="Dependencies",
         widget=forms.TextInput(attrs={"placeholder": "country, region?"}),
         help_text="Variables whose values come from the caller (another field's current value), separated by "
-                  "commas. Use them as $name in the query. End a name with ? to make it optional (empty when "
-                  "missing); without ?, a call without a value is an error.")
+        "commas. Use them as $name in the query. End a name with ? to make it optional (empty when "
+        "missing); without ?, a call without a value is an error.",
+    )
 
     class Meta:
         model = Item
-        fields = ["name", "datasource", "query", "dependencies", "user_input_optional", "method", "body_template",
-                  "list_path", "key_field", "label_template", "max_options", "pagination", "next_url_path",
-                  "page_parameter", "page_start", "page_step", "max_pages"]
+        fields = [
+            "name",
+            "datasource",
+            "query",
+            "dependencies",
+            "user_input_optional",
+            "method",
+            "body_template",
+            "list_path",
+            "key_field",
+            "label_template",
+            "max_options",
+            "pagination",
+            "next_url_path",
+            "page_parameter",
+            "page_start",
+            "page_step",
+            "max_pages",
+        ]
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
             "method": forms.RadioSelect,
-            "body_template": forms.Textarea(attrs={"rows": 4, "spellcheck": "false",
-                                                   "placeholder": '{"query": "$userInput", "limit": 20}'}),
+            "body_template": forms.Textarea(
+                attrs={"rows": 4, "spellcheck": "false", "placeholder": '{"query": "$userInput", "limit": 20}'}
+            ),
             "list_path": forms.TextInput(attrs={"placeholder": "issues or $.data.items[?@.active == true]"}),
             "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
             "next_url_path": forms.TextInput(attrs={"placeholder": "links.next"}),
             "page_parameter": forms.TextInput(attrs={"placeholder": "page"}),
         }
-
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,23 +73,29 @@ class ItemForm(forms.ModelForm):
         choices = self.binding_choices()
         for name in dict.fromkeys(n for n in names if IDENTIFIER_RE.match(n)):
             self.fields[BINDING_PREFIX + name] = forms.ModelChoiceField(
-                queryset=choices, required=False, label=f"${name} comes from",
+                queryset=choices,
+                required=False,
+                label=f"${name} comes from",
                 empty_label="Not bound (the page supplies the value)",
                 initial=stored[name].pk if name in stored else None,
                 help_text=f"The item whose chosen option fills ${name}: its field is shown before this one and "
-                          "this field waits for it.")
+                "this field waits for it.",
+            )
 
     def binding_rows(self):
         """(dependency name, bound field) for each binding choice, in the order the dependencies are declared."""
-        return [(name[len(BINDING_PREFIX):], self[name]) for name in self.fields if name.startswith(BINDING_PREFIX)]
+        return [(name[len(BINDING_PREFIX) :], self[name]) for name in self.fields if name.startswith(BINDING_PREFIX)]
 
     def binding_choices(self):
         """Every item a dependency may come from (not this one): for the choices the page's script adds."""
         return Item.objects.exclude(pk=self.instance.pk) if self.instance.pk else Item.objects.all()
 
     def binding_sources(self) -> dict:
-        return {name[len(BINDING_PREFIX):]: self.cleaned_data.get(name)
-                for name in self.fields if name.startswith(BINDING_PREFIX)}
+        return {
+            name[len(BINDING_PREFIX) :]: self.cleaned_data.get(name)
+            for name in self.fields
+            if name.startswith(BINDING_PREFIX)
+        }
 
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])
@@ -82,8 +107,11 @@ class ItemForm(forms.ModelForm):
             if cycle:
                 name = (cleaned.get("name") or "").strip() or self.instance.name
                 cycle[0] = cycle[-1] = name  # the name as typed, not yet saved
-                first = next(dependency for dependency, source in self.binding_sources().items()
-                             if source is not None and source.name == cycle[1])
+                first = next(
+                    dependency
+                    for dependency, source in self.binding_sources().items()
+                    if source is not None and source.name == cycle[1]
+                )
                 self.add_error(BINDING_PREFIX + first, bindings.cycle_message(cycle))
         return cleaned
 
@@ -122,14 +150,20 @@ class PreviewForm(forms.Form):
     """$userInput, $currentUser (and its parts) and one field per dependency; blank means "no value" (an error
     unless optional)."""
 
-    user_input = forms.CharField(required=False, label="$userInput", strip=False,
-                                 help_text="What a person would have typed.")
-    current_user = forms.CharField(required=False, label="$currentUser",
-                                   help_text="The signed-in user's username (yours by default).")
-    current_user_email = forms.CharField(required=False, label="$currentUser.email",
-                                         help_text="Their email address (yours by default).")
-    current_user_display_name = forms.CharField(required=False, label="$currentUser.displayName",
-                                                help_text="Their full name, else the username (yours by default).")
+    user_input = forms.CharField(
+        required=False, label="$userInput", strip=False, help_text="What a person would have typed."
+    )
+    current_user = forms.CharField(
+        required=False, label="$currentUser", help_text="The signed-in user's username (yours by default)."
+    )
+    current_user_email = forms.CharField(
+        required=False, label="$currentUser.email", help_text="Their email address (yours by default)."
+    )
+    current_user_display_name = forms.CharField(
+        required=False,
+        label="$currentUser.displayName",
+        help_text="Their full name, else the username (yours by default).",
+    )
     bypass_cache = forms.BooleanField(required=False, label="Bypass the cache (call the API, store nothing)")
 
     def __init__(self, *args, item: Item, **kwargs):
@@ -141,19 +175,28 @@ class PreviewForm(forms.Form):
                 continue
             optional = " (optional)" if dependency.get("optional") else ""
             self.fields[f"dep_{name}"] = forms.CharField(
-                required=False, label=f"${name}", strip=False,
-                help_text=f"The value of the dependency “{name}”{optional}.")
+                required=False,
+                label=f"${name}",
+                strip=False,
+                help_text=f"The value of the dependency “{name}”{optional}.",
+            )
 
     def current_user_value(self) -> CurrentUser:
         data = self.cleaned_data
-        return CurrentUser(username=data["current_user"], email=data["current_user_email"],
-                           display_name=data["current_user_display_name"])
+        return CurrentUser(
+            username=data["current_user"],
+            email=data["current_user_email"],
+            display_name=data["current_user_display_name"],
+        )
 
     @staticmethod
     def initial_for(user) -> dict:
         me = CurrentUser.of_account(user)
-        return {"current_user": me.username, "current_user_email": me.email,
-                "current_user_display_name": me.display_name}
+        return {
+            "current_user": me.username,
+            "current_user_email": me.email,
+            "current_user_display_name": me.display_name,
+        }
 
     def dependency_values(self) -> dict:
         return {name: self.cleaned_data.get(f"dep_{name}", "") for name in self.item.dependency_names}

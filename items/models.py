@@ -1,4 +1,5 @@
 """Connected items: a query against a datasource whose JSON answer becomes a list of options. Data only, no I/O."""
+
 import json
 import re
 
@@ -8,8 +9,11 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from datasources import url_rules
-from datasources.models import Datasource, VersionedConfiguration
-from datasources.models import new_config_version  # noqa: F401 - named by the first migration
+from datasources.models import (
+    Datasource,
+    VersionedConfiguration,
+    new_config_version,  # noqa: F401 - named by the first migration
+)
 
 from . import syntax
 
@@ -26,7 +30,7 @@ class Method(models.TextChoices):
 
 class Pagination(models.TextChoices):
     NONE = "none", "None: one page"
-    LINK = "link", "Link header (rel=\"next\")"
+    LINK = "link", 'Link header (rel="next")'
     NEXT_URL = "next_url", "The next page's URL, in the answer"
     PAGE = "page", "A page or offset parameter"
 
@@ -35,62 +39,104 @@ class Item(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="items")
     query = models.CharField(
-        max_length=2000, blank=True,
+        max_length=2000,
+        blank=True,
         help_text="A path and query string appended to the datasource's base URL, e.g. "
-                  "/search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser (also "
-                  "$currentUser.email and $currentUser.displayName) and each dependency ($name or ${name}); values "
-                  "are URL-encoded.")
-    method = models.CharField("Method", max_length=4, choices=Method.choices, default=Method.GET,
-                              help_text="GET, or POST with a JSON body (search and GraphQL APIs).")
+        "/search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser (also "
+        "$currentUser.email and $currentUser.displayName) and each dependency ($name or ${name}); values "
+        "are URL-encoded.",
+    )
+    method = models.CharField(
+        "Method",
+        max_length=4,
+        choices=Method.choices,
+        default=Method.GET,
+        help_text="GET, or POST with a JSON body (search and GraphQL APIs).",
+    )
     body_template = models.TextField(
-        "JSON body", blank=True,
+        "JSON body",
+        blank=True,
         help_text='Sent with POST as application/json, e.g. {"query": "$userInput", "limit": 20}. Variables are '
-                  'JSON-encoded where they stand: inside a string they are escaped for it, elsewhere they become a '
-                  'string.')
+        "JSON-encoded where they stand: inside a string they are escaped for it, elsewhere they become a "
+        "string.",
+    )
     # [{"name": "country", "optional": false}, ...]
     dependencies = models.JSONField(default=list, blank=True)
     user_input_optional = models.BooleanField(
-        "Typed text may be empty", default=False,
-        help_text="When unticked, a call without $userInput is an error instead of an empty value.")
+        "Typed text may be empty",
+        default=False,
+        help_text="When unticked, a call without $userInput is an error instead of an empty value.",
+    )
     list_path = models.CharField(
-        "Path to the list", max_length=500, blank=True,
+        "Path to the list",
+        max_length=500,
+        blank=True,
         help_text="Where the options are in the JSON answer: a dotted path (issues, data.items) or a JSONPath "
-                  "($.data.items[?@.active == true] keeps only the matching entries). Blank: the answer itself.")
+        "($.data.items[?@.active == true] keeps only the matching entries). Blank: the answer itself.",
+    )
     key_field = models.CharField(
-        "Key field", max_length=200, blank=True, default="id",
+        "Key field",
+        max_length=200,
+        blank=True,
+        default="id",
         help_text="The field of each entry that becomes the option key: id, fields.key or $.fields.key. Blank: the "
-                  "entry itself.")
+        "entry itself.",
+    )
     label_template = models.CharField(
-        "Label", max_length=500, blank=True,
+        "Label",
+        max_length=500,
+        blank=True,
         help_text="A field (name, fields.summary or $.fields.summary) or a template with fields in braces "
-                  "({key} - {fields.summary}; {key} is the option key). Blank: the key.")
+        "({key} - {fields.summary}; {key} is the option key). Blank: the key.",
+    )
     max_options = models.PositiveIntegerField(
-        "Maximum options", default=100,
+        "Maximum options",
+        default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],
-        help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).")
+        help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).",
+    )
     pagination = models.CharField(
-        "Pagination", max_length=10, choices=Pagination.choices, default=Pagination.NONE,
-        help_text="How further pages are found. Pages are read until the maximum options or the page cap.")
+        "Pagination",
+        max_length=10,
+        choices=Pagination.choices,
+        default=Pagination.NONE,
+        help_text="How further pages are found. Pages are read until the maximum options or the page cap.",
+    )
     next_url_path = models.CharField(
-        "Path to the next page's URL", max_length=500, blank=True,
-        help_text="Where the answer holds the next page's URL, e.g. links.next or $.paging.next.")
+        "Path to the next page's URL",
+        max_length=500,
+        blank=True,
+        help_text="Where the answer holds the next page's URL, e.g. links.next or $.paging.next.",
+    )
     page_parameter = models.CharField(
-        "Page parameter", max_length=100, blank=True,
-        help_text="The query parameter that selects a page, e.g. page or offset.")
+        "Page parameter",
+        max_length=100,
+        blank=True,
+        help_text="The query parameter that selects a page, e.g. page or offset.",
+    )
     page_start = models.IntegerField("First value", default=1, help_text="Its value for the first page, e.g. 1 or 0.")
     page_step = models.PositiveIntegerField(
-        "Step", default=1, validators=[MinValueValidator(1), MaxValueValidator(100_000)],
-        help_text="Added for each next page: 1 for page numbers, the page size for an offset.")
+        "Step",
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Added for each next page: 1 for page numbers, the page size for an offset.",
+    )
     max_pages = models.PositiveSmallIntegerField(
-        "Page cap", default=5, validators=[MinValueValidator(1), MaxValueValidator(MAX_PAGES_LIMIT)],
-        help_text=f"At most this many pages are read (1-{MAX_PAGES_LIMIT}).")
+        "Page cap",
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PAGES_LIMIT)],
+        help_text=f"At most this many pages are read (1-{MAX_PAGES_LIMIT}).",
+    )
     # config_version (VersionedConfiguration) is in the cache keys: an edit makes old cached answers unreachable.
 
     class Meta:
         ordering = [Lower("name")]
         constraints = [
-            models.UniqueConstraint(Lower("name"), name="item_name_ci_unique",
-                                    violation_error_message="An item with this name already exists."),
+            models.UniqueConstraint(
+                Lower("name"),
+                name="item_name_ci_unique",
+                violation_error_message="An item with this name already exists.",
+            ),
         ]
 
     def __str__(self):
@@ -150,14 +196,19 @@ class Binding(models.Model):
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="bindings")
     dependency = models.CharField(max_length=100, help_text="The dependency's name, without the $.")
-    source = models.ForeignKey(Item, on_delete=models.RESTRICT, related_name="bound_by",
-                               verbose_name="comes from the item")
+    source = models.ForeignKey(
+        Item, on_delete=models.RESTRICT, related_name="bound_by", verbose_name="comes from the item"
+    )
 
     class Meta:
         ordering = ["item", "dependency"]
         constraints = [
-            models.UniqueConstraint("item", "dependency", name="binding_unique_per_dependency",
-                                    violation_error_message="This dependency is already bound."),
+            models.UniqueConstraint(
+                "item",
+                "dependency",
+                name="binding_unique_per_dependency",
+                violation_error_message="This dependency is already bound.",
+            ),
         ]
 
     def __str__(self):
@@ -173,8 +224,10 @@ def _dependency_errors(dependencies) -> str:
     for dependency in dependencies:
         name = dependency.get("name", "") if isinstance(dependency, dict) else ""
         if not syntax.IDENTIFIER_RE.match(name or ""):
-            return (f"“{name}” is not a valid dependency name: start with a letter or _, then letters, digits "
-                    "or _ (it is used as $name in the query).")
+            return (
+                f"“{name}” is not a valid dependency name: start with a letter or _, then letters, digits "
+                "or _ (it is used as $name in the query)."
+            )
         if name.lower() in syntax.RESERVED_NAMES:
             return f"“{name}” is reserved (userInput, currentUser and q are built in): choose another name."
         if name.lower() in seen:
@@ -203,8 +256,10 @@ def _unknown_variables(text: str, dependencies) -> str:
     unknown = [n for n in syntax.query_variables(text) if n not in known]
     if unknown:
         names = ", ".join(f"${n}" for n in unknown)
-        return (f"Unknown variable {names}: use $userInput, $currentUser, $currentUser.email, "
-                "$currentUser.displayName or declare it as a dependency.")
+        return (
+            f"Unknown variable {names}: use $userInput, $currentUser, $currentUser.email, "
+            "$currentUser.displayName or declare it as a dependency."
+        )
     return ""
 
 
@@ -223,8 +278,10 @@ def _body_errors(method: str, body: str, dependencies) -> str:
     try:
         json.loads(syntax.fill_json_template(body, lambda name: syntax.SAMPLE_VALUE))
     except ValueError as exc:
-        return (f"The body is not valid JSON (checked with a sample value for each variable): {exc.msg} at line "
-                f"{exc.lineno}, column {exc.colno}.")
+        return (
+            f"The body is not valid JSON (checked with a sample value for each variable): {exc.msg} at line "
+            f"{exc.lineno}, column {exc.colno}."
+        )
     return ""
 
 

@@ -10,6 +10,7 @@ versions with the database in one small query compiled once. Every save of an it
 config version (models), so a changed row is loaded again and a deleted one is gone: what the endpoint uses is never
 older than the database. Each caller gets its own instances (never shared: a miss attaches the datasource's auth).
 """
+
 import copy
 import functools
 import threading
@@ -30,7 +31,7 @@ MAX_ENTRIES = 1024
 class ItemLookup:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
-        self._rows: "OrderedDict[int, tuple]" = OrderedDict()  # pk -> (versions, item values, datasource values)
+        self._rows: OrderedDict[int, tuple] = OrderedDict()  # pk -> (versions, item values, datasource values)
         self._lock = threading.Lock()
 
     def find_item(self, pk: int) -> Item | None:
@@ -101,7 +102,7 @@ def _instance(model, alias: str, values: tuple):
     if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
         return model.from_db(alias, _attnames(model), _copied(values))
     instance = model.__new__(model)
-    instance.__dict__.update(zip(_attnames(model), _copied(values)))
+    instance.__dict__.update(zip(_attnames(model), _copied(values), strict=True))
     instance._state = ModelState()
     instance._state.adding = False
     instance._state.db = alias

@@ -4,6 +4,7 @@ label templates.
 Pure parsing, shared by the model's validation and the resolution service, so both read an item the same way.
 Paths and templates are compiled once per text (lru_cache): resolution runs them on every cache miss.
 """
+
 import functools
 import json
 import re
@@ -21,7 +22,8 @@ _PART = "|".join(CURRENT_USER_PARTS)
 VARIABLE_RE = re.compile(
     r"\$(?:\$"
     rf"|\{{(?P<braced>{CURRENT_USER}\.(?:{_PART})|[A-Za-z_][A-Za-z0-9_]*)\}}"
-    rf"|(?P<bare>{CURRENT_USER}\.(?:{_PART})(?![A-Za-z0-9_])|[A-Za-z_][A-Za-z0-9_]*))")
+    rf"|(?P<bare>{CURRENT_USER}\.(?:{_PART})(?![A-Za-z0-9_])|[A-Za-z_][A-Za-z0-9_]*))"
+)
 UNCLOSED_BRACE_RE = re.compile(rf"(?<!\$)\$\{{(?!(?:{CURRENT_USER}\.(?:{_PART})|[A-Za-z_][A-Za-z0-9_]*)\}})")
 # One segment of a dotted path: anything but dots, whitespace, braces and brackets.
 PATH_SEGMENT_RE = re.compile(r"^[^.\s{}\[\]]+$")
@@ -34,6 +36,7 @@ JSONPATH = jsonpath.JSONPathEnvironment(strict=True)
 
 
 # --- variables ------------------------------------------------------------------------------------------------
+
 
 def variable_name(match: re.Match) -> str | None:
     """The variable a VARIABLE_RE match names, None for `$$`."""
@@ -65,7 +68,7 @@ def fill_json_template(template: str, value_of) -> str:
     (`"q": $userInput`). `$$` is a literal dollar sign."""
     out, in_string, escaped, position = [], False, False, 0
     for match in VARIABLE_RE.finditer(template):
-        literal = template[position:match.start()]
+        literal = template[position : match.start()]
         in_string, escaped = _string_state(literal, in_string, escaped)
         out.append(literal)
         name = variable_name(match)
@@ -95,6 +98,7 @@ def _json_string(value) -> str:
 
 
 # --- paths ----------------------------------------------------------------------------------------------------
+
 
 def split_path(path: str) -> list[str]:
     """A dotted path (`data.items`) as its segments; blank means the root."""
@@ -130,8 +134,10 @@ class Path:
         else:
             self.segments = tuple(split_path(self.text))
             if not all(PATH_SEGMENT_RE.match(segment) for segment in self.segments):
-                raise ValueError("Enter names separated by dots, as in data.items (no spaces, braces or empty "
-                                 "parts), or a JSONPath starting with $, as in $.data.items[?@.active == true].")
+                raise ValueError(
+                    "Enter names separated by dots, as in data.items (no spaces, braces or empty "
+                    "parts), or a JSONPath starting with $, as in $.data.items[?@.active == true]."
+                )
 
     @property
     def singular(self) -> bool:
@@ -183,6 +189,7 @@ def jsonpath_error_message(exc: Exception) -> str:
 
 # --- labels ---------------------------------------------------------------------------------------------------
 
+
 def is_bare_field(template: str) -> bool:
     """A label without braces is one field (`name`, `fields.summary`, `$.fields.summary`), not literal text: `{...}`
     makes a template."""
@@ -206,14 +213,14 @@ def parse_label(template: str) -> tuple[tuple[str, str | None], ...]:
     parts, literal, i = [], [], 0
     while i < len(template):
         char = template[i]
-        if char in "{}" and template[i + 1:i + 2] == char:
+        if char in "{}" and template[i + 1 : i + 2] == char:
             literal.append(char)
             i += 2
         elif char == "}":
             raise ValueError("Braces do not match: write a field as {name}, and a literal brace as {{ or }}.")
         elif char == "{":
             end = _closing_brace(template, i + 1)
-            field = template[i + 1:end].strip()
+            field = template[i + 1 : end].strip()
             _check_label_field(field, bare=False)
             parts.append(("".join(literal), field))
             literal, i = [], end + 1

@@ -1,5 +1,6 @@
 """The fields of an item's Try it page: the items it is bound to (recursively, parents first), then the item, each
 as the widget's markup; and the snippet a page copies to embed the same fields."""
+
 import re
 from dataclasses import dataclass, field
 
@@ -48,9 +49,11 @@ def try_it_fields(*, item: Item, submitted) -> list[TryField]:
             if source is not None:
                 depends.append((dependency, names[source.pk]))
                 continue
-            plain = TryField(name=_unique(f"{names[current.pk]}_{dependency}", taken),
-                             label=f"${dependency} for {current.name}",
-                             help="Not bound to an item: type the value a page would give.")
+            plain = TryField(
+                name=_unique(f"{names[current.pk]}_{dependency}", taken),
+                label=f"${dependency} for {current.name}",
+                help="Not bound to an item: type the value a page would give.",
+            )
             plain.value = submitted.get(plain.name, "")
             fields.append(plain)
             depends.append((dependency, plain.name))
@@ -62,8 +65,10 @@ def try_it_fields(*, item: Item, submitted) -> list[TryField]:
 
 def embed_snippet(*, fields: list[TryField], script_url: str, public_url: str) -> str:
     """The markup a page copies: the script once, then one labelled input per field, parents first."""
-    lines = [f'<script src="{escape(script_url)}" data-connect-url="{escape(public_url)}"',
-             '        data-connect-token="EMBEDDING-TOKEN" defer></script>']
+    lines = [
+        f'<script src="{escape(script_url)}" data-connect-url="{escape(public_url)}"',
+        '        data-connect-token="EMBEDDING-TOKEN" defer></script>',
+    ]
     for f in fields:
         lines.append(f'<label for="{f.name}">{escape(f.label)}</label>')
         if f.item is None:

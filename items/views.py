@@ -1,11 +1,12 @@
 """Item pages for staff: list, create, edit, delete, the preview and Try it. Glue only: forms, bindings and the
 resolution service do the work."""
+
 import json
 import logging
 
 from django.contrib import messages
-from django.templatetags.static import static
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
 from applications.services.callers import audience_for
@@ -68,8 +69,9 @@ def item_delete(request, pk):
     bound_by = bindings.items_bound_to(item=item)
     if request.method == "POST":
         if bound_by:
-            messages.error(request, f"Item “{item.name}” was not deleted: other items are bound to it. "
-                                    "Unbind them first.")
+            messages.error(
+                request, f"Item “{item.name}” was not deleted: other items are bound to it. Unbind them first."
+            )
             return render(request, "items/delete.html", {"item": item, "bound_by": bound_by}, status=409)
         name = item.name
         item.delete()
@@ -82,8 +84,13 @@ def item_delete(request, pk):
 @require_http_methods(["GET", "POST"])
 def item_preview(request, pk):
     item = get_object_or_404(Item.objects.select_related("datasource", "datasource__auth"), pk=pk)
-    context = {"item": item, "resolution": None, "error": None, "sources": bindings.bound_sources(item=item),
-               "bound_by": bindings.items_bound_to(item=item)}
+    context = {
+        "item": item,
+        "resolution": None,
+        "error": None,
+        "sources": bindings.bound_sources(item=item),
+        "bound_by": bindings.items_bound_to(item=item),
+    }
     if request.method == "POST":
         form = PreviewForm(request.POST, item=item)
         if form.is_valid():
@@ -108,10 +115,18 @@ def item_try(request, pk):
     item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)
     fields = try_it_fields(item=item, submitted=request.GET)
     public_url = audience_for(request)
-    return render(request, "items/try.html", {
-        "item": item, "fields": fields, "submitted": _submitted(fields, request.GET),
-        "snippet": embed_snippet(fields=fields, script_url=public_url + static("connect-field.js"),
-                                 public_url=public_url)})
+    return render(
+        request,
+        "items/try.html",
+        {
+            "item": item,
+            "fields": fields,
+            "submitted": _submitted(fields, request.GET),
+            "snippet": embed_snippet(
+                fields=fields, script_url=public_url + static("connect-field.js"), public_url=public_url
+            ),
+        },
+    )
 
 
 def _submitted(fields, data) -> list[tuple[str, str]]:
@@ -123,8 +138,12 @@ def _submitted(fields, data) -> list[tuple[str, str]]:
 def _preview(item, form) -> dict:
     try:
         resolution = resolve_item(
-            item=item, user_input=form.cleaned_data["user_input"], current_user=form.current_user_value(),
-            values=form.dependency_values(), use_cache=not form.cleaned_data["bypass_cache"])
+            item=item,
+            user_input=form.cleaned_data["user_input"],
+            current_user=form.current_user_value(),
+            values=form.dependency_values(),
+            use_cache=not form.cleaned_data["bypass_cache"],
+        )
     except (ItemError, errors.DatasourceError) as exc:
         return {"error": exc, "resolution": getattr(exc, "resolution", None)}
     except Exception:
@@ -141,5 +160,9 @@ def _displayed_body(body: bytes) -> dict:
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
     except ValueError:
         pass
-    return {"text": text[:RAW_BODY_DISPLAY_CHARS], "length": len(text),
-            "truncated": len(text) > RAW_BODY_DISPLAY_CHARS, "shown": RAW_BODY_DISPLAY_CHARS}
+    return {
+        "text": text[:RAW_BODY_DISPLAY_CHARS],
+        "length": len(text),
+        "truncated": len(text) > RAW_BODY_DISPLAY_CHARS,
+        "shown": RAW_BODY_DISPLAY_CHARS,
+    }

@@ -2,6 +2,7 @@
 process id, and the traceback when there is one). Messages arrive already redacted: redaction happens where a
 message is built and in the filters of the HTTP stack's loggers, before any formatter. Standard library only:
 gunicorn's master process uses it too (gunicorn.conf.py)."""
+
 import datetime
 import json
 import logging
@@ -10,8 +11,9 @@ import logging
 class JSONFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": datetime.datetime.fromtimestamp(record.created, datetime.timezone.utc)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -4,6 +4,7 @@ Labels are ids and fixed codes only (an item or datasource id, a cache status, a
 a query, a value a person typed or a secret; `_code` replaces anything else with "other". Under gunicorn the workers
 share their values through PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py makes a fresh directory per server start).
 """
+
 import functools
 import os
 import re
@@ -11,21 +12,43 @@ import time
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
-OPTIONS_REQUESTS = Counter("connect_options_requests", "Options endpoint answers, by item and cache status "
-                           "(hit, miss, bypassed, unavailable, wait_timeout, or error when the call failed).",
-                           ["item", "cache_status"])
-UPSTREAM_CALLS = Counter("connect_upstream_calls", "Calls to datasource APIs, by datasource and outcome "
-                         "(ok, or the error code: timeout, dns_failure, http_status, ...).", ["datasource", "outcome"])
-UPSTREAM_SECONDS = Histogram("connect_upstream_call_seconds", "Duration of calls to datasource APIs (connect to last "
-                             "byte, redirects and a token renewal included), by datasource.", ["datasource"],
-                             buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
-TOKEN_REQUESTS = Counter("connect_token_requests", "OAuth2 token requests, by grant (client_credentials, "
-                         "authorization_code, refresh_token) and outcome (ok or the error code).", ["grant", "outcome"])
-PROTECTION_EVENTS = Counter("connect_protection_events", "What protected a datasource's API (SPEC 8), by datasource and "
-                            "event: a call refused (rate_limited, upstream_paused, circuit_open), or a Retry-After "
-                            "pause the API asked for (retry_after).", ["datasource", "event"])
-CACHE_ERRORS = Counter("connect_cache_errors", "Redis errors, by what noticed them (item_cache, django_cache, "
-                       "oauth_lock, readiness).", ["noticed_by"])
+OPTIONS_REQUESTS = Counter(
+    "connect_options_requests",
+    "Options endpoint answers, by item and cache status "
+    "(hit, miss, bypassed, unavailable, wait_timeout, or error when the call failed).",
+    ["item", "cache_status"],
+)
+UPSTREAM_CALLS = Counter(
+    "connect_upstream_calls",
+    "Calls to datasource APIs, by datasource and outcome "
+    "(ok, or the error code: timeout, dns_failure, http_status, ...).",
+    ["datasource", "outcome"],
+)
+UPSTREAM_SECONDS = Histogram(
+    "connect_upstream_call_seconds",
+    "Duration of calls to datasource APIs (connect to last "
+    "byte, redirects and a token renewal included), by datasource.",
+    ["datasource"],
+    buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+TOKEN_REQUESTS = Counter(
+    "connect_token_requests",
+    "OAuth2 token requests, by grant (client_credentials, "
+    "authorization_code, refresh_token) and outcome (ok or the error code).",
+    ["grant", "outcome"],
+)
+PROTECTION_EVENTS = Counter(
+    "connect_protection_events",
+    "What protected a datasource's API (SPEC 8), by datasource and "
+    "event: a call refused (rate_limited, upstream_paused, circuit_open), or a Retry-After "
+    "pause the API asked for (retry_after).",
+    ["datasource", "event"],
+)
+CACHE_ERRORS = Counter(
+    "connect_cache_errors",
+    "Redis errors, by what noticed them (item_cache, django_cache, oauth_lock, readiness).",
+    ["noticed_by"],
+)
 
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -44,8 +67,9 @@ def record_options_request(*, item_id: int, cache_status: str) -> None:
 
 
 def record_upstream_call(*, datasource_id: int, outcome: str, seconds: float) -> None:
-    calls, duration = _upstream_children(datasource_id if type(datasource_id) is int else None,
-                                         outcome if type(outcome) is str else "")
+    calls, duration = _upstream_children(
+        datasource_id if type(datasource_id) is int else None, outcome if type(outcome) is str else ""
+    )
     calls.inc()
     duration.observe(seconds)
 
@@ -55,8 +79,9 @@ def _upstream_children(datasource_id: int, outcome: str) -> tuple:
     """The labelled children of one datasource and outcome, found once: the labels lookup cost more than the
     counting, on every call (a few codes per datasource, so the cache stays small)."""
     datasource = _id(datasource_id)
-    return UPSTREAM_CALLS.labels(datasource=datasource, outcome=_code(outcome)), \
-        UPSTREAM_SECONDS.labels(datasource=datasource)
+    return UPSTREAM_CALLS.labels(datasource=datasource, outcome=_code(outcome)), UPSTREAM_SECONDS.labels(
+        datasource=datasource
+    )
 
 
 def record_protection_event(*, datasource_id: int, event: str) -> None:
@@ -72,16 +97,18 @@ def record_cache_error(*, noticed_by: str) -> None:
 
 
 def outcome_of(exc: BaseException) -> str:
-    """"ok" for no exception; a Connect error's code; "internal_error" for anything unexpected."""
+    """ "ok" for no exception; a Connect error's code; "internal_error" for anything unexpected."""
     return getattr(exc, "code", None) or "internal_error"
 
 
 # --- decorators: one line on the function that makes the call ------------------------------------------------
 
+
 def observed_upstream_call(call):
     """For datasources.services.client.call_datasource(*, datasource, ...): each call counted and timed. An answer
     the caller accepted with a non-2xx status (expect_success=False) counts as http_status; a call the API's
     protection refused (nothing sent) is a protection event, not an upstream call."""
+
     @functools.wraps(call)
     def observed(*args, **kwargs):
         started, outcome = time.monotonic(), "internal_error"
@@ -98,6 +125,7 @@ def observed_upstream_call(call):
                 record_protection_event(datasource_id=datasource_id, event=outcome)
             else:
                 record_upstream_call(datasource_id=datasource_id, outcome=outcome, seconds=time.monotonic() - started)
+
     return observed
 
 
@@ -107,6 +135,7 @@ PROTECTION_REFUSALS = frozenset({"rate_limited", "upstream_paused", "circuit_ope
 def observed_token_request(request):
     """For datasources.services.oauth._token_request(auth, request, *, refreshing=False): each token request
     counted by grant and outcome."""
+
     @functools.wraps(request)
     def observed(auth, *args, refreshing: bool = False, **kwargs):
         outcome = "internal_error"
@@ -119,6 +148,7 @@ def observed_token_request(request):
             raise
         finally:
             record_token_request(grant=_grant(auth, refreshing), outcome=outcome)
+
     return observed
 
 

@@ -3,6 +3,7 @@
 Only the names of the failing parts leave this module: no error text, host or version (they would help an attacker
 more than an operator, who has the logs).
 """
+
 from django.core.cache import caches
 from django.db import connections
 from django_redis.cache import RedisCache

@@ -4,6 +4,7 @@ cache, Django's cache through django-redis (sessions), the OAuth renewal lock, o
 An outage is expected (Connect goes on without Redis), so the report is one warning without a traceback, naming only
 the error's class (its text can carry Redis' address). Every error is still counted (connect_cache_errors_total).
 """
+
 import logging
 import threading
 import time
@@ -37,10 +38,14 @@ class OutageReport:
             if self.last_warning_at is not None and now - self.last_warning_at < interval:
                 return
             self.last_warning_at = now
-        logger.warning("Redis cache unavailable (%s, noticed by %s): Connect goes on without it (item answers are "
-                       "fetched uncached, sessions read from the database, OAuth renewals serialised per process). "
-                       "Reported at most once every %g s per process.",
-                       type(exc).__name__, NOTICED_BY.get(noticed_by, noticed_by), interval)
+        logger.warning(
+            "Redis cache unavailable (%s, noticed by %s): Connect goes on without it (item answers are "
+            "fetched uncached, sessions read from the database, OAuth renewals serialised per process). "
+            "Reported at most once every %g s per process.",
+            type(exc).__name__,
+            NOTICED_BY.get(noticed_by, noticed_by),
+            interval,
+        )
 
     def reset(self) -> None:
         with self._lock:

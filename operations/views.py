@@ -3,6 +3,7 @@
 /healthz: the process answers. /readyz: the database and Redis answer (503 naming only the failing parts).
 /metrics: Prometheus text, only with `Authorization: Bearer <CONNECT_METRICS_TOKEN>` (unset: 404, as if absent).
 """
+
 import hmac
 
 from django.conf import settings
@@ -41,8 +42,11 @@ def metrics_view(request):
         raise Http404("Metrics are not enabled.")
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-        response = HttpResponse("A valid bearer token is needed to read the metrics.\n", status=401,
-                                content_type="text/plain; charset=utf-8")
+        response = HttpResponse(
+            "A valid bearer token is needed to read the metrics.\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,5 @@
 """Write a local .env with a fresh SECRET_KEY and FERNET key (only when the file is missing)."""
+
 import secrets
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Shared fixtures. Secrets in tests are distinctive strings so leak tests can search any output for them."""
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -6,6 +7,9 @@ from django.core.cache import cache
 from datasources.models import AuthConfig, Datasource, Header
 from items.services import cache as item_cache
 from operations.redis_outage import outage
+
+# Fixtures shared by every test folder (the real local HTTPS server, its CA, the suite's Redis, a second process).
+pytest_plugins = ["tests.support.https_server", "tests.support.redis_store", "tests.support.protection"]
 
 SECRET_PASSWORD = "s3cr3t-PASSWORD-91ad"
 SECRET_API_KEY = "s3cr3t-API-KEY-7f1c"
@@ -28,8 +32,10 @@ def pytest_configure(config):
     """Pages rendered in the suite use plain static names, whatever DEBUG the environment says: the test servers
     (live_server) serve static/ through the finders, which know no hashed names, and no collectstatic ran. Hashed,
     compressed files are tested where they are served: under gunicorn (tests/operations/test_serving.py)."""
-    settings.STORAGES = {**settings.STORAGES,
-                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -56,7 +62,7 @@ def _no_connection_left_at_the_end(django_db_setup):
 
 @pytest.fixture(autouse=True)
 def _fresh_redis_memory():
-    """"Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
+    """ "Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
     once per interval): no test inherits another's."""
     item_cache.health.reset()
     outage.reset()

@@ -1,5 +1,6 @@
 """The sign-in backend: Django's ModelBackend, with the per-request user query compiled once; the user row is still
 read on every request, so a change to the user takes effect at the next request."""
+
 import pytest
 from django.contrib.auth import get_user_model
 

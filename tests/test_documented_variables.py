@@ -1,4 +1,5 @@
 """Every environment variable Connect reads is documented in README.md's configuration tables and in .env.example."""
+
 import re
 from pathlib import Path
 

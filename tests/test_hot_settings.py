@@ -1,11 +1,11 @@
 """Settings kept per process for the per-call paths (connect_project/hot_settings.py): a change is seen at once."""
+
 import pytest
 
 from connect_project.hot_settings import hot_setting
 from datasources.services import client, errors, transport
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 

@@ -1,4 +1,5 @@
 """Queries by primary key compiled once per process and database; the rows are still read every time."""
+
 import pytest
 from django.db import connection
 
@@ -22,8 +23,9 @@ def test_the_queryset_is_built_and_compiled_once_per_name_and_database():
 
 def test_the_id_is_the_only_parameter_and_the_row_is_read_each_time(datasource_factory):
     datasource = datasource_factory(name="Jira")
-    sql = precompiled.sql_by_pk("names, test 2", "default",
-                                lambda alias: Datasource.objects.using(alias).values_list("name"))
+    sql = precompiled.sql_by_pk(
+        "names, test 2", "default", lambda alias: Datasource.objects.using(alias).values_list("name")
+    )
 
     def read():
         with connection.cursor() as cursor:

@@ -5,6 +5,7 @@ installed template tag library) while the system checks import the URL map in an
 (requests) imported by both at once can be seen half-initialised by one of them, and the server never listens.
 So nothing the template engines import may pull in the HTTP stack.
 """
+
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,13 @@ print(",".join(loaded) or "none")
 
 
 def test_template_engines_import_no_http_stack():
-    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                            env={"DJANGO_SETTINGS_MODULE": "connect_project.settings", "DEBUG": "true",
-                                 "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"DJANGO_SETTINGS_MODULE": "connect_project.settings", "DEBUG": "true", "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "none"

@@ -4,6 +4,7 @@ A request with an Authorization header is judged by its token alone: it never fa
 refused token is never rescued by a browser's cookies. The caller keeps the user's email and display name for
 the $currentUser parts; today resolution uses the username.
 """
+
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -49,8 +50,9 @@ def _token_caller(request, authorization: str, item_id: int) -> Caller:
     if origin is not None and origin not in verified.application.origins:
         raise tokens.OriginNotAllowed()
     note_application_use(application_id=verified.application.pk)
-    return Caller(username=verified.subject, email=verified.email, display_name=verified.name,
-                  application=verified.application)
+    return Caller(
+        username=verified.subject, email=verified.email, display_name=verified.name, application=verified.application
+    )
 
 
 def audience_for(request) -> str:

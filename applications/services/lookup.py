@@ -13,6 +13,7 @@ the application version it was verified against, until it expires. A remembered 
 version is still the application's (the query above, made every time), and its expiry is checked every time;
 anything else is verified again from the start. Costs: memory for at most MAX_TOKENS tokens per process.
 """
+
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class KnownApplication:
 class ApplicationLookup:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
-        self._known: "OrderedDict[int, KnownApplication]" = OrderedDict()
+        self._known: OrderedDict[int, KnownApplication] = OrderedDict()
         self._lock = threading.Lock()
 
     def find_application(self, pk: int) -> KnownApplication | None:
@@ -76,10 +77,14 @@ class ApplicationLookup:
             self._forget(pk)
             return None
         known = KnownApplication(
-            pk=application.pk, name=application.name, enabled=application.enabled, secret=application.secret,
+            pk=application.pk,
+            name=application.name,
+            enabled=application.enabled,
+            secret=application.secret,
             origins=frozenset(application.allowed_origins or ()),
             item_ids=frozenset(application.items.using(alias).values_list("pk", flat=True)),
-            version=application.config_version)
+            version=application.config_version,
+        )
         with self._lock:
             self._known[pk] = known
             self._known.move_to_end(pk)
@@ -97,7 +102,7 @@ class VerifiedTokens:
 
     def __init__(self, max_entries: int = MAX_TOKENS):
         self.max_entries = max_entries
-        self._verified: "OrderedDict[tuple[str, str], object]" = OrderedDict()
+        self._verified: OrderedDict[tuple[str, str], object] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, token: str, audience: str):

@@ -4,6 +4,7 @@
 of which application may show its secret, and the page that shows it forgets that at once. The secret is read
 from its encrypted column for that one page.
 """
+
 from django.utils import timezone
 
 from ..models import Application, new_secret

@@ -6,6 +6,7 @@ Claims: `iss` (the application's id, as a string), `sub` (the user, used as $cur
 public message that names the reason and nothing else (never the expected values, the application's grants or
 anything of the secret). The signature is checked with the secret kept in memory (lookup.py): no database read.
 """
+
 import time
 from dataclasses import dataclass
 
@@ -159,15 +160,27 @@ def _verify(token: str, audience: str) -> VerifiedToken:
     item_ids = _item_ids(claims["items"])
     if not item_ids <= application.item_ids:
         raise ItemNotGranted("The embedding token names items its application may not use.")
-    return VerifiedToken(application=application, subject=claims["sub"], email=_text(claims, "email"),
-                         name=_text(claims, "name"), item_ids=item_ids, expires_at=float(claims["exp"]))
+    return VerifiedToken(
+        application=application,
+        subject=claims["sub"],
+        email=_text(claims, "email"),
+        name=_text(claims, "name"),
+        item_ids=item_ids,
+        expires_at=float(claims["exp"]),
+    )
 
 
 def _verified_claims(token: str, application: KnownApplication, issuer: str, audience: str) -> dict:
     try:
         claims = jwt.decode(
-            token, application.secret, algorithms=[ALGORITHM], audience=[audience, audience + "/"], issuer=issuer,
-            leeway=LEEWAY_SECONDS, options={"require": list(REQUIRED_CLAIMS)})
+            token,
+            application.secret,
+            algorithms=[ALGORITHM],
+            audience=[audience, audience + "/"],
+            issuer=issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
     except jwt.MissingRequiredClaimError as exc:
         raise MissingClaim(exc.claim) from None
     except jwt.PyJWTError as exc:
@@ -192,7 +205,7 @@ def _is_id(value) -> bool:
         return False
     if isinstance(value, str):
         return value.isascii() and value.isdigit() and len(value) <= 18
-    return isinstance(value, int) and 0 <= value < 10 ** 18
+    return isinstance(value, int) and 0 <= value < 10**18
 
 
 def _text(claims: dict, name: str) -> str:

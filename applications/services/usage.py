@@ -3,6 +3,7 @@
 Each process remembers when it last wrote for an application and skips the write within the interval; the write
 itself only changes rows older than the interval, so several processes add at most one row change per minute.
 """
+
 import threading
 import time
 from datetime import timedelta

@@ -5,6 +5,7 @@ then made to a checked address (see transport.py), so a second DNS answer cannot
 are always refused; non-public ranges are refused unless the operator lists the host or network in
 CONNECT_ALLOWED_PRIVATE_NETWORKS.
 """
+
 import functools
 import ipaddress
 import re
@@ -17,46 +18,52 @@ from .errors import AddressRefused, DNSFailure, InvalidURL
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Never allowed, whatever the settings say.
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, DigitalOcean, OpenStack...
-    "169.254.170.2",    # AWS ECS task credentials
-    "fd00:ec2::254",    # AWS IMDS over IPv6
-    "100.100.100.200",  # Alibaba Cloud
-    "192.0.0.192",      # Oracle Cloud
-))
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, DigitalOcean, OpenStack...
+        "169.254.170.2",  # AWS ECS task credentials
+        "fd00:ec2::254",  # AWS IMDS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud
+    )
+)
 
 # (network, what it is): the first match names the reason in the error message.
-_REFUSED = [(ipaddress.ip_network(net), reason) for net, reason in (
-    ("0.0.0.0/8", "an unspecified (\"this network\")"),
-    ("10.0.0.0/8", "a private"),
-    ("100.64.0.0/10", "a carrier-grade NAT (shared)"),
-    ("127.0.0.0/8", "a loopback"),
-    ("169.254.0.0/16", "a link-local"),
-    ("172.16.0.0/12", "a private"),
-    ("192.0.0.0/24", "a reserved (IETF protocol)"),
-    ("192.0.2.0/24", "a documentation"),
-    ("192.88.99.0/24", "a reserved (6to4 relay)"),
-    ("192.168.0.0/16", "a private"),
-    ("198.18.0.0/15", "a reserved (benchmarking)"),
-    ("198.51.100.0/24", "a documentation"),
-    ("203.0.113.0/24", "a documentation"),
-    ("224.0.0.0/4", "a multicast"),
-    ("240.0.0.0/4", "a reserved"),
-    ("::/128", "an unspecified"),
-    ("::1/128", "a loopback"),
-    ("64:ff9b:1::/48", "a local NAT64"),
-    ("100::/64", "a reserved (discard)"),
-    ("2001::/32", "a Teredo tunnel"),
-    ("2001::/23", "a reserved (IETF protocol)"),
-    ("2001:db8::/32", "a documentation"),
-    ("2002::/16", "a 6to4 tunnel"),
-    ("3fff::/20", "a documentation"),
-    ("5f00::/16", "a reserved (segment routing)"),
-    ("fc00::/7", "a private (unique local)"),
-    ("fe80::/10", "a link-local"),
-    ("fec0::/10", "a site-local"),
-    ("ff00::/8", "a multicast"),
-)]
+_REFUSED = [
+    (ipaddress.ip_network(net), reason)
+    for net, reason in (
+        ("0.0.0.0/8", 'an unspecified ("this network")'),
+        ("10.0.0.0/8", "a private"),
+        ("100.64.0.0/10", "a carrier-grade NAT (shared)"),
+        ("127.0.0.0/8", "a loopback"),
+        ("169.254.0.0/16", "a link-local"),
+        ("172.16.0.0/12", "a private"),
+        ("192.0.0.0/24", "a reserved (IETF protocol)"),
+        ("192.0.2.0/24", "a documentation"),
+        ("192.88.99.0/24", "a reserved (6to4 relay)"),
+        ("192.168.0.0/16", "a private"),
+        ("198.18.0.0/15", "a reserved (benchmarking)"),
+        ("198.51.100.0/24", "a documentation"),
+        ("203.0.113.0/24", "a documentation"),
+        ("224.0.0.0/4", "a multicast"),
+        ("240.0.0.0/4", "a reserved"),
+        ("::/128", "an unspecified"),
+        ("::1/128", "a loopback"),
+        ("64:ff9b:1::/48", "a local NAT64"),
+        ("100::/64", "a reserved (discard)"),
+        ("2001::/32", "a Teredo tunnel"),
+        ("2001::/23", "a reserved (IETF protocol)"),
+        ("2001:db8::/32", "a documentation"),
+        ("2002::/16", "a 6to4 tunnel"),
+        ("3fff::/20", "a documentation"),
+        ("5f00::/16", "a reserved (segment routing)"),
+        ("fc00::/7", "a private (unique local)"),
+        ("fe80::/10", "a link-local"),
+        ("fec0::/10", "a site-local"),
+        ("ff00::/8", "a multicast"),
+    )
+]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
@@ -116,8 +123,10 @@ def _resolve(host: str, port: int) -> list[str]:
     except (OSError, UnicodeError):
         answers = []
     if not answers:
-        raise DNSFailure(f"The host name “{host}” could not be resolved (DNS lookup failed). "
-                         "Check the spelling of the URL and that the host exists.")
+        raise DNSFailure(
+            f"The host name “{host}” could not be resolved (DNS lookup failed). "
+            "Check the spelling of the URL and that the host exists."
+        )
     return answers
 
 
@@ -139,7 +148,8 @@ def check_address(address: IPAddress, *, host: str) -> None:
         return
     raise AddressRefused(
         f"Refused {shown}: {reason} address. Connect only calls public addresses unless the operator allows "
-        f"this host or network in CONNECT_ALLOWED_PRIVATE_NETWORKS.")
+        f"this host or network in CONNECT_ALLOWED_PRIVATE_NETWORKS."
+    )
 
 
 def refusal_reason(address: IPAddress) -> str | None:

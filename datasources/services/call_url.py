@@ -4,6 +4,7 @@ The rules are url_rules.py's (the same ones forms and models apply at save). Wha
 the evaluated query (variables replaced) is checked like any path and query, and the finished URL, as requests will
 put it on the wire, must keep the base URL's scheme, host and port and a path under the base path.
 """
+
 import functools
 import re
 from urllib.parse import SplitResult, quote, unquote_plus, urljoin, urlsplit, urlunsplit
@@ -107,8 +108,10 @@ def next_page_url(base_url: str, current_url: str, link: str) -> str:
         check_absolute_url(target, what="The next page's URL")
         base = _checked_base(base_url)
         if origin(target) != origin(base.geturl()):
-            raise InvalidURL(f"The next page's URL {_shown(target)} is on another host than the datasource's base "
-                             "URL: refused (pages are only read from the datasource's own API).")
+            raise InvalidURL(
+                f"The next page's URL {_shown(target)} is on another host than the datasource's base "
+                "URL: refused (pages are only read from the datasource's own API)."
+            )
         _check_stays_under(target, base)
     except NextPageRefused:
         raise

@@ -22,6 +22,7 @@ sent without a cookie jar.
 Errors redact their own messages (errors.py); the URL of a failed call is redacted once, when the failure shows it.
 Imports run one way: transport below oauth below this module.
 """
+
 import logging
 import time
 from collections.abc import Callable
@@ -74,8 +75,12 @@ class RunLog:
         if len(answered) == 1:
             log.info(CALL_LINE, *answered[0])
             return
-        log.info("%d calls in one run, %.3fs: %s", len(answered), time.monotonic() - self.began,
-                 "; ".join(CALL_LINE % call for call in answered))
+        log.info(
+            "%d calls in one run, %.3fs: %s",
+            len(answered),
+            time.monotonic() - self.began,
+            "; ".join(CALL_LINE % call for call in answered),
+        )
 
 
 @observed_upstream_call
@@ -83,12 +88,23 @@ def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, 
     """One call (arguments of _call), through the API's protection (protection/): a Retry-After pause, the circuit
     breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
     sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
-    return protection.guarded_call(datasource=datasource, enforce=not bypass_protection,
-                                   send=lambda gate: _call(datasource=datasource, gate=gate, **call))
+    return protection.guarded_call(
+        datasource=datasource,
+        enforce=not bypass_protection,
+        send=lambda gate: _call(datasource=datasource, gate=gate, **call),
+    )
 
 
-def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None = None, expect_success: bool = True,
-          method: str = "GET", body: bytes | None = None, gate=None) -> UpstreamResponse:
+def _call(
+    *,
+    datasource: Datasource,
+    path_and_query: str = "",
+    url: str | None = None,
+    expect_success: bool = True,
+    method: str = "GET",
+    body: bytes | None = None,
+    gate=None,
+) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
 
@@ -113,8 +129,15 @@ def _call(*, datasource: Datasource, path_and_query: str = "", url: str | None =
             if run_log is not None:  # the run's calls answered before this one come first in the log
                 run_log.write()
             # A call refused before anything was sent is a known state (one line per keystroke would flood).
-            log.log(logging.INFO if error.nothing_sent else logging.WARNING, "%s %s failed after %.3fs: [%s] %s",
-                    method, error.shown_url, time.monotonic() - started, error.code, error.message)
+            log.log(
+                logging.INFO if error.nothing_sent else logging.WARNING,
+                "%s %s failed after %.3fs: [%s] %s",
+                method,
+                error.shown_url,
+                time.monotonic() - started,
+                error.code,
+                error.message,
+            )
             raise error from None
     call = (method, upstream.redacted_url, upstream.status_code, upstream.elapsed_seconds, len(upstream.body))
     run_log = _run_log.get()
@@ -158,6 +181,7 @@ def url_for_call(datasource: Datasource, *, path_and_query: str = "", url: str |
 
 # --- one call: hops, credentials, body ------------------------------------------------------------------------
 
+
 def _follow(entry, datasource, url: str, started: float, sending: Sending, *, same_origin: bool) -> UpstreamResponse:
     for hop in range(MAX_REDIRECTS + 1):
         if hop:
@@ -165,21 +189,32 @@ def _follow(entry, datasource, url: str, started: float, sending: Sending, *, sa
         response, sent_url = _send(entry, datasource, url, sending, same_origin=same_origin)
         if response.is_redirect and sending.method != "GET":
             response.close()
-            raise RedirectRefused(f"The API answered the {sending.method} to {sent_url} with a redirect (HTTP "
-                                  f"{response.status_code}): Connect never sends a body elsewhere, so it is refused.")
+            raise RedirectRefused(
+                f"The API answered the {sending.method} to {sent_url} with a redirect (HTTP "
+                f"{response.status_code}): Connect never sends a body elsewhere, so it is refused."
+            )
         if not response.is_redirect:
             body = read_body(response, sent_url)
             current = redaction.current()
             return UpstreamResponse(
-                status_code=response.status_code, body=body, elapsed_seconds=time.monotonic() - started,
-                redacted_url=current.url(sent_url), content_type=response.headers.get("Content-Type", ""),
+                status_code=response.status_code,
+                body=body,
+                elapsed_seconds=time.monotonic() - started,
+                redacted_url=current.url(sent_url),
+                content_type=response.headers.get("Content-Type", ""),
                 headers={k: v for k, v in response.headers.items() if k.lower() != "set-cookie"},
-                redaction=current, request_url=url)
+                redaction=current,
+                request_url=url,
+            )
         response.close()
         url = call_url.redirect_target(sent_url, response.headers.get("Location", ""))
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("GET %s redirected (HTTP %s) to %s", redaction.current().url(sent_url), response.status_code,
-                      redaction.current().url(url))
+            log.debug(
+                "GET %s redirected (HTTP %s) to %s",
+                redaction.current().url(sent_url),
+                response.status_code,
+                redaction.current().url(url),
+            )
     raise RedirectRefused(f"More than {MAX_REDIRECTS} redirects; the last one pointed to {url} — redirect refused.")
 
 

@@ -1,4 +1,5 @@
 """Saving a datasource's configuration: the server details, the headers and the authentication, all or nothing."""
+
 from django.db import transaction
 
 from ..models import Datasource, Header

@@ -7,6 +7,7 @@ result says what state the breaker is in afterwards.
 Success is HTTP 200. The last result per datasource is kept in the admin's session (not in the database), so the
 datasource page can show it; every URL and message in it is already redacted.
 """
+
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -56,17 +57,37 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
     target = target_of(datasource)
     started = time.monotonic()
     try:
-        response = client.call_datasource(datasource=datasource, expect_success=False, bypass_protection=True,
-                                          **target)
+        response = client.call_datasource(datasource=datasource, expect_success=False, bypass_protection=True, **target)
     except DatasourceError as error:
-        return _result(datasource, started, ok=False, status_code=error.status_code, url=error.shown_url,
-                       category=error.code, message=error.message)
+        return _result(
+            datasource,
+            started,
+            ok=False,
+            status_code=error.status_code,
+            url=error.shown_url,
+            category=error.code,
+            message=error.message,
+        )
     if response.status_code == 200:
-        return _result(datasource, started, ok=True, status_code=200, url=response.redacted_url, category="",
-                       message="The API answered HTTP 200.")
+        return _result(
+            datasource,
+            started,
+            ok=True,
+            status_code=200,
+            url=response.redacted_url,
+            category="",
+            message="The API answered HTTP 200.",
+        )
     message = response.status_error().message + " Test connection expects HTTP 200."
-    return _result(datasource, started, ok=False, status_code=response.status_code, url=response.redacted_url,
-                   category="http_status", message=message)
+    return _result(
+        datasource,
+        started,
+        ok=False,
+        status_code=response.status_code,
+        url=response.redacted_url,
+        category="http_status",
+        message=message,
+    )
 
 
 def target_of(datasource: Datasource) -> dict:
@@ -80,8 +101,13 @@ def target_of(datasource: Datasource) -> dict:
 def _result(datasource: Datasource, started: float, **fields) -> ConnectionCheck:
     elapsed_ms = round((time.monotonic() - started) * 1000)
     breaker = protection.breaker_state(datasource).text if datasource.pk is not None else ""
-    return ConnectionCheck(elapsed_ms=elapsed_ms, tested_at=timezone.now().isoformat(),
-                           config_version=datasource.config_version, breaker=breaker, **fields)
+    return ConnectionCheck(
+        elapsed_ms=elapsed_ms,
+        tested_at=timezone.now().isoformat(),
+        config_version=datasource.config_version,
+        breaker=breaker,
+        **fields,
+    )
 
 
 def remember(session, *, datasource: Datasource, check: ConnectionCheck) -> None:

@@ -3,6 +3,7 @@
 An error redacts its own message when it is built, with the redaction current at that moment (the datasource's
 secrets while a call runs, secret-looking parameters always): whoever raises it may name the URL as it was called.
 """
+
 import math
 
 from . import redaction

@@ -9,6 +9,7 @@ that found it expired cause one token request. We call OAuth2Session.refresh_tok
 rather than the session's auto-refresh, because auto-refresh fires inside request(), where no lock can be held
 around the refresh and no other process's newer token can be seen first.
 """
+
 import hashlib
 import http.client
 import json
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error, WebApplicationClient
-from oauthlib.oauth2.rfc6749.errors import InsecureTransportError, InvalidGrantError
+from oauthlib.oauth2.rfc6749.errors import InsecureTransportError
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
@@ -66,6 +67,7 @@ def scope_list(auth: AuthConfig) -> list[str] | None:
 
 
 # --- using tokens --------------------------------------------------------------------------------------------
+
 
 def token_is_fresh(auth: AuthConfig) -> bool:
     if not auth.access_token:
@@ -115,8 +117,10 @@ def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_toke
 
 def _reconnect_needed_now(auth: AuthConfig) -> errors.ReconnectNeeded:
     why = auth.last_error or "The connected account must be reconnected."
-    error = errors.ReconnectNeeded(f"{why} Until an administrator clicks Reconnect on the datasource page, calls "
-                                   "fail at once (nothing is sent to the provider).")
+    error = errors.ReconnectNeeded(
+        f"{why} Until an administrator clicks Reconnect on the datasource page, calls "
+        "fail at once (nothing is sent to the provider)."
+    )
     error.nothing_sent = True
     return error
 
@@ -164,9 +168,17 @@ def fetch_client_credentials_token(*, auth: AuthConfig) -> None:
     """Client-credentials grant; stores the new token. No refresh token is used in this mode."""
     client = BackendApplicationClient(client_id=auth.client_id, scope=scope_list(auth))
     session = _token_session(OAuth2Session(client=client, scope=scope_list(auth)))
-    token = _token_request(auth, session, lambda: session.fetch_token(
-        token_url=resolved_url(auth.token_url, auth), timeout=settings.CONNECT_CALL_DEADLINE_SECONDS,
-        headers=_token_headers(auth), **_client_auth_kwargs(auth), **(auth.extra_token_params or {})))
+    token = _token_request(
+        auth,
+        session,
+        lambda: session.fetch_token(
+            token_url=resolved_url(auth.token_url, auth),
+            timeout=settings.CONNECT_CALL_DEADLINE_SECONDS,
+            headers=_token_headers(auth),
+            **_client_auth_kwargs(auth),
+            **(auth.extra_token_params or {}),
+        ),
+    )
     store_token(auth, token)
 
 
@@ -177,15 +189,25 @@ def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
         _mark_reconnect_needed(auth, "No refresh token is stored.")
         raise errors.ReconnectNeeded(
             "The connected account must be reconnected: no refresh token is stored. "
-            "Open the datasource page and click Reconnect.")
+            "Open the datasource page and click Reconnect."
+        )
     session = _token_session(OAuth2Session(client_id=auth.client_id, scope=scope_list(auth)))
     kwargs = _client_auth_kwargs(auth)
     if kwargs.get("include_client_id"):
         kwargs = {"client_id": auth.client_id, "client_secret": auth.client_secret}
     try:
-        token = _token_request(auth, session, lambda: session.refresh_token(
-            resolved_url(auth.token_url, auth), refresh_token=auth.refresh_token,
-            timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **kwargs), refreshing=True)
+        token = _token_request(
+            auth,
+            session,
+            lambda: session.refresh_token(
+                resolved_url(auth.token_url, auth),
+                refresh_token=auth.refresh_token,
+                timeout=settings.CONNECT_CALL_DEADLINE_SECONDS,
+                headers=_token_headers(auth),
+                **kwargs,
+            ),
+            refreshing=True,
+        )
     except errors.ReconnectNeeded as exc:
         _mark_reconnect_needed(auth, exc.message)
         raise
@@ -215,7 +237,9 @@ def require_token_answer(response):
     reason = http.client.responses.get(status, "")
     raise errors.AuthenticationFailure(
         f"The token endpoint {response.url} answered HTTP {status}{' ' + reason if reason else ''} without a "
-        "token response.", status_code=status)
+        "token response.",
+        status_code=status,
+    )
 
 
 def _has_oauth_error(response) -> bool:
@@ -264,16 +288,19 @@ def _requested(auth: AuthConfig, session: OAuth2Session, request, *, refreshing:
     except OAuth2Error as exc:
         detail = f"{exc.error}: {exc.description}" if exc.description else exc.error
         if refreshing and exc.error not in TRANSIENT_OAUTH_ERRORS:
-            raise errors.ReconnectNeeded(f"The connected account must be reconnected: the token endpoint refused "
-                                         f"the refresh token ({detail}).") from None
+            raise errors.ReconnectNeeded(
+                f"The connected account must be reconnected: the token endpoint refused the refresh token ({detail})."
+            ) from None
         status = f"HTTP {session.answer_status}, " if getattr(session, "answer_status", None) else ""
-        raise errors.AuthenticationFailure(f"The token endpoint {token_url} refused the request ({status}{detail}).") \
-            from None
+        raise errors.AuthenticationFailure(
+            f"The token endpoint {token_url} refused the request ({status}{detail})."
+        ) from None
     except errors.DatasourceError:
         raise
     except ValueError:
-        raise errors.AuthenticationFailure("The token endpoint answered without a usable token (not a JSON token "
-                                           "response).") from None
+        raise errors.AuthenticationFailure(
+            "The token endpoint answered without a usable token (not a JSON token response)."
+        ) from None
     except Exception as exc:
         raise translate_request_error(exc, url=token_url, called="the token endpoint") from None
 
@@ -319,6 +346,7 @@ def disconnect(*, auth: AuthConfig) -> None:
 
 # --- the authorization-code consent --------------------------------------------------------------------------
 
+
 def start_authorization(*, auth: AuthConfig, user, session_key: str, redirect_uri: str) -> str:
     """The provider URL to send the admin's browser to; the state and PKCE verifier stay server side."""
     if auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
@@ -329,32 +357,49 @@ def start_authorization(*, auth: AuthConfig, user, session_key: str, redirect_ur
     challenge = pkce.create_code_challenge(verifier, "S256")
     OAuthState.objects.filter(created_at__lt=timezone.now() - STATE_LIFETIME * 6).delete()
     OAuthState.objects.create(
-        state_hash=sha256_hex(state), session_hash=sha256_hex(session_key), user=user,
-        datasource=auth.datasource, config_version=auth.datasource.config_version,
-        redirect_uri=redirect_uri, code_verifier=verifier)
+        state_hash=sha256_hex(state),
+        session_hash=sha256_hex(session_key),
+        user=user,
+        datasource=auth.datasource,
+        config_version=auth.datasource.config_version,
+        redirect_uri=redirect_uri,
+        code_verifier=verifier,
+    )
     session = OAuth2Session(client_id=auth.client_id, redirect_uri=redirect_uri, scope=scope_list(auth))
     url, _ = session.authorization_url(
-        resolved_url(auth.authorization_url, auth), state=state, code_challenge=challenge,
-        code_challenge_method="S256", **get_preset(auth.provider).authorize_params)
+        resolved_url(auth.authorization_url, auth),
+        state=state,
+        code_challenge=challenge,
+        code_challenge_method="S256",
+        **get_preset(auth.provider).authorize_params,
+    )
     return url
 
 
 def claim_state(*, state: str, user, session_key: str) -> OAuthState:
     """The consent this callback answers, claimed once; refused before any token request."""
     if not state:
-        raise OAuthFlowError("The provider's answer has no state parameter, so it cannot be trusted. "
-                             "Start again from the datasource page.")
+        raise OAuthFlowError(
+            "The provider's answer has no state parameter, so it cannot be trusted. "
+            "Start again from the datasource page."
+        )
     row = OAuthState.objects.select_related("datasource").filter(state_hash=sha256_hex(state)).first()
     if row is None:
-        raise OAuthFlowError("This sign-in answer is unknown (its state matches no consent started here). "
-                             "Start again from the datasource page.")
+        raise OAuthFlowError(
+            "This sign-in answer is unknown (its state matches no consent started here). "
+            "Start again from the datasource page."
+        )
     if row.user_id != user.pk:
-        raise OAuthFlowError("This sign-in was started by another Connect user; it cannot be completed here. "
-                             "Start again from the datasource page.")
+        raise OAuthFlowError(
+            "This sign-in was started by another Connect user; it cannot be completed here. "
+            "Start again from the datasource page."
+        )
     if row.session_hash != sha256_hex(session_key or ""):
-        raise OAuthFlowError("Your Connect session ended while you were at the provider (you have signed in again "
-                             "since), so this answer cannot be matched to the consent you started. Nothing was "
-                             "stored: click Connect again.")
+        raise OAuthFlowError(
+            "Your Connect session ended while you were at the provider (you have signed in again "
+            "since), so this answer cannot be matched to the consent you started. Nothing was "
+            "stored: click Connect again."
+        )
     if row.created_at < timezone.now() - STATE_LIFETIME:
         raise OAuthFlowError("This sign-in took more than 10 minutes and has expired. Click Connect again.")
     if not OAuthState.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=timezone.now()):
@@ -389,10 +434,20 @@ def complete_authorization(*, row: OAuthState, code: str, error: str = "", error
         raise OAuthFlowError("The provider's answer has no authorization code. Click Connect again.")
     if auth.datasource.config_version != row.config_version or auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
         raise OAuthFlowError("The datasource's configuration changed during the sign-in. Click Connect again.")
-    session = _token_session(OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri,
-                                           scope=scope_list(auth)))
-    token = _token_request(auth, session, lambda: session.fetch_token(
-        resolved_url(auth.token_url, auth), code=code, code_verifier=row.code_verifier,
-        timeout=settings.CONNECT_CALL_DEADLINE_SECONDS, headers=_token_headers(auth), **_client_auth_kwargs(auth)))
+    session = _token_session(
+        OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri, scope=scope_list(auth))
+    )
+    token = _token_request(
+        auth,
+        session,
+        lambda: session.fetch_token(
+            resolved_url(auth.token_url, auth),
+            code=code,
+            code_verifier=row.code_verifier,
+            timeout=settings.CONNECT_CALL_DEADLINE_SECONDS,
+            headers=_token_headers(auth),
+            **_client_auth_kwargs(auth),
+        ),
+    )
     store_token(auth, token, connected=True)
     return auth

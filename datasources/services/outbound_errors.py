@@ -4,6 +4,7 @@ The libraries' own exception text contains request URLs (API keys included): it 
 Only safe details are kept: the certificate verification reason, an OS error's name, the exception class. The
 errors redact their own messages (errors.py).
 """
+
 import http.client
 import socket
 import ssl
@@ -11,16 +12,31 @@ import ssl
 import requests
 import urllib3.exceptions as u3
 
-from .errors import (ConnectFailure, ConnectTimeout, DatasourceError, DNSFailure, InvalidResponse, InvalidURL,
-                     RedirectRefused, TLSFailure, UpstreamTimeout)
+from .errors import (
+    ConnectFailure,
+    ConnectTimeout,
+    DatasourceError,
+    DNSFailure,
+    InvalidResponse,
+    InvalidURL,
+    RedirectRefused,
+    TLSFailure,
+    UpstreamTimeout,
+)
 from .transport import deadline_error, deadline_seconds, time_left
 
 TLS_ERRORS = (requests.exceptions.SSLError, u3.SSLError, ssl.SSLError, ssl.CertificateError)
 READ_TIMEOUTS = (requests.exceptions.ReadTimeout, u3.ReadTimeoutError, socket.timeout)
 # What the HTTP stack raises during a call (and what translate_request_error understands).
 LIBRARY_ERRORS = (requests.RequestException, u3.HTTPError, http.client.HTTPException, OSError)
-CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                     u3.ProtocolError, u3.NewConnectionError, http.client.HTTPException, OSError)
+CONNECTION_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    u3.ProtocolError,
+    u3.NewConnectionError,
+    http.client.HTTPException,
+    OSError,
+)
 
 
 def translate_request_error(exc: BaseException, *, url: str = "", called: str = "the API") -> DatasourceError:
@@ -64,8 +80,10 @@ def _tls(chain, where, called, url):
     verification = _first(chain, ssl.SSLCertVerificationError)
     if verification is not None:
         reason = str(getattr(verification, "verify_message", "") or "verification failed").rstrip(".")
-        return TLSFailure(f"The TLS certificate of {where} was refused: {reason}. Certificates are always "
-                          "verified (the system trust store, or CONNECT_CA_BUNDLE when the operator sets it).")
+        return TLSFailure(
+            f"The TLS certificate of {where} was refused: {reason}. Certificates are always "
+            "verified (the system trust store, or CONNECT_CA_BUNDLE when the operator sets it)."
+        )
     error = _first(chain, TLS_ERRORS)
     if error is None:
         return None
@@ -94,8 +112,10 @@ def _read_timeout(chain, where, called, url):
         return None
     subject, target = called[:1].upper() + called[1:], f" for {url}" if url else ""
     if time_left() <= 0.05:
-        return UpstreamTimeout(f"{subject} did not answer completely within {deadline_seconds():g} seconds{target} "
-                               "(the limit for one call, from connect to the last byte).")
+        return UpstreamTimeout(
+            f"{subject} did not answer completely within {deadline_seconds():g} seconds{target} "
+            "(the limit for one call, from connect to the last byte)."
+        )
     return UpstreamTimeout(f"{subject} stopped sending data{target} (read timeout).")
 
 
@@ -117,7 +137,14 @@ def _connection(chain, where, called, url):
 
 
 def _invalid_url(chain, where, called, url):
-    if _first(chain, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                      requests.exceptions.MissingSchema, u3.LocationParseError)):
+    if _first(
+        chain,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+            u3.LocationParseError,
+        ),
+    ):
         return InvalidURL(f"The URL {where} is not valid.")
     return None

@@ -1,4 +1,5 @@
 """OAuth2 provider presets: the provider-specific part is data; one generic flow uses it."""
+
 from dataclasses import dataclass, field
 
 
@@ -17,42 +18,50 @@ class ProviderPreset:
     needs_tenant: bool = False
 
 
-PRESETS: dict[str, ProviderPreset] = {p.key: p for p in (
-    ProviderPreset("custom", "Custom"),
-    ProviderPreset(
-        "salesforce", "Salesforce",
-        authorization_url="https://login.salesforce.com/services/oauth2/authorize",
-        token_url="https://login.salesforce.com/services/oauth2/token",
-        default_scopes="api refresh_token",
-    ),
-    ProviderPreset(
-        "google", "Google APIs",
-        authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
-        token_url="https://oauth2.googleapis.com/token",
-        default_scopes="openid email",
-        authorize_params={"access_type": "offline", "prompt": "consent"},
-    ),
-    ProviderPreset(
-        "microsoft", "Microsoft Graph",
-        authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
-        token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-        default_scopes="offline_access https://graph.microsoft.com/.default",
-        needs_tenant=True,
-    ),
-    ProviderPreset(
-        "github", "GitHub",
-        authorization_url="https://github.com/login/oauth/authorize",
-        token_url="https://github.com/login/oauth/access_token",
-        default_scopes="read:user",
-        token_headers={"Accept": "application/json"},
-    ),
-    ProviderPreset(
-        "dropbox", "Dropbox",
-        authorization_url="https://www.dropbox.com/oauth2/authorize",
-        token_url="https://api.dropboxapi.com/oauth2/token",
-        authorize_params={"token_access_type": "offline"},
-    ),
-)}
+PRESETS: dict[str, ProviderPreset] = {
+    p.key: p
+    for p in (
+        ProviderPreset("custom", "Custom"),
+        ProviderPreset(
+            "salesforce",
+            "Salesforce",
+            authorization_url="https://login.salesforce.com/services/oauth2/authorize",
+            token_url="https://login.salesforce.com/services/oauth2/token",
+            default_scopes="api refresh_token",
+        ),
+        ProviderPreset(
+            "google",
+            "Google APIs",
+            authorization_url="https://accounts.google.com/o/oauth2/v2/auth",
+            token_url="https://oauth2.googleapis.com/token",
+            default_scopes="openid email",
+            authorize_params={"access_type": "offline", "prompt": "consent"},
+        ),
+        ProviderPreset(
+            "microsoft",
+            "Microsoft Graph",
+            authorization_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+            token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+            default_scopes="offline_access https://graph.microsoft.com/.default",
+            needs_tenant=True,
+        ),
+        ProviderPreset(
+            "github",
+            "GitHub",
+            authorization_url="https://github.com/login/oauth/authorize",
+            token_url="https://github.com/login/oauth/access_token",
+            default_scopes="read:user",
+            token_headers={"Accept": "application/json"},
+        ),
+        ProviderPreset(
+            "dropbox",
+            "Dropbox",
+            authorization_url="https://www.dropbox.com/oauth2/authorize",
+            token_url="https://api.dropboxapi.com/oauth2/token",
+            authorize_params={"token_access_type": "offline"},
+        ),
+    )
+}
 
 
 def preset_choices() -> list[tuple[str, str]]:

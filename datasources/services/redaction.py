@@ -5,6 +5,7 @@ JSON-escaped, base64 of user:password for Basic auth). While a call runs it is t
 redact their own message with it when they are built (errors.py), and so do log lines written by urllib3 (which
 include the request path and query). An answer body is masked with `values()` only (its data is not a message).
 """
+
 import base64
 import contextvars
 import functools
@@ -21,8 +22,19 @@ from ..models import SECRET_FIELDS
 
 MASK = "***"
 # Query parameters whose name contains one of these are always masked.
-SECRET_NAME_PARTS = ("token", "secret", "passw", "signature", "apikey", "api_key", "api-key", "credential",
-                     "session", "jwt", "bearer")
+SECRET_NAME_PARTS = (
+    "token",
+    "secret",
+    "passw",
+    "signature",
+    "apikey",
+    "api_key",
+    "api-key",
+    "credential",
+    "session",
+    "jwt",
+    "bearer",
+)
 # ... or whose name has one of these as a whole word (split on punctuation and camelCase).
 SECRET_NAME_WORDS = frozenset({"key", "code", "sig", "auth", "pwd", "pass", "private"})
 
@@ -30,7 +42,8 @@ _PARAM_RE = re.compile(r"(?P<lead>[?&;])(?P<name>[^=&;#?\s\"'<>“”‘’]+)=(
 _USERINFO_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s\"'<>]+@")
 # "name": "value" pairs in dicts and JSON, e.g. a token response echoed in a library's log line.
 _PAIR_RE = re.compile(
-    r"(?P<q>[\"'])(?P<name>[^\"']{1,100})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)")
+    r"(?P<q>[\"'])(?P<name>[^\"']{1,100})(?P=q)(?P<sep>\s*:\s*)(?P<vq>[\"'])(?P<value>[^\"']*)(?P=vq)"
+)
 _AUTH_HEADER_RE = re.compile(r"(?i)(?P<lead>authorization['\"]?\s*[:=]\s*['\"]?(?:basic|bearer|token)?\s*)[^\s'\",}]+")
 _WORD_RE = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 
@@ -108,8 +121,16 @@ class Redaction:
         for value in self.secret_values:
             if value:
                 escaped = json.dumps(value)[1:-1]
-                forms.update({value, quote(value, safe=""), quote_plus(value), quote(value), escaped,
-                              escaped.replace("/", "\\/")})
+                forms.update(
+                    {
+                        value,
+                        quote(value, safe=""),
+                        quote_plus(value),
+                        quote(value),
+                        escaped,
+                        escaped.replace("/", "\\/"),
+                    }
+                )
         return sorted(forms, key=len, reverse=True)
 
 
@@ -178,8 +199,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-HTTP_STACK_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.connection", "urllib3.response",
-                      "urllib3.poolmanager", "urllib3.util.retry", "requests", "requests_oauthlib", "oauthlib")
+HTTP_STACK_LOGGERS = (
+    "urllib3",
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+    "requests",
+    "requests_oauthlib",
+    "oauthlib",
+)
 _filter = RedactingFilter()
 
 
@@ -191,8 +221,11 @@ def install_log_filter() -> None:
     import requests_oauthlib  # noqa: F401
 
     prefixes = tuple(name + "." for name in HTTP_STACK_LOGGERS)
-    names = [name for name in list(logging.Logger.manager.loggerDict)
-             if name in HTTP_STACK_LOGGERS or name.startswith(prefixes)]
+    names = [
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if name in HTTP_STACK_LOGGERS or name.startswith(prefixes)
+    ]
     for name in set(names) | set(HTTP_STACK_LOGGERS):
         logger = logging.getLogger(name)
         if _filter not in logger.filters:

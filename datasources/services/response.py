@@ -1,5 +1,6 @@
 """An upstream answer as Connect keeps it: read within the size cap and the deadline, and parsed with the
 datasource's own secrets masked, so an API that echoes the request back never shows them (SPEC 1.5)."""
+
 import http.client
 import json
 from contextlib import contextmanager
@@ -77,14 +78,19 @@ class UpstreamResponse:
         return data, json.dumps(data, ensure_ascii=False), "utf-8"
 
     def invalid_json(self) -> InvalidJSON:
-        return InvalidJSON(f"The API answered with a body that is not JSON for {self.redacted_url} — "
-                           f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code)
+        return InvalidJSON(
+            f"The API answered with a body that is not JSON for {self.redacted_url} — "
+            f"{body_excerpt(self.body, self.redaction)}",
+            status_code=self.status_code,
+        )
 
     def status_error(self) -> HTTPStatusError:
         reason = http.client.responses.get(self.status_code, "")
         error = HTTPStatusError(
             f"The API answered HTTP {self.status_code}{' ' + reason if reason else ''} for {self.redacted_url} — "
-            f"{body_excerpt(self.body, self.redaction)}", status_code=self.status_code)
+            f"{body_excerpt(self.body, self.redaction)}",
+            status_code=self.status_code,
+        )
         error.retry_after_header = self.header("Retry-After")  # for protection/pause.py
         return error
 
@@ -165,8 +171,10 @@ def too_large(cap: int, url: str, *, announced: bool = False) -> ResponseTooLarg
     how = "announces" if announced else "sent"
     limit = settings.CONNECT_MAX_RESPONSE_BYTES
     left = "" if cap == limit else f" (what was left of the {limit:,}-byte limit after the earlier pages)"
-    return ResponseTooLarge(f"The answer from {url} {how} more than {cap:,} bytes{left}; the limit is "
-                            "CONNECT_MAX_RESPONSE_BYTES: refused, nothing is kept.")
+    return ResponseTooLarge(
+        f"The answer from {url} {how} more than {cap:,} bytes{left}; the limit is "
+        "CONNECT_MAX_RESPONSE_BYTES: refused, nothing is kept."
+    )
 
 
 def body_excerpt(body: bytes, redact: Redaction) -> str:

@@ -4,6 +4,7 @@ Entries are keyed by datasource id and checked against its config_version: any c
 a new session (and call plan) and closes the old one. At most MAX_SESSIONS are kept (least recently used goes),
 and a deleted datasource's session is closed.
 """
+
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -97,8 +98,14 @@ def plan_for(datasource: Datasource) -> CallPlan:
         api_key = (auth.api_key_name, auth.api_key_value)
     elif mode == AuthMode.API_KEY:
         headers[auth.api_key_name] = auth.api_key_value
-    return CallPlan(origin=origin(datasource.base_url), headers=headers, basic_auth=basic, api_key_param=api_key,
-                    oauth=mode in OAUTH_MODES, redaction=redaction_for_auth(auth))
+    return CallPlan(
+        origin=origin(datasource.base_url),
+        headers=headers,
+        basic_auth=basic,
+        api_key_param=api_key,
+        oauth=mode in OAUTH_MODES,
+        redaction=redaction_for_auth(auth),
+    )
 
 
 def _auth_of(datasource: Datasource):

@@ -13,6 +13,7 @@
   never exceed the time left, and every socket read of the response re-checks it (a body or headers dripped
   slowly are cut at the deadline, not per read; a read may block at most DEADLINE_SLACK_SECONDS past it).
 """
+
 import collections
 import functools
 import http.client
@@ -46,6 +47,7 @@ _deadline: ContextVar[float | None] = ContextVar("connect_call_deadline", defaul
 
 # --- the deadline --------------------------------------------------------------------------------------------
 
+
 def deadline_seconds() -> float:
     return float(hot_setting("CONNECT_CALL_DEADLINE_SECONDS"))
 
@@ -77,8 +79,10 @@ def time_left() -> float:
 
 def deadline_error(url: str = "") -> UpstreamTimeout:
     where = f" for {url}" if url else ""
-    return UpstreamTimeout(f"The API did not answer completely within {deadline_seconds():g} seconds{where} "
-                           "(the limit for one call, from connect to the last byte).")
+    return UpstreamTimeout(
+        f"The API did not answer completely within {deadline_seconds():g} seconds{where} "
+        "(the limit for one call, from connect to the last byte)."
+    )
 
 
 # How far past the deadline a read may block: the socket timeout is cut to the time left only when it would let a
@@ -102,7 +106,7 @@ class _DeadlineReader(io.RawIOBase):
     def readinto(self, buffer) -> int:
         left = self._deadline - time.monotonic()
         if left <= 0:
-            raise socket.timeout("the call deadline has passed")
+            raise TimeoutError("the call deadline has passed")
         current = self._sock.gettimeout()
         if current is None or current > left + DEADLINE_SLACK_SECONDS:
             self._sock.settimeout(left)
@@ -132,6 +136,7 @@ class _DeadlineHTTPResponse(http.client.HTTPResponse):
 
 # --- connections to checked addresses ------------------------------------------------------------------------
 
+
 class PinnedHTTPSConnection(HTTPSConnection):
     """Connects only to addresses the policy checked; `host` stays the name (SNI, Host, certificate check).
 
@@ -153,9 +158,12 @@ class PinnedHTTPSConnection(HTTPSConnection):
         for address in address_policy.checked_addresses(self._dns_host, self.port):
             try:
                 sock = urllib3_connection.create_connection(
-                    (address, self.port), self.timeout, source_address=self.source_address,
-                    socket_options=self.socket_options)
-            except socket.timeout as exc:
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+            except TimeoutError as exc:
                 raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
             except OSError as exc:
                 last_error = exc
@@ -204,13 +212,15 @@ class PinnedHTTPSAdapter(HTTPAdapter):
         with call_deadline():
             if time_left() <= 0:
                 raise deadline_error(url)
-            return super().send(request, stream=stream, timeout=_bounded(timeout), verify=True, cert=None,
-                                proxies={})
+            return super().send(request, stream=stream, timeout=_bounded(timeout), verify=True, cert=None, proxies={})
 
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         host, port = _host_and_port(request.url)
-        pool_kwargs = {"ssl_context": tls_context(), "cert_reqs": "CERT_REQUIRED",
-                       "checked_under": address_policy.policy_key()}
+        pool_kwargs = {
+            "ssl_context": tls_context(),
+            "cert_reqs": "CERT_REQUIRED",
+            "checked_under": address_policy.policy_key(),
+        }
         try:
             return self.poolmanager.connection_from_host(host, port=port, scheme="https", pool_kwargs=pool_kwargs)
         except LocationParseError:
@@ -254,11 +264,13 @@ def _bounded(timeout) -> tuple[float, float]:
     else:
         connect = read = None
     left = max(time_left(), 0.001)
-    return tuple(min(value, left) if isinstance(value, (int, float)) and value > 0 else left
-                 for value in (connect, read))
+    return tuple(
+        min(value, left) if isinstance(value, (int, float)) and value > 0 else left for value in (connect, read)
+    )
 
 
 # --- sessions -----------------------------------------------------------------------------------------------
+
 
 def refuse_redirects(response, *args, **kwargs):
     """Response hook for requests sent through requests' own Session.request (the OAuth token requests of
@@ -267,8 +279,10 @@ def refuse_redirects(response, *args, **kwargs):
     itself and follows redirects under its own rules (client.py)."""
     if response.is_redirect:
         response.close()
-        raise RedirectRefused(f"The token endpoint answered with a redirect (HTTP {response.status_code}): "
-                              "token requests are never redirected. Check the token URL.")
+        raise RedirectRefused(
+            f"The token endpoint answered with a redirect (HTTP {response.status_code}): "
+            "token requests are never redirected. Check the token URL."
+        )
     return response
 
 

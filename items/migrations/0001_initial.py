@@ -3,39 +3,106 @@
 import django.core.validators
 import django.db.models.deletion
 import django.db.models.functions.text
-import items.models
 from django.db import migrations, models
+
+import items.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('datasources', '0002_oauthstate'),
+        ("datasources", "0002_oauthstate"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Item',
+            name="Item",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='A unique name, 1-100 characters (case is ignored).', max_length=100)),
-                ('query', models.CharField(blank=True, help_text="A path and query string appended to the datasource's base URL, e.g. /search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser and each dependency ($name or ${name}); values are URL-encoded.", max_length=2000)),
-                ('dependencies', models.JSONField(blank=True, default=list)),
-                ('user_input_optional', models.BooleanField(default=False, help_text='When unticked, a call without $userInput is an error instead of an empty value.', verbose_name='Typed text may be empty')),
-                ('list_path', models.CharField(blank=True, help_text='Where the options are in the JSON answer, e.g. issues or data.items. Blank: the answer itself is the list.', max_length=500, verbose_name='Path to the list')),
-                ('key_field', models.CharField(blank=True, default='id', help_text='The field of each entry that becomes the option key, e.g. id or key. Blank: the entry itself.', max_length=200, verbose_name='Key field')),
-                ('label_template', models.CharField(blank=True, help_text='A field or a template, e.g. {key} - {fields.summary}. {key} is the option key. Blank: the key.', max_length=500, verbose_name='Label')),
-                ('max_options', models.PositiveIntegerField(default=100, help_text='At most this many options are returned (1-1000).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1000)], verbose_name='Maximum options')),
-                ('config_version', models.CharField(default=items.models.new_config_version, editable=False, max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('datasource', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='datasources.datasource')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(help_text="A unique name, 1-100 characters (case is ignored).", max_length=100),
+                ),
+                (
+                    "query",
+                    models.CharField(
+                        blank=True,
+                        help_text="A path and query string appended to the datasource's base URL, e.g. /search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser and each dependency ($name or ${name}); values are URL-encoded.",
+                        max_length=2000,
+                    ),
+                ),
+                ("dependencies", models.JSONField(blank=True, default=list)),
+                (
+                    "user_input_optional",
+                    models.BooleanField(
+                        default=False,
+                        help_text="When unticked, a call without $userInput is an error instead of an empty value.",
+                        verbose_name="Typed text may be empty",
+                    ),
+                ),
+                (
+                    "list_path",
+                    models.CharField(
+                        blank=True,
+                        help_text="Where the options are in the JSON answer, e.g. issues or data.items. Blank: the answer itself is the list.",
+                        max_length=500,
+                        verbose_name="Path to the list",
+                    ),
+                ),
+                (
+                    "key_field",
+                    models.CharField(
+                        blank=True,
+                        default="id",
+                        help_text="The field of each entry that becomes the option key, e.g. id or key. Blank: the entry itself.",
+                        max_length=200,
+                        verbose_name="Key field",
+                    ),
+                ),
+                (
+                    "label_template",
+                    models.CharField(
+                        blank=True,
+                        help_text="A field or a template, e.g. {key} - {fields.summary}. {key} is the option key. Blank: the key.",
+                        max_length=500,
+                        verbose_name="Label",
+                    ),
+                ),
+                (
+                    "max_options",
+                    models.PositiveIntegerField(
+                        default=100,
+                        help_text="At most this many options are returned (1-1000).",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(1000),
+                        ],
+                        verbose_name="Maximum options",
+                    ),
+                ),
+                (
+                    "config_version",
+                    models.CharField(default=items.models.new_config_version, editable=False, max_length=32),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "datasource",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="datasources.datasource"
+                    ),
+                ),
             ],
             options={
-                'ordering': [django.db.models.functions.text.Lower('name')],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Lower('name'), name='item_name_ci_unique', violation_error_message='An item with this name already exists.')],
+                "ordering": [django.db.models.functions.text.Lower("name")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Lower("name"),
+                        name="item_name_ci_unique",
+                        violation_error_message="An item with this name already exists.",
+                    )
+                ],
             },
         ),
     ]

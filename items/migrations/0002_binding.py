@@ -5,23 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('items', '0001_initial'),
+        ("items", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Binding',
+            name="Binding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dependency', models.CharField(help_text="The dependency's name, without the $.", max_length=100)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bindings', to='items.item')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.RESTRICT, related_name='bound_by', to='items.item', verbose_name='comes from the item')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("dependency", models.CharField(help_text="The dependency's name, without the $.", max_length=100)),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="bindings", to="items.item"
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.RESTRICT,
+                        related_name="bound_by",
+                        to="items.item",
+                        verbose_name="comes from the item",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['item', 'dependency'],
-                'constraints': [models.UniqueConstraint(models.F('item'), models.F('dependency'), name='binding_unique_per_dependency', violation_error_message='This dependency is already bound.')],
+                "ordering": ["item", "dependency"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        models.F("item"),
+                        models.F("dependency"),
+                        name="binding_unique_per_dependency",
+                        violation_error_message="This dependency is already bound.",
+                    )
+                ],
             },
         ),
     ]

@@ -5,70 +5,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('items', '0002_binding'),
+        ("items", "0002_binding"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='item',
-            name='body_template',
-            field=models.TextField(blank=True, help_text='Sent with POST as application/json, e.g. {"query": "$userInput", "limit": 20}. Variables are JSON-encoded where they stand: inside a string they are escaped for it, elsewhere they become a string.', verbose_name='JSON body'),
+            model_name="item",
+            name="body_template",
+            field=models.TextField(
+                blank=True,
+                help_text='Sent with POST as application/json, e.g. {"query": "$userInput", "limit": 20}. Variables are JSON-encoded where they stand: inside a string they are escaped for it, elsewhere they become a string.',
+                verbose_name="JSON body",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='max_pages',
-            field=models.PositiveSmallIntegerField(default=5, help_text='At most this many pages are read (1-20).', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)], verbose_name='Page cap'),
+            model_name="item",
+            name="max_pages",
+            field=models.PositiveSmallIntegerField(
+                default=5,
+                help_text="At most this many pages are read (1-20).",
+                validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)],
+                verbose_name="Page cap",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='method',
-            field=models.CharField(choices=[('GET', 'GET'), ('POST', 'POST (with a JSON body)')], default='GET', help_text='GET, or POST with a JSON body (search and GraphQL APIs).', max_length=4, verbose_name='Method'),
+            model_name="item",
+            name="method",
+            field=models.CharField(
+                choices=[("GET", "GET"), ("POST", "POST (with a JSON body)")],
+                default="GET",
+                help_text="GET, or POST with a JSON body (search and GraphQL APIs).",
+                max_length=4,
+                verbose_name="Method",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='next_url_path',
-            field=models.CharField(blank=True, help_text="Where the answer holds the next page's URL, e.g. links.next or $.paging.next.", max_length=500, verbose_name="Path to the next page's URL"),
+            model_name="item",
+            name="next_url_path",
+            field=models.CharField(
+                blank=True,
+                help_text="Where the answer holds the next page's URL, e.g. links.next or $.paging.next.",
+                max_length=500,
+                verbose_name="Path to the next page's URL",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='page_parameter',
-            field=models.CharField(blank=True, help_text='The query parameter that selects a page, e.g. page or offset.', max_length=100, verbose_name='Page parameter'),
+            model_name="item",
+            name="page_parameter",
+            field=models.CharField(
+                blank=True,
+                help_text="The query parameter that selects a page, e.g. page or offset.",
+                max_length=100,
+                verbose_name="Page parameter",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='page_start',
-            field=models.IntegerField(default=1, help_text='Its value for the first page, e.g. 1 or 0.', verbose_name='First value'),
+            model_name="item",
+            name="page_start",
+            field=models.IntegerField(
+                default=1, help_text="Its value for the first page, e.g. 1 or 0.", verbose_name="First value"
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='page_step',
-            field=models.PositiveIntegerField(default=1, help_text='Added for each next page: 1 for page numbers, the page size for an offset.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(100000)], verbose_name='Step'),
+            model_name="item",
+            name="page_step",
+            field=models.PositiveIntegerField(
+                default=1,
+                help_text="Added for each next page: 1 for page numbers, the page size for an offset.",
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(100000),
+                ],
+                verbose_name="Step",
+            ),
         ),
         migrations.AddField(
-            model_name='item',
-            name='pagination',
-            field=models.CharField(choices=[('none', 'None: one page'), ('link', 'Link header (rel="next")'), ('next_url', "The next page's URL, in the answer"), ('page', 'A page or offset parameter')], default='none', help_text='How further pages are found. Pages are read until the maximum options or the page cap.', max_length=10, verbose_name='Pagination'),
+            model_name="item",
+            name="pagination",
+            field=models.CharField(
+                choices=[
+                    ("none", "None: one page"),
+                    ("link", 'Link header (rel="next")'),
+                    ("next_url", "The next page's URL, in the answer"),
+                    ("page", "A page or offset parameter"),
+                ],
+                default="none",
+                help_text="How further pages are found. Pages are read until the maximum options or the page cap.",
+                max_length=10,
+                verbose_name="Pagination",
+            ),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='key_field',
-            field=models.CharField(blank=True, default='id', help_text='The field of each entry that becomes the option key: id, fields.key or $.fields.key. Blank: the entry itself.', max_length=200, verbose_name='Key field'),
+            model_name="item",
+            name="key_field",
+            field=models.CharField(
+                blank=True,
+                default="id",
+                help_text="The field of each entry that becomes the option key: id, fields.key or $.fields.key. Blank: the entry itself.",
+                max_length=200,
+                verbose_name="Key field",
+            ),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='label_template',
-            field=models.CharField(blank=True, help_text='A field (name, fields.summary or $.fields.summary) or a template with fields in braces ({key} - {fields.summary}; {key} is the option key). Blank: the key.', max_length=500, verbose_name='Label'),
+            model_name="item",
+            name="label_template",
+            field=models.CharField(
+                blank=True,
+                help_text="A field (name, fields.summary or $.fields.summary) or a template with fields in braces ({key} - {fields.summary}; {key} is the option key). Blank: the key.",
+                max_length=500,
+                verbose_name="Label",
+            ),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='list_path',
-            field=models.CharField(blank=True, help_text='Where the options are in the JSON answer: a dotted path (issues, data.items) or a JSONPath ($.data.items[?@.active == true] keeps only the matching entries). Blank: the answer itself.', max_length=500, verbose_name='Path to the list'),
+            model_name="item",
+            name="list_path",
+            field=models.CharField(
+                blank=True,
+                help_text="Where the options are in the JSON answer: a dotted path (issues, data.items) or a JSONPath ($.data.items[?@.active == true] keeps only the matching entries). Blank: the answer itself.",
+                max_length=500,
+                verbose_name="Path to the list",
+            ),
         ),
         migrations.AlterField(
-            model_name='item',
-            name='query',
-            field=models.CharField(blank=True, help_text="A path and query string appended to the datasource's base URL, e.g. /search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser (also $currentUser.email and $currentUser.displayName) and each dependency ($name or ${name}); values are URL-encoded.", max_length=2000),
+            model_name="item",
+            name="query",
+            field=models.CharField(
+                blank=True,
+                help_text="A path and query string appended to the datasource's base URL, e.g. /search?jql=project=$project&q=$userInput. Variables: $userInput, $currentUser (also $currentUser.email and $currentUser.displayName) and each dependency ($name or ${name}); values are URL-encoded.",
+                max_length=2000,
+            ),
         ),
     ]

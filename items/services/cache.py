@@ -4,6 +4,7 @@ Keys never hold a query or a value in clear: only ids, config versions and a SHA
 swallowed silently here: they mark the cache unavailable for a short while (calls go on uncached) and are reported
 (operations/redis_outage.py: one warning per interval per process on "connect.cache", whoever noticed the outage).
 """
+
 import hashlib
 import threading
 import time
@@ -32,8 +33,7 @@ def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str 
     called = evaluated_query if method == "GET" else f"{method}\n{evaluated_query}\n{body or ''}"
     digest = hashlib.sha256(called.encode("utf-8")).hexdigest()
     datasource = item.datasource
-    return (f"{KEY_PREFIX}:{item.pk}:{item.config_version}:"
-            f"{datasource.pk}:{datasource.config_version}:{digest}")
+    return f"{KEY_PREFIX}:{item.pk}:{item.config_version}:{datasource.pk}:{datasource.config_version}:{digest}"
 
 
 def item_key_pattern(item_id) -> str:
@@ -74,8 +74,9 @@ def _backend():
 
 
 def _failures():
-    from redis.exceptions import RedisError
     from django_redis.exceptions import ConnectionInterrupted
+    from redis.exceptions import RedisError
+
     return (ConnectionInterrupted, RedisError, OSError)
 
 

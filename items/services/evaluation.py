@@ -1,5 +1,6 @@
 """Query and body evaluation: variables replaced by their values, each encoded for where it stands (URL-encoded in
 the query, JSON-encoded in a POST body)."""
+
 import functools
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -33,8 +34,11 @@ class CurrentUser:
         return cls(username=value or "", display_name=value or "")
 
     def variables(self) -> dict:
-        return {syntax.CURRENT_USER: _text(self.username), f"{syntax.CURRENT_USER}.email": _text(self.email),
-                f"{syntax.CURRENT_USER}.displayName": _text(self.display_name or self.username)}
+        return {
+            syntax.CURRENT_USER: _text(self.username),
+            f"{syntax.CURRENT_USER}.email": _text(self.email),
+            f"{syntax.CURRENT_USER}.displayName": _text(self.display_name or self.username),
+        }
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,8 @@ def _refuse_dot_segments(evaluated_path: str, template_path: str) -> None:
         names = syntax.query_variables(template_path)
         raise InvalidVariableValue(
             f"A value for {_names(names)} would make a “.” or “..” path segment, which would change the path; it "
-            "is refused.")
+            "is refused."
+        )
 
 
 def _names(names) -> str:

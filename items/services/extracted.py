@@ -6,6 +6,7 @@ the digest the options were extracted from, so a changed, replaced or corrupted 
 entry also keeps its options encoded as JSON (`json_of`), so the options endpoint does not encode them again on every
 hit. Costs: up to MAX_ENTRIES option lists (and their JSON) per process.
 """
+
 import hashlib
 import json
 import threading
@@ -18,7 +19,7 @@ class ExtractedOptions:
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
         # found at -> [digest of the body, options, their JSON or None until first asked]
-        self._entries: "OrderedDict[tuple, list]" = OrderedDict()
+        self._entries: OrderedDict[tuple, list] = OrderedDict()
         self._lock = threading.Lock()
 
     def options_for(self, *, item, key: str, body: bytes, extract) -> "RememberedOptions":

@@ -5,6 +5,7 @@ relative to the answer for the list and to each entry for the key and label fiel
 names one place (`$.data.items`) must hold a list, like a dotted one; one that selects several values (a filter,
 a wildcard) makes those values the entries.
 """
+
 import functools
 import json
 
@@ -91,8 +92,9 @@ def _plan(key_field: str, template: str):
         parsed = syntax.parse_label(template)
     except ValueError as exc:
         raise ExtractionError(f"The label is not valid: {exc}") from None
-    return key_path, tuple((literal, field, _compiled(field) if field else None, field == "key")
-                           for literal, field in parsed)
+    return key_path, tuple(
+        (literal, field, _compiled(field) if field else None, field == "key") for literal, field in parsed
+    )
 
 
 def _value_at(entry, path, text: str, position: int, *, what: str):
@@ -114,8 +116,10 @@ def _checked_key(key, key_field: str, position: int):
         raise ExtractionError(f"Entry {position} of the list has no key field “{key_field}”.")
     if isinstance(key, (dict, list)):
         name = f"“{key_field}”" if key_field else "itself"
-        raise ExtractionError(f"Entry {position}: the key {name} is {_kind(key)}, not a text or a number."
-                              + (" Set the key field." if not key_field else ""))
+        raise ExtractionError(
+            f"Entry {position}: the key {name} is {_kind(key)}, not a text or a number."
+            + (" Set the key field." if not key_field else "")
+        )
     return key if isinstance(key, (str, int, float, bool)) else str(key)
 
 
@@ -143,4 +147,5 @@ def _text(value) -> str:
 
 def _kind(value) -> str:
     return {dict: "an object", list: "a list", str: "a text", bool: "true or false", type(None): "null"}.get(
-        type(value), "a number")
+        type(value), "a number"
+    )

@@ -8,6 +8,7 @@ page cap; a page that fails fails the whole resolution (nothing is cached) with 
 What is cached is the answer as received (the datasource's own secrets masked): the one page's JSON, or for a
 paginated item a JSON list of its pages, which `options_from_cached` reads back.
 """
+
 import json
 import time
 from dataclasses import dataclass, field

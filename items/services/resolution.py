@@ -11,6 +11,7 @@ key plus ":last-good" for the datasource's stale_max_age_seconds. When a call th
 allows it (datasources.services.protection.allows_stale: the API failing or throttling, or Connect holding calls
 back), that answer is served instead, marked stale with its age. A fresh hit is unchanged (CONNECT_CACHE_TTL_SECONDS).
 """
+
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,13 +33,13 @@ HIT, MISS, BYPASSED, UNAVAILABLE, WAIT_TIMEOUT = "hit", "miss", "bypassed", "una
 STALE = "stale"
 CACHE_NOTES = {
     STALE: "Stale answer: the API call failed, so the last good answer for this query, stored {age} seconds ago, "
-           "was served instead (stale-if-error is on for this datasource).",
+    "was served instead (stale-if-error is on for this datasource).",
     HIT: "Cache hit: the answer was read from the cache, where it was stored less than {ttl} seconds ago.",
     MISS: "Cache miss: the API was called and its answer is cached for {ttl} seconds.",
     BYPASSED: "Cache bypassed: the API was called and nothing was read from or written to the cache.",
     UNAVAILABLE: "Cache unavailable: Redis did not answer, so the API was called directly and nothing was cached.",
     WAIT_TIMEOUT: "Another request was fetching the same answer and took too long, so this request called the "
-                  "API itself.",
+    "API itself.",
 }
 
 
@@ -79,12 +80,14 @@ class Resolution:
 
     @property
     def cache_note(self) -> str:
-        return CACHE_NOTES.get(self.cache_status, "").format(ttl=settings.CONNECT_CACHE_TTL_SECONDS,
-                                                             age=self.age_seconds)
+        return CACHE_NOTES.get(self.cache_status, "").format(
+            ttl=settings.CONNECT_CACHE_TTL_SECONDS, age=self.age_seconds
+        )
 
 
-def resolve_item(*, item, user_input: str = "", current_user="", values: dict | None = None,
-                 use_cache: bool = True) -> Resolution:
+def resolve_item(
+    *, item, user_input: str = "", current_user="", values: dict | None = None, use_cache: bool = True
+) -> Resolution:
     """Options for one call of an item. `current_user` is an evaluation.CurrentUser (or just a username).
 
     Raises ItemError or DatasourceError, with `.resolution` when the query could be evaluated."""
@@ -148,7 +151,8 @@ def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
     resolution.cached = True
     resolution.cache_status = HIT
     resolution.options = extracted_options.options_for(
-        item=item, key=key, body=body, extract=lambda: options_from_cached(item, body))
+        item=item, key=key, body=body, extract=lambda: options_from_cached(item, body)
+    )
     return True
 
 
@@ -166,7 +170,8 @@ def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, err
     if age > datasource.stale_max_age_seconds:
         return False
     resolution.options = extracted_options.options_for(
-        item=item, key=cache.last_good_key(key), body=body, extract=lambda: options_from_cached(item, body))
+        item=item, key=cache.last_good_key(key), body=body, extract=lambda: options_from_cached(item, body)
+    )
     resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
     resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
     return True

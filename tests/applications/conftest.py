@@ -1,4 +1,5 @@
 """Application helpers: a factory and a token minter (PyJWT, HS256, as an application's server would sign)."""
+
 import time
 
 import jwt
@@ -15,17 +16,34 @@ def make_application(*, name="Intranet forms", items=(), origins=("https://forms
     return application
 
 
-def mint(application, *, audience="http://testserver", items=None, secret=None, algorithm="HS256", headers=None,
-         lifetime=600, omit=(), **claims):
+def mint(
+    application,
+    *,
+    audience="http://testserver",
+    items=None,
+    secret=None,
+    algorithm="HS256",
+    headers=None,
+    lifetime=600,
+    omit=(),
+    **claims,
+):
     """A token for `application` (its current secret unless told), valid `lifetime` seconds from now; claims named
     in `omit` are left out."""
     now = int(time.time())
-    payload = {"iss": str(application.pk), "sub": "filler", "aud": audience, "iat": now, "exp": now + lifetime,
-               "items": list(items if items is not None else application.items.values_list("pk", flat=True))}
+    payload = {
+        "iss": str(application.pk),
+        "sub": "filler",
+        "aud": audience,
+        "iat": now,
+        "exp": now + lifetime,
+        "items": list(items if items is not None else application.items.values_list("pk", flat=True)),
+    }
     payload.update(claims)
     payload = {name: value for name, value in payload.items() if name not in omit}
-    return jwt.encode(payload, secret if secret is not None else application.secret, algorithm=algorithm,
-                      headers=headers)
+    return jwt.encode(
+        payload, secret if secret is not None else application.secret, algorithm=algorithm, headers=headers
+    )
 
 
 @pytest.fixture(autouse=True)

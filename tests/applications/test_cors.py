@@ -1,4 +1,5 @@
 """CORS on the item API only, for each application's own origins, never with credentials."""
+
 import pytest
 
 from items.models import Item
@@ -17,8 +18,12 @@ def item(db):
 
 
 def preflight(client, path, origin=ORIGIN):
-    return client.options(path, HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
-                          HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization")
+    return client.options(
+        path,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+    )
 
 
 @pytest.mark.parametrize("endpoint", ["options", "field"])
@@ -34,8 +39,9 @@ def test_a_preflight_from_an_enabled_applications_origin_is_allowed(client, item
 @pytest.mark.parametrize("case", ["unknown origin", "disabled application", "item not granted"])
 def test_a_preflight_is_not_allowed_otherwise(client, item, case):
     other = Item.objects.create(name="Other", datasource=item.datasource, query="/x")
-    make_application(items=[other if case == "item not granted" else item], origins=[ORIGIN],
-                     enabled=case != "disabled application")
+    make_application(
+        items=[other if case == "item not granted" else item], origins=[ORIGIN], enabled=case != "disabled application"
+    )
     origin = "https://evil.example.com" if case == "unknown origin" else ORIGIN
     response = preflight(client, f"/api/items/{item.pk}/options", origin=origin)
     assert "Access-Control-Allow-Origin" not in response
@@ -51,8 +57,9 @@ def test_cors_is_never_answered_outside_the_item_api(client, item):
 
 def test_an_accepted_token_request_carries_its_origin_and_no_credentials(client, item):
     application = make_application(items=[item], origins=[ORIGIN])
-    response = client.get(f"/api/items/{item.pk}/field", HTTP_ORIGIN=ORIGIN,
-                          HTTP_AUTHORIZATION=f"Bearer {mint(application)}")
+    response = client.get(
+        f"/api/items/{item.pk}/field", HTTP_ORIGIN=ORIGIN, HTTP_AUTHORIZATION=f"Bearer {mint(application)}"
+    )
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == ORIGIN
     assert "Access-Control-Allow-Credentials" not in response
@@ -62,8 +69,11 @@ def test_an_accepted_token_request_carries_its_origin_and_no_credentials(client,
 def test_a_refused_origin_can_read_its_json_error_when_another_application_lists_it(client, item):
     make_application(name="Shop", items=[item], origins=["https://shop.example.com"])
     intranet = make_application(name="Intranet", items=[item], origins=[ORIGIN])
-    response = client.get(f"/api/items/{item.pk}/options?q=x", HTTP_ORIGIN="https://shop.example.com",
-                          HTTP_AUTHORIZATION=f"Bearer {mint(intranet)}")
+    response = client.get(
+        f"/api/items/{item.pk}/options?q=x",
+        HTTP_ORIGIN="https://shop.example.com",
+        HTTP_AUTHORIZATION=f"Bearer {mint(intranet)}",
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "origin_not_allowed"
     assert response["Access-Control-Allow-Origin"] == "https://shop.example.com"

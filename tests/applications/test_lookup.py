@@ -1,4 +1,5 @@
 """Applications kept per process: disabling, rotating, re-granting or deleting is seen at the next request."""
+
 import pytest
 
 from applications.services import secret as secrets_service

@@ -1,4 +1,5 @@
 """Application pages for staff: each action with a visible result, the secret shown once, bad input refused."""
+
 import logging
 import re
 
@@ -16,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def item(db):
-    return Item.objects.create(name="Assets", datasource=make_datasource(), query="/assets?q=$userInput",
-                               key_field="id")
+    return Item.objects.create(
+        name="Assets", datasource=make_datasource(), query="/assets?q=$userInput", key_field="id"
+    )
 
 
 def shown_secret(response) -> str:
@@ -27,15 +29,28 @@ def shown_secret(response) -> str:
 
 
 def create(client, item, **overrides):
-    data = {"name": "Intranet forms", "items": [item.pk], "allowed_origins": "https://forms.example.com",
-            "enabled": "on"}
+    data = {
+        "name": "Intranet forms",
+        "items": [item.pk],
+        "allowed_origins": "https://forms.example.com",
+        "enabled": "on",
+    }
     data.update(overrides)
     return client.post("/applications/new/", data, follow=True)
 
 
-@pytest.mark.parametrize("path", ["/applications/", "/applications/new/", "/applications/{pk}/",
-                                  "/applications/{pk}/edit/", "/applications/{pk}/rotate/",
-                                  "/applications/{pk}/secret/", "/applications/{pk}/delete/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/applications/",
+        "/applications/new/",
+        "/applications/{pk}/",
+        "/applications/{pk}/edit/",
+        "/applications/{pk}/rotate/",
+        "/applications/{pk}/secret/",
+        "/applications/{pk}/delete/",
+    ],
+)
 def test_pages_are_for_staff_only(client, item, path):
     application = make_application(items=[item])
     url = path.format(pk=application.pk)
@@ -65,16 +80,32 @@ def test_the_secret_never_appears_elsewhere_after_creation(staff_client, item, c
     application = Application.objects.get()
     secret = shown_secret(response)
     token = mint(application, items=[item.pk])
-    outputs = [staff_client.get(path).content for path in (
-        "/applications/", f"/applications/{application.pk}/", f"/applications/{application.pk}/edit/",
-        f"/applications/{application.pk}/secret/", f"/applications/{application.pk}/rotate/",
-        f"/applications/{application.pk}/delete/", f"/items/{item.pk}/preview/", f"/items/{item.pk}/try/")]
-    outputs += [admin_client.get(path).content for path in (
-        "/admin/applications/application/", f"/admin/applications/application/{application.pk}/change/",
-        f"/admin/applications/application/{application.pk}/history/")]
-    for headers in ({"HTTP_AUTHORIZATION": f"Bearer {token}"},
-                    {"HTTP_AUTHORIZATION": f"Bearer {mint(application, items=[item.pk], lifetime=7200)}"},
-                    {"HTTP_AUTHORIZATION": f"Bearer {mint(application, items=[item.pk], secret=secret[::-1])}"}):
+    outputs = [
+        staff_client.get(path).content
+        for path in (
+            "/applications/",
+            f"/applications/{application.pk}/",
+            f"/applications/{application.pk}/edit/",
+            f"/applications/{application.pk}/secret/",
+            f"/applications/{application.pk}/rotate/",
+            f"/applications/{application.pk}/delete/",
+            f"/items/{item.pk}/preview/",
+            f"/items/{item.pk}/try/",
+        )
+    ]
+    outputs += [
+        admin_client.get(path).content
+        for path in (
+            "/admin/applications/application/",
+            f"/admin/applications/application/{application.pk}/change/",
+            f"/admin/applications/application/{application.pk}/history/",
+        )
+    ]
+    for headers in (
+        {"HTTP_AUTHORIZATION": f"Bearer {token}"},
+        {"HTTP_AUTHORIZATION": f"Bearer {mint(application, items=[item.pk], lifetime=7200)}"},
+        {"HTTP_AUTHORIZATION": f"Bearer {mint(application, items=[item.pk], secret=secret[::-1])}"},
+    ):
         for path in (f"/api/items/{item.pk}/options?q=x", f"/api/items/{item.pk}/field"):
             outputs.append(staff_client.get(path, HTTP_ORIGIN="https://forms.example.com", **headers).content)
     for output in outputs:
@@ -84,8 +115,11 @@ def test_the_secret_never_appears_elsewhere_after_creation(staff_client, item, c
 
 
 def test_bad_origins_are_refused_next_to_the_field_and_nothing_is_saved(staff_client, item):
-    response = create(staff_client, item, allowed_origins="https://ok.example.com\nhttp://plain.example.com\n"
-                                                          "https://x.example.com/path")
+    response = create(
+        staff_client,
+        item,
+        allowed_origins="https://ok.example.com\nhttp://plain.example.com\nhttps://x.example.com/path",
+    )
     page = response.content.decode()
     assert response.status_code == 200 and Application.objects.count() == 0
     assert 'id="id_allowed_origins_error"' in page
@@ -110,9 +144,11 @@ def test_a_duplicate_name_is_refused(staff_client, item):
 
 def test_edit_saves_and_says_so(staff_client, item):
     application = make_application(items=[], origins=[])
-    response = staff_client.post(f"/applications/{application.pk}/edit/",
-                                 {"name": "Renamed", "items": [item.pk], "allowed_origins": "https://a.example.com/",
-                                  "enabled": "on"}, follow=True)
+    response = staff_client.post(
+        f"/applications/{application.pk}/edit/",
+        {"name": "Renamed", "items": [item.pk], "allowed_origins": "https://a.example.com/", "enabled": "on"},
+        follow=True,
+    )
     assert "saved" in response.content.decode()
     application.refresh_from_db()
     assert application.name == "Renamed" and application.allowed_origins == ["https://a.example.com"]
@@ -172,8 +208,14 @@ def test_the_admin_never_shows_the_secret_and_cannot_create(admin_client, item):
 
 def test_the_admin_refuses_a_bad_origin_next_to_the_field(admin_client, item):
     application = make_application(items=[item])
-    response = admin_client.post(f"/admin/applications/application/{application.pk}/change/", {
-        "name": application.name, "items": [item.pk], "allowed_origins": "https://ok.example.com\nhttp://x.com",
-        "enabled": "on"})
+    response = admin_client.post(
+        f"/admin/applications/application/{application.pk}/change/",
+        {
+            "name": application.name,
+            "items": [item.pk],
+            "allowed_origins": "https://ok.example.com\nhttp://x.com",
+            "enabled": "on",
+        },
+    )
     assert response.status_code == 200 and "Only https://" in response.content.decode()
     assert Application.objects.get().allowed_origins == ["https://forms.example.com"]

@@ -1,4 +1,5 @@
 """Embedding tokens on the options endpoint: accepted, and each refusal at once with its own JSON code."""
+
 import base64
 import json
 import time
@@ -9,7 +10,6 @@ import pytest
 from items.models import Item
 from tests.conftest import make_datasource
 from tests.support import geo_api
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 from .conftest import make_application, mint
 
@@ -28,8 +28,9 @@ def geo(start_server, trust_test_ca):
 @pytest.fixture
 def item(db):
     """An item no test reaches the API of: refusals happen before any call."""
-    return Item.objects.create(name="Assets", datasource=make_datasource(), query="/assets?q=$userInput",
-                               key_field="id", list_path="")
+    return Item.objects.create(
+        name="Assets", datasource=make_datasource(), query="/assets?q=$userInput", key_field="id", list_path=""
+    )
 
 
 @pytest.fixture
@@ -56,16 +57,23 @@ def refused(response, status, code):
 def unsigned(header: dict, payload: dict) -> str:
     def part(data):
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{part(header)}.{part(payload)}."
 
 
 # --- accepted ------------------------------------------------------------------------------------------------
 
+
 def test_a_valid_token_gets_options_with_sub_as_current_user(client, geo):
     upstream, chain = geo
-    item = Item.objects.create(name="Mine", datasource=chain.country.datasource,
-                               query="/cities?region=NH&q=$userInput&by=$currentUser",
-                               list_path="", key_field="code", label_template="{name}")
+    item = Item.objects.create(
+        name="Mine",
+        datasource=chain.country.datasource,
+        query="/cities?region=NH&q=$userInput&by=$currentUser",
+        list_path="",
+        key_field="code",
+        label_template="{name}",
+    )
     application = make_application(items=[item])
     token = mint(application, sub="shopper", email="shopper@example.com", name="Sam Shopper")
     response = options(client, item, token, query="?q=am")
@@ -102,6 +110,7 @@ def test_two_applications_asking_the_same_query_share_the_cache_entry(client, ge
 
 # --- refused, each for its reason ----------------------------------------------------------------------------
 
+
 def test_missing_signature(client, application, item):
     token = mint(application).rsplit(".", 1)[0] + "."
     refused(options(client, item, token), 401, "invalid_signature")
@@ -124,13 +133,15 @@ def test_expired(client, application, item):
 
 def test_not_yet_valid(client, application, item):
     now = int(time.time())
-    refused(options(client, item, mint(application, nbf=now + 600, iat=now, exp=now + 1200)), 401,
-            "token_not_yet_valid")
+    refused(
+        options(client, item, mint(application, nbf=now + 600, iat=now, exp=now + 1200)), 401, "token_not_yet_valid"
+    )
 
 
 def test_wrong_audience(client, application, item):
-    refused(options(client, item, mint(application, audience="https://another-connect.example.com")), 401,
-            "wrong_audience")
+    refused(
+        options(client, item, mint(application, audience="https://another-connect.example.com")), 401, "wrong_audience"
+    )
 
 
 def test_audience_is_connect_public_url_when_set(client, geo, settings):
@@ -138,8 +149,9 @@ def test_audience_is_connect_public_url_when_set(client, geo, settings):
     application = make_application(items=[chain.country], origins=[])
     settings.CONNECT_PUBLIC_URL = "https://connect.example.com/"
     refused(options(client, chain.country, mint(application), origin=None, query=""), 401, "wrong_audience")
-    accepted = options(client, chain.country, mint(application, audience="https://connect.example.com"),
-                       origin=None, query="")
+    accepted = options(
+        client, chain.country, mint(application, audience="https://connect.example.com"), origin=None, query=""
+    )
     assert accepted.status_code == 200
 
 
@@ -184,8 +196,17 @@ def test_a_required_claim_missing(client, application, item, claim):
 
 def test_alg_none(client, application, item):
     now = int(time.time())
-    token = unsigned({"alg": "none", "typ": "JWT"}, {"iss": str(application.pk), "sub": "x", "aud": "http://testserver",
-                                                     "iat": now, "exp": now + 60, "items": [item.pk]})
+    token = unsigned(
+        {"alg": "none", "typ": "JWT"},
+        {
+            "iss": str(application.pk),
+            "sub": "x",
+            "aud": "http://testserver",
+            "iat": now,
+            "exp": now + 60,
+            "items": [item.pk],
+        },
+    )
     refused(options(client, item, token), 401, "algorithm_not_allowed")
 
 
@@ -203,8 +224,9 @@ def test_rs256_signed_with_a_key_of_its_own(client, application, item):
 
 
 def test_a_refusal_names_only_its_reason(client, application, item):
-    message = refused(options(client, item, mint(application, audience="https://elsewhere.example.com")), 401,
-                      "wrong_audience")
+    message = refused(
+        options(client, item, mint(application, audience="https://elsewhere.example.com")), 401, "wrong_audience"
+    )
     for detail in ("http://testserver", "elsewhere", ORIGIN, application.secret, str(item.pk)):
         assert detail not in message
 
@@ -216,13 +238,26 @@ def test_session_path_still_answers_not_authenticated_without_a_token(client, it
 
 
 def test_field_description_uses_the_same_token_rules(client, application, item):
-    response = client.get(f"/api/items/{item.pk}/field", HTTP_AUTHORIZATION=f"Bearer {mint(application)}",
-                          HTTP_ORIGIN=ORIGIN)
+    response = client.get(
+        f"/api/items/{item.pk}/field", HTTP_AUTHORIZATION=f"Bearer {mint(application)}", HTTP_ORIGIN=ORIGIN
+    )
     assert response.status_code == 200
-    assert response.json() == {"item": item.pk, "name": "Assets", "search": True, "user_input_optional": False,
-                               "dependencies": []}
-    refused(client.get(f"/api/items/{item.pk}/field", HTTP_AUTHORIZATION=f"Bearer {mint(application)}",
-                       HTTP_ORIGIN="https://evil.example.com"), 403, "origin_not_allowed")
+    assert response.json() == {
+        "item": item.pk,
+        "name": "Assets",
+        "search": True,
+        "user_input_optional": False,
+        "dependencies": [],
+    }
+    refused(
+        client.get(
+            f"/api/items/{item.pk}/field",
+            HTTP_AUTHORIZATION=f"Bearer {mint(application)}",
+            HTTP_ORIGIN="https://evil.example.com",
+        ),
+        403,
+        "origin_not_allowed",
+    )
     refused(client.get(f"/api/items/{item.pk}/field"), 401, "not_authenticated")
 
 

@@ -1,4 +1,5 @@
 """Last used: set by an accepted token, written at most about once a minute per application."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,5 @@
 """Real-browser fixtures: Playwright driving Debian's Chromium against pytest-django's live server."""
+
 import os
 from pathlib import Path
 
@@ -12,8 +13,15 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def chromium_args() -> list[str]:
-    return ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-            "--no-first-run", "--disable-component-update", "--disable-sync"]
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +60,7 @@ def screenshot_for(request):
             path = ARTIFACTS / f"{request.node.name}-{name}.png"
             page.screenshot(path=str(path), full_page=True)
             return path
+
         return take
 
     return for_page
@@ -65,8 +74,9 @@ def screenshot(page, screenshot_for):
 @pytest.fixture
 def signed_in(page, live_server, django_user_model, transactional_db):
     """A staff user signed in through the login page."""
-    django_user_model.objects.create_user("staffer", "staffer@example.com", "pw-staffer-123", is_staff=True,
-                                          is_superuser=True)
+    django_user_model.objects.create_user(
+        "staffer", "staffer@example.com", "pw-staffer-123", is_staff=True, is_superuser=True
+    )
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("staffer")
     page.get_by_label("Password").fill("pw-staffer-123")

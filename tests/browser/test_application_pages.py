@@ -1,4 +1,5 @@
 """Registering an application and binding items, as a person does it in Chromium."""
+
 import re
 
 import pytest

@@ -1,4 +1,5 @@
 """What a person does on the datasource pages, in Chromium."""
+
 import pytest
 
 from datasources.models import Datasource

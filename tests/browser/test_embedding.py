@@ -1,18 +1,19 @@
 """The widget embedded in a page of another web origin, with an embedding token minted in the test: options load
 from an allowed origin; from an origin the application does not list, the CORS refusal shows in the widget."""
+
 import html
 
 import pytest
 
 from tests.applications.conftest import make_application, mint
 from tests.support import geo_api
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.support.page_server import PageServer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order form</title>
-<script src="{connect}/static/connect-field.js" data-connect-url="{connect}" data-connect-token="{token}" defer></script>
+<script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
+ data-connect-token="{token}" defer></script>
 </head><body><main><h1>Order form</h1><form method="get" action="/sent">
 <label for="country">Country</label><input id="country" name="country" data-connect-item="{country}">
 <label for="region">Region</label>
@@ -25,12 +26,13 @@ def embedding(live_server, start_server, trust_test_ca):
     upstream = start_server(geo_api.ROUTES)
     chain = geo_api.make_chain(upstream)
     pages = PageServer({})
-    application = make_application(name="Shop", items=[chain.country, chain.region],
-                                   origins=[pages.origin("127.0.0.1")])
-    token = mint(application, audience=live_server.url, sub="shopper", email="shopper@example.com",
-                 name="Sam Shopper")
-    pages.pages["/order.html"] = PAGE.format(connect=live_server.url, token=html.escape(token),
-                                             country=chain.country.pk, region=chain.region.pk)
+    application = make_application(
+        name="Shop", items=[chain.country, chain.region], origins=[pages.origin("127.0.0.1")]
+    )
+    token = mint(application, audience=live_server.url, sub="shopper", email="shopper@example.com", name="Sam Shopper")
+    pages.pages["/order.html"] = PAGE.format(
+        connect=live_server.url, token=html.escape(token), country=chain.country.pk, region=chain.region.pk
+    )
     yield pages, chain, application
     pages.stop()
 

@@ -1,9 +1,9 @@
 """The field widget on the Try it page of Country -> Region -> City (a real local HTTPS API), clicked through in
 Chromium: cascading lists, the search field with the keyboard only, debounce, errors, a real form submit, axe."""
+
 import pytest
 
 from tests.support import geo_api
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -24,8 +24,9 @@ def try_page(signed_in, live_server, chain):
 
 def options_requests(page, item):
     seen = []
-    page.on("request", lambda request: seen.append(request.url)
-            if f"/api/items/{item.pk}/options" in request.url else None)
+    page.on(
+        "request", lambda request: seen.append(request.url) if f"/api/items/{item.pk}/options" in request.url else None
+    )
     return seen
 
 
@@ -236,6 +237,9 @@ def test_the_try_it_page_has_no_serious_accessibility_violation(try_page):
     city_box(page).fill("a")
     page.get_by_role("option", name="Amsterdam").wait_for()  # the listbox open: scanned too
     results = Axe().run(page)
-    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]])
-               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    serious = [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert serious == []

@@ -1,4 +1,5 @@
 """Test connection, the OAuth consent and the item preview, clicked through in Chromium."""
+
 import json
 
 import pytest
@@ -8,20 +9,28 @@ from items.models import Item
 from tests.browser.conftest import CHROMIUM, chromium_args
 from tests.conftest import SECRET_API_KEY, SECRET_CLIENT_SECRET, make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fake_dns")]
 
-ISSUES = {"issues": [{"key": "CON-1", "fields": {"summary": "Cache answers"}},
-                     {"key": "CON-2", "fields": {"summary": "Refresh tokens"}}]}
+ISSUES = {
+    "issues": [
+        {"key": "CON-1", "fields": {"summary": "Cache answers"}},
+        {"key": "CON-2", "fields": {"summary": "Refresh tokens"}},
+    ]
+}
 
 
-def test_test_connection_shows_success_then_a_failure(signed_in, live_server, screenshot, start_server,
-                                                      trust_test_ca):
+def test_test_connection_shows_success_then_a_failure(signed_in, live_server, screenshot, start_server, trust_test_ca):
     page = signed_in
     upstream = start_server({"/rest/health": srv.answer(200, b'{"status": "up"}')})
-    datasource = make_datasource(name="Health API", base_url=upstream.url("/rest"), mode="api_key",
-                                 api_key_location="query", api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    datasource = make_datasource(
+        name="Health API",
+        base_url=upstream.url("/rest"),
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
     datasource.test_url = "/health"
     datasource.save()
     page.goto(f"{live_server.url}/datasources/{datasource.pk}/")
@@ -44,8 +53,14 @@ def test_item_preview_shows_the_options(signed_in, live_server, screenshot, star
     page = signed_in
     upstream = start_server({"/rest/search": srv.answer(200, json.dumps(ISSUES).encode())})
     datasource = make_datasource(name="Jira", base_url=upstream.url("/rest"))
-    item = Item.objects.create(name="Issue picker", datasource=datasource, query="/search?q=$userInput",
-                               list_path="issues", key_field="key", label_template="{key} - {fields.summary}")
+    item = Item.objects.create(
+        name="Issue picker",
+        datasource=datasource,
+        query="/search?q=$userInput",
+        list_path="issues",
+        key_field="key",
+        label_template="{key} - {fields.summary}",
+    )
     page.goto(f"{live_server.url}/items/{item.pk}/preview/")
     page.get_by_label("$userInput").fill("cache")
     page.get_by_role("button", name="Preview").click()
@@ -59,16 +74,18 @@ def test_item_preview_shows_the_options(signed_in, live_server, screenshot, star
 def oauth_page(playwright, oauth_provider, live_server):
     """A browser that reaches the test provider by its name and trusts its certificate."""
     oauth_provider.add_redirect_uri(f"{live_server.url}/oauth/callback/")
-    browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                         args=chromium_args() + oauth_provider.chromium_args())
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=chromium_args() + oauth_provider.chromium_args()
+    )
     page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
     page.set_default_timeout(20000)
     yield page
     browser.close()
 
 
-def test_oauth_consent_lands_back_connected(oauth_page, oauth_provider, live_server, settings, fake_dns,
-                                            django_user_model, screenshot_for):
+def test_oauth_consent_lands_back_connected(
+    oauth_page, oauth_provider, live_server, settings, fake_dns, django_user_model, screenshot_for
+):
     page = oauth_page
     shot = screenshot_for(page)
     settings.CONNECT_CA_BUNDLE = str(oauth_provider.ca_pem)
@@ -76,9 +93,15 @@ def test_oauth_consent_lands_back_connected(oauth_page, oauth_provider, live_ser
     fake_dns[oauth_provider.hostname] = ["127.0.0.1"]
     base = oauth_provider.base(host=oauth_provider.hostname)
     datasource = make_datasource(
-        name="Provider API", base_url=f"{base}/api", mode="oauth2_authorization_code",
-        authorization_url=f"{base}/o/authorize/", token_url=f"{base}/o/token/",
-        client_id=oauth_provider.web_client_id, client_secret=oauth_provider.web_client_secret, scopes="read")
+        name="Provider API",
+        base_url=f"{base}/api",
+        mode="oauth2_authorization_code",
+        authorization_url=f"{base}/o/authorize/",
+        token_url=f"{base}/o/token/",
+        client_id=oauth_provider.web_client_id,
+        client_secret=oauth_provider.web_client_secret,
+        scopes="read",
+    )
     django_user_model.objects.create_user("staffer", password="pw-staffer-123", is_staff=True)
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("staffer")

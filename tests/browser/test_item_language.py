@@ -1,4 +1,5 @@
 """An item with a POST body, a JSONPath filter and pagination, created and previewed in Chromium."""
+
 import json
 from urllib.parse import parse_qs, urlsplit
 
@@ -7,23 +8,25 @@ import pytest
 from items.models import Item
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def search_pages(server):
     """POST /rest/search?page=N: two pages of people, some inactive."""
+
     def route(handler):
         page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
         people = [{"login": f"user{page}{n}", "name": f"Person {page}.{n}", "active": n != 2} for n in range(1, 4)]
         headers = [("Link", f'<{server.url("/rest/search")}?page=2>; rel="next"')] if page == 1 else []
         srv.send(handler, 200, json.dumps({"data": {"people": people}}).encode(), headers=headers)
+
     return route
 
 
-def test_a_post_item_with_a_filter_and_pages_is_made_and_previewed(signed_in, live_server, screenshot, start_server,
-                                                                 trust_test_ca):
+def test_a_post_item_with_a_filter_and_pages_is_made_and_previewed(
+    signed_in, live_server, screenshot, start_server, trust_test_ca
+):
     page = signed_in
     upstream = start_server({})
     upstream.routes["/rest/search"] = search_pages(upstream)

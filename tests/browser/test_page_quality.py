@@ -1,4 +1,5 @@
 """Every page a person uses: a title, a way back, and a label on every field (checked in Chromium)."""
+
 import pytest
 
 from applications.models import Application
@@ -39,8 +40,9 @@ def pages(live_server, datasource, item, application):
 def test_every_page_has_a_title_a_way_back_and_labelled_fields(signed_in, live_server, screenshot):
     page = signed_in
     datasource = make_datasource(name="Jira", mode="basic", username="elements", password="s3cr3t-pw-5551")
-    item = Item.objects.create(name="Issue picker", datasource=datasource, query="/search?q=$userInput",
-                               list_path="issues", key_field="key")
+    item = Item.objects.create(
+        name="Issue picker", datasource=datasource, query="/search?q=$userInput", list_path="issues", key_field="key"
+    )
     application = Application.objects.create(name="Intranet forms", allowed_origins=["https://forms.example.com"])
     application.items.add(item)
     for name, path in pages(live_server, datasource, item, application):

@@ -1,18 +1,16 @@
 """The datasource page's protection and health panel, and the limits on the edit page, as a person sees them."""
+
 import pytest
 
 from datasources.models import Datasource
-from datasources.services import protection
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.support.protection import call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("trust_test_ca")]
 
 
-def test_the_health_panel_and_an_open_breaker_are_readable(signed_in, live_server, start_server, settings,
-                                                           screenshot):
+def test_the_health_panel_and_an_open_breaker_are_readable(signed_in, live_server, start_server, settings, screenshot):
     settings.CONNECT_BREAKER_FAILURES = 3
     boom = srv.switchable(srv.answer())
     server = start_server({"/api/issues": boom})

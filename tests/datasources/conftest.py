@@ -1,4 +1,5 @@
 """Datasource test helpers: read a rendered form like a browser would, walk the wizard, rotate Fernet keys."""
+
 from html.parser import HTMLParser
 
 import pytest

@@ -1,4 +1,5 @@
 """Only staff users see or change datasources; every form is CSRF-protected."""
+
 import pytest
 from django.test import Client
 from django.urls import URLPattern
@@ -8,8 +9,15 @@ from datasources.models import Datasource
 
 pytestmark = pytest.mark.django_db
 
-FOUNDATION_PAGES = ["/datasources/", "/datasources/new/", "/datasources/new/name/", "/datasources/new/configuration/",
-                    "/datasources/{pk}/", "/datasources/{pk}/edit/", "/datasources/{pk}/delete/"]
+FOUNDATION_PAGES = [
+    "/datasources/",
+    "/datasources/new/",
+    "/datasources/new/name/",
+    "/datasources/new/configuration/",
+    "/datasources/{pk}/",
+    "/datasources/{pk}/edit/",
+    "/datasources/{pk}/delete/",
+]
 
 
 def _every_datasource_url():
@@ -78,18 +86,20 @@ def test_staff_users_can_sign_in_on_the_login_page(client, staff_user):
 
 
 def test_the_login_page_returns_to_the_page_asked_for(client, staff_user):
-    response = client.post("/login/", {"username": "admin", "password": "pw-admin-123",
-                                       "next": "/datasources/new/"})
+    response = client.post("/login/", {"username": "admin", "password": "pw-admin-123", "next": "/datasources/new/"})
 
     assert response["Location"] == "/datasources/new/"
 
 
-@pytest.mark.parametrize("url, data", [
-    ("/datasources/new/", {"type": "rest_api"}),
-    ("/datasources/new/name/", {"name": "Jira 2", "action": "next"}),
-    ("/datasources/{pk}/edit/", {"name": "Renamed", "base_url": "https://api.example.com"}),
-    ("/datasources/{pk}/delete/", {}),
-])
+@pytest.mark.parametrize(
+    "url, data",
+    [
+        ("/datasources/new/", {"type": "rest_api"}),
+        ("/datasources/new/name/", {"name": "Jira 2", "action": "next"}),
+        ("/datasources/{pk}/edit/", {"name": "Renamed", "base_url": "https://api.example.com"}),
+        ("/datasources/{pk}/delete/", {}),
+    ],
+)
 def test_a_post_without_the_csrf_token_is_refused(csrf_client, datasource, url, data):
     response = csrf_client.post(url.format(pk=datasource.pk), data)
 
@@ -100,8 +110,9 @@ def test_a_post_without_the_csrf_token_is_refused(csrf_client, datasource, url, 
 def test_a_post_with_the_csrf_token_is_accepted(csrf_client, datasource):
     page = csrf_client.get(f"/datasources/{datasource.pk}/delete/")
 
-    response = csrf_client.post(f"/datasources/{datasource.pk}/delete/",
-                                {"csrfmiddlewaretoken": page.context["csrf_token"]})
+    response = csrf_client.post(
+        f"/datasources/{datasource.pk}/delete/", {"csrfmiddlewaretoken": page.context["csrf_token"]}
+    )
 
     assert response.status_code == 302
     assert not Datasource.objects.exists()

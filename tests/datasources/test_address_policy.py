@@ -3,6 +3,7 @@
 The policy is checked when a connection is opened, so these tests use the real transport with `connect_attempts`
 (connections recorded and refused): a refused address is never tried, an allowed one is tried at exactly that address.
 """
+
 import itertools
 import socket
 
@@ -24,14 +25,56 @@ def call_base(base_url, **kwargs):
 
 # From GitLab's UrlBlocker spec and friends: every way of writing a non-public address in a URL.
 REFUSED_LITERALS = [
-    "127.0.0.1", "127.1", "0177.1", "0177.0.0.1", "0x7f.1", "0x7f000001", "2130706433", "017700000001",
-    "127.000.000.001", "0", "0.0.0.0", "[::]", "[::1]", "[0:0:0:0:0:0:0:1]", "[::ffff:7f00:1]",
-    "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::ffff:0:7f00:1]", "[::127.0.0.1]", "[64:ff9b::7f00:1]",
-    "[::ffff:a9fe:a9fe]", "169.254.169.254", "0xa9fea9fe", "2852039166", "169.254.0.1", "[fe80::1]",
-    "[fe80::1%25eth0]", "100.64.0.1", "100.100.100.200", "[fd00:ec2::254]", "10.0.0.1", "172.16.0.1",
-    "192.168.0.1", "[::ffff:c0a8:1]", "[fc00::1]", "[fd12:3456::1]", "224.0.0.1", "[ff02::1]", "255.255.255.255",
-    "240.0.0.1", "192.0.2.1", "198.51.100.1", "203.0.113.1", "198.18.0.1", "[2001:db8::1]", "[2002:7f00:1::1]",
-    "[2002:c0a8:1::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]", "[100::1]", "[fec0::1]",
+    "127.0.0.1",
+    "127.1",
+    "0177.1",
+    "0177.0.0.1",
+    "0x7f.1",
+    "0x7f000001",
+    "2130706433",
+    "017700000001",
+    "127.000.000.001",
+    "0",
+    "0.0.0.0",
+    "[::]",
+    "[::1]",
+    "[0:0:0:0:0:0:0:1]",
+    "[::ffff:7f00:1]",
+    "[::ffff:127.0.0.1]",
+    "[0:0:0:0:0:ffff:127.0.0.1]",
+    "[::ffff:0:7f00:1]",
+    "[::127.0.0.1]",
+    "[64:ff9b::7f00:1]",
+    "[::ffff:a9fe:a9fe]",
+    "169.254.169.254",
+    "0xa9fea9fe",
+    "2852039166",
+    "169.254.0.1",
+    "[fe80::1]",
+    "[fe80::1%25eth0]",
+    "100.64.0.1",
+    "100.100.100.200",
+    "[fd00:ec2::254]",
+    "10.0.0.1",
+    "172.16.0.1",
+    "192.168.0.1",
+    "[::ffff:c0a8:1]",
+    "[fc00::1]",
+    "[fd12:3456::1]",
+    "224.0.0.1",
+    "[ff02::1]",
+    "255.255.255.255",
+    "240.0.0.1",
+    "192.0.2.1",
+    "198.51.100.1",
+    "203.0.113.1",
+    "198.18.0.1",
+    "[2001:db8::1]",
+    "[2002:7f00:1::1]",
+    "[2002:c0a8:1::1]",
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+    "[100::1]",
+    "[fec0::1]",
 ]
 
 
@@ -42,16 +85,24 @@ def test_non_public_address_literals_are_refused(host, connect_attempts):
     assert connect_attempts == []
 
 
-@pytest.mark.parametrize("host", ["169.254.169.254", "[::ffff:169.254.169.254]", "[fd00:ec2::254]",
-                                  "100.100.100.200", "[64:ff9b::a9fe:a9fe]"])
+@pytest.mark.parametrize(
+    "host",
+    ["169.254.169.254", "[::ffff:169.254.169.254]", "[fd00:ec2::254]", "100.100.100.200", "[64:ff9b::a9fe:a9fe]"],
+)
 def test_cloud_metadata_is_named_as_such(host):
     with pytest.raises(errors.AddressRefused, match="cloud metadata"):
         call_base(f"https://{host}/latest/meta-data/")
 
 
-@pytest.mark.parametrize("host, address", [
-    ("93.184.216.34", "93.184.216.34"), ("[2606:2800:220:1:248:1893:25c8:1946]", "2606:2800:220:1:248:1893:25c8:1946"),
-    ("[64:ff9b::5db8:d822]", "64:ff9b::5db8:d822"), ("[::ffff:93.184.216.34]", "::ffff:5db8:d822")])
+@pytest.mark.parametrize(
+    "host, address",
+    [
+        ("93.184.216.34", "93.184.216.34"),
+        ("[2606:2800:220:1:248:1893:25c8:1946]", "2606:2800:220:1:248:1893:25c8:1946"),
+        ("[64:ff9b::5db8:d822]", "64:ff9b::5db8:d822"),
+        ("[::ffff:93.184.216.34]", "::ffff:5db8:d822"),
+    ],
+)
 def test_public_address_literals_are_allowed(host, address, connect_attempts):
     with pytest.raises(errors.ConnectFailure):
         call_base(f"https://{host}/api")
@@ -85,6 +136,7 @@ def test_the_absolute_test_url_goes_through_the_policy_too(fake_dns):
 
 # --- failing closed ------------------------------------------------------------------------------------------
 
+
 def test_an_empty_dns_answer_fails_closed(fake_dns):
     fake_dns["gone.example.com"] = []
     with pytest.raises(errors.DNSFailure):
@@ -107,6 +159,7 @@ def test_a_dns_answer_that_is_not_an_address_fails_closed(fake_dns):
 
 
 # --- the operator's allow-list -------------------------------------------------------------------------------
+
 
 def test_an_allowed_host_name_may_resolve_to_a_private_address(settings, fake_dns, connect_attempts):
     settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = ["jira.internal"]
@@ -137,8 +190,9 @@ def test_an_allowed_address_also_admits_its_ipv4_mapped_form(settings, connect_a
     assert connect_attempts == [("::ffff:a00:1", 443)]
 
 
-@pytest.mark.parametrize("allowed", [["169.254.0.0/16"], ["169.254.169.254"], ["0.0.0.0/0", "::/0"],
-                                     ["metadata.internal"]])
+@pytest.mark.parametrize(
+    "allowed", [["169.254.0.0/16"], ["169.254.169.254"], ["0.0.0.0/0", "::/0"], ["metadata.internal"]]
+)
 def test_metadata_is_never_allowed(settings, fake_dns, allowed):
     settings.CONNECT_ALLOWED_PRIVATE_NETWORKS = allowed
     fake_dns["metadata.internal"] = ["169.254.169.254"]
@@ -149,6 +203,7 @@ def test_metadata_is_never_allowed(settings, fake_dns, allowed):
 
 
 # --- the resolver itself -------------------------------------------------------------------------------------
+
 
 def test_checked_addresses_are_ordered_ipv4_first_and_deduplicated(fake_dns):
     fake_dns["dual.example.com"] = ["2606:2800::1", "93.184.216.34", "93.184.216.34"]

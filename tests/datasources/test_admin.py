@@ -1,11 +1,16 @@
 """The admin site for support staff: datasources with inline headers and auth, secrets only as "stored"/"not set"."""
+
 import re
 
 import pytest
 
 from datasources.models import AuthConfig, Datasource, Header
 from tests.conftest import (
-    SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, SECRET_REFRESH_TOKEN,
+    SECRET_ACCESS_TOKEN,
+    SECRET_API_KEY,
+    SECRET_CLIENT_SECRET,
+    SECRET_PASSWORD,
+    SECRET_REFRESH_TOKEN,
     assert_no_secret,
 )
 from tests.datasources.conftest import form_data
@@ -17,10 +22,17 @@ CHANGELIST = "/admin/datasources/datasource/"
 
 @pytest.fixture
 def jira(datasource_factory):
-    return datasource_factory(name="Jira", mode="basic", username="elements", password=SECRET_PASSWORD,
-                              api_key_value=SECRET_API_KEY, client_secret=SECRET_CLIENT_SECRET,
-                              access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN,
-                              headers=[("X-Team", "blue")])
+    return datasource_factory(
+        name="Jira",
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+        api_key_value=SECRET_API_KEY,
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+        headers=[("X-Team", "blue")],
+    )
 
 
 @pytest.fixture
@@ -59,8 +71,9 @@ def test_the_change_page_shows_no_secret(superuser_client, jira):
 def _secret_states(response):
     """The states of the datasource's auth form (the admin's blank template form comes after it)."""
     states = {}
-    for label, state in re.findall(r'<label>(\w[\w ]*):</label>\s*<div class="readonly">(stored|not set)</div>',
-                                   response.content.decode()):
+    for label, state in re.findall(
+        r'<label>(\w[\w ]*):</label>\s*<div class="readonly">(stored|not set)</div>', response.content.decode()
+    ):
         states.setdefault(label, state)
     return states
 
@@ -70,15 +83,23 @@ def test_the_change_page_says_stored_or_not_set(superuser_client, datasource_fac
 
     states = _secret_states(superuser_client.get(_change_url(datasource)))
 
-    assert states == {"Password": "stored", "Api key value": "not set", "Client secret": "not set",
-                      "Access token": "not set", "Refresh token": "not set"}
+    assert states == {
+        "Password": "stored",
+        "Api key value": "not set",
+        "Client secret": "not set",
+        "Access token": "not set",
+        "Refresh token": "not set",
+    }
 
 
 def test_the_change_page_has_no_secret_input(superuser_client, jira):
     data = form_data(superuser_client.get(_change_url(jira)))
 
-    assert not [name for name in data if name.endswith(("password", "api_key_value", "client_secret",
-                                                        "access_token", "refresh_token"))]
+    assert not [
+        name
+        for name in data
+        if name.endswith(("password", "api_key_value", "client_secret", "access_token", "refresh_token"))
+    ]
 
 
 def test_search_finds_datasources_by_name(superuser_client, jira, confluence):
@@ -99,7 +120,10 @@ def test_saving_the_change_page_keeps_the_secrets(superuser_client, jira):
     auth = AuthConfig.objects.get(datasource=jira)
     assert response.status_code == 302
     assert (auth.password, auth.access_token, auth.refresh_token) == (
-        SECRET_PASSWORD, SECRET_ACCESS_TOKEN, SECRET_REFRESH_TOKEN)
+        SECRET_PASSWORD,
+        SECRET_ACCESS_TOKEN,
+        SECRET_REFRESH_TOKEN,
+    )
 
 
 def test_saving_the_change_page_changes_the_config_version(superuser_client, jira):
@@ -109,8 +133,9 @@ def test_saving_the_change_page_changes_the_config_version(superuser_client, jir
 
 
 def test_the_admin_refuses_an_http_base_url(superuser_client, jira):
-    response = superuser_client.post(_change_url(jira),
-                                     _admin_form(superuser_client, jira, base_url="http://api.example.com"))
+    response = superuser_client.post(
+        _change_url(jira), _admin_form(superuser_client, jira, base_url="http://api.example.com")
+    )
 
     assert "Only https:// URLs are accepted (got http://)." in response.content.decode()
     assert Datasource.objects.get(pk=jira.pk).base_url == jira.base_url
@@ -165,15 +190,22 @@ def test_the_admin_refuses_a_twenty_first_header(superuser_client, datasource_fa
 
 def test_the_admin_refuses_a_mode_whose_secret_is_missing(superuser_client, datasource_factory):
     datasource = datasource_factory(mode="basic", username="elements", password=SECRET_PASSWORD)
-    data = _admin_form(superuser_client, datasource, **{"auth-0-mode": "oauth2_client_credentials",
-                                                        "auth-0-token_url": "https://auth.example.com/token",
-                                                        "auth-0-client_id": "connect"})
+    data = _admin_form(
+        superuser_client,
+        datasource,
+        **{
+            "auth-0-mode": "oauth2_client_credentials",
+            "auth-0-token_url": "https://auth.example.com/token",
+            "auth-0-client_id": "connect",
+        },
+    )
 
     response = superuser_client.post(_change_url(datasource), data)
 
     assert response.status_code == 200
-    assert ("Enter the client secret. Secrets are entered on the datasource&#x27;s edit page, not in the admin "
-            "site.") in response.content.decode()
+    assert (
+        "Enter the client secret. Secrets are entered on the datasource&#x27;s edit page, not in the admin site."
+    ) in response.content.decode()
     assert AuthConfig.objects.get(datasource=datasource).mode == "basic"
 
 
@@ -185,20 +217,26 @@ def test_switching_mode_in_the_admin_drops_the_old_modes_secret(superuser_client
 
 
 def test_changing_a_token_binding_field_in_the_admin_removes_the_tokens(superuser_client, datasource_factory):
-    datasource = datasource_factory(mode="oauth2_client_credentials", token_url="https://auth.example.com/token",
-                                    client_id="connect", client_secret=SECRET_CLIENT_SECRET,
-                                    access_token=SECRET_ACCESS_TOKEN)
+    datasource = datasource_factory(
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+    )
 
-    superuser_client.post(_change_url(datasource),
-                          _admin_form(superuser_client, datasource, **{"auth-0-client_id": "other"}))
+    superuser_client.post(
+        _change_url(datasource), _admin_form(superuser_client, datasource, **{"auth-0-client_id": "other"})
+    )
 
     auth = AuthConfig.objects.get(datasource=datasource)
     assert (auth.client_id, auth.access_token, auth.client_secret) == ("other", "", SECRET_CLIENT_SECRET)
 
 
 def test_the_admin_refuses_a_new_host_for_stored_secrets(superuser_client, jira):
-    response = superuser_client.post(_change_url(jira), _admin_form(
-        superuser_client, jira, base_url="https://elsewhere.example.com/rest"))
+    response = superuser_client.post(
+        _change_url(jira), _admin_form(superuser_client, jira, base_url="https://elsewhere.example.com/rest")
+    )
 
     assert "The API host changed and this datasource has stored secrets" in response.content.decode()
     assert Datasource.objects.get(pk=jira.pk).base_url == "https://api.example.com/rest"
@@ -207,8 +245,10 @@ def test_the_admin_refuses_a_new_host_for_stored_secrets(superuser_client, jira)
 def test_the_admin_accepts_a_new_host_without_stored_secrets(superuser_client, datasource_factory):
     datasource = datasource_factory(mode="none")
 
-    superuser_client.post(_change_url(datasource), _admin_form(
-        superuser_client, datasource, base_url="https://elsewhere.example.com/rest"))
+    superuser_client.post(
+        _change_url(datasource),
+        _admin_form(superuser_client, datasource, base_url="https://elsewhere.example.com/rest"),
+    )
 
     assert Datasource.objects.get(pk=datasource.pk).base_url == "https://elsewhere.example.com/rest"
 

@@ -1,4 +1,5 @@
 """The datasource JSON API for staff: configuration without secrets, errors always JSON."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -15,8 +16,13 @@ def member_client(client):
 
 
 def test_datasource_json_replaces_secrets_with_booleans(staff_client, datasource_factory):
-    datasource = datasource_factory(mode="api_key", api_key_location="query", api_key_name="api_key",
-                                    api_key_value=SECRET_API_KEY, headers=[("X-Tenant", "acme")])
+    datasource = datasource_factory(
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+        headers=[("X-Tenant", "acme")],
+    )
     response = staff_client.get(f"/api/datasources/{datasource.pk}/")
     assert response.status_code == 200
     data = response.json()
@@ -35,11 +41,19 @@ def test_datasource_list_hides_every_kind_of_secret(staff_client, datasource_fac
     from django.utils import timezone
 
     from ..conftest import SECRET_ACCESS_TOKEN, SECRET_REFRESH_TOKEN
+
     datasource_factory(name="Basic", mode="basic", username="elements", password=SECRET_PASSWORD)
-    datasource_factory(name="OAuth", mode="oauth2_authorization_code", authorization_url="https://auth.example.com/a",
-                       token_url="https://auth.example.com/t", client_id="cid", client_secret=SECRET_CLIENT_SECRET,
-                       access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN,
-                       token_expires_at=timezone.now() + timedelta(hours=1))
+    datasource_factory(
+        name="OAuth",
+        mode="oauth2_authorization_code",
+        authorization_url="https://auth.example.com/a",
+        token_url="https://auth.example.com/t",
+        client_id="cid",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+        token_expires_at=timezone.now() + timedelta(hours=1),
+    )
     response = staff_client.get("/api/datasources/")
     assert response.status_code == 200
     by_name = {d["name"]: d["auth"] for d in response.json()["datasources"]}

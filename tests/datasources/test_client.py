@@ -1,4 +1,5 @@
 """The datasource client with `responses` and stubbed DNS: auth, headers, URL rules, redirects, errors, sessions."""
+
 import logging
 import threading
 
@@ -9,8 +10,14 @@ from requests_oauthlib import OAuth2Session
 
 from datasources.models import Datasource
 from datasources.services import client, errors, oauth, outbound_errors, sessions, transport
-from tests.conftest import (SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD,
-                            assert_no_secret, make_datasource)
+from tests.conftest import (
+    SECRET_ACCESS_TOKEN,
+    SECRET_API_KEY,
+    SECRET_CLIENT_SECRET,
+    SECRET_PASSWORD,
+    assert_no_secret,
+    make_datasource,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
 
@@ -27,6 +34,7 @@ def sent(index=0) -> requests.PreparedRequest:
 
 
 # --- authentication and headers ------------------------------------------------------------------------------
+
 
 @responses.activate
 def test_no_auth_sends_no_credentials():
@@ -46,8 +54,9 @@ def test_basic_auth_sends_the_seed_example_header():
 @responses.activate
 def test_api_key_in_a_header_is_sent_on_every_call():
     responses.get(f"{BASE}/issue", json={})
-    datasource = make_datasource(mode="api_key", api_key_location="header", api_key_name="X-API-Key",
-                                 api_key_value=SECRET_API_KEY)
+    datasource = make_datasource(
+        mode="api_key", api_key_location="header", api_key_name="X-API-Key", api_key_value=SECRET_API_KEY
+    )
     call(datasource)
     call(datasource)
     assert [c.request.headers["X-API-Key"] for c in responses.calls] == [SECRET_API_KEY] * 2
@@ -57,8 +66,9 @@ def test_api_key_in_a_header_is_sent_on_every_call():
 @responses.activate
 def test_api_key_in_the_query_is_added_once_and_replaces_a_value_in_the_query():
     responses.get(f"{BASE}/issue", json={})
-    datasource = make_datasource(mode="api_key", api_key_location="query", api_key_name="api_key",
-                                 api_key_value=SECRET_API_KEY)
+    datasource = make_datasource(
+        mode="api_key", api_key_location="query", api_key_name="api_key", api_key_value=SECRET_API_KEY
+    )
     call(datasource, "/issue?jql=project%3DABC&api_key=guess")
     assert sent().url == f"{BASE}/issue?jql=project%3DABC&api_key={SECRET_API_KEY}"
     assert "Authorization" not in sent().headers
@@ -81,8 +91,7 @@ def test_every_call_sends_the_default_headers_and_a_custom_header_replaces_one_w
     call(make_datasource(headers=[("accept", "application/vnd.api+json")]))
     assert sent().headers["User-Agent"] == sessions.DEFAULT_HEADERS["User-Agent"]
     assert sent().headers["Accept-Encoding"] == "gzip, deflate"
-    assert [value for name, value in sent().headers.items() if name.lower() == "accept"] == [
-        "application/vnd.api+json"]
+    assert [value for name, value in sent().headers.items() if name.lower() == "accept"] == ["application/vnd.api+json"]
 
 
 @responses.activate
@@ -95,15 +104,19 @@ def test_custom_headers_and_basic_auth_travel_together():
 
 # --- the query can only add a path and a query string --------------------------------------------------------
 
+
 @responses.activate
-@pytest.mark.parametrize("path_and_query, url", [
-    ("", BASE),
-    ("issue", f"{BASE}/issue"),
-    ("/issue/ABC-1?fields=summary", f"{BASE}/issue/ABC-1?fields=summary"),
-    ("?jql=reporter%3Dme%40example.com", f"{BASE}?jql=reporter%3Dme%40example.com"),
-    ("/search?user=me@example.com", f"{BASE}/search?user=me@example.com"),
-    ("/projects/group%2Fproject", f"{BASE}/projects/group%2Fproject"),
-])
+@pytest.mark.parametrize(
+    "path_and_query, url",
+    [
+        ("", BASE),
+        ("issue", f"{BASE}/issue"),
+        ("/issue/ABC-1?fields=summary", f"{BASE}/issue/ABC-1?fields=summary"),
+        ("?jql=reporter%3Dme%40example.com", f"{BASE}?jql=reporter%3Dme%40example.com"),
+        ("/search?user=me@example.com", f"{BASE}/search?user=me@example.com"),
+        ("/projects/group%2Fproject", f"{BASE}/projects/group%2Fproject"),
+    ],
+)
 def test_the_query_is_appended_to_the_base_url(path_and_query, url):
     responses.get(url, json={})
     assert call(make_datasource(), path_and_query).status_code == 200
@@ -111,9 +124,23 @@ def test_the_query_is_appended_to_the_base_url(path_and_query, url):
 
 
 TRICKS = [
-    "//evil.example/x", "https://evil.example/x", "http://evil.example", "HTTPS:evil.example", "javascript:alert(1)",
-    "@evil.example/x", "/x@evil.example", "/%40evil.example", "\\\\evil.example", "/a\\b", "/../admin",
-    "/%2e%2e/admin", "/%2E%2E%2Fadmin", "/%252e%252e/admin", "/.", "/x#@evil.example", "/x\r\nHost: evil",
+    "//evil.example/x",
+    "https://evil.example/x",
+    "http://evil.example",
+    "HTTPS:evil.example",
+    "javascript:alert(1)",
+    "@evil.example/x",
+    "/x@evil.example",
+    "/%40evil.example",
+    "\\\\evil.example",
+    "/a\\b",
+    "/../admin",
+    "/%2e%2e/admin",
+    "/%2E%2E%2Fadmin",
+    "/%252e%252e/admin",
+    "/.",
+    "/x#@evil.example",
+    "/x\r\nHost: evil",
     "/%5c..%5cadmin",
 ]
 
@@ -127,9 +154,17 @@ def test_the_query_cannot_change_scheme_host_port_or_leave_the_base_path(trick):
 
 
 @responses.activate
-@pytest.mark.parametrize("url", ["http://api.example.com/health", "ftp://api.example.com/",
-                                 "https://u:p@api.example.com/", "https:///nohost", "https://api.example.com/x#frag",
-                                 "/relative"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.example.com/health",
+        "ftp://api.example.com/",
+        "https://u:p@api.example.com/",
+        "https:///nohost",
+        "https://api.example.com/x#frag",
+        "/relative",
+    ],
+)
 def test_an_absolute_url_must_be_plain_https(url):
     with pytest.raises(errors.InvalidURL):
         call(make_datasource(), url=url)
@@ -138,11 +173,13 @@ def test_an_absolute_url_must_be_plain_https(url):
 
 # --- answers and errors --------------------------------------------------------------------------------------
 
+
 @responses.activate
 def test_an_answer_carries_status_body_timing_type_and_redacted_url():
     responses.get(f"{BASE}/issue", json={"a": 1}, headers={"X-Request-Id": "r1"})
-    datasource = make_datasource(mode="api_key", api_key_location="query", api_key_name="key",
-                                 api_key_value=SECRET_API_KEY)
+    datasource = make_datasource(
+        mode="api_key", api_key_location="query", api_key_name="key", api_key_value=SECRET_API_KEY
+    )
     response = call(datasource)
     assert (response.status_code, response.json(), response.content_type) == (200, {"a": 1}, "application/json")
     assert response.headers["X-Request-Id"] == "r1"
@@ -199,23 +236,32 @@ def test_connection_errors_become_connect_failures():
 
 # --- redirects -----------------------------------------------------------------------------------------------
 
+
 @responses.activate
 def test_a_same_host_redirect_keeps_headers_and_credentials():
     responses.get(f"{BASE}/issue", status=301, headers={"Location": f"{BASE}/issue/"})
     responses.get(f"{BASE}/issue/", json={})
-    datasource = make_datasource(mode="api_key", api_key_location="query", api_key_name="api_key",
-                                 api_key_value=SECRET_API_KEY, headers=[("X-Tenant", "acme")])
+    datasource = make_datasource(
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+        headers=[("X-Tenant", "acme")],
+    )
     call(datasource)
     assert sent(1).headers["X-Tenant"] == "acme"
     assert sent(1).url == f"{BASE}/issue/?api_key={SECRET_API_KEY}"
 
 
 @responses.activate
-@pytest.mark.parametrize("auth", [
-    dict(mode="basic", username="elements", password=SECRET_PASSWORD),
-    dict(mode="api_key", api_key_location="header", api_key_name="X-API-Key", api_key_value=SECRET_API_KEY),
-    dict(mode="api_key", api_key_location="query", api_key_name="api_key", api_key_value=SECRET_API_KEY),
-])
+@pytest.mark.parametrize(
+    "auth",
+    [
+        dict(mode="basic", username="elements", password=SECRET_PASSWORD),
+        dict(mode="api_key", api_key_location="header", api_key_name="X-API-Key", api_key_value=SECRET_API_KEY),
+        dict(mode="api_key", api_key_location="query", api_key_name="api_key", api_key_value=SECRET_API_KEY),
+    ],
+)
 def test_a_redirect_to_another_host_drops_custom_headers_and_credentials(auth):
     responses.get(f"{BASE}/issue", status=302, headers={"Location": f"{OTHER}/1?v=1"})
     responses.get(f"{OTHER}/1", json={})
@@ -229,8 +275,9 @@ def test_a_redirect_to_another_host_drops_custom_headers_and_credentials(auth):
 def test_a_redirect_to_another_host_never_carries_the_api_key_parameter():
     responses.get(f"{BASE}/issue", status=302, headers={"Location": f"{OTHER}/1?api_key={SECRET_API_KEY}&v=1"})
     responses.get(f"{OTHER}/1", json={})
-    call(make_datasource(mode="api_key", api_key_location="query", api_key_name="api_key",
-                         api_key_value=SECRET_API_KEY))
+    call(
+        make_datasource(mode="api_key", api_key_location="query", api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    )
     assert sent(1).url == f"{OTHER}/1?v=1"
 
 
@@ -260,8 +307,9 @@ def test_five_redirects_are_fine():
 
 
 @responses.activate
-@pytest.mark.parametrize("location", ["http://api.example.com/rest/plain", "ftp://api.example.com/x",
-                                      "https://user:pw@api.example.com/x"])
+@pytest.mark.parametrize(
+    "location", ["http://api.example.com/rest/plain", "ftp://api.example.com/x", "https://user:pw@api.example.com/x"]
+)
 def test_a_redirect_to_anything_but_plain_https_is_refused(location):
     responses.get(f"{BASE}/issue", status=302, headers={"Location": location})
     with pytest.raises(errors.RedirectRefused):
@@ -282,6 +330,7 @@ def test_each_redirect_hop_goes_through_the_address_policy(fake_dns, connect_att
 
 # --- OAuth2 hook ---------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def tokens(monkeypatch):
     """bearer_token_for stubbed: hands out token-1, token-2, ... and records how it was asked."""
@@ -296,8 +345,12 @@ def tokens(monkeypatch):
 
 
 def oauth_datasource():
-    return make_datasource(mode="oauth2_client_credentials", token_url="https://auth.example.com/token",
-                           client_id="connect", client_secret="s")
+    return make_datasource(
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret="s",
+    )
 
 
 @responses.activate
@@ -328,6 +381,7 @@ def test_a_second_401_is_reported_not_retried_again(tokens):
 
 # --- outbound sessions for other services (OAuth token requests) ---------------------------------------------
 
+
 @responses.activate
 def test_a_configured_session_reaches_any_public_https_host():
     responses.post("https://auth.example.com/token", json={"access_token": "t"})
@@ -346,8 +400,9 @@ def test_a_configured_session_refuses_http_and_private_hosts(fake_dns, connect_a
     assert connect_attempts == []
 
 
-@pytest.mark.parametrize("location", ["http://auth.example.com/t", "https://auth.example.com/t",
-                                      "https://elsewhere.example.com/token"])
+@pytest.mark.parametrize(
+    "location", ["http://auth.example.com/t", "https://auth.example.com/t", "https://elsewhere.example.com/token"]
+)
 @responses.activate
 def test_a_configured_session_follows_no_redirect_of_a_token_endpoint(location):
     responses.post("https://auth.example.com/token", status=307, headers={"Location": location})
@@ -366,6 +421,7 @@ def test_translate_request_error_never_copies_library_text():
 
 
 # --- one pooled session per datasource -----------------------------------------------------------------------
+
 
 def test_the_session_is_reused_until_the_configuration_changes():
     datasource = make_datasource()
@@ -420,13 +476,15 @@ def test_a_changed_header_is_sent_by_the_next_call():
 
 # --- leaks ---------------------------------------------------------------------------------------------------
 
+
 @responses.activate
 @pytest.mark.parametrize("status, body", [(500, "oops"), (200, "not json")])
 def test_the_api_key_never_appears_in_messages_or_logs(caplog, status, body):
     caplog.set_level(logging.DEBUG)
     responses.get(f"{BASE}/issue", status=status, body=f"{body} for /issue?k={SECRET_API_KEY}")
-    datasource = make_datasource(mode="api_key", api_key_location="query", api_key_name="k",
-                                 api_key_value=SECRET_API_KEY)
+    datasource = make_datasource(
+        mode="api_key", api_key_location="query", api_key_name="k", api_key_value=SECRET_API_KEY
+    )
     with pytest.raises(errors.DatasourceError) as caught:
         call(datasource).json()
     assert_no_secret(caught.value.message)

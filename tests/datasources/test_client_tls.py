@@ -1,4 +1,5 @@
 """The client against a real HTTPS server on 127.0.0.1 (trustme CA): TLS, pinning, deadline, size cap, pooling."""
+
 import logging
 import time
 
@@ -7,7 +8,6 @@ import pytest
 from datasources.services import client, errors
 from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca, untrusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
@@ -23,6 +23,7 @@ def call(datasource, path_and_query="/ok", **kwargs):
 
 
 # --- certificates and pinning --------------------------------------------------------------------------------
+
 
 def test_a_certificate_from_the_configured_ca_is_accepted(start_server):
     server = start_server({"/api/ok": srv.answer(body=b'{"hello": "world"}')})
@@ -103,14 +104,16 @@ def test_the_address_pin_is_what_opens_the_socket(start_server, monkeypatch):
     assert call(datasource_for(server, host="api.connect.test")).status_code == 200
     assert connects == [("127.0.0.1", server.port)], (
         f"urllib3 {urllib3.__version__} connected elsewhere: the SSRF pin (transport.PinnedHTTPSConnection) is no "
-        "longer used; check the urllib3 upgrade before unpinning it")
+        "longer used; check the urllib3 upgrade before unpinning it"
+    )
     assert "api.connect.test" not in lookups, "urllib3 resolved the host itself: the SSRF pin is bypassed"
 
 
 def test_cookies_set_by_an_api_are_never_sent_back(start_server):
     """On the path calls really take (each request prepared by the client, no cookie jar), over a real socket."""
-    server = start_server({"/api/ok": srv.answer(headers=[("Set-Cookie", "session=abc; Path=/; Secure"),
-                                                          ("Set-Cookie", "other=1")])})
+    server = start_server(
+        {"/api/ok": srv.answer(headers=[("Set-Cookie", "session=abc; Path=/; Secure"), ("Set-Cookie", "other=1")])}
+    )
     datasource = datasource_for(server)
     call(datasource)
     call(datasource)
@@ -133,8 +136,7 @@ def test_a_reused_pooled_connection_makes_no_new_dns_lookup(start_server, fake_d
 
 def test_a_new_connection_after_dns_changed_to_a_private_address_is_refused(start_server, fake_dns):
     """The server closes each connection, so the second call opens a new one: it resolves and checks again."""
-    server = start_server({"/api/ok": srv.answer(headers=[("Connection", "close")])},
-                          hostnames=("api.connect.test",))
+    server = start_server({"/api/ok": srv.answer(headers=[("Connection", "close")])}, hostnames=("api.connect.test",))
     fake_dns["api.connect.test"] = ["127.0.0.1"]
     datasource = datasource_for(server, host="api.connect.test")
     assert call(datasource).status_code == 200
@@ -164,6 +166,7 @@ def test_loopback_is_refused_without_the_operator_setting(start_server, settings
 
 # --- pooling -------------------------------------------------------------------------------------------------
 
+
 def test_warm_calls_reuse_one_connection_and_one_handshake(start_server):
     server = start_server({"/api/ok": srv.answer()})
     datasource = datasource_for(server)
@@ -182,6 +185,7 @@ def test_a_configuration_change_starts_a_new_session(start_server):
 
 
 # --- deadline ------------------------------------------------------------------------------------------------
+
 
 def test_a_body_dripping_one_byte_per_second_is_cut_at_the_total_deadline(start_server, settings):
     settings.CONNECT_CALL_DEADLINE_SECONDS = 2
@@ -205,8 +209,9 @@ def test_a_pooled_connection_cut_short_by_the_last_deadline_gets_the_next_calls_
     """The first answer comes with a tenth of a second left, so its reads cut the socket's timeout that short; the
     next call reuses the connection with a whole deadline and an answer 0.5 s away, which must not time out."""
     settings.CONNECT_CALL_DEADLINE_SECONDS = 1
-    server = start_server({"/api/late": srv.working(srv.answer(), seconds=0.85),
-                           "/api/slow": srv.working(srv.answer(), seconds=0.5)})
+    server = start_server(
+        {"/api/late": srv.working(srv.answer(), seconds=0.85), "/api/slow": srv.working(srv.answer(), seconds=0.5)}
+    )
     datasource = datasource_for(server)
     assert call(datasource, "/late").status_code == 200
     assert call(datasource, "/slow").status_code == 200
@@ -214,6 +219,7 @@ def test_a_pooled_connection_cut_short_by_the_last_deadline_gets_the_next_calls_
 
 
 # --- size cap ------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_cap(settings):
@@ -257,6 +263,7 @@ def test_a_body_ending_at_connection_close_is_counted_too(start_server):
 
 # --- redirects -----------------------------------------------------------------------------------------------
 
+
 def test_a_redirect_to_http_is_refused(start_server):
     server = start_server({})
     server.routes["/api/ok"] = srv.redirect(f"http://127.0.0.1:{server.port}/api/plain")
@@ -285,14 +292,21 @@ LEAK_CASES = {
 
 @pytest.mark.parametrize("key_name", ["api_key", "access"])
 @pytest.mark.parametrize("case", LEAK_CASES)
-def test_an_api_key_in_the_query_never_appears_in_errors_or_logs(start_server, settings, fake_dns, caplog, case,
-                                                                  key_name):
+def test_an_api_key_in_the_query_never_appears_in_errors_or_logs(
+    start_server, settings, fake_dns, caplog, case, key_name
+):
     settings.CONNECT_CALL_DEADLINE_SECONDS = 1
     routes, expected = LEAK_CASES[case]
     server = start_server(routes, hostnames=("api.connect.test",))
     fake_dns["api.connect.test"] = [] if case == "dns failure" else ["127.0.0.1"]
-    datasource = datasource_for(server, host="api.connect.test", mode="api_key", api_key_location="query",
-                                api_key_name=key_name, api_key_value=SECRET_API_KEY)
+    datasource = datasource_for(
+        server,
+        host="api.connect.test",
+        mode="api_key",
+        api_key_location="query",
+        api_key_name=key_name,
+        api_key_value=SECRET_API_KEY,
+    )
     for logger in (None, "urllib3", "requests", "connect"):
         caplog.set_level(logging.DEBUG, logger=logger)
     with pytest.raises(expected) as caught:

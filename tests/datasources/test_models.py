@@ -1,4 +1,6 @@
-"""Datasource, Header and AuthConfig invariants, shared by forms, admin and API; the config version; the type registry."""
+"""Datasource, Header and AuthConfig invariants, shared by forms, admin and API; the config version; the type
+registry."""
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -21,6 +23,7 @@ def _errors(instance) -> dict:
 
 
 # --- config version --------------------------------------------------------------------------------
+
 
 def test_saving_the_datasource_changes_the_config_version(datasource_factory):
     datasource = datasource_factory()
@@ -82,6 +85,7 @@ def test_reading_does_not_change_the_config_version(datasource_factory):
 
 # --- Datasource ---------------------------------------------------------------------------------------
 
+
 def test_names_are_unique_ignoring_case_in_the_database(datasource_factory):
     datasource_factory(name="Jira")
 
@@ -114,6 +118,7 @@ def test_an_unknown_type_is_refused():
 
 
 # --- Header ---------------------------------------------------------------------------------------
+
 
 def test_a_header_name_is_unique_per_datasource_ignoring_case_in_the_database(datasource_factory):
     datasource = datasource_factory(headers=[("X-Team", "blue")])
@@ -153,8 +158,10 @@ def test_a_stored_header_of_a_full_datasource_can_still_be_edited(datasource_fac
     header.full_clean()
 
 
-@pytest.mark.parametrize("name, value, field", [("Host", "x", "name"), ("Sec-Fetch-Mode", "x", "name"),
-                                                ("X Team", "x", "name"), ("X-Team", "a\r\nb", "value")])
+@pytest.mark.parametrize(
+    "name, value, field",
+    [("Host", "x", "name"), ("Sec-Fetch-Mode", "x", "name"), ("X Team", "x", "name"), ("X-Team", "a\r\nb", "value")],
+)
 def test_header_validation_lives_in_the_model(datasource_factory, name, value, field):
     datasource = datasource_factory()
 
@@ -163,13 +170,17 @@ def test_header_validation_lives_in_the_model(datasource_factory, name, value, f
 
 # --- AuthConfig ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("mode, required", [
-    ("none", set()),
-    ("basic", {"username", "password"}),
-    ("api_key", {"api_key_name", "api_key_value"}),
-    ("oauth2_client_credentials", {"token_url", "client_id", "client_secret"}),
-    ("oauth2_authorization_code", {"authorization_url", "token_url", "client_id", "client_secret"}),
-])
+
+@pytest.mark.parametrize(
+    "mode, required",
+    [
+        ("none", set()),
+        ("basic", {"username", "password"}),
+        ("api_key", {"api_key_name", "api_key_value"}),
+        ("oauth2_client_credentials", {"token_url", "client_id", "client_secret"}),
+        ("oauth2_authorization_code", {"authorization_url", "token_url", "client_id", "client_secret"}),
+    ],
+)
 def test_each_mode_requires_its_fields(datasource_factory, mode, required):
     auth = AuthConfig(datasource=datasource_factory(name=f"DS {mode}"), mode=mode)
 
@@ -183,23 +194,35 @@ def test_each_mode_requires_its_fields(datasource_factory, mode, required):
 
 
 def test_an_api_key_sent_as_a_query_parameter_may_use_any_name(datasource_factory):
-    auth = AuthConfig(datasource=datasource_factory(), mode="api_key", api_key_location="query",
-                      api_key_name="api key", api_key_value="v")
+    auth = AuthConfig(
+        datasource=datasource_factory(),
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api key",
+        api_key_value="v",
+    )
 
     auth.full_clean(exclude=["datasource"])
 
 
 def test_switching_mode_drops_the_other_modes_secrets_and_tokens():
-    auth = AuthConfig(mode="api_key", password="p", api_key_value="k", client_secret="c",
-                      access_token="a", refresh_token="r")
+    auth = AuthConfig(
+        mode="api_key", password="p", api_key_value="k", client_secret="c", access_token="a", refresh_token="r"
+    )
 
     auth.drop_secrets_not_used_by_mode()
 
     assert (auth.password, auth.api_key_value, auth.client_secret, auth.access_token, auth.refresh_token) == (
-        "", "k", "", "", "")
+        "",
+        "k",
+        "",
+        "",
+        "",
+    )
 
 
 # --- type registry -----------------------------------------------------------------------------------
+
 
 def test_the_registry_offers_rest_api():
     assert types.type_choices() == [("rest_api", "REST API")]

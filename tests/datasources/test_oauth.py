@@ -1,4 +1,5 @@
 """OAuth2: client credentials and the authorization-code flow, with `responses` standing in for providers."""
+
 import base64
 import hashlib
 import json
@@ -17,8 +18,14 @@ from django.utils import timezone
 from datasources.models import AuthConfig, Datasource, OAuthState
 from datasources.services import errors, oauth
 from datasources.services.presets import PRESETS
-from tests.conftest import (ALL_SECRETS, SECRET_ACCESS_TOKEN, SECRET_CLIENT_SECRET, SECRET_REFRESH_TOKEN,
-                            assert_no_secret, make_datasource)
+from tests.conftest import (
+    ALL_SECRETS,
+    SECRET_ACCESS_TOKEN,
+    SECRET_CLIENT_SECRET,
+    SECRET_REFRESH_TOKEN,
+    assert_no_secret,
+    make_datasource,
+)
 
 TOKEN_URL = "https://auth.example.com/oauth/token"
 AUTHORIZE_URL = "https://auth.example.com/oauth/authorize"
@@ -41,27 +48,42 @@ def form_of(call) -> dict:
 
 
 def cc_datasource(**auth):
-    fields = dict(token_url=TOKEN_URL, client_id="connect-client", client_secret=SECRET_CLIENT_SECRET,
-                  scopes="read write", extra_token_params={"audience": "https://api.example.com"})
+    fields = dict(
+        token_url=TOKEN_URL,
+        client_id="connect-client",
+        client_secret=SECRET_CLIENT_SECRET,
+        scopes="read write",
+        extra_token_params={"audience": "https://api.example.com"},
+    )
     fields.update(auth)
     return make_datasource(name="CC", base_url=API, mode="oauth2_client_credentials", **fields)
 
 
 def ac_datasource(provider="custom", **auth):
-    fields = dict(provider=provider, authorization_url=AUTHORIZE_URL, token_url=TOKEN_URL,
-                  client_id="connect-client", client_secret=SECRET_CLIENT_SECRET, scopes="read offline")
+    fields = dict(
+        provider=provider,
+        authorization_url=AUTHORIZE_URL,
+        token_url=TOKEN_URL,
+        client_id="connect-client",
+        client_secret=SECRET_CLIENT_SECRET,
+        scopes="read offline",
+    )
     fields.update(auth)
     return make_datasource(name=f"AC {provider}", base_url=API, mode="oauth2_authorization_code", **fields)
 
 
 def connected(datasource, *, expires_in=3600, refresh=SECRET_REFRESH_TOKEN):
     AuthConfig.objects.filter(datasource=datasource).update(
-        access_token="old-access-token-1", refresh_token=refresh, connected_at=timezone.now(),
-        token_expires_at=timezone.now() + timedelta(seconds=expires_in))
+        access_token="old-access-token-1",
+        refresh_token=refresh,
+        connected_at=timezone.now(),
+        token_expires_at=timezone.now() + timedelta(seconds=expires_in),
+    )
     return AuthConfig.objects.get(datasource=datasource)
 
 
 # --- client credentials --------------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 @responses.activate
@@ -90,20 +112,24 @@ def test_client_credentials_token_is_stored_encrypted_with_expiry():
     assert stored.access_token == SECRET_ACCESS_TOKEN
     assert timedelta(seconds=100) < stored.token_expires_at - timezone.now() <= timedelta(seconds=120)
     from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT access_token FROM datasources_authconfig WHERE id = %s", [auth.pk])
         raw = bytes(cursor.fetchone()[0])
     assert SECRET_ACCESS_TOKEN.encode() not in raw
 
 
-@pytest.mark.parametrize("lifetime, seconds_left, renewed", [
-    (3600, 90, False),  # more than 60 s left: reused
-    (3600, 50, True),   # within 60 s of expiry: renewed
-    (3600, -5, True),   # expired: fetched again
-    (20, 15, False),    # a 20-second token: reused until half its lifetime is left (issue 12)
-    (20, 9, True),
-    (None, 50, True),   # lifetime unknown: the 60-second margin
-])
+@pytest.mark.parametrize(
+    "lifetime, seconds_left, renewed",
+    [
+        (3600, 90, False),  # more than 60 s left: reused
+        (3600, 50, True),  # within 60 s of expiry: renewed
+        (3600, -5, True),  # expired: fetched again
+        (20, 15, False),  # a 20-second token: reused until half its lifetime is left (issue 12)
+        (20, 9, True),
+        (None, 50, True),  # lifetime unknown: the 60-second margin
+    ],
+)
 @pytest.mark.django_db
 @responses.activate
 def test_a_token_is_renewed_shortly_before_it_expires_relative_to_its_lifetime(lifetime, seconds_left, renewed):
@@ -111,8 +137,9 @@ def test_a_token_is_renewed_shortly_before_it_expires_relative_to_its_lifetime(l
     auth = cc_datasource().auth
     expires_at = timezone.now() + timedelta(seconds=seconds_left)
     refreshed_at = expires_at - timedelta(seconds=lifetime) if lifetime else None
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1", token_expires_at=expires_at,
-                                                 last_refresh_at=refreshed_at)
+    AuthConfig.objects.filter(pk=auth.pk).update(
+        access_token="old-token-1", token_expires_at=expires_at, last_refresh_at=refreshed_at
+    )
     token = oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk))
     assert token == ("fresh-token-2" if renewed else "old-token-1")
     assert len(responses.calls) == (1 if renewed else 0)
@@ -143,8 +170,11 @@ def test_body_client_authentication_sends_credentials_in_the_body():
 @pytest.mark.django_db
 @responses.activate
 def test_token_endpoint_error_shows_provider_error_without_the_secret():
-    responses.post(TOKEN_URL, status=401, json={
-        "error": "invalid_client", "error_description": f"Bad secret {SECRET_CLIENT_SECRET}"})
+    responses.post(
+        TOKEN_URL,
+        status=401,
+        json={"error": "invalid_client", "error_description": f"Bad secret {SECRET_CLIENT_SECRET}"},
+    )
     auth = cc_datasource().auth
     with pytest.raises(errors.AuthenticationFailure) as caught:
         oauth.bearer_token_for(auth)
@@ -155,8 +185,10 @@ def test_token_endpoint_error_shows_provider_error_without_the_secret():
     assert_no_secret(AuthConfig.objects.get(pk=auth.pk).last_error)
 
 
-@pytest.mark.parametrize("status, reason", [(500, "Internal Server Error"), (501, "Not Implemented"),
-                                            (502, "Bad Gateway"), (404, "Not Found")])
+@pytest.mark.parametrize(
+    "status, reason",
+    [(500, "Internal Server Error"), (501, "Not Implemented"), (502, "Bad Gateway"), (404, "Not Found")],
+)
 @pytest.mark.django_db
 @responses.activate
 def test_token_endpoint_answering_an_html_page_names_the_token_endpoint_and_its_status(status, reason):
@@ -182,8 +214,9 @@ def test_a_token_endpoint_refusal_gives_the_http_status_and_the_oauth_error():
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_callers_with_an_expired_token_make_one_token_request():
     auth = cc_datasource().auth
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
-                                                 token_expires_at=timezone.now() - timedelta(seconds=5))
+    AuthConfig.objects.filter(pk=auth.pk).update(
+        access_token="old-token-1", token_expires_at=timezone.now() - timedelta(seconds=5)
+    )
     auths = [AuthConfig.objects.get(pk=auth.pk) for _ in range(20)]
     results, failures = [], []
 
@@ -203,6 +236,7 @@ def test_twenty_concurrent_callers_with_an_expired_token_make_one_token_request(
                 failures.append(exc)
             finally:
                 from django.db import connection
+
                 connection.close()
 
         threads = [threading.Thread(target=call, args=(a,)) for a in auths]
@@ -221,8 +255,9 @@ def test_twenty_concurrent_callers_with_an_expired_token_make_one_token_request(
 def test_force_new_after_a_rejected_token_fetches_a_new_one_once():
     responses.post(TOKEN_URL, json=token_body(access="fresh-token-2"))
     auth = cc_datasource().auth
-    AuthConfig.objects.filter(pk=auth.pk).update(access_token="old-token-1",
-                                                 token_expires_at=timezone.now() + timedelta(hours=1))
+    AuthConfig.objects.filter(pk=auth.pk).update(
+        access_token="old-token-1", token_expires_at=timezone.now() + timedelta(hours=1)
+    )
     first = AuthConfig.objects.get(pk=auth.pk)
     second = AuthConfig.objects.get(pk=auth.pk)
     assert oauth.bearer_token_for(first, force_new=True, rejected_token="old-token-1") == "fresh-token-2"
@@ -232,6 +267,7 @@ def test_force_new_after_a_rejected_token_fetches_a_new_one_once():
 
 
 # --- authorization code: the consent ---------------------------------------------------------------------------
+
 
 def start(staff_client, datasource):
     response = staff_client.post(f"/datasources/{datasource.pk}/oauth/connect/")
@@ -243,8 +279,9 @@ def start(staff_client, datasource):
 @pytest.mark.parametrize("provider", sorted(PRESETS))
 def test_authorize_url_carries_pkce_and_the_preset_parameters(staff_client, provider):
     preset = PRESETS[provider]
-    datasource = ac_datasource(provider=provider, tenant="contoso.example",
-                               authorization_url=preset.authorization_url or AUTHORIZE_URL)
+    datasource = ac_datasource(
+        provider=provider, tenant="contoso.example", authorization_url=preset.authorization_url or AUTHORIZE_URL
+    )
     location = start(staff_client, datasource)
     parts = urlsplit(location)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -382,7 +419,8 @@ def test_access_denied_is_shown_clearly_and_nothing_is_stored(staff_client):
     datasource = ac_datasource()
     state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
     response, token_requests = refused_callback(
-        staff_client, {"state": state, "error": "access_denied", "error_description": "The user said no"})
+        staff_client, {"state": state, "error": "access_denied", "error_description": "The user said no"}
+    )
     assert token_requests == 0
     page = staff_client.get(response["Location"])
     assert "Access was denied at the provider" in page.content.decode()
@@ -393,8 +431,9 @@ def test_access_denied_is_shown_clearly_and_nothing_is_stored(staff_client):
 def test_other_provider_errors_are_shown_with_their_code(staff_client):
     datasource = ac_datasource()
     state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
-    response, _ = refused_callback(staff_client, {"state": state, "error": "invalid_scope",
-                                                  "error_description": "Unknown scope offline"})
+    response, _ = refused_callback(
+        staff_client, {"state": state, "error": "invalid_scope", "error_description": "Unknown scope offline"}
+    )
     page = staff_client.get(response["Location"]).content.decode()
     assert "invalid_scope" in page and "Unknown scope offline" in page
 
@@ -432,6 +471,7 @@ def test_callback_needs_a_signed_in_staff_user(client):
 
 
 # --- authorization code: refresh -------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 @responses.activate
@@ -471,11 +511,14 @@ def test_invalid_grant_marks_reconnect_needed(staff_client):
     assert_no_secret(page)
 
 
-@pytest.mark.parametrize("answer", [
-    {"status": 200, "json": {"error": "bad_refresh_token", "error_description": "The refresh token is invalid."}},
-    {"status": 400, "json": {"error": "invalid_request", "error_description": "refresh token expired"}},
-    {"status": 401, "json": {"error": "invalid_client"}},
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 200, "json": {"error": "bad_refresh_token", "error_description": "The refresh token is invalid."}},
+        {"status": 400, "json": {"error": "invalid_request", "error_description": "refresh token expired"}},
+        {"status": 401, "json": {"error": "invalid_client"}},
+    ],
+)
 @pytest.mark.django_db
 @responses.activate
 def test_any_oauth_error_in_a_refresh_answer_marks_reconnect_needed(answer, staff_client):
@@ -551,10 +594,19 @@ def test_changing_the_client_id_invalidates_stored_tokens():
     from datasources.forms import AuthForm
 
     auth = connected(ac_datasource())
-    data = {f"auth-{k}": v for k, v in {
-        "mode": "oauth2_authorization_code", "provider": "custom", "authorization_url": AUTHORIZE_URL,
-        "token_url": TOKEN_URL, "client_id": "another-client", "scopes": "read offline",
-        "client_auth_method": "basic", "api_key_location": "header"}.items()}
+    data = {
+        f"auth-{k}": v
+        for k, v in {
+            "mode": "oauth2_authorization_code",
+            "provider": "custom",
+            "authorization_url": AUTHORIZE_URL,
+            "token_url": TOKEN_URL,
+            "client_id": "another-client",
+            "scopes": "read offline",
+            "client_auth_method": "basic",
+            "api_key_location": "header",
+        }.items()
+    }
     form = AuthForm(data, instance=auth, prefix="auth")
     assert form.is_valid(), form.errors
     form.save()
@@ -565,6 +617,7 @@ def test_changing_the_client_id_invalidates_stored_tokens():
 
 
 # --- nothing leaks -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_no_token_or_secret_in_logs_pages_or_errors(staff_client, caplog):
@@ -579,9 +632,13 @@ def test_no_token_or_secret_in_logs_pages_or_errors(staff_client, caplog):
         mock.post(TOKEN_URL, status=400, json={"error": "invalid_grant"})
         with pytest.raises(errors.ReconnectNeeded) as caught:
             oauth.bearer_token_for(AuthConfig.objects.get(datasource=datasource))
-    outputs = [callback.content.decode(), caught.value.message, caplog.text,
-               staff_client.get(f"/datasources/{datasource.pk}/").content.decode(),
-               staff_client.get(f"/datasources/{datasource.pk}/edit/").content.decode()]
+    outputs = [
+        callback.content.decode(),
+        caught.value.message,
+        caplog.text,
+        staff_client.get(f"/datasources/{datasource.pk}/").content.decode(),
+        staff_client.get(f"/datasources/{datasource.pk}/edit/").content.decode(),
+    ]
     for record in caplog.records:
         outputs.append(record.getMessage())
     for output in outputs:

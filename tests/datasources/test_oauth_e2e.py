@@ -4,6 +4,7 @@ The server comes from the session-scoped `oauth_provider` fixture (tests/support
 it by the name on its certificate, auth.connect.test, which the stubbed DNS maps to 127.0.0.1; only the test CA
 is trusted. The consent is done with a real HTTP session, as a browser would: sign in as alice, Authorize.
 """
+
 import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -38,16 +39,28 @@ def url(provider, path):
 
 def code_datasource(provider):
     return make_datasource(
-        name="Issues (consent)", base_url=url(provider, "/api"), mode="oauth2_authorization_code",
-        provider="custom", authorization_url=url(provider, "/o/authorize/"), token_url=url(provider, "/o/token/"),
-        client_id=provider.web_client_id, client_secret=provider.web_client_secret, scopes="read")
+        name="Issues (consent)",
+        base_url=url(provider, "/api"),
+        mode="oauth2_authorization_code",
+        provider="custom",
+        authorization_url=url(provider, "/o/authorize/"),
+        token_url=url(provider, "/o/token/"),
+        client_id=provider.web_client_id,
+        client_secret=provider.web_client_secret,
+        scopes="read",
+    )
 
 
 def service_datasource(provider):
     return make_datasource(
-        name="Issues (service)", base_url=url(provider, "/api"), mode="oauth2_client_credentials",
-        token_url=url(provider, "/o/token/"), client_id=provider.service_client_id,
-        client_secret=provider.service_client_secret, scopes="read")
+        name="Issues (service)",
+        base_url=url(provider, "/api"),
+        mode="oauth2_client_credentials",
+        token_url=url(provider, "/o/token/"),
+        client_id=provider.service_client_id,
+        client_secret=provider.service_client_secret,
+        scopes="read",
+    )
 
 
 def consent(client, provider, datasource, *, allow=True):
@@ -80,11 +93,15 @@ def expire(datasource):
 
 
 def api_status_with(provider, token) -> int:
-    return provider.session().get(provider.api_url + "/issues/", headers={"Authorization": f"Bearer {token}"},
-                                  timeout=10).status_code
+    return (
+        provider.session()
+        .get(provider.api_url + "/issues/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        .status_code
+    )
 
 
 # --- authorization code --------------------------------------------------------------------------------------
+
 
 def test_consent_connects_the_datasource_with_tokens_stored_encrypted(provider, staff_client):
     datasource = code_datasource(provider)
@@ -175,6 +192,7 @@ def test_revoked_refresh_token_asks_for_reconnect(provider, staff_client):
 
 # --- client credentials --------------------------------------------------------------------------------------
 
+
 def test_client_credentials_datasource_gets_a_token_and_calls_the_api(provider):
     datasource = service_datasource(provider)
     token_requests = provider.request_count("POST", "/o/token/")
@@ -190,6 +208,7 @@ def test_client_credentials_datasource_gets_a_token_and_calls_the_api(provider):
 
 # --- nothing leaks -------------------------------------------------------------------------------------------
 
+
 def run_both_flows(provider, staff_client):
     """Consent, call, refresh, call; and a client-credentials call. Returns the pages seen and every secret."""
     datasource = code_datasource(provider)
@@ -203,9 +222,16 @@ def run_both_flows(provider, staff_client):
     service = service_datasource(provider)
     issues(service)
     pages.append(staff_client.get(f"/datasources/{datasource.pk}/edit/").content.decode())
-    secrets = (first.access_token, first.refresh_token, second.access_token, second.refresh_token,
-               stored(service).access_token, provider.web_client_secret, provider.service_client_secret,
-               provider.password)
+    secrets = (
+        first.access_token,
+        first.refresh_token,
+        second.access_token,
+        second.refresh_token,
+        stored(service).access_token,
+        provider.web_client_secret,
+        provider.service_client_secret,
+        provider.password,
+    )
     assert all(secrets)
     return pages, secrets
 

@@ -1,11 +1,17 @@
 """Datasource pages: what they show, and that a stored or typed secret never appears in any of them."""
+
 import re
 
 import pytest
 
 from datasources.models import AuthConfig, Datasource, Header
 from tests.conftest import (
-    ALL_SECRETS, SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, SECRET_REFRESH_TOKEN,
+    ALL_SECRETS,
+    SECRET_ACCESS_TOKEN,
+    SECRET_API_KEY,
+    SECRET_CLIENT_SECRET,
+    SECRET_PASSWORD,
+    SECRET_REFRESH_TOKEN,
     assert_no_secret,
 )
 from tests.datasources.conftest import STEP3_URL, form_data, start_wizard, step3_data
@@ -16,31 +22,47 @@ TYPED_SECRET = "s3cr3t-TYPED-0c0c"
 MODES = {
     "basic": {"username": "elements", "password": SECRET_PASSWORD},
     "api_key": {"api_key_location": "query", "api_key_name": "api_key", "api_key_value": SECRET_API_KEY},
-    "oauth2_client_credentials": {"token_url": "https://auth.example.com/token", "client_id": "connect",
-                                  "client_secret": SECRET_CLIENT_SECRET, "access_token": SECRET_ACCESS_TOKEN},
-    "oauth2_authorization_code": {"authorization_url": "https://auth.example.com/authorize",
-                                  "token_url": "https://auth.example.com/token", "client_id": "connect",
-                                  "client_secret": SECRET_CLIENT_SECRET, "access_token": SECRET_ACCESS_TOKEN,
-                                  "refresh_token": SECRET_REFRESH_TOKEN},
+    "oauth2_client_credentials": {
+        "token_url": "https://auth.example.com/token",
+        "client_id": "connect",
+        "client_secret": SECRET_CLIENT_SECRET,
+        "access_token": SECRET_ACCESS_TOKEN,
+    },
+    "oauth2_authorization_code": {
+        "authorization_url": "https://auth.example.com/authorize",
+        "token_url": "https://auth.example.com/token",
+        "client_id": "connect",
+        "client_secret": SECRET_CLIENT_SECRET,
+        "access_token": SECRET_ACCESS_TOKEN,
+        "refresh_token": SECRET_REFRESH_TOKEN,
+    },
 }
 
 
 @pytest.fixture
 def every_mode(datasource_factory):
     """One datasource per authentication mode, each with its secrets stored."""
-    return {mode: datasource_factory(name=f"DS {mode}", mode=mode, headers=[("X-Team", "blue")], **fields)
-            for mode, fields in MODES.items()}
+    return {
+        mode: datasource_factory(name=f"DS {mode}", mode=mode, headers=[("X-Team", "blue")], **fields)
+        for mode, fields in MODES.items()
+    }
 
 
 @pytest.fixture
 def all_secrets(datasource_factory):
     """Every secret field filled at once, whatever the mode: pages must show none of them."""
-    return datasource_factory(name="Everything", mode="oauth2_authorization_code",
-                              authorization_url="https://auth.example.com/authorize",
-                              token_url="https://auth.example.com/token", client_id="connect",
-                              password=SECRET_PASSWORD, api_key_value=SECRET_API_KEY,
-                              client_secret=SECRET_CLIENT_SECRET, access_token=SECRET_ACCESS_TOKEN,
-                              refresh_token=SECRET_REFRESH_TOKEN)
+    return datasource_factory(
+        name="Everything",
+        mode="oauth2_authorization_code",
+        authorization_url="https://auth.example.com/authorize",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        password=SECRET_PASSWORD,
+        api_key_value=SECRET_API_KEY,
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+    )
 
 
 def _ok(response):
@@ -64,8 +86,14 @@ def test_datasource_pages_show_no_secret(staff_client, every_mode, all_secrets, 
 def test_an_edit_refused_with_errors_shows_neither_stored_nor_typed_secrets(staff_client, every_mode, mode):
     datasource = every_mode[mode]
     data = form_data(staff_client.get(f"/datasources/{datasource.pk}/edit/"))
-    data.update({"base_url": "http://insecure.example.com", "auth-password": TYPED_SECRET,
-                 "auth-api_key_value": TYPED_SECRET, "auth-client_secret": TYPED_SECRET})
+    data.update(
+        {
+            "base_url": "http://insecure.example.com",
+            "auth-password": TYPED_SECRET,
+            "auth-api_key_value": TYPED_SECRET,
+            "auth-client_secret": TYPED_SECRET,
+        }
+    )
 
     response = staff_client.post(f"/datasources/{datasource.pk}/edit/", data)
 
@@ -73,17 +101,25 @@ def test_an_edit_refused_with_errors_shows_neither_stored_nor_typed_secrets(staf
 
 
 def test_the_wizard_steps_show_no_secret(staff_client, all_secrets):
-    pages = [staff_client.get("/datasources/new/?restart=1"),
-             staff_client.post("/datasources/new/", {"type": "rest_api"}, follow=True),
-             staff_client.post("/datasources/new/name/", {"name": "New", "action": "next"}, follow=True)]
+    pages = [
+        staff_client.get("/datasources/new/?restart=1"),
+        staff_client.post("/datasources/new/", {"type": "rest_api"}, follow=True),
+        staff_client.post("/datasources/new/name/", {"name": "New", "action": "next"}, follow=True),
+    ]
 
     for page in pages:
         assert_no_secret(_ok(page))
 
 
-@pytest.mark.parametrize("mode, secret_field", [("basic", "password"), ("api_key", "api_key_value"),
-                                                ("oauth2_client_credentials", "client_secret"),
-                                                ("oauth2_authorization_code", "client_secret")])
+@pytest.mark.parametrize(
+    "mode, secret_field",
+    [
+        ("basic", "password"),
+        ("api_key", "api_key_value"),
+        ("oauth2_client_credentials", "client_secret"),
+        ("oauth2_authorization_code", "client_secret"),
+    ],
+)
 def test_step_three_after_an_error_does_not_show_the_typed_secret(staff_client, mode, secret_field):
     step3 = start_wizard(staff_client)
     data = step3_data(step3, base_url="http://insecure.example.com", mode=mode, **{secret_field: TYPED_SECRET})
@@ -157,9 +193,11 @@ def test_delete_removes_the_datasource_its_headers_and_its_secrets(staff_client,
     response = staff_client.post(f"/datasources/{datasource.pk}/delete/")
 
     assert response["Location"] == "/datasources/"
-    assert (Datasource.objects.filter(pk=datasource.pk).exists(),
-            Header.objects.filter(datasource_id=datasource.pk).exists(),
-            AuthConfig.objects.filter(datasource_id=datasource.pk).exists()) == (False, False, False)
+    assert (
+        Datasource.objects.filter(pk=datasource.pk).exists(),
+        Header.objects.filter(datasource_id=datasource.pk).exists(),
+        AuthConfig.objects.filter(datasource_id=datasource.pk).exists(),
+    ) == (False, False, False)
 
 
 def test_a_saved_edit_changes_the_config_version(staff_client, every_mode):

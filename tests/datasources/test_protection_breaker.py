@@ -1,4 +1,5 @@
 """The circuit breaker, shared through real Redis by threads and processes, against a real local HTTPS API."""
+
 import socket
 import time
 from collections import Counter
@@ -7,10 +8,8 @@ import pytest
 
 from datasources.services import errors, protection
 from tests.conftest import make_datasource
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import at_once, call, code_of, limited_datasource, other_process, wait_for  # noqa: F401
+from tests.support.protection import at_once, call, code_of, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -37,7 +36,7 @@ def state(datasource) -> str:
 def test_five_failures_open_it_and_calls_then_fail_fast_without_calling(start_server, settings):
     server = start_server({"/api/flaky": srv.answer(500, b'{"error": "down"}')})
     datasource = unlimited(server)
-    for number in range(4):
+    for _ in range(4):
         assert isinstance(call(datasource, "/flaky"), errors.HTTPStatusError)
         assert state(datasource) == "closed"
     assert isinstance(call(datasource, "/flaky"), errors.HTTPStatusError)
@@ -86,7 +85,8 @@ def test_an_answer_resets_the_count_of_consecutive_failures(start_server):
 
 
 def test_after_the_open_time_one_probe_across_processes_decides_and_its_success_closes_it(
-        start_server, other_process, settings):
+    start_server, other_process, settings
+):
     settings.CONNECT_BREAKER_OPEN_SECONDS = 1
     flaky = srv.switchable(srv.answer(500, b"{}"))
     server = start_server({"/api/flaky": flaky})

@@ -1,5 +1,6 @@
 """Without Redis (none configured, or Redis down), every rule still holds, per process, and the log says so once
 per interval, without a traceback; when Redis answers again it is used again."""
+
 import logging
 import socket
 import subprocess
@@ -9,8 +10,6 @@ import pytest
 
 from datasources.services import errors, protection
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support.protection import at_once, call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
@@ -32,9 +31,11 @@ class OwnRedis:
         self.process = None
 
     def start(self) -> "OwnRedis":
-        self.process = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                                         "--save", "", "--appendonly", "no"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         assert srv.wait_until(self._answers, timeout=10), "redis-server did not start"
         return self
 
@@ -57,11 +58,18 @@ def own_redis(settings):
     if subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0:
         pytest.skip("needs redis-server")
     server = OwnRedis().start()
-    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
-                                   "LOCATION": f"redis://127.0.0.1:{server.port}/0",
-                                   "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient",
-                                               "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
-                                   "KEY_PREFIX": "connect"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{server.port}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 2,
+            },
+            "KEY_PREFIX": "connect",
+        }
+    }
     try:
         yield server
     finally:
@@ -76,8 +84,9 @@ def warnings_of(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.WARNING]
 
 
-def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(start_server, settings, caplog,
-                                                                           staff_client):
+def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(
+    start_server, settings, caplog, staff_client
+):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CONNECT_BREAKER_FAILURES = 2
     server = start_server({"/api/work": srv.working(srv.answer(), seconds=0.05), "/api/boom": srv.answer(500)})
@@ -97,7 +106,8 @@ def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(star
 
 
 def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_again(
-        start_server, own_redis, settings, caplog):
+    start_server, own_redis, settings, caplog
+):
     settings.CONNECT_CACHE_RETRY_SECONDS = 0.3
     server = start_server({"/api/work": srv.working(srv.answer(), seconds=0.05)})
     datasource = limited(server)

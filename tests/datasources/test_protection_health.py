@@ -1,18 +1,18 @@
 """A datasource's health over the last hour: what the page shows matches the calls made, and what is kept for it in
 Redis holds no query text, input, URL or secret."""
+
 import re
 import threading
 
 import pytest
 
 from datasources.models import AuthConfig
-from datasources.services import connection_check, protection
+from datasources.services import connection_check, errors, protection
 from datasources.services.protection import health, store
 from items.services import resolve_item
 from tests.conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_PASSWORD, assert_no_secret, make_datasource
-from tests.items.conftest import make_item, redis  # noqa: F401 fixture
+from tests.items.conftest import make_item
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.support.protection import call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
@@ -29,9 +29,15 @@ def figure(page: str, name: str) -> str:
 def test_the_health_panel_shows_the_calls_made(start_server, settings, staff_client):
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
     settings.CONNECT_BREAKER_FAILURES = 3
-    server = start_server({"/api/ok": srv.answer(), "/api/hold": srv.working(srv.answer(), seconds=0.5),
-                           "/api/missing": srv.answer(404, b"{}"), "/api/boom": srv.answer(500, b"{}"),
-                           "/api/wait": srv.answer(503, b"{}", headers=[("Retry-After", "60")])})
+    server = start_server(
+        {
+            "/api/ok": srv.answer(),
+            "/api/hold": srv.working(srv.answer(), seconds=0.5),
+            "/api/missing": srv.answer(404, b"{}"),
+            "/api/boom": srv.answer(500, b"{}"),
+            "/api/wait": srv.answer(503, b"{}", headers=[("Retry-After", "60")]),
+        }
+    )
     datasource = limited_datasource(server.url("/api"), concurrent_calls=1)
 
     assert [call(datasource, "/ok") for _ in range(3)] == ["ok"] * 3
@@ -67,27 +73,49 @@ def test_the_health_panel_shows_the_calls_made(start_server, settings, staff_cli
     assert "Paused: the API asked Connect to wait" in page
 
 
-def test_nothing_kept_for_protection_holds_query_text_input_urls_or_secrets(start_server, redis, settings,
-                                                                           staff_client):
+def test_nothing_kept_for_protection_holds_query_text_input_urls_or_secrets(
+    start_server, redis, settings, staff_client
+):
     settings.CONNECT_BREAKER_FAILURES = 2
-    server = start_server({"/api/search": srv.switchable(srv.echo_request(500)),
-                           "/api/pause": srv.echo_request(429)})
-    datasource = make_datasource(base_url=server.url("/api"), mode="api_key", api_key_location="query",
-                                 api_key_name="api_key", api_key_value=SECRET_API_KEY,
-                                 headers=[("X-Team", "blue")])
+    server = start_server({"/api/search": srv.switchable(srv.echo_request(500)), "/api/pause": srv.echo_request(429)})
+    datasource = make_datasource(
+        base_url=server.url("/api"),
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+        headers=[("X-Team", "blue")],
+    )
     AuthConfig.objects.filter(datasource=datasource).update(password=SECRET_PASSWORD)
-    item = make_item(datasource, query="/search?q=$userInput&who=$currentUser", list_path="", key_field="",
-                     label_template="")
+    item = make_item(
+        datasource, query="/search?q=$userInput&who=$currentUser", list_path="", key_field="", label_template=""
+    )
     for _ in range(3):  # two failures open the breaker, the third is refused
-        with pytest.raises(Exception):
+        with pytest.raises(errors.DatasourceError):
             resolve_item(item=item, user_input=TYPED, current_user="someone@example.com")
 
     keys = [k.decode() for k in redis.keys("*protection*")]
-    assert keys and all(re.fullmatch(rf"connect:1:protection:\{{{datasource.pk}\}}:"
-                                     r"(breaker|slots|bucket|pause|health:\d+|latency:\d+)", k) for k in keys), keys
+    assert keys and all(
+        re.fullmatch(
+            rf"connect:1:protection:\{{{datasource.pk}\}}:"
+            r"(breaker|slots|bucket|pause|health:\d+|latency:\d+)",
+            k,
+        )
+        for k in keys
+    ), keys
     stored = "\n".join(f"{key} {dump_value(redis, key)}" for key in keys)
-    for forbidden in (TYPED, "someone@example.com", "search", "api_key", "https", "127.0.0.1", "X-Team", "blue",
-                      str(server.port), *ALL_SECRETS):
+    for forbidden in (
+        TYPED,
+        "someone@example.com",
+        "search",
+        "api_key",
+        "https",
+        "127.0.0.1",
+        "X-Team",
+        "blue",
+        str(server.port),
+        *ALL_SECRETS,
+    ):
         assert forbidden not in stored, forbidden
     assert "http_500" in stored  # what is kept: codes and numbers
     page = staff_client.get(f"/datasources/{datasource.pk}/").content

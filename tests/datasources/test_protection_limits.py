@@ -1,5 +1,6 @@
 """A datasource's limits (calls per second, concurrent calls), shared by threads and processes through real Redis,
 against a real local HTTPS API that records when each call arrives and how many it works on at once."""
+
 import math
 import os
 import signal
@@ -10,11 +11,8 @@ import pytest
 
 from datasources.services import client, errors, protection
 from datasources.services.protection import store
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import (at_once, call, code_of, limited_datasource, most_in_any_window,  # noqa: F401
-                                     other_process)
+from tests.support.protection import at_once, call, code_of, limited_datasource, most_in_any_window
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -22,19 +20,25 @@ RATE, BURST, AT_ONCE = 10, 10, 3  # the burst is one second's worth of calls (li
 
 
 def limited(server, *, calls_per_second=RATE, concurrent_calls=AT_ONCE, name="Limited API"):
-    return limited_datasource(server.url("/api"), calls_per_second=calls_per_second,
-                              concurrent_calls=concurrent_calls, name=name)
+    return limited_datasource(
+        server.url("/api"), calls_per_second=calls_per_second, concurrent_calls=concurrent_calls, name=name
+    )
 
 
 def timed(datasource, path):
     started = time.monotonic()
     result = call(datasource, path)
-    return {"code": code_of(result), "started": started, "ended": time.monotonic(),
-            "message": "" if isinstance(result, str) else result.message}
+    return {
+        "code": code_of(result),
+        "started": started,
+        "ended": time.monotonic(),
+        "message": "" if isinstance(result, str) else result.message,
+    }
 
 
-def test_100_calls_at_once_from_two_processes_keep_to_the_rate_and_the_concurrency(start_server, other_process,
-                                                                                      settings):
+def test_100_calls_at_once_from_two_processes_keep_to_the_rate_and_the_concurrency(
+    start_server, other_process, settings
+):
     server = start_server({"/api/work": srv.working(srv.answer(), seconds=0.05)})
     datasource = limited(server)
     other = other_process(datasource, "/work", threads=50)
@@ -107,8 +111,14 @@ def test_the_slot_is_given_back_on_every_path(start_server, settings, monkeypatc
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
     settings.CONNECT_BREAKER_FAILURES = 0
     settings.CONNECT_CALL_DEADLINE_SECONDS = 0.5
-    server = start_server({"/api/ok": srv.answer(), "/api/boom": srv.answer(500, b"{}"),
-                           "/api/slow": srv.slow_body(length=10, interval=1), "/api/gone": srv.answer(404, b"{}")})
+    server = start_server(
+        {
+            "/api/ok": srv.answer(),
+            "/api/boom": srv.answer(500, b"{}"),
+            "/api/slow": srv.slow_body(length=10, interval=1),
+            "/api/gone": srv.answer(404, b"{}"),
+        }
+    )
     datasource = limited(server, calls_per_second=0, concurrent_calls=1)
     assert isinstance(call(datasource, "/boom"), errors.HTTPStatusError)
     assert isinstance(call(datasource, "/slow"), errors.UpstreamTimeout)

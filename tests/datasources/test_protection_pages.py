@@ -1,5 +1,6 @@
 """The datasource page's protection panel (breaker closed / open until HH:MM:SS / probing, last failure, pause) and
 Test connection, which always makes its call, counts like any call and reports the breaker."""
+
 import re
 import threading
 
@@ -9,9 +10,7 @@ from django.utils import timezone
 from datasources.models import Datasource
 from datasources.services import protection
 from tests.conftest import SECRET_API_KEY, assert_no_secret
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.support.protection import call, code_of, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
@@ -25,8 +24,13 @@ def _breaker(settings):
 
 def secret_datasource(server):
     """An API key in every URL: an echoing API sends it back in its errors."""
-    return limited_datasource(server.url("/api"), mode="api_key", api_key_location="query", api_key_name="api_key",
-                              api_key_value=SECRET_API_KEY)
+    return limited_datasource(
+        server.url("/api"),
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
 
 
 def page_of(staff_client, datasource) -> str:

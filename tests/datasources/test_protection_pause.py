@@ -1,4 +1,5 @@
 """Retry-After: an API answering 429 or 503 with Retry-After pauses calls to it, for every process, until then."""
+
 import email.utils
 import time
 
@@ -6,10 +7,8 @@ import pytest
 
 from datasources.services import connection_check, errors, protection
 from datasources.services.protection import pause
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
-from tests.support.protection import call, code_of, limited_datasource, other_process  # noqa: F401
+from tests.support.protection import call, code_of, limited_datasource
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
 
@@ -21,14 +20,27 @@ def unlimited(server):
 NOW = 1_800_000_000.0
 
 
-@pytest.mark.parametrize("status, header, seconds", [
-    (429, "2", 2), (503, "120", 120), (429, "0", 0), (429, " 7 ", 7),
-    (503, email.utils.formatdate(NOW + 30, usegmt=True), 30),
-    (429, email.utils.formatdate(NOW - 30, usegmt=True), 0),  # a date in the past: no pause
-    (429, "100000", 300),  # capped (CONNECT_RETRY_AFTER_MAX_SECONDS)
-    (429, "soon", 0), (429, "-5", 0), (429, "1.5", 0), (429, "", 0), (429, None, 0), (429, "9" * 100, 0),
-    (500, "10", 0), (200, "10", 0), (404, "10", 0),  # only 429 and 503 pause
-])
+@pytest.mark.parametrize(
+    "status, header, seconds",
+    [
+        (429, "2", 2),
+        (503, "120", 120),
+        (429, "0", 0),
+        (429, " 7 ", 7),
+        (503, email.utils.formatdate(NOW + 30, usegmt=True), 30),
+        (429, email.utils.formatdate(NOW - 30, usegmt=True), 0),  # a date in the past: no pause
+        (429, "100000", 300),  # capped (CONNECT_RETRY_AFTER_MAX_SECONDS)
+        (429, "soon", 0),
+        (429, "-5", 0),
+        (429, "1.5", 0),
+        (429, "", 0),
+        (429, None, 0),
+        (429, "9" * 100, 0),
+        (500, "10", 0),
+        (200, "10", 0),
+        (404, "10", 0),  # only 429 and 503 pause
+    ],
+)
 def test_retry_after_is_read_as_seconds_or_an_http_date_and_capped(status, header, seconds):
     assert pause.retry_after_seconds(status_code=status, header=header, now=NOW) == pytest.approx(seconds)
 
@@ -69,8 +81,12 @@ def test_503_with_an_http_date_pauses_until_then(start_server):
 
 
 def test_a_shorter_retry_after_never_shortens_a_pause(start_server):
-    server = start_server({"/api/long": srv.answer(429, b"{}", headers=[("Retry-After", "60")]),
-                           "/api/short": srv.answer(503, b"{}", headers=[("Retry-After", "1")])})
+    server = start_server(
+        {
+            "/api/long": srv.answer(429, b"{}", headers=[("Retry-After", "60")]),
+            "/api/short": srv.answer(503, b"{}", headers=[("Retry-After", "1")]),
+        }
+    )
     datasource = unlimited(server)
     call(datasource, "/long")
     datasource.test_url = "/short"

@@ -1,6 +1,7 @@
 """A datasource without limits (protection/recent.py): this process's calls reuse its last admission for
 RUN_FRESH_SECONDS, as a run's pages do; its own failures, pauses and probes are seen at once, other processes'
 pause or breaker once that admission is old. Real Redis and a real local HTTPS API."""
+
 import threading
 import time
 
@@ -8,9 +9,7 @@ import pytest
 
 from datasources.services import errors, protection
 from datasources.services.protection import store
-from tests.items.conftest import redis  # noqa: F401 fixture
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 from tests.support.protection import call, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca", "redis")]
@@ -23,11 +22,16 @@ def admissions(monkeypatch):
     """The admissions sent to Redis, as the datasource ids they were for."""
     asked = []
     admit_soon, admit = store.RedisStore.admit_soon, store.RedisStore.admit
-    monkeypatch.setattr(store.RedisStore, "admit_soon",
-                        lambda self, datasource_id, *a, **kw: asked.append(datasource_id) or
-                        admit_soon(self, datasource_id, *a, **kw))
-    monkeypatch.setattr(store.RedisStore, "admit", lambda self, datasource_id, *a, **kw: asked.append(datasource_id)
-                        or admit(self, datasource_id, *a, **kw))
+    monkeypatch.setattr(
+        store.RedisStore,
+        "admit_soon",
+        lambda self, datasource_id, *a, **kw: asked.append(datasource_id) or admit_soon(self, datasource_id, *a, **kw),
+    )
+    monkeypatch.setattr(
+        store.RedisStore,
+        "admit",
+        lambda self, datasource_id, *a, **kw: asked.append(datasource_id) or admit(self, datasource_id, *a, **kw),
+    )
     monkeypatch.setattr(protection, "RUN_FRESH_SECONDS", FRESH)
     return asked
 
@@ -45,8 +49,9 @@ def test_calls_soon_after_an_admission_ask_nothing_and_are_each_counted(start_se
     assert admissions == [datasource.pk] * 2  # an old admission is asked again
 
 
-@pytest.mark.parametrize("limits", [{"calls_per_second": 1000}, {"concurrent_calls": 50},
-                                    {"calls_per_second": 1000, "concurrent_calls": 50}])
+@pytest.mark.parametrize(
+    "limits", [{"calls_per_second": 1000}, {"concurrent_calls": 50}, {"calls_per_second": 1000, "concurrent_calls": 50}]
+)
 def test_a_datasource_with_a_limit_asks_redis_for_every_call(start_server, admissions, limits):
     server = start_server({"/api/items": srv.answer()})
     datasource = limited_datasource(server.url("/api"), **limits)
@@ -81,8 +86,9 @@ def test_another_process_s_open_breaker_is_seen_once_the_admission_is_old(start_
     assert call(datasource, "/items") == "ok"
     seconds, micros = redis.time()
     now = seconds + micros / 1e6
-    redis.hset(store.keys_of(datasource.pk)["breaker"],
-               mapping={"failures": 5, "open_until": now + 30, "opened_at": now})
+    redis.hset(
+        store.keys_of(datasource.pk)["breaker"], mapping={"failures": 5, "open_until": now + 30, "opened_at": now}
+    )
     time.sleep(FRESH + 0.05)
     assert isinstance(call(datasource, "/items"), errors.CircuitOpen)
     assert len(server.requests) == 1
@@ -118,8 +124,9 @@ def test_a_probe_s_admission_is_not_reused(start_server, redis, admissions):
     datasource = limited_datasource(server.url("/api"))
     seconds, micros = redis.time()
     now = seconds + micros / 1e6
-    redis.hset(store.keys_of(datasource.pk)["breaker"],
-               mapping={"failures": 5, "open_until": now - 1, "opened_at": now - 31})
+    redis.hset(
+        store.keys_of(datasource.pk)["breaker"], mapping={"failures": 5, "open_until": now - 1, "opened_at": now - 31}
+    )
     probe = threading.Thread(target=lambda: results.append(call(datasource, "/items")))
     results = []
     probe.start()
@@ -151,9 +158,19 @@ def test_the_pages_of_a_run_reuse_it_too(start_server, admissions, monkeypatch):
 
     server = start_server({"/api/items": numbered_pages(2)})
     datasource = limited_datasource(server.url("/api"))
-    item = make_item(datasource, name="Paged", query="/items", list_path="results", key_field="id",
-                     label_template="id", pagination="page", page_parameter="page", page_start=1, page_step=1,
-                     max_pages=5)
+    item = make_item(
+        datasource,
+        name="Paged",
+        query="/items",
+        list_path="results",
+        key_field="id",
+        label_template="id",
+        pagination="page",
+        page_parameter="page",
+        page_start=1,
+        page_step=1,
+        max_pages=5,
+    )
     monkeypatch.setattr(protection, "RUN_FRESH_SECONDS", 30)
     for _ in range(2):
         assert len(resolve_item(item=item, use_cache=False).options) == 4
@@ -181,16 +198,22 @@ def test_a_refusal_forgets_the_admission(start_server, redis, admissions):
     redis.set(store.keys_of(datasource.pk)["pause"], "1", px=30_000)
     refused = protection.Admission(datasource)  # sent: Redis answers "paused"
     seconds, micros = redis.time()
-    protection.recent.keep(datasource.pk, seconds + micros / 1e6, sent_at=time.monotonic(),
-                           epoch=protection.recent.epoch(datasource.pk), generation=refused.generation)
+    protection.recent.keep(
+        datasource.pk,
+        seconds + micros / 1e6,
+        sent_at=time.monotonic(),
+        epoch=protection.recent.epoch(datasource.pk),
+        generation=refused.generation,
+    )
     with pytest.raises(errors.UpstreamPaused):
         refused.wait()
     assert isinstance(call(datasource, "/items"), errors.UpstreamPaused)
     assert len(server.requests) == 0 and admissions == [datasource.pk] * 2
 
 
-def test_an_ok_redis_gave_before_this_process_s_failure_was_written_is_not_kept(start_server, settings, monkeypatch,
-                                                                                 admissions):
+def test_an_ok_redis_gave_before_this_process_s_failure_was_written_is_not_kept(
+    start_server, settings, monkeypatch, admissions
+):
     """A failure opens the breaker (threshold 1). Before its outcome reaches Redis, another thread's admission is
     sent and answered "ok" (Redis ran it first): that "ok" is not kept, so the next call asks and is refused."""
     settings.CONNECT_BREAKER_FAILURES = 1
@@ -213,8 +236,13 @@ def test_while_redis_is_down_the_admission_is_not_reused(start_server, monkeypat
     """Redis stops answering: this process keeps the rules in its own memory, and asks it on every call."""
     asked_here = []
     admit_soon = store.LocalStore.admit_soon
-    monkeypatch.setattr(store.LocalStore, "admit_soon", lambda self, datasource_id, *a, **kw:
-                        asked_here.append(datasource_id) or admit_soon(self, datasource_id, *a, **kw))
+    monkeypatch.setattr(
+        store.LocalStore,
+        "admit_soon",
+        lambda self, datasource_id, *a, **kw: (
+            asked_here.append(datasource_id) or admit_soon(self, datasource_id, *a, **kw)
+        ),
+    )
     server = start_server({"/api/items": srv.answer()})
     datasource = limited_datasource(server.url("/api"))
     assert call(datasource, "/items") == "ok"

@@ -1,4 +1,5 @@
 """Secrets at rest: encrypted with Fernet, several keys for rotation, and a command that re-encrypts with the newest."""
+
 import io
 
 import pytest
@@ -9,13 +10,22 @@ from fernet_fields import EncryptedField
 
 from datasources.models import SECRET_FIELDS, AuthConfig, Datasource
 from tests.conftest import (
-    SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, SECRET_REFRESH_TOKEN,
+    SECRET_ACCESS_TOKEN,
+    SECRET_API_KEY,
+    SECRET_CLIENT_SECRET,
+    SECRET_PASSWORD,
+    SECRET_REFRESH_TOKEN,
 )
 
 pytestmark = pytest.mark.django_db
 
-SECRETS = {"password": SECRET_PASSWORD, "api_key_value": SECRET_API_KEY, "client_secret": SECRET_CLIENT_SECRET,
-           "access_token": SECRET_ACCESS_TOKEN, "refresh_token": SECRET_REFRESH_TOKEN}
+SECRETS = {
+    "password": SECRET_PASSWORD,
+    "api_key_value": SECRET_API_KEY,
+    "client_secret": SECRET_CLIENT_SECRET,
+    "access_token": SECRET_ACCESS_TOKEN,
+    "refresh_token": SECRET_REFRESH_TOKEN,
+}
 OLD_KEY = "old-fernet-key-0001"
 NEW_KEY = "new-fernet-key-0002"
 

@@ -1,4 +1,5 @@
 """Test connection: a staff-only POST that calls the test URL once, shows the result on the page and changes nothing."""
+
 import logging
 
 import pytest
@@ -9,7 +10,6 @@ from datasources.models import AuthConfig, Datasource
 from datasources.services import connection_check
 from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
 
@@ -29,6 +29,7 @@ def page_text(response) -> str:
 
 
 # --- access --------------------------------------------------------------------------------------------------
+
 
 def test_anonymous_visitors_are_sent_to_login(client):
     response = client.post(post_url(make_datasource()))
@@ -61,6 +62,7 @@ def test_the_page_form_posts_with_a_csrf_token_and_a_busy_label(staff_client):
 
 
 # --- results -------------------------------------------------------------------------------------------------
+
 
 @responses.activate
 def test_success_shows_status_time_and_url_and_a_message(staff_client):
@@ -143,8 +145,13 @@ def test_a_result_from_before_a_configuration_change_says_so(staff_client):
 @responses.activate
 def test_testing_never_changes_the_configuration(staff_client):
     responses.get(BASE, status=500)
-    datasource = make_datasource(mode="api_key", api_key_location="header", api_key_name="X-Key",
-                                 api_key_value=SECRET_API_KEY, headers=[("X-Tenant", "acme")])
+    datasource = make_datasource(
+        mode="api_key",
+        api_key_location="header",
+        api_key_name="X-Key",
+        api_key_value=SECRET_API_KEY,
+        headers=[("X-Tenant", "acme")],
+    )
     before = (datasource.config_version, datasource.updated_at, list(AuthConfig.objects.values()))
     run_test(staff_client, datasource)
     datasource.refresh_from_db()
@@ -153,9 +160,15 @@ def test_testing_never_changes_the_configuration(staff_client):
 
 # --- nothing secret on the page, in the session or in the logs ------------------------------------------------
 
+
 def key_in_query_datasource(base_url=BASE):
-    return make_datasource(base_url=base_url, mode="api_key", api_key_location="query", api_key_name="token_id",
-                           api_key_value=SECRET_API_KEY)
+    return make_datasource(
+        base_url=base_url,
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="token_id",
+        api_key_value=SECRET_API_KEY,
+    )
 
 
 def assert_nothing_leaked(response, client, caplog):
@@ -167,7 +180,8 @@ def assert_nothing_leaked(response, client, caplog):
 @responses.activate
 @pytest.mark.parametrize("status, body", [(500, "error for /rest?token_id="), (200, "<html>not json ")])
 def test_the_api_key_never_appears_on_the_page_for_an_error_status_or_a_non_json_body(
-        staff_client, caplog, status, body):
+    staff_client, caplog, status, body
+):
     caplog.set_level(logging.DEBUG)
     responses.get(BASE, status=status, body=body + SECRET_API_KEY)
     response = run_test(staff_client, key_in_query_datasource())

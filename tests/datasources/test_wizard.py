@@ -1,4 +1,5 @@
 """The create wizard: type, then name, then configuration; nothing is saved before the last step is valid."""
+
 import re
 
 import pytest
@@ -13,9 +14,14 @@ pytestmark = pytest.mark.django_db
 
 def test_three_steps_create_the_datasource_with_headers_and_auth(staff_client):
     step3 = start_wizard(staff_client, name="Jira")
-    data = step3_data(step3, base_url="https://jira.example.com/rest/api/2",
-                      headers=[("X-Team", "blue"), ("Accept", "application/json")],
-                      mode="basic", username="elements", password=SECRET_PASSWORD)
+    data = step3_data(
+        step3,
+        base_url="https://jira.example.com/rest/api/2",
+        headers=[("X-Team", "blue"), ("Accept", "application/json")],
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+    )
     data["documentation_url"] = "https://docs.example.com/jira"
     data["test_url"] = "/serverInfo"
 
@@ -24,30 +30,57 @@ def test_three_steps_create_the_datasource_with_headers_and_auth(staff_client):
     datasource = Datasource.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/datasources/{datasource.pk}/"
-    assert (datasource.name, datasource.type, datasource.base_url, datasource.documentation_url,
-            datasource.test_url) == ("Jira", "rest_api", "https://jira.example.com/rest/api/2",
-                                     "https://docs.example.com/jira", "/serverInfo")
-    assert [(h.name, h.value) for h in datasource.headers.all()] == [("X-Team", "blue"),
-                                                                     ("Accept", "application/json")]
+    assert (
+        datasource.name,
+        datasource.type,
+        datasource.base_url,
+        datasource.documentation_url,
+        datasource.test_url,
+    ) == ("Jira", "rest_api", "https://jira.example.com/rest/api/2", "https://docs.example.com/jira", "/serverInfo")
+    assert [(h.name, h.value) for h in datasource.headers.all()] == [("X-Team", "blue"), ("Accept", "application/json")]
     auth = AuthConfig.objects.get(datasource=datasource)
     assert (auth.mode, auth.username, auth.password) == ("basic", "elements", SECRET_PASSWORD)
 
 
-@pytest.mark.parametrize("mode, fields, expected", [
-    ("none", {}, {}),
-    ("api_key", {"api_key_location": "query", "api_key_name": "api_key", "api_key_value": SECRET_API_KEY},
-     {"api_key_location": "query", "api_key_name": "api_key", "api_key_value": SECRET_API_KEY}),
-    ("oauth2_client_credentials",
-     {"token_url": "https://auth.example.com/token", "client_id": "connect", "client_secret": SECRET_CLIENT_SECRET,
-      "scopes": "read", "extra_token_params": '{"audience": "https://api.example.com"}'},
-     {"token_url": "https://auth.example.com/token", "client_id": "connect", "client_secret": SECRET_CLIENT_SECRET,
-      "scopes": "read", "extra_token_params": {"audience": "https://api.example.com"}}),
-    ("oauth2_authorization_code",
-     {"provider": "github", "authorization_url": "https://github.com/login/oauth/authorize",
-      "token_url": "https://github.com/login/oauth/access_token", "client_id": "gh-app",
-      "client_secret": SECRET_CLIENT_SECRET},
-     {"provider": "github", "client_id": "gh-app", "client_secret": SECRET_CLIENT_SECRET}),
-])
+@pytest.mark.parametrize(
+    "mode, fields, expected",
+    [
+        ("none", {}, {}),
+        (
+            "api_key",
+            {"api_key_location": "query", "api_key_name": "api_key", "api_key_value": SECRET_API_KEY},
+            {"api_key_location": "query", "api_key_name": "api_key", "api_key_value": SECRET_API_KEY},
+        ),
+        (
+            "oauth2_client_credentials",
+            {
+                "token_url": "https://auth.example.com/token",
+                "client_id": "connect",
+                "client_secret": SECRET_CLIENT_SECRET,
+                "scopes": "read",
+                "extra_token_params": '{"audience": "https://api.example.com"}',
+            },
+            {
+                "token_url": "https://auth.example.com/token",
+                "client_id": "connect",
+                "client_secret": SECRET_CLIENT_SECRET,
+                "scopes": "read",
+                "extra_token_params": {"audience": "https://api.example.com"},
+            },
+        ),
+        (
+            "oauth2_authorization_code",
+            {
+                "provider": "github",
+                "authorization_url": "https://github.com/login/oauth/authorize",
+                "token_url": "https://github.com/login/oauth/access_token",
+                "client_id": "gh-app",
+                "client_secret": SECRET_CLIENT_SECRET,
+            },
+            {"provider": "github", "client_id": "gh-app", "client_secret": SECRET_CLIENT_SECRET},
+        ),
+    ],
+)
 def test_each_auth_mode_is_created_with_its_fields(staff_client, mode, fields, expected):
     step3 = start_wizard(staff_client)
 
@@ -67,8 +100,14 @@ def test_steps_one_and_two_write_nothing_to_the_database(staff_client):
 
 def test_an_invalid_step_three_writes_nothing(staff_client):
     step3 = start_wizard(staff_client)
-    data = step3_data(step3, base_url="http://jira.example.com", headers=[("X-Team", "blue")],
-                      mode="basic", username="elements", password=SECRET_PASSWORD)
+    data = step3_data(
+        step3,
+        base_url="http://jira.example.com",
+        headers=[("X-Team", "blue")],
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+    )
 
     response = staff_client.post(STEP3_URL, data)
 
@@ -86,8 +125,14 @@ def test_an_invalid_header_alone_writes_nothing(staff_client):
 
 def _fill_step3(client):
     step3 = start_wizard(client, name="Jira")
-    data = step3_data(step3, base_url="https://jira.example.com/rest", headers=[("X-Team", "blue"), ("X-Env", "prod")],
-                      mode="basic", username="elements", password=SECRET_PASSWORD)
+    data = step3_data(
+        step3,
+        base_url="https://jira.example.com/rest",
+        headers=[("X-Team", "blue"), ("X-Env", "prod")],
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+    )
     data["documentation_url"] = "https://docs.example.com"
     data["test_url"] = "/serverInfo"
     data["action"] = "back"
@@ -110,9 +155,14 @@ def test_back_from_step_three_keeps_server_details_headers_and_auth_fields(staff
 
     data = form_data(step3)
     assert (data["base_url"], data["documentation_url"], data["test_url"]) == (
-        "https://jira.example.com/rest", "https://docs.example.com", "/serverInfo")
+        "https://jira.example.com/rest",
+        "https://docs.example.com",
+        "/serverInfo",
+    )
     assert [(data["headers-0-name"], data["headers-0-value"]), (data["headers-1-name"], data["headers-1-value"])] == [
-        ("X-Team", "blue"), ("X-Env", "prod")]
+        ("X-Team", "blue"),
+        ("X-Env", "prod"),
+    ]
     assert (data["auth-mode"], data["auth-username"]) == ("basic", "elements")
 
 
@@ -134,9 +184,14 @@ def test_the_secret_is_not_kept_in_the_session_either(staff_client):
 
 def test_back_and_forward_keep_extra_token_parameters(staff_client):
     step3 = start_wizard(staff_client)
-    data = step3_data(step3, mode="oauth2_client_credentials", token_url="https://auth.example.com/token",
-                      client_id="connect", extra_token_params='{"audience": "https://api.example.com"}',
-                      action="back")
+    data = step3_data(
+        step3,
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        extra_token_params='{"audience": "https://api.example.com"}',
+        action="back",
+    )
     staff_client.post(STEP3_URL, data)
 
     step3 = staff_client.post("/datasources/new/name/", {"name": "Jira", "action": "next"}, follow=True)
@@ -155,14 +210,23 @@ def test_back_from_step_two_keeps_the_name(staff_client):
 
 def test_step_three_keeps_typed_values_after_an_error_but_not_the_password(staff_client):
     step3 = start_wizard(staff_client)
-    data = step3_data(step3, base_url="http://jira.example.com", headers=[("X-Team", "blue")],
-                      mode="basic", username="elements", password=SECRET_PASSWORD)
+    data = step3_data(
+        step3,
+        base_url="http://jira.example.com",
+        headers=[("X-Team", "blue")],
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+    )
 
     response = staff_client.post(STEP3_URL, data)
 
     shown = form_data(response)
     assert (shown["base_url"], shown["headers-0-name"], shown["auth-username"]) == (
-        "http://jira.example.com", "X-Team", "elements")
+        "http://jira.example.com",
+        "X-Team",
+        "elements",
+    )
     assert_no_secret(response.content)
 
 
@@ -228,8 +292,7 @@ def test_step_one_refuses_an_unknown_type(staff_client):
     response = staff_client.post("/datasources/new/", {"type": "soap"})
 
     assert response.status_code == 200
-    assert errors_next_to(response, "type") == [
-        "Select a valid choice. soap is not one of the available choices."]
+    assert errors_next_to(response, "type") == ["Select a valid choice. soap is not one of the available choices."]
     assert "datasource_wizard" not in staff_client.session
 
 

@@ -1,5 +1,6 @@
 """Secrets in forms are write-only: never shown, blank keeps, "clear" removes, and they never follow a datasource
 to another host."""
+
 import datetime
 
 import pytest
@@ -7,14 +8,19 @@ from django.utils import timezone
 
 from datasources.models import AuthConfig, Datasource
 from tests.conftest import (
-    SECRET_ACCESS_TOKEN, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, SECRET_REFRESH_TOKEN,
+    SECRET_ACCESS_TOKEN,
+    SECRET_API_KEY,
+    SECRET_CLIENT_SECRET,
+    SECRET_PASSWORD,
+    SECRET_REFRESH_TOKEN,
 )
 from tests.datasources.conftest import errors_next_to, fill_headers, form_data
 
 pytestmark = pytest.mark.django_db
 
-TOKENS_REMOVED = ("The stored OAuth tokens were removed because the authentication or the API host changed: "
-                  "connect again.")
+TOKENS_REMOVED = (
+    "The stored OAuth tokens were removed because the authentication or the API host changed: connect again."
+)
 
 
 @pytest.fixture
@@ -25,10 +31,17 @@ def basic(datasource_factory):
 @pytest.fixture
 def oauth(datasource_factory):
     return datasource_factory(
-        name="OAuth", mode="oauth2_client_credentials", token_url="https://auth.example.com/token",
-        client_id="connect", client_secret=SECRET_CLIENT_SECRET, scopes="read",
-        access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN,
-        token_expires_at=timezone.now() + datetime.timedelta(hours=1), connected_at=timezone.now())
+        name="OAuth",
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        scopes="read",
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+        token_expires_at=timezone.now() + datetime.timedelta(hours=1),
+        connected_at=timezone.now(),
+    )
 
 
 def _auth(datasource):
@@ -43,8 +56,10 @@ def _edit(client, datasource, follow=False, **changes):
 
 def _state(datasource):
     auth = _auth(datasource)
-    return (Datasource.objects.get(pk=datasource.pk).config_version,
-            [(f.name, getattr(auth, f.name)) for f in AuthConfig._meta.fields])
+    return (
+        Datasource.objects.get(pk=datasource.pk).config_version,
+        [(f.name, getattr(auth, f.name)) for f in AuthConfig._meta.fields],
+    )
 
 
 def test_the_secret_input_is_empty_and_says_stored(staff_client, basic):
@@ -92,8 +107,11 @@ def test_clear_and_a_new_value_together_are_refused(staff_client, basic):
 
 
 def test_switching_mode_drops_the_old_modes_secret(staff_client, basic):
-    _edit(staff_client, basic, **{"auth-mode": "api_key", "auth-api_key_name": "X-API-Key",
-                                  "auth-api_key_value": SECRET_API_KEY})
+    _edit(
+        staff_client,
+        basic,
+        **{"auth-mode": "api_key", "auth-api_key_name": "X-API-Key", "auth-api_key_value": SECRET_API_KEY},
+    )
 
     auth = _auth(basic)
     assert (auth.mode, auth.password, auth.api_key_value) == ("api_key", "", SECRET_API_KEY)
@@ -104,49 +122,71 @@ def test_switching_to_no_auth_drops_every_secret_and_token(staff_client, oauth):
 
     auth = _auth(oauth)
     assert (auth.mode, auth.client_secret, auth.access_token, auth.refresh_token, auth.token_expires_at) == (
-        "none", "", "", "", None)
+        "none",
+        "",
+        "",
+        "",
+        None,
+    )
 
 
-@pytest.mark.parametrize("base_url", ["https://other.example.com/rest", "https://api.example.com:8443/rest",
-                                      "https://api.example.com.evil.test/rest"])
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://other.example.com/rest", "https://api.example.com:8443/rest", "https://api.example.com.evil.test/rest"],
+)
 def test_a_new_host_or_port_without_the_secret_again_is_refused_next_to_it(staff_client, basic, base_url):
     before = _state(basic)
 
     response = _edit(staff_client, basic, base_url=base_url)
 
     assert errors_next_to(response, "auth-password") == [
-        "The API host changed: enter the password again, so a stored secret never follows a datasource to "
-        "another host."]
+        "The API host changed: enter the password again, so a stored secret never follows a datasource to another host."
+    ]
     assert _state(basic) == before
     assert Datasource.objects.get(pk=basic.pk).base_url == "https://api.example.com/rest"
 
 
-@pytest.mark.parametrize("mode, fields, secret, label", [
-    ("api_key", {"api_key_name": "X-API-Key", "api_key_value": SECRET_API_KEY}, "api_key_value", "key value"),
-    ("oauth2_client_credentials", {"token_url": "https://auth.example.com/token", "client_id": "connect",
-                                   "client_secret": SECRET_CLIENT_SECRET}, "client_secret", "client secret"),
-])
+@pytest.mark.parametrize(
+    "mode, fields, secret, label",
+    [
+        ("api_key", {"api_key_name": "X-API-Key", "api_key_value": SECRET_API_KEY}, "api_key_value", "key value"),
+        (
+            "oauth2_client_credentials",
+            {
+                "token_url": "https://auth.example.com/token",
+                "client_id": "connect",
+                "client_secret": SECRET_CLIENT_SECRET,
+            },
+            "client_secret",
+            "client secret",
+        ),
+    ],
+)
 def test_every_entered_secret_is_bound_to_the_host(staff_client, datasource_factory, mode, fields, secret, label):
     datasource = datasource_factory(mode=mode, **fields)
 
     response = _edit(staff_client, datasource, base_url="https://other.example.com/rest")
 
     assert errors_next_to(response, f"auth-{secret}") == [
-        f"The API host changed: enter the {label} again, so a stored secret never follows a datasource to "
-        f"another host."]
+        f"The API host changed: enter the {label} again, so a stored secret never follows a datasource to another host."
+    ]
 
 
 def test_a_new_host_with_the_secret_entered_again_is_saved(staff_client, basic):
-    response = _edit(staff_client, basic, base_url="https://other.example.com/rest",
-                     **{"auth-password": "n3w-PASSWORD-x"})
+    response = _edit(
+        staff_client, basic, base_url="https://other.example.com/rest", **{"auth-password": "n3w-PASSWORD-x"}
+    )
 
     assert response.status_code == 302
     assert (Datasource.objects.get(pk=basic.pk).base_url, _auth(basic).password) == (
-        "https://other.example.com/rest", "n3w-PASSWORD-x")
+        "https://other.example.com/rest",
+        "n3w-PASSWORD-x",
+    )
 
 
-@pytest.mark.parametrize("base_url", ["https://api.example.com/rest/v2", "https://API.example.com/rest",
-                                      "https://api.example.com:443/rest"])
+@pytest.mark.parametrize(
+    "base_url", ["https://api.example.com/rest/v2", "https://API.example.com/rest", "https://api.example.com:443/rest"]
+)
 def test_the_same_host_keeps_the_secret(staff_client, basic, base_url):
     response = _edit(staff_client, basic, base_url=base_url)
 
@@ -155,17 +195,23 @@ def test_the_same_host_keeps_the_secret(staff_client, basic, base_url):
 
 
 def test_a_new_host_removes_oauth_tokens_with_a_warning(staff_client, oauth):
-    response = _edit(staff_client, oauth, follow=True, base_url="https://other.example.com/rest",
-                     **{"auth-client_secret": SECRET_CLIENT_SECRET})
+    response = _edit(
+        staff_client,
+        oauth,
+        follow=True,
+        base_url="https://other.example.com/rest",
+        **{"auth-client_secret": SECRET_CLIENT_SECRET},
+    )
 
     auth = _auth(oauth)
     assert (auth.access_token, auth.refresh_token, auth.token_expires_at, auth.connected_at) == ("", "", None, None)
     assert TOKENS_REMOVED in [str(m) for m in response.context["messages"]]
 
 
-@pytest.mark.parametrize("field, value", [("client_id", "another-client"),
-                                          ("token_url", "https://auth.example.com/v2/token"),
-                                          ("scopes", "read write")])
+@pytest.mark.parametrize(
+    "field, value",
+    [("client_id", "another-client"), ("token_url", "https://auth.example.com/v2/token"), ("scopes", "read write")],
+)
 def test_a_new_token_binding_field_removes_oauth_tokens_with_a_warning(staff_client, oauth, field, value):
     response = _edit(staff_client, oauth, follow=True, **{f"auth-{field}": value})
 
@@ -176,9 +222,15 @@ def test_a_new_token_binding_field_removes_oauth_tokens_with_a_warning(staff_cli
 
 def test_authorization_code_tokens_go_when_the_provider_changes(staff_client, datasource_factory):
     datasource = datasource_factory(
-        mode="oauth2_authorization_code", provider="custom", authorization_url="https://auth.example.com/authorize",
-        token_url="https://auth.example.com/token", client_id="connect", client_secret=SECRET_CLIENT_SECRET,
-        access_token=SECRET_ACCESS_TOKEN, refresh_token=SECRET_REFRESH_TOKEN)
+        mode="oauth2_authorization_code",
+        provider="custom",
+        authorization_url="https://auth.example.com/authorize",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+    )
 
     _edit(staff_client, datasource, **{"auth-provider": "github"})
 

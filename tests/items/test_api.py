@@ -1,11 +1,11 @@
 """The JSON API: options for signed-in users, datasource configuration for staff, errors always JSON."""
+
 import pytest
 import requests
 from django.contrib.auth import get_user_model
 
 from datasources.services import errors
 
-from ..conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_CLIENT_SECRET, SECRET_PASSWORD, assert_no_secret
 from .conftest import BASE_URL, ISSUES
 
 SEARCH_URL = f"{BASE_URL}/search"
@@ -32,9 +32,14 @@ def test_options_as_json_for_a_signed_in_user(item, member_client, upstream, fak
     upstream.get(SEARCH_URL, json=ISSUES)
     response = member_client.get(options_url(item, "?q=printer"))
     assert response.status_code == 200
-    assert response.json() == {"options": [{"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
-                                           {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"}],
-                               "cached": False, "item": item.pk}
+    assert response.json() == {
+        "options": [
+            {"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
+            {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"},
+        ],
+        "cached": False,
+        "item": item.pk,
+    }
     assert "no-store" in response["Cache-Control"]
 
 
@@ -46,9 +51,16 @@ def test_second_call_says_it_came_from_the_cache(item, member_client, upstream, 
 
 
 def test_dependencies_come_from_query_parameters_and_current_user_from_the_session(
-        item_factory, datasource_factory, member_client, upstream, fake_dns):
-    item = item_factory(datasource_factory(base_url=BASE_URL), query="/cities?country=$country&by=$currentUser",
-                        dependencies=["country"], list_path="", key_field="id", label_template="")
+    item_factory, datasource_factory, member_client, upstream, fake_dns
+):
+    item = item_factory(
+        datasource_factory(base_url=BASE_URL),
+        query="/cities?country=$country&by=$currentUser",
+        dependencies=["country"],
+        list_path="",
+        key_field="id",
+        label_template="",
+    )
     upstream.get(f"{BASE_URL}/cities", json=[{"id": "AMS"}])
     response = member_client.get(options_url(item, "?country=N%26L&currentUser=someone-else"))
     assert response.status_code == 200
@@ -132,8 +144,9 @@ def test_a_post_with_a_session_but_no_csrf_token_is_405_json_not_the_csrf_page(i
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
 
 
-@pytest.mark.parametrize("url", ["/api/items/abc/options", "/api/items/7/nothing", "/api/nothing/",
-                                 "/api/datasources/abc/", "/api/"])
+@pytest.mark.parametrize(
+    "url", ["/api/items/abc/options", "/api/items/7/nothing", "/api/nothing/", "/api/datasources/abc/", "/api/"]
+)
 def test_every_unknown_api_url_is_404_json(member_client, url, db):
     response = member_client.get(url)
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
@@ -152,5 +165,3 @@ def test_an_unexpected_error_under_api_is_500_json(item, member_client, monkeypa
     response = member_client.get(options_url(item, "?q=x"))
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert "boom" not in response.content.decode()
-
-

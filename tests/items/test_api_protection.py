@@ -1,5 +1,6 @@
 """The options endpoint when Connect holds a call back to protect the API: 429 or 503 with Retry-After, a public
 message with the seconds to wait, and never a secret, a URL or the API's own text."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -14,8 +15,13 @@ SEARCH_URL = f"{BASE_URL}/search"
 
 @pytest.fixture
 def item(item_factory, datasource_factory):
-    datasource = datasource_factory(base_url=BASE_URL, mode="api_key", api_key_location="query",
-                                    api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    datasource = datasource_factory(
+        base_url=BASE_URL,
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
     return item_factory(datasource)
 
 

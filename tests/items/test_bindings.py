@@ -1,5 +1,6 @@
 """Item bindings: set in the item form (and the admin), cycles refused with their path, shown on the item page, and
 a bound item kept from deletion; the Try it page lays the chain out parents first."""
+
 import pytest
 
 from datasources.models import Datasource
@@ -19,8 +20,13 @@ def datasource(datasource_factory):
 @pytest.fixture
 def chain(datasource):
     def make(name, query, dependencies=()):
-        return Item.objects.create(name=name, datasource=datasource, query=query, key_field="code",
-                                   dependencies=[{"name": d, "optional": False} for d in dependencies])
+        return Item.objects.create(
+            name=name,
+            datasource=datasource,
+            query=query,
+            key_field="code",
+            dependencies=[{"name": d, "optional": False} for d in dependencies],
+        )
 
     country = make("Country", "/countries")
     region = make("Region", "/regions?country=$country", ["country"])
@@ -31,18 +37,33 @@ def chain(datasource):
 
 
 def form_data(item, **overrides):
-    data = {"name": item.name, "datasource": item.datasource_id, "query": item.query,
-            "dependencies": ", ".join(item.dependency_names), "list_path": "", "key_field": "code",
-            "label_template": "", "max_options": "100", "method": "GET", "pagination": "none", "page_start": "1",
-            "page_step": "1", "max_pages": "5"}
+    data = {
+        "name": item.name,
+        "datasource": item.datasource_id,
+        "query": item.query,
+        "dependencies": ", ".join(item.dependency_names),
+        "list_path": "",
+        "key_field": "code",
+        "label_template": "",
+        "max_options": "100",
+        "method": "GET",
+        "pagination": "none",
+        "page_start": "1",
+        "page_step": "1",
+        "max_pages": "5",
+    }
     data.update(overrides)
     return data
 
 
 def test_the_form_offers_a_binding_per_dependency_and_saves_it(staff_client, datasource):
     country = Item.objects.create(name="Country", datasource=datasource, query="/countries")
-    region = Item.objects.create(name="Region", datasource=datasource, query="/regions?country=$country",
-                                 dependencies=[{"name": "country", "optional": False}])
+    region = Item.objects.create(
+        name="Region",
+        datasource=datasource,
+        query="/regions?country=$country",
+        dependencies=[{"name": "country", "optional": False}],
+    )
     page = staff_client.get(f"/items/{region.pk}/edit/").content.decode()
     assert 'name="bind_country"' in page and "$country comes from" in page
     response = staff_client.post(f"/items/{region.pk}/edit/", form_data(region, bind_country=country.pk))
@@ -52,11 +73,25 @@ def test_the_form_offers_a_binding_per_dependency_and_saves_it(staff_client, dat
 
 def test_a_dependency_typed_in_the_same_submit_can_be_bound(staff_client, datasource):
     country = Item.objects.create(name="Country", datasource=datasource, query="/countries")
-    response = staff_client.post("/items/new/", {
-        "name": "Region", "datasource": datasource.pk, "query": "/regions?country=$country",
-        "dependencies": "country", "bind_country": country.pk, "list_path": "", "key_field": "id",
-        "label_template": "", "max_options": "100", "method": "GET", "pagination": "none", "page_start": "1",
-        "page_step": "1", "max_pages": "5"})
+    response = staff_client.post(
+        "/items/new/",
+        {
+            "name": "Region",
+            "datasource": datasource.pk,
+            "query": "/regions?country=$country",
+            "dependencies": "country",
+            "bind_country": country.pk,
+            "list_path": "",
+            "key_field": "id",
+            "label_template": "",
+            "max_options": "100",
+            "method": "GET",
+            "pagination": "none",
+            "page_start": "1",
+            "page_step": "1",
+            "max_pages": "5",
+        },
+    )
     assert response.status_code == 302
     assert Binding.objects.get(item__name="Region").source == country
 
@@ -82,8 +117,9 @@ def test_a_cycle_is_refused_with_its_path_and_nothing_changes(staff_client, chai
 
 
 def test_an_item_cannot_be_bound_to_itself(staff_client, datasource):
-    item = Item.objects.create(name="Self", datasource=datasource, query="/x?p=$parent",
-                               dependencies=[{"name": "parent", "optional": False}])
+    item = Item.objects.create(
+        name="Self", datasource=datasource, query="/x?p=$parent", dependencies=[{"name": "parent", "optional": False}]
+    )
     response = staff_client.post(f"/items/{item.pk}/edit/", form_data(item, bind_parent=item.pk))
     assert response.status_code == 200 and "valid choice" in response.content.decode()
     assert not Binding.objects.exists()
@@ -123,8 +159,9 @@ def test_an_unbound_item_is_deleted_and_its_own_bindings_go_with_it(staff_client
 def test_a_datasource_whose_items_other_items_are_bound_to_is_not_deleted(staff_client, chain, datasource_factory):
     country, _region, _city = chain
     other = datasource_factory(name="Other API", base_url=BASE_URL)
-    town = Item.objects.create(name="Town", datasource=other, query="/towns?c=$country",
-                               dependencies=[{"name": "country", "optional": False}])
+    town = Item.objects.create(
+        name="Town", datasource=other, query="/towns?c=$country", dependencies=[{"name": "country", "optional": False}]
+    )
     save_bindings(item=town, sources={"country": country})
     page = staff_client.post(f"/datasources/{country.datasource_id}/delete/", follow=True).content.decode()
     assert "was not deleted" in page and "Town: $country comes from Country" in page
@@ -147,11 +184,22 @@ def test_the_admin_shows_bindings_and_refuses_a_cycle(admin_client, chain):
     country, region, city = chain
     page = admin_client.get(f"/admin/items/item/{region.pk}/change/").content.decode()
     assert "bindings" in page and f'value="{country.pk}" selected' in page
-    data = {"name": "Country", "datasource": country.datasource_id, "query": "/countries?near=$city",
-            "dependencies": '[{"name": "city", "optional": false}]', "list_path": "", "key_field": "code",
-            "label_template": "", "max_options": "100",
-            "bindings-TOTAL_FORMS": "1", "bindings-INITIAL_FORMS": "0", "bindings-MIN_NUM_FORMS": "0",
-            "bindings-MAX_NUM_FORMS": "1000", "bindings-0-dependency": "city", "bindings-0-source": city.pk}
+    data = {
+        "name": "Country",
+        "datasource": country.datasource_id,
+        "query": "/countries?near=$city",
+        "dependencies": '[{"name": "city", "optional": false}]',
+        "list_path": "",
+        "key_field": "code",
+        "label_template": "",
+        "max_options": "100",
+        "bindings-TOTAL_FORMS": "1",
+        "bindings-INITIAL_FORMS": "0",
+        "bindings-MIN_NUM_FORMS": "0",
+        "bindings-MAX_NUM_FORMS": "1000",
+        "bindings-0-dependency": "city",
+        "bindings-0-source": city.pk,
+    }
     response = admin_client.post(f"/admin/items/item/{country.pk}/change/", data)
     assert response.status_code == 200
     assert "Country -&gt; City -&gt; Region -&gt; Country" in response.content.decode()
@@ -170,13 +218,19 @@ def test_the_try_it_page_lays_out_the_chain_with_the_widget(staff_client, chain)
     assert positions == sorted(positions)
     assert 'data-connect-depends="country=#try-country"' in page
     assert 'data-connect-depends="region=#try-region"' in page
-    assert f'&lt;input id=&quot;city&quot; name=&quot;city&quot; data-connect-item=&quot;{city.pk}&quot; ' \
-           f'data-connect-depends=&quot;region=#region&quot;&gt;' in page
+    assert (
+        f"&lt;input id=&quot;city&quot; name=&quot;city&quot; data-connect-item=&quot;{city.pk}&quot; "
+        f"data-connect-depends=&quot;region=#region&quot;&gt;" in page
+    )
 
 
 def test_an_unbound_dependency_gets_a_plain_field_on_the_try_it_page(staff_client, datasource):
-    item = Item.objects.create(name="Asset", datasource=datasource, query="/assets?site=$site&q=$userInput",
-                               dependencies=[{"name": "site", "optional": False}])
+    item = Item.objects.create(
+        name="Asset",
+        datasource=datasource,
+        query="/assets?site=$site&q=$userInput",
+        dependencies=[{"name": "site", "optional": False}],
+    )
     page = staff_client.get(f"/items/{item.pk}/try/?asset_site=AMS").content.decode()
     assert '<label for="try-asset_site">$site for Asset</label>' in page
     assert 'data-connect-depends="site=#try-asset_site"' in page
@@ -194,11 +248,22 @@ def test_the_admin_refuses_to_delete_a_bound_item(admin_client, chain):
 def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client, datasource_factory):
     from tests.conftest import SECRET_API_KEY, assert_no_secret
 
-    datasource = datasource_factory(name="Keyed", base_url=BASE_URL, mode="api_key", api_key_location="query",
-                                    api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    datasource = datasource_factory(
+        name="Keyed",
+        base_url=BASE_URL,
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
     item = Item.objects.create(name="Keyed item", datasource=datasource, query="/x?q=$userInput")
     assert_no_secret(staff_client.get(f"/items/{item.pk}/try/").content)
     field = staff_client.get(f"/api/items/{item.pk}/field")
-    assert field.status_code == 200 and set(field.json()) == {"item", "name", "search", "user_input_optional",
-                                                               "dependencies"}
+    assert field.status_code == 200 and set(field.json()) == {
+        "item",
+        "name",
+        "search",
+        "user_input_optional",
+        "dependencies",
+    }
     assert_no_secret(field.content)

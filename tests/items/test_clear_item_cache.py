@@ -1,4 +1,5 @@
 """The clear_item_cache command: old entries become unreachable and their keys are deleted."""
+
 from io import StringIO
 
 import pytest

@@ -1,4 +1,5 @@
 """$currentUser and its parts, $currentUser.email and $currentUser.displayName, from the signed-in account."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -15,8 +16,9 @@ def item_with(query):
 
 def test_the_parts_are_replaced_and_url_encoded():
     me = CurrentUser(username="ada", email="ada+x@example.com", display_name="Ada Lovelace")
-    evaluated = evaluate_query(item=item_with("/u?n=$currentUser&e=$currentUser.email&d=${currentUser.displayName}"),
-                               current_user=me)
+    evaluated = evaluate_query(
+        item=item_with("/u?n=$currentUser&e=$currentUser.email&d=${currentUser.displayName}"), current_user=me
+    )
     assert evaluated == "/u?n=ada&e=ada%2Bx%40example.com&d=Ada%20Lovelace"
 
 
@@ -47,19 +49,28 @@ def test_the_item_form_accepts_the_parts_and_refuses_unknown_ones(datasource_fac
 
 
 @pytest.mark.django_db
-def test_the_options_endpoint_uses_the_signed_in_account(client, item_factory, datasource_factory, upstream,
-                                                         fake_dns, redis):
-    item = item_factory(datasource_factory(base_url=BASE_URL), list_path="", key_field="id", label_template="",
-                        query="/mine?e=$currentUser.email&d=$currentUser.displayName")
+def test_the_options_endpoint_uses_the_signed_in_account(
+    client, item_factory, datasource_factory, upstream, fake_dns, redis
+):
+    item = item_factory(
+        datasource_factory(base_url=BASE_URL),
+        list_path="",
+        key_field="id",
+        label_template="",
+        query="/mine?e=$currentUser.email&d=$currentUser.displayName",
+    )
     upstream.get(f"{BASE_URL}/mine", json=[{"id": "x"}])
     for username, email in (("ada", "ada@example.com"), ("bob", "bob@example.com")):
-        user = get_user_model().objects.create_user(username, email, "pw-123-long", first_name=username.title(),
-                                                    last_name="Test")
+        user = get_user_model().objects.create_user(
+            username, email, "pw-123-long", first_name=username.title(), last_name="Test"
+        )
         client.force_login(user)
         assert client.get(f"/api/items/{item.pk}/options").status_code == 200
     sent = [call.request.url for call in upstream.calls]
-    assert sent == [f"{BASE_URL}/mine?e=ada%40example.com&d=Ada%20Test",
-                    f"{BASE_URL}/mine?e=bob%40example.com&d=Bob%20Test"]
+    assert sent == [
+        f"{BASE_URL}/mine?e=ada%40example.com&d=Ada%20Test",
+        f"{BASE_URL}/mine?e=bob%40example.com&d=Bob%20Test",
+    ]
     # per-user values give per-user cache entries: one per person, each read back from the cache
     client.force_login(get_user_model().objects.get(username="ada"))
     assert client.get(f"/api/items/{item.pk}/options").json()["cached"] is True
@@ -73,12 +84,18 @@ def test_the_preview_fills_the_parts_from_the_admin_account(staff_client, item_f
 
 
 @pytest.mark.django_db
-def test_an_embedding_tokens_claims_are_the_current_user_and_its_parts(client, item_factory, datasource_factory,
-                                                                      upstream, fake_dns):
+def test_an_embedding_tokens_claims_are_the_current_user_and_its_parts(
+    client, item_factory, datasource_factory, upstream, fake_dns
+):
     from tests.applications.conftest import make_application, mint
 
-    item = item_factory(datasource_factory(base_url=BASE_URL), list_path="", key_field="id", label_template="",
-                        query="/mine?u=$currentUser&e=$currentUser.email&d=$currentUser.displayName")
+    item = item_factory(
+        datasource_factory(base_url=BASE_URL),
+        list_path="",
+        key_field="id",
+        label_template="",
+        query="/mine?u=$currentUser&e=$currentUser.email&d=$currentUser.displayName",
+    )
     upstream.get(f"{BASE_URL}/mine", json=[{"id": "x"}])
     application = make_application(items=[item])
     token = mint(application, sub="grace", email="grace@example.com", name="Grace Hopper")

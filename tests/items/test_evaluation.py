@@ -1,4 +1,5 @@
 """Query evaluation: every value is URL-encoded for its position and can never change the path or host."""
+
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -8,15 +9,20 @@ from items.services import InvalidVariableValue, MissingVariable, evaluate_query
 
 
 def item_with(query, dependencies=(), user_input_optional=False):
-    return Item(query=query, user_input_optional=user_input_optional,
-                dependencies=[{"name": n.rstrip("?"), "optional": n.endswith("?")} for n in dependencies])
+    return Item(
+        query=query,
+        user_input_optional=user_input_optional,
+        dependencies=[{"name": n.rstrip("?"), "optional": n.endswith("?")} for n in dependencies],
+    )
 
 
 def test_variables_are_replaced_in_both_forms():
-    item = item_with("/projects/${project}/search?q=$userInput&by=$currentUser&c=$country",
-                     dependencies=["project", "country"])
-    evaluated = evaluate_query(item=item, user_input="printer", current_user="alice",
-                               values={"project": "OPS", "country": "NL"})
+    item = item_with(
+        "/projects/${project}/search?q=$userInput&by=$currentUser&c=$country", dependencies=["project", "country"]
+    )
+    evaluated = evaluate_query(
+        item=item, user_input="printer", current_user="alice", values={"project": "OPS", "country": "NL"}
+    )
     assert evaluated == "/projects/OPS/search?q=printer&by=alice&c=NL"
 
 

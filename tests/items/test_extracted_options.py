@@ -1,11 +1,12 @@
 """Options remembered per process for cache hits: reused only for the same key, extraction settings and body."""
+
 import json
 
 import pytest
 
 from items.models import Item
-from items.services import cache_key_for, resolve_item
 from items.services import cache as item_cache
+from items.services import cache_key_for, resolve_item
 from items.services.extracted import ExtractedOptions
 
 from .conftest import BASE_URL, ISSUES
@@ -25,8 +26,13 @@ class Extractions:
 
 
 def settings_item(**changes) -> Item:
-    fields = {"list_path": "issues", "key_field": "key", "label_template": "{key} - {fields.summary}",
-              "max_options": 100, **changes}
+    fields = {
+        "list_path": "issues",
+        "key_field": "key",
+        "label_template": "{key} - {fields.summary}",
+        "max_options": 100,
+        **changes,
+    }
     return Item(**fields)
 
 
@@ -44,8 +50,9 @@ def test_a_different_body_under_the_same_key_is_extracted_again():
     assert extract.calls == 2
 
 
-@pytest.mark.parametrize("change", [{"list_path": "data"}, {"key_field": "id"}, {"label_template": "{key}"},
-                                    {"max_options": 1}])
+@pytest.mark.parametrize(
+    "change", [{"list_path": "data"}, {"key_field": "id"}, {"label_template": "{key}"}, {"max_options": 1}]
+)
 def test_changed_extraction_settings_are_extracted_again(change):
     remembered, extract = ExtractedOptions(), Extractions()
     remembered.options_for(item=settings_item(), key="k", body=b"[1]", extract=extract)

@@ -1,13 +1,18 @@
 """Options from a JSON answer, with clear errors when the answer has another shape."""
+
 import pytest
 
 from items.models import Item
 from items.services import ExtractionError, extract_options
 
-ANSWER = {"data": {"items": [
-    {"id": 1, "key": "OPS-1", "fields": {"summary": "Printer on fire", "labels": ["hw"]}},
-    {"id": 2, "key": "OPS-2", "fields": {"summary": None, "labels": []}},
-]}}
+ANSWER = {
+    "data": {
+        "items": [
+            {"id": 1, "key": "OPS-1", "fields": {"summary": "Printer on fire", "labels": ["hw"]}},
+            {"id": 2, "key": "OPS-2", "fields": {"summary": None, "labels": []}},
+        ]
+    }
+}
 
 
 def item(list_path="data.items", key_field="key", label_template="{key} - {fields.summary}", max_options=100):
@@ -24,12 +29,16 @@ def test_options_from_a_dotted_path_with_a_label_template():
 def test_root_list_key_field_and_blank_label():
     data = [{"code": "NL"}, {"code": "BE"}]
     assert extract_options(item=item(list_path="", key_field="code", label_template=""), data=data) == [
-        {"key": "NL", "label": "NL"}, {"key": "BE", "label": "BE"}]
+        {"key": "NL", "label": "NL"},
+        {"key": "BE", "label": "BE"},
+    ]
 
 
 def test_list_of_plain_values_with_blank_key_field():
     assert extract_options(item=item(list_path="", key_field="", label_template=""), data=["a", 2]) == [
-        {"key": "a", "label": "a"}, {"key": 2, "label": "2"}]
+        {"key": "a", "label": "a"},
+        {"key": 2, "label": "2"},
+    ]
 
 
 def test_numeric_key_keeps_its_type_and_label_uses_other_fields():
@@ -74,8 +83,16 @@ def test_object_as_key_is_refused():
     assert "not a text or a number" in caught.value.message
 
 
-@pytest.mark.parametrize("label, expected", [("fields.summary", "Printer on fire"), ("key", "OPS-1"),
-                                             ("id", "1"), ("{key}", "OPS-1"), ("Issue {key}", "Issue OPS-1")])
+@pytest.mark.parametrize(
+    "label, expected",
+    [
+        ("fields.summary", "Printer on fire"),
+        ("key", "OPS-1"),
+        ("id", "1"),
+        ("{key}", "OPS-1"),
+        ("Issue {key}", "Issue OPS-1"),
+    ],
+)
 def test_a_bare_field_as_label_is_that_field_and_braces_make_a_template(label, expected):
     """Label `name` used to give every option the label "name" (issue 12)."""
     assert extract_options(item=item(label_template=label), data=ANSWER)[0]["label"] == expected

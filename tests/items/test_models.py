@@ -1,4 +1,5 @@
 """Item validation: a query is only a path and query string, names and templates are well-formed."""
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -8,8 +9,15 @@ pytestmark = pytest.mark.django_db
 
 
 def build(datasource, **fields):
-    values = {"name": "Issues", "datasource": datasource, "query": "/search?q=$userInput", "list_path": "issues",
-              "key_field": "key", "label_template": "{key}", "dependencies": []}
+    values = {
+        "name": "Issues",
+        "datasource": datasource,
+        "query": "/search?q=$userInput",
+        "list_path": "issues",
+        "key_field": "key",
+        "label_template": "{key}",
+        "dependencies": [],
+    }
     values.update(fields)
     return Item(**values)
 
@@ -20,30 +28,34 @@ def errors_of(item) -> dict:
     return caught.value.message_dict
 
 
-@pytest.mark.parametrize("query, fragment", [
-    ("https://evil.example.com/x", "not a full URL"),
-    ("javascript:alert(1)", "not a full URL"),
-    ("//evil.example.com/x", "//"),
-    ("/a\\b", "Backslashes"),
-    ("/users/me@evil.example.com", "@"),
-    ("/search?q=1#top", "fragment"),
-    ("/a/../admin", "path segments"),
-    ("/a/%2e%2e/admin", "path segments"),
-    # encoded dot segments are refused at save, as the client refuses them at call time (issue 12)
-    ("/..%2f..", "path segments"),
-    ("/..%2F..%2Fadmin", "path segments"),
-    ("/%252e%252e/x", "path segments"),
-    ("/$userInput/..%2f/x", "path segments"),
-    ("/search\r\nX-Injected: 1", "control characters"),
-    ("/search?q=${userInput", "not closed"),
-])
+@pytest.mark.parametrize(
+    "query, fragment",
+    [
+        ("https://evil.example.com/x", "not a full URL"),
+        ("javascript:alert(1)", "not a full URL"),
+        ("//evil.example.com/x", "//"),
+        ("/a\\b", "Backslashes"),
+        ("/users/me@evil.example.com", "@"),
+        ("/search?q=1#top", "fragment"),
+        ("/a/../admin", "path segments"),
+        ("/a/%2e%2e/admin", "path segments"),
+        # encoded dot segments are refused at save, as the client refuses them at call time (issue 12)
+        ("/..%2f..", "path segments"),
+        ("/..%2F..%2Fadmin", "path segments"),
+        ("/%252e%252e/x", "path segments"),
+        ("/$userInput/..%2f/x", "path segments"),
+        ("/search\r\nX-Injected: 1", "control characters"),
+        ("/search?q=${userInput", "not closed"),
+    ],
+)
 def test_query_must_be_a_path_and_query_string(datasource_factory, query, fragment):
     errors = errors_of(build(datasource_factory(), query=query))
     assert fragment in errors["query"][0]
 
 
-@pytest.mark.parametrize("query", ["/search?u=me@example.com", "/search?u=$userInput&by=me@example.com",
-                                   "/a//b?q=$userInput"])
+@pytest.mark.parametrize(
+    "query", ["/search?u=me@example.com", "/search?u=$userInput&by=me@example.com", "/a//b?q=$userInput"]
+)
 def test_at_sign_in_the_query_string_and_inner_double_slashes_are_accepted(datasource_factory, query):
     build(datasource_factory(), query=query).full_clean()
 
@@ -52,7 +64,8 @@ def test_at_sign_in_the_query_string_and_inner_double_slashes_are_accepted(datas
 def test_the_item_form_and_the_client_agree_on_every_query(datasource_factory, query):
     """One rule: a query the model accepts is one the client builds a URL for, and a refused one the client
     refuses too."""
-    from datasources.services import call_url, errors as datasource_errors
+    from datasources.services import call_url
+    from datasources.services import errors as datasource_errors
 
     try:
         build(datasource_factory(), query=query).full_clean()
@@ -68,8 +81,11 @@ def test_the_item_form_and_the_client_agree_on_every_query(datasource_factory, q
 
 
 def test_query_with_variables_path_and_query_is_valid(datasource_factory):
-    item = build(datasource_factory(), query="/projects/${project}/search?jql=a%3Db&q=$userInput&by=$currentUser",
-                 dependencies=[{"name": "project", "optional": False}])
+    item = build(
+        datasource_factory(),
+        query="/projects/${project}/search?jql=a%3Db&q=$userInput&by=$currentUser",
+        dependencies=[{"name": "project", "optional": False}],
+    )
     item.full_clean()
 
 
@@ -91,20 +107,27 @@ def test_dependency_cannot_use_a_built_in_name(datasource_factory, name):
 
 
 def test_dependency_declared_twice_is_refused(datasource_factory):
-    errors = errors_of(build(datasource_factory(), dependencies=[{"name": "country", "optional": False},
-                                                                 {"name": "Country", "optional": True}]))
+    errors = errors_of(
+        build(
+            datasource_factory(),
+            dependencies=[{"name": "country", "optional": False}, {"name": "Country", "optional": True}],
+        )
+    )
     assert "twice" in errors["dependencies"][0]
 
 
-@pytest.mark.parametrize("template, fragment", [
-    ("{key", "Braces do not match"),
-    ("key}", "Braces do not match"),
-    ("{}", "Empty {}"),
-    ("{key!r}", "not supported"),
-    ("{key:>10}", "not supported"),
-    ("{fields..summary}", "not a field path"),
-    ("{fields[0]}", "not a field path"),
-])
+@pytest.mark.parametrize(
+    "template, fragment",
+    [
+        ("{key", "Braces do not match"),
+        ("key}", "Braces do not match"),
+        ("{}", "Empty {}"),
+        ("{key!r}", "not supported"),
+        ("{key:>10}", "not supported"),
+        ("{fields..summary}", "not a field path"),
+        ("{fields[0]}", "not a field path"),
+    ],
+)
 def test_label_template_must_be_well_formed(datasource_factory, template, fragment):
     errors = errors_of(build(datasource_factory(), label_template=template))
     assert fragment in errors["label_template"][0]

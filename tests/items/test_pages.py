@@ -1,4 +1,5 @@
 """Item pages for staff: list, create, edit, delete and the preview."""
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -23,10 +24,21 @@ def item(item_factory, datasource):
 
 
 def form_data(datasource, **overrides):
-    data = {"name": "Cities", "datasource": datasource.pk, "query": "/cities?country=$country&q=$userInput",
-            "dependencies": "country, region?", "list_path": "", "key_field": "id", "label_template": "{name}",
-            "max_options": "50", "method": "GET", "pagination": "none", "page_start": "1", "page_step": "1",
-            "max_pages": "5"}
+    data = {
+        "name": "Cities",
+        "datasource": datasource.pk,
+        "query": "/cities?country=$country&q=$userInput",
+        "dependencies": "country, region?",
+        "list_path": "",
+        "key_field": "id",
+        "label_template": "{name}",
+        "max_options": "50",
+        "method": "GET",
+        "pagination": "none",
+        "page_start": "1",
+        "page_step": "1",
+        "max_pages": "5",
+    }
     data.update(overrides)
     return data
 
@@ -39,8 +51,10 @@ def preview(client, item, **fields):
 
 # --- access -------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["/items/", "/items/new/", "/items/{pk}/edit/", "/items/{pk}/delete/",
-                                  "/items/{pk}/preview/"])
+
+@pytest.mark.parametrize(
+    "path", ["/items/", "/items/new/", "/items/{pk}/edit/", "/items/{pk}/delete/", "/items/{pk}/preview/"]
+)
 def test_pages_send_anonymous_visitors_to_login_and_refuse_non_staff(client, item, path):
     url = path.format(pk=item.pk)
     response = client.get(url)
@@ -54,6 +68,7 @@ def test_items_link_in_the_navigation_for_staff(staff_client):
 
 
 # --- list, create, edit, delete -----------------------------------------------------------------------------
+
 
 def test_list_shows_items_with_their_datasource(staff_client, item):
     page = staff_client.get("/items/").content.decode()
@@ -107,6 +122,7 @@ def test_delete_asks_then_removes(staff_client, item):
 
 # --- preview ------------------------------------------------------------------------------------------------
 
+
 def test_preview_form_defaults_current_user_and_links_the_documentation(staff_client, item):
     page = staff_client.get(f"/items/{item.pk}/preview/").content.decode()
     assert 'name="current_user" value="admin"' in page
@@ -158,8 +174,15 @@ def test_preview_truncates_a_long_raw_answer(staff_client, item, upstream, fake_
 
 
 def test_preview_fills_dependencies(staff_client, item_factory, datasource, upstream, fake_dns):
-    item = item_factory(datasource, name="Cities", query="/cities?country=$country&region=$region",
-                        dependencies=["country", "region?"], list_path="", key_field="id", label_template="")
+    item = item_factory(
+        datasource,
+        name="Cities",
+        query="/cities?country=$country&region=$region",
+        dependencies=["country", "region?"],
+        list_path="",
+        key_field="id",
+        label_template="",
+    )
     upstream.get(f"{BASE_URL}/cities", json=[{"id": "AMS"}])
     page = staff_client.get(f"/items/{item.pk}/preview/").content.decode()
     assert 'name="dep_country"' in page and 'name="dep_region"' in page
@@ -183,10 +206,10 @@ def test_preview_can_bypass_the_cache(staff_client, item, upstream, fake_dns):
 
 def test_preview_is_a_csrf_protected_post(client, staff_user, item):
     from django.test import Client
+
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(staff_user)
     assert csrf_client.post(f"/items/{item.pk}/preview/", {"user_input": "x"}).status_code == 403
-
 
 
 def test_items_are_in_the_admin_site(client, item, django_user_model):

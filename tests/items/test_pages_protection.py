@@ -2,6 +2,7 @@
 taken once for the pages that may follow and the unused ones given back, each page still counted, a pause or an
 open breaker still seen once the run's admission is old. Real Redis (per process where named) and a real local
 HTTPS API."""
+
 import json
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -15,13 +16,13 @@ from tests.conftest import make_datasource
 from tests.items.conftest import make_item
 from tests.support import https_server as srv
 from tests.support.protection import call, limited_datasource
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
 
 def numbered_pages(count: int, *, failing: int | None = None, on_page=None):
     """/api/items?page=N: two entries per page up to `count`, then an empty page; page `failing` answers 500."""
+
     def route(handler):
         page = int(parse_qs(urlsplit(handler.path).query)["page"][0])
         if on_page is not None:
@@ -30,15 +31,27 @@ def numbered_pages(count: int, *, failing: int | None = None, on_page=None):
             return srv.send(handler, 500, b'{"error": "down"}')
         results = [{"id": f"{page}{letter}"} for letter in "ab"] if page <= count else []
         srv.send(handler, 200, json.dumps({"results": results}).encode())
+
     return route
 
 
 def limited_item(server, *, calls_per_second=10, concurrent_calls=1, max_pages=5, name="Paged"):
-    datasource = limited_datasource(server.url("/api"), calls_per_second=calls_per_second,
-                                    concurrent_calls=concurrent_calls, name=f"{name} API")
-    return make_item(datasource, name=name, query="/items", list_path="results", key_field="id",
-                     label_template="id", pagination="page", page_parameter="page", page_start=1, page_step=1,
-                     max_pages=max_pages)
+    datasource = limited_datasource(
+        server.url("/api"), calls_per_second=calls_per_second, concurrent_calls=concurrent_calls, name=f"{name} API"
+    )
+    return make_item(
+        datasource,
+        name=name,
+        query="/items",
+        list_path="results",
+        key_field="id",
+        label_template="id",
+        pagination="page",
+        page_parameter="page",
+        page_start=1,
+        page_step=1,
+        max_pages=max_pages,
+    )
 
 
 def tokens_left(redis, datasource) -> float:
@@ -99,8 +112,9 @@ def test_within_the_fresh_window_the_next_pages_ask_nothing(start_server, redis,
     """What the fresh window is for: pages that follow at once are sent on the run's first admission."""
     asked = []
     admit_soon = store.RedisStore.admit_soon
-    monkeypatch.setattr(store.RedisStore, "admit_soon", lambda self, *a, **kw: asked.append(kw["want"]) or
-                        admit_soon(self, *a, **kw))
+    monkeypatch.setattr(
+        store.RedisStore, "admit_soon", lambda self, *a, **kw: asked.append(kw["want"]) or admit_soon(self, *a, **kw)
+    )
     server = start_server({"/api/items": numbered_pages(2)})
     item = limited_item(server, max_pages=5)
     resolve_item(item=item, use_cache=False)
@@ -122,8 +136,7 @@ def test_a_failing_page_is_counted_after_the_pages_before_it(start_server, redis
     assert redis.zcard(store.keys_of(item.datasource.pk)["slots"]) == 0
 
 
-def test_over_the_rate_a_run_takes_what_the_bucket_holds_and_asks_again_for_the_rest(start_server, redis,
-                                                                                    settings):
+def test_over_the_rate_a_run_takes_what_the_bucket_holds_and_asks_again_for_the_rest(start_server, redis, settings):
     """A bucket of 2 (2 calls per second) and 4 pages: a run never takes more than half the bucket, so each page
     asks for its token; page 3 waits for its turn (the bucket refills), and the rate holds across the run."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 5
@@ -190,11 +203,13 @@ def test_an_answer_from_before_the_breaker_opened_does_not_close_it(start_server
     raw = None
     if shared:
         from django_redis import get_redis_connection
+
         raw = get_redis_connection("default")
     server = start_server({})
     item = limited_item(server)
     server.routes["/api/items"] = numbered_pages(
-        3, failing=2, on_page=lambda page: page == 2 and open_breaker_elsewhere(item.datasource, shared, raw))
+        3, failing=2, on_page=lambda page: page == 2 and open_breaker_elsewhere(item.datasource, shared, raw)
+    )
     with pytest.raises(errors.HTTPStatusError):
         resolve_item(item=item, use_cache=False)
     assert protection.breaker_state(item.datasource).state == "open"
@@ -220,7 +235,8 @@ def test_redis_gone_during_a_run_gives_nothing_of_it_to_this_process(start_serve
     server = start_server({})
     item = limited_item(server, calls_per_second=10, concurrent_calls=1, max_pages=5)
     server.routes["/api/items"] = numbered_pages(
-        2, on_page=lambda page: page == 1 and store.stores.failed("test: Redis marked down"))
+        2, on_page=lambda page: page == 1 and store.stores.failed("test: Redis marked down")
+    )
     resolution = resolve_item(item=item, use_cache=False)
     assert len(resolution.options) == 4 and len(server.requests) == 3
     local = store.stores.local._state(item.datasource.pk)

@@ -1,4 +1,5 @@
 """POST with a JSON body template, and pagination, against a real local HTTPS server that records what it gets."""
+
 import html
 import json
 import logging
@@ -14,7 +15,6 @@ from items.services import resolve_item
 from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
 from tests.items.conftest import item_keys, make_item
 from tests.support import https_server as srv
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
@@ -39,17 +39,27 @@ def paged_item(datasource, **fields):
 
 # --- POST ----------------------------------------------------------------------------------------------------
 
+
 def test_the_exact_body_goes_on_the_wire_with_quotes_unicode_and_numbers(api):
     api.routes["/api/search"] = srv.answer(body=json.dumps({"results": entries("a")}).encode())
-    item = paged_item(api.datasource(), query="/search", method="POST",
-                      body_template='{"q": "$userInput", "raw": $userInput, "limit": 20, "tag": "x-$userInput"}')
+    item = paged_item(
+        api.datasource(),
+        query="/search",
+        method="POST",
+        body_template='{"q": "$userInput", "raw": $userInput, "limit": 20, "tag": "x-$userInput"}',
+    )
     typed = 'say "hi" \\ ünï 12.5'
     resolve_item(item=item, user_input=typed)
     sent = api.requests[0]
     assert sent["method"] == "POST" and sent["headers"]["Content-Type"] == "application/json"
     assert json.loads(sent["body"]) == {"q": typed, "raw": typed, "limit": 20, "tag": f"x-{typed}"}
-    assert sent["body"] == ('{"q": "say \\"hi\\" \\\\ ünï 12.5", "raw": "say \\"hi\\" \\\\ ünï 12.5", "limit": 20, '
-                            '"tag": "x-say \\"hi\\" \\\\ ünï 12.5"}').encode("utf-8")
+    assert (
+        sent["body"]
+        == (
+            '{"q": "say \\"hi\\" \\\\ ünï 12.5", "raw": "say \\"hi\\" \\\\ ünï 12.5", "limit": 20, '
+            '"tag": "x-say \\"hi\\" \\\\ ünï 12.5"}'
+        ).encode()
+    )
 
 
 def test_the_body_is_part_of_the_cache_key(api, redis):
@@ -63,12 +73,16 @@ def test_the_body_is_part_of_the_cache_key(api, redis):
 
 def test_a_secret_in_the_body_is_redacted_in_the_preview_and_logs(api, staff_client, caplog):
     api.routes["/api/search"] = srv.answer(status=500, body=b'{"error": "nope"}')
-    datasource = api.datasource(mode="api_key", api_key_location="header", api_key_name="X-Key",
-                                api_key_value=SECRET_API_KEY)
+    datasource = api.datasource(
+        mode="api_key", api_key_location="header", api_key_name="X-Key", api_key_value=SECRET_API_KEY
+    )
     item = paged_item(datasource, query="/search", method="POST", body_template='{"q": "$userInput"}')
     caplog.set_level(logging.DEBUG)
-    page = html.unescape(staff_client.post(f"/items/{item.pk}/preview/", {"user_input": f"leak {SECRET_API_KEY}",
-                                                                          "current_user": "admin"}).content.decode())
+    page = html.unescape(
+        staff_client.post(
+            f"/items/{item.pk}/preview/", {"user_input": f"leak {SECRET_API_KEY}", "current_user": "admin"}
+        ).content.decode()
+    )
     assert SECRET_API_KEY in api.requests[0]["body"].decode()  # it really was sent
     assert "Calls made (1)" in page and '{"q": "leak ***"}' in page
     assert_no_secret(page)
@@ -84,11 +98,14 @@ def test_a_post_is_never_redirected(api):
     assert [r["path"] for r in api.requests] == ["/api/search"]
 
 
-@pytest.mark.parametrize("method, body, message", [
-    ("POST", '{"q": "$userInput",}', "The body is not valid JSON"),
-    ("POST", '{"q": $nope}', "Unknown variable $nope"),
-    ("GET", '{"q": 1}', "A body is only sent with POST"),
-])
+@pytest.mark.parametrize(
+    "method, body, message",
+    [
+        ("POST", '{"q": "$userInput",}', "The body is not valid JSON"),
+        ("POST", '{"q": $nope}', "Unknown variable $nope"),
+        ("GET", '{"q": 1}', "A body is only sent with POST"),
+    ],
+)
 def test_a_bad_body_is_refused_at_save_with_a_message(datasource_factory, method, body, message):
     candidate = Item(name="P", datasource=datasource_factory(), query="/s", method=method, body_template=body)
     with pytest.raises(ValidationError) as caught:
@@ -98,14 +115,17 @@ def test_a_bad_body_is_refused_at_save_with_a_message(datasource_factory, method
 
 # --- pagination ------------------------------------------------------------------------------------------------
 
+
 def link_pages(server, count):
     """Pages 1..count at /api/items?page=N, each linking to the next with a Link header."""
+
     def route(handler):
         page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
         headers = []
         if page < count:
             headers.append(("Link", f'<{server.url("/api/items")}?page={page + 1}>; rel="next", <x>; rel="first"'))
         srv.send(handler, 200, json.dumps({"results": entries(f"{page}a", f"{page}b")}).encode(), headers=headers)
+
     return route
 
 
@@ -162,8 +182,12 @@ def test_a_complete_resolution_is_cached_as_one_entry_and_read_back(api, redis):
 
 def test_a_next_link_to_another_host_is_refused_and_nothing_is_cached(api, redis):
     def route(handler):
-        srv.send(handler, 200, json.dumps({"results": entries(1)}).encode(),
-                 headers=[("Link", '<https://evil.example.com/api/items?page=2>; rel="next"')])
+        srv.send(
+            handler,
+            200,
+            json.dumps({"results": entries(1)}).encode(),
+            headers=[("Link", '<https://evil.example.com/api/items?page=2>; rel="next"')],
+        )
 
     api.routes["/api/items"] = route
     with pytest.raises(errors.InvalidURL) as caught:
@@ -174,19 +198,26 @@ def test_a_next_link_to_another_host_is_refused_and_nothing_is_cached(api, redis
 
 def test_a_next_link_outside_the_base_path_is_refused(api):
     api.routes["/api/items"] = lambda handler: srv.send(
-        handler, 200, json.dumps({"results": entries(1)}).encode(), headers=[("Link", '</admin/x>; rel="next"')])
+        handler, 200, json.dumps({"results": entries(1)}).encode(), headers=[("Link", '</admin/x>; rel="next"')]
+    )
     with pytest.raises(errors.InvalidURL, match="not under the base URL's path"):
         resolve_item(item=paged_item(api.datasource(), pagination="link"))
 
 
 def linked_pages_failing_at(api, failing: int):
     """/api/items?page=N: one entry and a Link to page N + 1, until page `failing`, which answers 500."""
+
     def route(handler):
         page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
         if page == failing:
             return srv.send(handler, 500, b'{"error": "boom"}')
-        srv.send(handler, 200, json.dumps({"results": entries(page)}).encode(),
-                 headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')])
+        srv.send(
+            handler,
+            200,
+            json.dumps({"results": entries(page)}).encode(),
+            headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')],
+        )
+
     return route
 
 
@@ -207,8 +238,12 @@ def test_the_deadline_covers_all_the_pages(api, settings):
     def slow(handler):
         time.sleep(0.5)
         page = int(parse_qs(urlsplit(handler.path).query).get("page", ["1"])[0])
-        srv.send(handler, 200, json.dumps({"results": entries(page)}).encode(),
-                 headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')])
+        srv.send(
+            handler,
+            200,
+            json.dumps({"results": entries(page)}).encode(),
+            headers=[("Link", f'<{api.url("/api/items")}?page={page + 1}>; rel="next"')],
+        )
 
     api.routes["/api/items"] = slow
     started = time.monotonic()
@@ -222,20 +257,24 @@ def test_the_size_cap_covers_all_the_pages(api, settings):
     settings.CONNECT_MAX_RESPONSE_BYTES = 1500
     body = json.dumps({"results": entries(*range(20))}).encode()  # ~700 bytes a page
     api.routes["/api/items"] = lambda handler: srv.send(
-        handler, 200, body, headers=[("Link", f'<{api.url("/api/items")}?page=2>; rel="next"')])
+        handler, 200, body, headers=[("Link", f'<{api.url("/api/items")}?page=2>; rel="next"')]
+    )
     assert len(body) < settings.CONNECT_MAX_RESPONSE_BYTES < 3 * len(body)
     with pytest.raises(errors.ResponseTooLarge) as caught:
         resolve_item(item=paged_item(api.datasource(), pagination="link", max_pages=3, max_options=1000))
     assert "Page 3 failed" in caught.value.message
 
 
-@pytest.mark.parametrize("fields, field, message", [
-    ({"pagination": "next_url"}, "next_url_path", "Enter where the answer holds the next page's URL"),
-    ({"pagination": "next_url", "next_url_path": "$.links["}, "next_url_path", "Not a valid JSONPath"),
-    ({"pagination": "page"}, "page_parameter", "Enter the query parameter"),
-    ({"pagination": "page", "page_parameter": "a&b"}, "page_parameter", "Use letters, digits"),
-    ({"pagination": "link", "max_pages": 21}, "max_pages", "less than or equal to 20"),
-])
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"pagination": "next_url"}, "next_url_path", "Enter where the answer holds the next page's URL"),
+        ({"pagination": "next_url", "next_url_path": "$.links["}, "next_url_path", "Not a valid JSONPath"),
+        ({"pagination": "page"}, "page_parameter", "Enter the query parameter"),
+        ({"pagination": "page", "page_parameter": "a&b"}, "page_parameter", "Use letters, digits"),
+        ({"pagination": "link", "max_pages": 21}, "max_pages", "less than or equal to 20"),
+    ],
+)
 def test_bad_pagination_settings_are_refused_at_save(datasource_factory, fields, field, message):
     candidate = Item(name="P", datasource=datasource_factory(), query="/s", **fields)
     with pytest.raises(ValidationError) as caught:
@@ -249,8 +288,9 @@ def client_lines(caplog):
 
 def test_the_pages_of_a_resolution_are_one_log_line_without_the_api_key(api, caplog):
     """The API key travels as a query parameter on every page: the one line lists the pages, each URL masked."""
-    datasource = api.datasource(mode="api_key", api_key_location="query", api_key_name="appid",
-                                api_key_value=SECRET_API_KEY)
+    datasource = api.datasource(
+        mode="api_key", api_key_location="query", api_key_name="appid", api_key_value=SECRET_API_KEY
+    )
     api.routes["/api/items"] = link_pages(api, 3)
     caplog.set_level(logging.INFO, logger="connect.client")
     resolve_item(item=paged_item(datasource, pagination="link"))
@@ -283,11 +323,15 @@ def test_a_one_page_resolution_logs_the_line_of_one_call(api, caplog):
 def test_a_refused_next_link_never_shows_the_api_key_and_is_its_own_page(api):
     """The API echoes the key in its next link, to another host: the refusal names page 2, masks the key, and the
     API's answer of page 1 stays recorded as a success."""
-    datasource = api.datasource(mode="api_key", api_key_location="query", api_key_name="appid",
-                                api_key_value=SECRET_API_KEY)
+    datasource = api.datasource(
+        mode="api_key", api_key_location="query", api_key_name="appid", api_key_value=SECRET_API_KEY
+    )
     api.routes["/api/items"] = lambda handler: srv.send(
-        handler, 200, json.dumps({"results": entries(1)}).encode(),
-        headers=[("Link", f'<https://other.example.com/v1/x?appid={SECRET_API_KEY}&page=2>; rel="next"')])
+        handler,
+        200,
+        json.dumps({"results": entries(1)}).encode(),
+        headers=[("Link", f'<https://other.example.com/v1/x?appid={SECRET_API_KEY}&page=2>; rel="next"')],
+    )
     item = paged_item(datasource, pagination="link")
     with pytest.raises(errors.NextPageRefused) as caught:
         resolve_item(item=item)
@@ -300,8 +344,11 @@ def test_a_refused_next_link_never_shows_the_api_key_and_is_its_own_page(api):
 
 def test_the_options_endpoint_names_a_refused_next_link(api, client, django_user_model):
     api.routes["/api/items"] = lambda handler: srv.send(
-        handler, 200, json.dumps({"results": entries(1)}).encode(),
-        headers=[("Link", '<https://other.example.com/x>; rel="next"')])
+        handler,
+        200,
+        json.dumps({"results": entries(1)}).encode(),
+        headers=[("Link", '<https://other.example.com/x>; rel="next"')],
+    )
     item = paged_item(api.datasource(), pagination="link")
     client.force_login(django_user_model.objects.create_user("filler", password="pw-filler-123"))
     error = client.get(f"/api/items/{item.pk}/options").json()["error"]

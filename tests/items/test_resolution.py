@@ -1,5 +1,6 @@
 """Resolution through the shared cache, against the suite's real Redis: one upstream call per key and 5 minutes,
 nothing stored on failure, old entries unused after an edit, one call for 50 concurrent misses."""
+
 import json
 import threading
 import time
@@ -31,8 +32,14 @@ def test_hit_after_miss_makes_one_upstream_call(item, upstream, fake_dns, redis)
     assert len(upstream.calls) == 1
     assert (first.cached, first.cache_status) == (False, "miss")
     assert (second.cached, second.cache_status) == (True, "hit")
-    assert second.options == first.options == [
-        {"key": "OPS-1", "label": "OPS-1 - Printer on fire"}, {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"}]
+    assert (
+        second.options
+        == first.options
+        == [
+            {"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
+            {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"},
+        ]
+    )
 
 
 def test_entry_lives_300_seconds_in_redis(item, upstream, fake_dns, redis):
@@ -53,20 +60,24 @@ def test_entry_expires_after_the_ttl(item, upstream, fake_dns, redis, settings):
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])
 def test_the_raw_body_is_kept_byte_for_byte_and_shown_in_the_preview(item, upstream, fake_dns, redis, encoding):
-    answer = {"issues": [{"key": "OPS-7", "fields": {"summary": "Café au lait \u2615 \U0001F600"}}]}
+    answer = {"issues": [{"key": "OPS-7", "fields": {"summary": "Café au lait \u2615 \U0001f600"}}]}
     body = json.dumps(answer, ensure_ascii=False).encode(encoding)
     upstream.get(SEARCH_URL, body=body, content_type="application/json")
     first = resolve_item(item=item, user_input="printer")
     assert first.raw_body == body
-    assert first.options == [{"key": "OPS-7", "label": "OPS-7 - Café au lait \u2615 \U0001F600"}]
+    assert first.options == [{"key": "OPS-7", "label": "OPS-7 - Café au lait \u2615 \U0001f600"}]
     [key] = item_keys(redis)
     assert item_cache.read_body(key.decode().split(":", 2)[2]) == body
 
 
 def test_only_the_raw_body_is_stored_never_headers(item, upstream, fake_dns, redis):
     body = json.dumps(ISSUES).encode()
-    upstream.get(SEARCH_URL, body=body, content_type="application/json",
-                 headers={"Set-Cookie": "session=cookie-value-9d3e; Secure", "X-Trace": "trace-value-41bb"})
+    upstream.get(
+        SEARCH_URL,
+        body=body,
+        content_type="application/json",
+        headers={"Set-Cookie": "session=cookie-value-9d3e; Secure", "X-Trace": "trace-value-41bb"},
+    )
     resolve_item(item=item, user_input="printer")
     [key] = item_keys(redis)
     assert item_cache.read_body(key.decode().split(":", 2)[2]) == body
@@ -83,12 +94,15 @@ def test_key_holds_ids_versions_and_a_hash_never_the_query(item, upstream, fake_
     assert f":{item.pk}:{item.config_version}:{item.datasource.pk}:{item.datasource.config_version}:" in key.decode()
 
 
-@pytest.mark.parametrize("answer", [
-    {"status": 500, "json": {"error": "boom"}},
-    {"status": 404, "json": {"error": "nope"}},
-    {"status": 200, "body": "<html>not json</html>", "content_type": "text/html"},
-    {"status": 200, "json": {"unexpected": "shape"}},
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 500, "json": {"error": "boom"}},
+        {"status": 404, "json": {"error": "nope"}},
+        {"status": 200, "body": "<html>not json</html>", "content_type": "text/html"},
+        {"status": 200, "json": {"unexpected": "shape"}},
+    ],
+)
 def test_failed_call_caches_nothing(item, upstream, fake_dns, redis, answer):
     upstream.get(SEARCH_URL, **answer)
     for _ in range(2):
@@ -130,8 +144,15 @@ def test_failure_keeps_what_it_learned_for_the_preview(item, upstream, fake_dns,
 
 
 def test_two_dependency_values_are_two_entries(item_factory, datasource_factory, upstream, fake_dns, redis):
-    cities = item_factory(datasource_factory(base_url=BASE_URL), name="Cities", query="/cities?country=$country",
-                          dependencies=["country"], list_path="", key_field="id", label_template="")
+    cities = item_factory(
+        datasource_factory(base_url=BASE_URL),
+        name="Cities",
+        query="/cities?country=$country",
+        dependencies=["country"],
+        list_path="",
+        key_field="id",
+        label_template="",
+    )
     upstream.get(f"{BASE_URL}/cities", json=[{"id": "x"}])
     for country in ("NL", "BE", "NL", "BE"):
         resolve_item(item=cities, values={"country": country})
@@ -184,6 +205,7 @@ def test_missing_variable_calls_nothing(item, upstream, fake_dns, redis):
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_misses_make_one_upstream_call(datasource_factory, upstream, fake_dns, redis):
     from .conftest import make_item
+
     item = make_item(datasource_factory(base_url=BASE_URL))
     calls = []
 
@@ -233,11 +255,18 @@ def test_a_failed_fill_releases_the_lock_for_the_next_caller(item, upstream, fak
     assert redis.keys("*:lock") == []
 
 
-DOWN_CACHES = {"default": {
-    "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6390/0",
-    "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
-}}
+DOWN_CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6390/0",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": 1,
+            "SOCKET_TIMEOUT": 1,
+        },
+    }
+}
 
 
 def test_redis_down_still_returns_options_uncached_and_warns(item, upstream, fake_dns, settings, caplog):

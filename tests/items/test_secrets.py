@@ -1,5 +1,6 @@
 """No secret (an API key sent as a query parameter, a bearer token) in any Redis key or value, endpoint error,
 or preview page. Each test first checks that the secret really was sent upstream, so it proves something."""
+
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -17,17 +18,29 @@ SEARCH_URL = f"{BASE_URL}/search"
 
 @pytest.fixture
 def api_key_item(item_factory, datasource_factory):
-    datasource = datasource_factory(name="Keyed", base_url=BASE_URL, mode="api_key", api_key_location="query",
-                                    api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    datasource = datasource_factory(
+        name="Keyed",
+        base_url=BASE_URL,
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
     return item_factory(datasource, name="Keyed issues")
 
 
 @pytest.fixture
 def bearer_item(item_factory, datasource_factory):
     datasource = datasource_factory(
-        name="Bearer", base_url=BASE_URL, mode="oauth2_client_credentials", token_url="https://auth.example.com/t",
-        client_id="connect", client_secret=SECRET_CLIENT_SECRET, access_token=SECRET_ACCESS_TOKEN,
-        token_expires_at=timezone.now() + timedelta(hours=1))
+        name="Bearer",
+        base_url=BASE_URL,
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/t",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        token_expires_at=timezone.now() + timedelta(hours=1),
+    )
     return item_factory(datasource, name="Bearer issues")
 
 
@@ -55,8 +68,10 @@ def test_no_secret_in_redis_keys_or_values(request, item_fixture, was_sent, upst
 
 
 @pytest.mark.parametrize("item_fixture, was_sent", CASES)
-@pytest.mark.parametrize("answer", [{"status": 500, "json": {}}, {"status": 200, "body": "not json"},
-                                    {"status": 200, "json": {"no": "list"}}])
+@pytest.mark.parametrize(
+    "answer",
+    [{"status": 500, "json": {}}, {"status": 200, "body": "not json"}, {"status": 200, "json": {"no": "list"}}],
+)
 def test_no_secret_in_endpoint_errors(request, staff_client, item_fixture, was_sent, answer, upstream, fake_dns):
     item = request.getfixturevalue(item_fixture)
     upstream.get(SEARCH_URL, **answer)

@@ -1,4 +1,5 @@
 """The options endpoint's item lookup: rows kept per process, checked against the database on every request."""
+
 import pytest
 
 from items.models import Item
@@ -18,8 +19,12 @@ def item(item_factory, datasource_factory):
 def test_finds_the_item_with_its_datasource(lookup, item):
     found = lookup.find_item(item.pk)
 
-    assert (found.pk, found.name, found.query, found.config_version) == (item.pk, "Issues", item.query,
-                                                                          item.config_version)
+    assert (found.pk, found.name, found.query, found.config_version) == (
+        item.pk,
+        "Issues",
+        item.query,
+        item.config_version,
+    )
     assert (found.datasource.pk, found.datasource.base_url) == (item.datasource.pk, item.datasource.base_url)
     assert found.dependencies == item.dependencies
 

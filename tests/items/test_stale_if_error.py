@@ -1,5 +1,6 @@
 """Stale-if-error (opt-in per datasource): when a call fails, the last good answer of the same query is served, marked
 stale with its age; off, the error is the answer as always. Real Redis; the upstream API stubbed with `responses`."""
+
 import time
 import types
 
@@ -15,14 +16,21 @@ from tests.conftest import SECRET_API_KEY, assert_no_secret
 from .conftest import BASE_URL, ISSUES
 
 SEARCH_URL = f"{BASE_URL}/search"
-OPTIONS = [{"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
-           {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"}]
+OPTIONS = [
+    {"key": "OPS-1", "label": "OPS-1 - Printer on fire"},
+    {"key": "OPS-2", "label": "OPS-2 - Coffee machine empty"},
+]
 
 
 @pytest.fixture
 def datasource(datasource_factory):
-    datasource = datasource_factory(base_url=BASE_URL, mode="api_key", api_key_location="query",
-                                    api_key_name="api_key", api_key_value=SECRET_API_KEY)
+    datasource = datasource_factory(
+        base_url=BASE_URL,
+        mode="api_key",
+        api_key_location="query",
+        api_key_name="api_key",
+        api_key_value=SECRET_API_KEY,
+    )
     return stale_if_error(datasource, True)
 
 
@@ -40,9 +48,14 @@ def item(item_factory, datasource):
 @pytest.fixture
 def later(monkeypatch):
     """later(seconds): resolution's wall clock moves on by `seconds` (the stored answer grows that much older)."""
+
     def move(seconds: float):
-        monkeypatch.setattr(resolution, "time", types.SimpleNamespace(
-            time=lambda: time.time() + seconds, monotonic=time.monotonic, sleep=time.sleep))
+        monkeypatch.setattr(
+            resolution,
+            "time",
+            types.SimpleNamespace(time=lambda: time.time() + seconds, monotonic=time.monotonic, sleep=time.sleep),
+        )
+
     return move
 
 

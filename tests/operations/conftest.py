@@ -1,5 +1,6 @@
 """Fixtures for tests of Connect in real processes: collected static files and a migrated SQLite database, built
 once per session and shared by the servers the test modules start (see tests/support/connect_server.py)."""
+
 import shutil
 
 import pytest
@@ -23,8 +24,9 @@ def static_root(tmp_path_factory):
     """`collectstatic` as `make serve` runs it (DEBUG=false: hashed names, compressed copies, a manifest)."""
     workdir = tmp_path_factory.mktemp("static")
     root = workdir / "staticfiles"
-    run_connect_task(connect_env(workdir, database_url=f"sqlite:///{workdir / 'unused.sqlite3'}", static_root=root),
-                     "collectstatic")
+    run_connect_task(
+        connect_env(workdir, database_url=f"sqlite:///{workdir / 'unused.sqlite3'}", static_root=root), "collectstatic"
+    )
     return root
 
 

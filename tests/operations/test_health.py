@@ -1,5 +1,6 @@
 """/healthz and /readyz: no sign-in, tiny JSON, only the names of failing parts. (Redis stopped:
 tests/operations/test_redis_outage.py; under gunicorn with both answering: tests/operations/test_serving.py.)"""
+
 import pytest
 
 from tests.support.connect_server import connect_env, free_port, running_connect
@@ -24,8 +25,9 @@ def test_health_endpoints_answer_only_get(client):
 
 def test_readyz_names_the_database_when_it_does_not_answer(tmp_path, suite_redis_url):
     # A PostgreSQL address where nothing listens: the database is unreachable, Redis answers.
-    env = connect_env(tmp_path, database_url=f"postgres://connect@127.0.0.1:{free_port()}/connect",
-                      redis_url=suite_redis_url)
+    env = connect_env(
+        tmp_path, database_url=f"postgres://connect@127.0.0.1:{free_port()}/connect", redis_url=suite_redis_url
+    )
     with running_connect(tmp_path, env) as server:
         response = server.get("/readyz")
         assert response.status_code == 503

@@ -1,4 +1,5 @@
 """Log lines as the settings configure them, in a fresh process (logging is configured once, at start-up)."""
+
 import json
 import os
 import subprocess
@@ -33,12 +34,20 @@ except ValueError:
 
 
 def run(code: str, tmp_path, **env) -> subprocess.CompletedProcess:
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("DEBUG", "CONNECT_LOG_FORMAT", "DATABASE_URL")}
-    environment.update(PYTHONPATH=str(PROJECT), DJANGO_SETTINGS_MODULE="connect_project.settings", SECRET_KEY="x",
-                       FERNET_KEYS="key-1", ALLOWED_HOSTS="testserver", **env)
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True,
-                            text=True, timeout=60)
+    environment = {
+        key: value for key, value in os.environ.items() if key not in ("DEBUG", "CONNECT_LOG_FORMAT", "DATABASE_URL")
+    }
+    environment.update(
+        PYTHONPATH=str(PROJECT),
+        DJANGO_SETTINGS_MODULE="connect_project.settings",
+        SECRET_KEY="x",
+        FERNET_KEYS="key-1",
+        ALLOWED_HOSTS="testserver",
+        **env,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -60,7 +69,10 @@ def test_json_log_lines_are_one_object_per_line_and_still_redacted(tmp_path):
     assert len(lines) == 3, result.stderr
     plain, library, failure = lines
     assert {key: plain[key] for key in ("level", "logger", "message")} == {
-        "level": "WARNING", "logger": "connect.items", "message": "plain line"}
+        "level": "WARNING",
+        "logger": "connect.items",
+        "message": "plain line",
+    }
     assert plain["time"].endswith("Z") and plain["process"] > 0
     assert library["message"] == "GET /search?q=x&key=*** HTTP/1.1"
     assert SECRET_API_KEY not in result.stderr

@@ -1,4 +1,5 @@
 """`make serve` itself, as an operator runs it: collectstatic, migrate, then gunicorn with gunicorn.conf.py."""
+
 import os
 import re
 import signal
@@ -12,12 +13,22 @@ from tests.support.connect_server import REPO_ROOT, connect_env, free_port, http
 
 def test_make_serve_collects_migrates_and_serves_a_styled_page(tmp_path, suite_redis_url):
     port = free_port()
-    env = connect_env(tmp_path, database_url=f"sqlite:///{tmp_path / 'fresh.sqlite3'}", redis_url=suite_redis_url,
-                      CONNECT_BIND=f"127.0.0.1:{port}")
+    env = connect_env(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        redis_url=suite_redis_url,
+        CONNECT_BIND=f"127.0.0.1:{port}",
+    )
     # -o: the suite runs with the project installed already; never reinstall it under running tests.
-    process = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed-run", "serve"], cwd=REPO_ROOT,
-                               env=env, stdin=subprocess.DEVNULL, stdout=open(tmp_path / "serve.log", "wb"),
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "--no-print-directory", "-o", ".venv/.installed-run", "serve"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=open(tmp_path / "serve.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     session = http_session()
     try:
         deadline, ready = time.monotonic() + 120, None

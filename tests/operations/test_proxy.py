@@ -1,5 +1,6 @@
 """Behind a TLS-terminating reverse proxy: the OAuth callback URI, HSTS, and what is trusted only when the operator
 opts in (CONNECT_BEHIND_TLS_PROXY sets the two settings used here; tests/test_settings.py checks that)."""
+
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,9 +14,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def datasource(fake_dns):
-    return make_datasource(name="AC", mode="oauth2_authorization_code", provider="custom",
-                           authorization_url="https://auth.example.com/authorize",
-                           token_url="https://auth.example.com/token", client_id="connect", client_secret="x")
+    return make_datasource(
+        name="AC",
+        mode="oauth2_authorization_code",
+        provider="custom",
+        authorization_url="https://auth.example.com/authorize",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret="x",
+    )
 
 
 @pytest.fixture
@@ -28,11 +35,12 @@ def behind_proxy(settings):
 def callback_shown(page) -> str:
     text = page.content.decode()
     start = text.index('id="callback-url">') + len('id="callback-url">')
-    return text[start:text.index("</code>", start)]
+    return text[start : text.index("</code>", start)]
 
 
 def test_behind_the_proxy_the_callback_uri_is_the_public_one_and_the_hint_names_connect_public_url(
-        staff_client, datasource, behind_proxy):
+    staff_client, datasource, behind_proxy
+):
     page = staff_client.get(f"/datasources/{datasource.pk}/", **FORWARDED)
     assert callback_shown(page) == "https://connect.example.com/oauth/callback/"
     assert "CONNECT_PUBLIC_URL" in page.content.decode()
@@ -68,8 +76,11 @@ def test_secure_cookies_are_marked_secure(client, staff_user, settings, behind_p
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     page = client.get("/login/", **FORWARDED)
     assert page.cookies["csrftoken"]["secure"] is True
-    signed_in = client.post("/login/", {"username": "admin", "password": "pw-admin-123",
-                                        "csrfmiddlewaretoken": page.cookies["csrftoken"].value},
-                            HTTP_ORIGIN="https://connect.example.com", **FORWARDED)
+    signed_in = client.post(
+        "/login/",
+        {"username": "admin", "password": "pw-admin-123", "csrfmiddlewaretoken": page.cookies["csrftoken"].value},
+        HTTP_ORIGIN="https://connect.example.com",
+        **FORWARDED,
+    )
     assert signed_in.status_code == 302
     assert signed_in.cookies["sessionid"]["secure"] is True

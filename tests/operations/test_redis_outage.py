@@ -1,5 +1,6 @@
 """A Redis outage: requests are still answered (uncached, sessions from the database), /readyz names "redis", and
 the log says so once per interval per process on "connect.cache", whoever noticed it, without a traceback."""
+
 import json
 import logging
 import time
@@ -15,7 +16,6 @@ from operations.redis_outage import outage
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.connect_server import connect_env, http_session, run_connect_tasks, start_connect, start_redis
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 from .answers import ISSUES_BODY
 
@@ -42,8 +42,14 @@ def redis_down(settings, stopped_redis):
 @pytest.fixture
 def item(db, start_server, trust_test_ca):
     api = start_server({"/api/search": srv.answer(200, ISSUES_BODY)})
-    item = Item(name="Issues", datasource=make_datasource(base_url=api.url("/api")), query="/search?q=$userInput",
-                list_path="issues", key_field="key", label_template="{key}")
+    item = Item(
+        name="Issues",
+        datasource=make_datasource(base_url=api.url("/api")),
+        query="/search?q=$userInput",
+        list_path="issues",
+        key_field="key",
+        label_template="{key}",
+    )
     item.full_clean()
     item.save()
     return item
@@ -56,7 +62,8 @@ def member_client(client, db):
 
 
 def test_an_outage_noticed_by_the_item_cache_sessions_and_oauth_lock_is_one_warning(
-        member_client, item, redis_down, caplog):
+    member_client, item, redis_down, caplog
+):
     caplog.set_level(logging.DEBUG)
     answer = member_client.get(f"/api/items/{item.pk}/options", {"q": "printer"})  # session and item cache
     with oauth.renewal_lock(item.datasource_id):  # the OAuth renewal lock
@@ -107,6 +114,7 @@ def test_the_warning_comes_again_after_the_interval(member_client, item, redis_d
 
 # --- real gunicorn workers ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def outage_server(tmp_path_factory, sqlite_url, static_root, ca_file, module_upstream):
     """Connect (JSON log lines) on a Redis of its own, which is stopped after one cached answer."""
@@ -114,10 +122,19 @@ def outage_server(tmp_path_factory, sqlite_url, static_root, ca_file, module_ups
     api = module_upstream({"/search": srv.answer(200, ISSUES_BODY)})
     redis_server = start_redis(workdir / "redis")
     try:
-        env = connect_env(workdir, database_url=sqlite_url, redis_url=redis_server.url, static_root=static_root,
-                          ca_bundle=ca_file, CONNECT_LOG_FORMAT="json")
-        cookie, item = run_connect_tasks(env, ("sign_in", {"username": "filler"}),
-                                         ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput"}))
+        env = connect_env(
+            workdir,
+            database_url=sqlite_url,
+            redis_url=redis_server.url,
+            static_root=static_root,
+            ca_bundle=ca_file,
+            CONNECT_LOG_FORMAT="json",
+        )
+        cookie, item = run_connect_tasks(
+            env,
+            ("sign_in", {"username": "filler"}),
+            ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput"}),
+        )
         server = start_connect(workdir, env)
         try:
             server.session.cookies.set(cookie["name"], cookie["value"])

@@ -1,6 +1,7 @@
 """Redis Sentinel, real: a primary, a replica and a Sentinel on 127.0.0.1 (password-protected), Connect's caches
 configured as REDIS_SENTINELS would (connect_project/caches.py). Options are served through it, and when the primary
 stops, Sentinel promotes the replica and options go on being answered: uncached during the switch, cached after."""
+
 import time
 import uuid
 
@@ -15,7 +16,6 @@ from operations import metrics
 from tests.conftest import assert_no_secret, make_datasource
 from tests.support import https_server as srv
 from tests.support.connect_server import start_redis
-from tests.support.https_server import start_server, trust_test_ca, trusted_ca  # noqa: F401 fixtures
 
 from .answers import ISSUES_BODY
 
@@ -40,15 +40,25 @@ class SentinelSetup:
         self.servers = []
         # No 5-second wait before the replica's first sync (repl-diskless-sync-delay).
         self.primary = self._start(workdir / "primary", "--repl-diskless-sync-delay", "0", password=REDIS_PASSWORD)
-        self.replica = self._start(workdir / "replica", "--replicaof", "127.0.0.1", str(self.primary.port),
-                                   "--masterauth", REDIS_PASSWORD, password=REDIS_PASSWORD)
-        wait_for(lambda: self.replica.client().info("replication").get("master_link_status") == "up",
-                 "the replica to sync")
+        self.replica = self._start(
+            workdir / "replica",
+            "--replicaof",
+            "127.0.0.1",
+            str(self.primary.port),
+            "--masterauth",
+            REDIS_PASSWORD,
+            password=REDIS_PASSWORD,
+        )
+        wait_for(
+            lambda: self.replica.client().info("replication").get("master_link_status") == "up", "the replica to sync"
+        )
         config = workdir / "sentinel.conf"
-        config.write_text(f"sentinel monitor {self.name} 127.0.0.1 {self.primary.port} 1\n"
-                          f"sentinel auth-pass {self.name} {REDIS_PASSWORD}\n"
-                          f"sentinel down-after-milliseconds {self.name} 500\n"
-                          f"sentinel failover-timeout {self.name} 2000\n")
+        config.write_text(
+            f"sentinel monitor {self.name} 127.0.0.1 {self.primary.port} 1\n"
+            f"sentinel auth-pass {self.name} {REDIS_PASSWORD}\n"
+            f"sentinel down-after-milliseconds {self.name} 500\n"
+            f"sentinel failover-timeout {self.name} 2000\n"
+        )
         self.sentinel = self._start(workdir / "sentinel", sentinel_config=config)
         wait_for(lambda: self.known_replicas(), "Sentinel to know the replica")
 
@@ -65,8 +75,9 @@ class SentinelSetup:
         return int(self.sentinel.client().sentinel_get_master_addr_by_name(self.name)[1])
 
     def caches(self) -> dict:
-        return redis_caches(sentinels=[f"127.0.0.1:{self.sentinel.port}"], sentinel_master=self.name,
-                            password=REDIS_PASSWORD)
+        return redis_caches(
+            sentinels=[f"127.0.0.1:{self.sentinel.port}"], sentinel_master=self.name, password=REDIS_PASSWORD
+        )
 
     def stop(self):
         for server in reversed(self.servers):
@@ -89,8 +100,14 @@ def sentinel(tmp_path, settings):
 def ask(client, start_server, trust_test_ca, sentinel):
     """ask(q) -> the options endpoint's JSON answer, for a signed-in user; `.api` counts the upstream's requests."""
     api = start_server({"/api/search": srv.answer(200, ISSUES_BODY)})
-    item = Item(name="Issues", datasource=make_datasource(base_url=api.url("/api")), query="/search?q=$userInput",
-                list_path="issues", key_field="key", label_template="{key}")
+    item = Item(
+        name="Issues",
+        datasource=make_datasource(base_url=api.url("/api")),
+        query="/search?q=$userInput",
+        list_path="issues",
+        key_field="key",
+        label_template="{key}",
+    )
     item.full_clean()
     item.save()
     client.force_login(get_user_model().objects.create_user("filler", password="pw-filler-123"))

@@ -1,5 +1,6 @@
 """Connect as `make serve` runs it: gunicorn with the repository's gunicorn.conf.py, DEBUG=false, collected static
 files through WhiteNoise, a short call deadline (2 s), metrics enabled. One server for the module."""
+
 import os
 import re
 import runpy
@@ -26,16 +27,42 @@ DISTINCTIVE_QUERY = "zebra-QUERY-5e1d"
 def served(tmp_path_factory, sqlite_url, suite_redis_url, static_root, ca_file, module_upstream):
     api = module_upstream({"/search": answer(200, ISSUES_BODY), "/slow": slow_body(length=100, interval=1.0)})
     workdir = tmp_path_factory.mktemp("serving")
-    env = connect_env(workdir, database_url=sqlite_url, redis_url=suite_redis_url, static_root=static_root,
-                      ca_bundle=ca_file, CONNECT_CALL_DEADLINE_SECONDS="2", CONNECT_METRICS_TOKEN=METRICS_TOKEN)
+    env = connect_env(
+        workdir,
+        database_url=sqlite_url,
+        redis_url=suite_redis_url,
+        static_root=static_root,
+        ca_bundle=ca_file,
+        CONNECT_CALL_DEADLINE_SECONDS="2",
+        CONNECT_METRICS_TOKEN=METRICS_TOKEN,
+    )
     cookie, search, slow = run_connect_tasks(
-        env, ("sign_in", {"username": "filler"}),
+        env,
+        ("sign_in", {"username": "filler"}),
         # The API key goes in the query string: the one secret that is part of every URL Connect calls.
-        ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput",
-                         "auth": {"mode": "api_key", "api_key_location": "query", "api_key_name": "api_key",
-                                  "api_key_value": SECRET_API_KEY}}),
-        ("create_item", {"base_url": api.url("/"), "query": "/slow?q=$userInput", "datasource_name": "Slow API",
-                         "item_name": "Slow"}))
+        (
+            "create_item",
+            {
+                "base_url": api.url("/"),
+                "query": "/search?q=$userInput",
+                "auth": {
+                    "mode": "api_key",
+                    "api_key_location": "query",
+                    "api_key_name": "api_key",
+                    "api_key_value": SECRET_API_KEY,
+                },
+            },
+        ),
+        (
+            "create_item",
+            {
+                "base_url": api.url("/"),
+                "query": "/slow?q=$userInput",
+                "datasource_name": "Slow API",
+                "item_name": "Slow",
+            },
+        ),
+    )
     server = start_connect(workdir, env)
     server.session.cookies.set(cookie["name"], cookie["value"])
     try:
@@ -92,8 +119,14 @@ def test_a_slow_api_ends_in_connects_json_timeout_error_not_a_killed_worker(serv
     assert "WORKER TIMEOUT" not in server.output()
 
 
-GUNICORN_VARIABLES = ("CONNECT_CALL_DEADLINE_SECONDS", "CONNECT_WORKERS", "CONNECT_THREADS", "CONNECT_BIND",
-                      "CONNECT_GRACEFUL_TIMEOUT_SECONDS", "CONNECT_LOG_FORMAT")
+GUNICORN_VARIABLES = (
+    "CONNECT_CALL_DEADLINE_SECONDS",
+    "CONNECT_WORKERS",
+    "CONNECT_THREADS",
+    "CONNECT_BIND",
+    "CONNECT_GRACEFUL_TIMEOUT_SECONDS",
+    "CONNECT_LOG_FORMAT",
+)
 
 
 def gunicorn_config(monkeypatch, **env) -> Config:
@@ -119,8 +152,13 @@ def test_the_worker_timeout_is_the_call_deadline_plus_a_margin(monkeypatch):
 
 
 def test_workers_threads_bind_and_graceful_timeout_come_from_the_environment(monkeypatch):
-    config = gunicorn_config(monkeypatch, CONNECT_WORKERS="3", CONNECT_THREADS="16",
-                             CONNECT_BIND="0.0.0.0:9000,unix:/run/c.sock", CONNECT_GRACEFUL_TIMEOUT_SECONDS="20")
+    config = gunicorn_config(
+        monkeypatch,
+        CONNECT_WORKERS="3",
+        CONNECT_THREADS="16",
+        CONNECT_BIND="0.0.0.0:9000,unix:/run/c.sock",
+        CONNECT_GRACEFUL_TIMEOUT_SECONDS="20",
+    )
     assert (config.workers, config.threads, config.graceful_timeout) == (3, 16, 20)
     assert config.bind == ["0.0.0.0:9000", "unix:/run/c.sock"]
 
@@ -195,16 +233,25 @@ def test_metrics_count_the_requests_of_every_worker(served):
     after = scrape(served)
     assert after.status_code == 200 and after.headers["Content-Type"].startswith("text/plain")
     text, name = after.text, "connect_options_requests_total"
-    moved = {status: samples(text, name, item=item, cache_status=status) -
-             samples(before, name, item=item, cache_status=status) for status in ("hit", "miss", "unavailable")}
+    moved = {
+        status: samples(text, name, item=item, cache_status=status)
+        - samples(before, name, item=item, cache_status=status)
+        for status in ("hit", "miss", "unavailable")
+    }
     assert moved["hit"] == cached.count(True) > 0, server.output()[-3000:]
     assert sum(moved.values()) == 41
     datasource, calls = str(served["search"]["datasource"]), "connect_upstream_calls_total"
     upstream_calls = 41 - moved["hit"]
-    assert samples(text, calls, datasource=datasource, outcome="ok") - \
-        samples(before, calls, datasource=datasource, outcome="ok") == upstream_calls
-    assert samples(text, "connect_upstream_call_seconds_count", datasource=datasource) - \
-        samples(before, "connect_upstream_call_seconds_count", datasource=datasource) == upstream_calls
+    assert (
+        samples(text, calls, datasource=datasource, outcome="ok")
+        - samples(before, calls, datasource=datasource, outcome="ok")
+        == upstream_calls
+    )
+    assert (
+        samples(text, "connect_upstream_call_seconds_count", datasource=datasource)
+        - samples(before, "connect_upstream_call_seconds_count", datasource=datasource)
+        == upstream_calls
+    )
 
 
 def served_by(server, path: str) -> set[str]:
@@ -222,8 +269,10 @@ def test_metrics_show_no_secret_url_or_query(served):
     options(served, "search", DISTINCTIVE_QUERY)
     options(served, "slow", DISTINCTIVE_QUERY)
     text = scrape(served).text
-    assert_no_secret(text, secrets=(SECRET_API_KEY, METRICS_TOKEN, DISTINCTIVE_QUERY, "127.0.0.1",
-                                    str(served["api"].port), "https://"))
+    assert_no_secret(
+        text,
+        secrets=(SECRET_API_KEY, METRICS_TOKEN, DISTINCTIVE_QUERY, "127.0.0.1", str(served["api"].port), "https://"),
+    )
     assert 'outcome="timeout"' in text
 
 

@@ -5,6 +5,7 @@ cross-process guarantees must hold across them: single-flight misses, an edit se
 PostgreSQL only (several servers on one SQLite file is not a deployment): these run in the suite's PostgreSQL leg
 (DATABASE_URL=postgres://...) and are skipped, saying why, otherwise.
 """
+
 import json
 import os
 import threading
@@ -15,8 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.support import https_server as srv
-from tests.support.connect_server import connect_env, http_session, run_connect_task, run_connect_tasks, \
-    start_connect
+from tests.support.connect_server import connect_env, http_session, run_connect_task, run_connect_tasks, start_connect
 
 from .answers import ISSUES_BODY
 
@@ -24,7 +24,8 @@ SUITE_DATABASE_URL = os.environ.get("DATABASE_URL", "")
 
 pytestmark = pytest.mark.skipif(
     not SUITE_DATABASE_URL.startswith(("postgres://", "postgresql://")),
-    reason="several instances share a PostgreSQL database: runs when the suite runs on PostgreSQL (DATABASE_URL)")
+    reason="several instances share a PostgreSQL database: runs when the suite runs on PostgreSQL (DATABASE_URL)",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,9 @@ def shared_database():
     parts = urlsplit(SUITE_DATABASE_URL)
     server_url = urlunsplit((parts.scheme, parts.netloc, "/postgres", "", ""))
     try:
-        admin = psycopg.connect(server_url.replace("postgres://", "postgresql://", 1), autocommit=True,
-                                connect_timeout=5)
+        admin = psycopg.connect(
+            server_url.replace("postgres://", "postgresql://", 1), autocommit=True, connect_timeout=5
+        )
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at {parts.hostname}:{parts.port or 5432} does not answer: {exc}")
     name = f"connect_hosts_{uuid.uuid4().hex[:10]}"
@@ -50,33 +52,54 @@ def shared_database():
 
 def slow(body: bytes, seconds: float):
     """Answers after `seconds`: concurrent misses all arrive while the first call is still running."""
+
     def route(handler):
         handler.server.owner.stopping.wait(seconds)
         srv.send(handler, 200, body)
+
     return route
 
 
 def token(handler):
     handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
     handler.server.owner.stopping.wait(0.3)
-    srv.send(handler, 200, json.dumps({"access_token": f"fresh-{uuid.uuid4().hex}", "token_type": "Bearer",
-                                       "expires_in": 3600}).encode())
+    srv.send(
+        handler,
+        200,
+        json.dumps({"access_token": f"fresh-{uuid.uuid4().hex}", "token_type": "Bearer", "expires_in": 3600}).encode(),
+    )
 
 
 @pytest.fixture(scope="module")
 def hosts(tmp_path_factory, shared_database, suite_redis_url, static_root, ca_file, module_upstream):
-    api = module_upstream({"/search": slow(ISSUES_BODY, 0.5), "/guarded/search": srv.answer(200, ISSUES_BODY),
-                           "/token": token})
+    api = module_upstream(
+        {"/search": slow(ISSUES_BODY, 0.5), "/guarded/search": srv.answer(200, ISSUES_BODY), "/token": token}
+    )
     workdir = tmp_path_factory.mktemp("hosts")
-    env = connect_env(workdir, database_url=shared_database, redis_url=suite_redis_url, static_root=static_root,
-                      ca_bundle=ca_file)
+    env = connect_env(
+        workdir, database_url=shared_database, redis_url=suite_redis_url, static_root=static_root, ca_bundle=ca_file
+    )
     _, cookie, plain, guarded = run_connect_tasks(
-        env, ("migrate", {}), ("sign_in", {"username": "filler"}),
+        env,
+        ("migrate", {}),
+        ("sign_in", {"username": "filler"}),
         ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput"}),
-        ("create_item", {"base_url": api.url("/guarded"), "query": "/search?q=$userInput",
-                         "datasource_name": "Guarded API", "item_name": "Guarded",
-                         "auth": {"mode": "oauth2_client_credentials", "token_url": api.url("/token"),
-                                  "client_id": "connect", "client_secret": "s3cr3t-CLIENT-SECRET-4b2e"}}))
+        (
+            "create_item",
+            {
+                "base_url": api.url("/guarded"),
+                "query": "/search?q=$userInput",
+                "datasource_name": "Guarded API",
+                "item_name": "Guarded",
+                "auth": {
+                    "mode": "oauth2_client_credentials",
+                    "token_url": api.url("/token"),
+                    "client_id": "connect",
+                    "client_secret": "s3cr3t-CLIENT-SECRET-4b2e",
+                },
+            },
+        ),
+    )
     servers = []
     try:
         for number in range(2):

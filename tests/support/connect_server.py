@@ -10,6 +10,7 @@ The environment is built from nothing (like `make serve` on a fresh host): DEBUG
 instances share a database, so they share SECRET_KEY and FERNET_KEYS), the given database and Redis, 127.0.0.1
 allowed for outbound calls. gunicorn gets an already bound socket (CONNECT_BIND=fd://N): no race for a port.
 """
+
 import json
 import os
 import socket
@@ -30,8 +31,15 @@ TEST_SECRET_KEY = "connect-serving-tests-secret-key-3f1b5a2c9d8e7f6a5b4c3d2e1f0a
 TEST_FERNET_KEY = "i8f6r7V2xR5bq0yJ5m7o3h9Q1n2Z4wX6c8E0t2U4k6M="
 
 
-def connect_env(workdir: Path, *, database_url: str, redis_url: str = "", static_root: Path | None = None,
-                ca_bundle: Path | None = None, **extra: str) -> dict:
+def connect_env(
+    workdir: Path,
+    *,
+    database_url: str,
+    redis_url: str = "",
+    static_root: Path | None = None,
+    ca_bundle: Path | None = None,
+    **extra: str,
+) -> dict:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
@@ -62,11 +70,19 @@ def connect_env(workdir: Path, *, database_url: str, redis_url: str = "", static
 def run_connect_tasks(env: dict, *tasks: tuple[str, dict]) -> list:
     """Run tasks of tests/support/connect_tasks.py (migrate, sign_in, create_item, ...) in order, in one new
     Connect process with `env`; returns their JSON results."""
-    done = subprocess.run([sys.executable, "-m", "tests.support.connect_tasks", json.dumps(tasks)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.connect_tasks", json.dumps(tasks)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"connect tasks {[t for t, _ in tasks]} failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}{done.stderr[-4000:]}")
+        raise RuntimeError(
+            f"connect tasks {[t for t, _ in tasks]} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}{done.stderr[-4000:]}"
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -132,9 +148,15 @@ def start_connect(workdir: Path, env: dict, *, ready_path: str = "/healthz", tim
     try:
         with open(server.stdout_path, "ab") as out, open(server.stderr_path, "ab") as err:
             server.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)], cwd=REPO_ROOT, env=env,
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, pass_fds=(listener.fileno(),),
-                start_new_session=True)
+                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(listener.fileno(),),
+                start_new_session=True,
+            )
     finally:
         listener.close()
     try:
@@ -158,8 +180,9 @@ def _wait_until_answering(server: ConnectServer, path: str, timeout: float) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise RuntimeError(f"Connect under gunicorn exited with {server.process.returncode}:\n"
-                               f"{server.output()[-4000:]}")
+            raise RuntimeError(
+                f"Connect under gunicorn exited with {server.process.returncode}:\n{server.output()[-4000:]}"
+            )
         try:
             if server.get(path, timeout=5).status_code == 200:
                 return
@@ -170,6 +193,7 @@ def _wait_until_answering(server: ConnectServer, path: str, timeout: float) -> N
 
 
 # --- extra Redis servers, stopped by the test that started them ---------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -194,8 +218,13 @@ class RedisServer:
         from redis.retry import Retry
 
         # No retries: a command to a server that just stopped must fail at once (SHUTDOWN's own answer included).
-        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None, socket_timeout=5,
-                           retry=Retry(NoBackoff(), 0))
+        return redis.Redis(
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password or None,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+        )
 
     def shutdown(self) -> None:
         """SHUTDOWN NOSAVE, as a crash would leave it; then the process is reaped."""
@@ -227,8 +256,19 @@ def start_redis(workdir: Path, *args: str, password: str = "", sentinel_config: 
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     command = ["redis-server"] + ([str(sentinel_config), "--sentinel"] if sentinel_config else [])
-    command += ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(workdir), *args]
+    command += [
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        *args,
+    ]
     if password and not sentinel_config:
         command += ["--requirepass", password]
     log = open(workdir / f"redis-{port}.log", "ab")

@@ -5,6 +5,7 @@ as one JSON list on its last line.
 They write through Connect's own models, as an administrator's edit or a migration would, to the database the
 servers under test use (which is not the test process's database).
 """
+
 import json
 import sys
 from datetime import timedelta
@@ -36,16 +37,29 @@ def sign_in(*, username: str = "alice", staff: bool = False) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
 
 
-def create_item(*, base_url: str, query: str, datasource_name: str = "API", item_name: str = "Issues",
-                auth: dict | None = None, label_template: str = "{key} - {fields.summary}") -> dict:
+def create_item(
+    *,
+    base_url: str,
+    query: str,
+    datasource_name: str = "API",
+    item_name: str = "Issues",
+    auth: dict | None = None,
+    label_template: str = "{key} - {fields.summary}",
+) -> dict:
     """A datasource (auth: AuthConfig fields, e.g. mode and api_key_value) and an item on it."""
     from datasources.models import AuthConfig, Datasource
     from items.models import Item
 
     datasource = Datasource.objects.create(name=datasource_name, base_url=base_url)
     AuthConfig.objects.create(datasource=datasource, **(auth or {}))
-    item = Item(name=item_name, datasource=datasource, query=query, list_path="issues", key_field="key",
-                label_template=label_template)
+    item = Item(
+        name=item_name,
+        datasource=datasource,
+        query=query,
+        list_path="issues",
+        key_field="key",
+        label_template=label_template,
+    )
     item.full_clean()
     item.save()
     return {"item": item.pk, "datasource": datasource.pk}
@@ -69,7 +83,8 @@ def expire_token(*, datasource: int, access_token: str = "expired-token") -> dic
     from datasources.models import AuthConfig
 
     AuthConfig.objects.filter(datasource_id=datasource).update(
-        access_token=access_token, token_expires_at=timezone.now() - timedelta(minutes=5))
+        access_token=access_token, token_expires_at=timezone.now() - timedelta(minutes=5)
+    )
     return {"expired": datasource}
 
 
@@ -80,8 +95,10 @@ def stored_token(*, datasource: int) -> dict:
     return {"access_token": auth.access_token}
 
 
-TASKS = {task.__name__: task for task in (migrate, collectstatic, sign_in, create_item, update_item, expire_token,
-                                          stored_token)}
+TASKS = {
+    task.__name__: task
+    for task in (migrate, collectstatic, sign_in, create_item, update_item, expire_token, stored_token)
+}
 
 if __name__ == "__main__":
     import django

@@ -1,5 +1,6 @@
 """A small geography API (countries, their regions, their cities) served by the real local HTTPS test server, and
 the Country -> Region -> City chain of items bound to each other that the widget tests click through."""
+
 import json
 import time
 from dataclasses import dataclass
@@ -12,10 +13,20 @@ from tests.conftest import make_datasource
 from .https_server import send
 
 GEO = {
-    "NL": ("Netherlands", {"NH": ("Noord-Holland", ["Amsterdam", "Haarlem", "Zaandam"]),
-                           "ZH": ("Zuid-Holland", ["Rotterdam", "Den Haag", "Leiden"])}),
-    "FR": ("France", {"IDF": ("Île-de-France", ["Paris", "Versailles"]),
-                      "ARA": ("Auvergne-Rhône-Alpes", ["Lyon", "Grenoble", "Annecy"])}),
+    "NL": (
+        "Netherlands",
+        {
+            "NH": ("Noord-Holland", ["Amsterdam", "Haarlem", "Zaandam"]),
+            "ZH": ("Zuid-Holland", ["Rotterdam", "Den Haag", "Leiden"]),
+        },
+    ),
+    "FR": (
+        "France",
+        {
+            "IDF": ("Île-de-France", ["Paris", "Versailles"]),
+            "ARA": ("Auvergne-Rhône-Alpes", ["Lyon", "Grenoble", "Annecy"]),
+        },
+    ),
 }
 # A city search for this text makes the API fail (the widget shows Connect's message).
 FAILING_TEXT = "boom"
@@ -47,8 +58,13 @@ def cities(handler):
         return _json(handler, {"error": "upstream exploded"}, status=500)
     if text == SLOW_TEXT:
         time.sleep(SLOW_SECONDS)
-    names = [city for _country, regions_ in GEO.values() for code, (_name, cities_) in regions_.items()
-             if code == query.get("region") for city in cities_]
+    names = [
+        city
+        for _country, regions_ in GEO.values()
+        for code, (_name, cities_) in regions_.items()
+        if code == query.get("region")
+        for city in cities_
+    ]
     _json(handler, [{"code": name[:3].upper(), "name": name} for name in names if text in name.lower()])
 
 
@@ -67,11 +83,19 @@ def make_chain(upstream, *, name_prefix: str = "") -> Chain:
     datasource = make_datasource(name=f"{name_prefix}Geo API", base_url=upstream.url("/geo"))
     common = {"datasource": datasource, "list_path": "", "key_field": "code", "label_template": "{name}"}
     country = Item.objects.create(name=f"{name_prefix}Country", query="/countries", **common)
-    region = Item.objects.create(name=f"{name_prefix}Region", query="/regions?country=$country",
-                                 dependencies=[{"name": "country", "optional": False}], **common)
-    city = Item.objects.create(name=f"{name_prefix}City", query="/cities?region=$region&q=$userInput",
-                               dependencies=[{"name": "region", "optional": False}], user_input_optional=True,
-                               **common)
+    region = Item.objects.create(
+        name=f"{name_prefix}Region",
+        query="/regions?country=$country",
+        dependencies=[{"name": "country", "optional": False}],
+        **common,
+    )
+    city = Item.objects.create(
+        name=f"{name_prefix}City",
+        query="/cities?region=$region&q=$userInput",
+        dependencies=[{"name": "region", "optional": False}],
+        user_input_optional=True,
+        **common,
+    )
     save_bindings(item=region, sources={"country": country})
     save_bindings(item=city, sources={"region": region})
     return Chain(country=country, region=region, city=city)

@@ -6,6 +6,7 @@ the machine), and serves routes: plain functions that write a raw HTTP answer. `
 requests they are working on at once (`in_flight`, `max_in_flight`). It runs in threads and is shut down (slow
 routes included) by `stop()`.
 """
+
 import gzip
 import http.server
 import io
@@ -55,8 +56,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         with owner.lock:
-            owner.requests.append({"path": self.path, "headers": dict(self.headers.items()), "method": self.command,
-                                   "body": body, "at": time.monotonic()})
+            owner.requests.append(
+                {
+                    "path": self.path,
+                    "headers": dict(self.headers.items()),
+                    "method": self.command,
+                    "body": body,
+                    "at": time.monotonic(),
+                }
+            )
         route = owner.routes.get(path)
         if route is None:
             send(self, 404, b'{"error": "no such route"}')
@@ -87,8 +95,7 @@ class HTTPSTestServer:
         ssl_context.sni_callback = self._sni
         self._server = _Server(self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def _sni(self, ssl_socket, name, context):
         with self.lock:
@@ -125,6 +132,7 @@ def server_context(ca: trustme.CA, *hostnames: str) -> ssl.SSLContext:
 
 # --- routes: each writes one raw answer --------------------------------------------------------------------------
 
+
 def send(handler, status: int, body: bytes, content_type: str = "application/json", headers=()) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
@@ -143,6 +151,7 @@ def working(route, *, seconds: float):
     """`route`, after working `seconds` on the request. The requests being worked on are counted (owner.in_flight,
     owner.max_in_flight); a request stops counting before its answer is written, so a client that has read its
     answer never finds its own request still counted."""
+
     def wrapped(handler):
         owner = handler.server.owner
         with owner.lock:
@@ -154,6 +163,7 @@ def working(route, *, seconds: float):
             with owner.lock:
                 owner.in_flight -= 1
         route(handler)
+
     return wrapped
 
 
@@ -202,6 +212,7 @@ def redirect(location: str, status: int = 302):
 
 def slow_body(*, length: int = 100, interval: float = 1.0):
     """Announces `length` bytes, then sends one byte per `interval` seconds."""
+
     def route(handler):
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -213,17 +224,20 @@ def slow_body(*, length: int = 100, interval: float = 1.0):
                 return
             handler.wfile.write(b" ")
             handler.wfile.flush()
+
     return route
 
 
 def slow_headers(*, interval: float = 0.25):
     """A status line, then header bytes one at a time, never finishing the headers."""
+
     def route(handler):
         handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
         handler.wfile.flush()
         while not handler.server.owner.stopping.wait(interval):
             handler.wfile.write(b"X")
             handler.wfile.flush()
+
     return route
 
 
@@ -239,11 +253,13 @@ def chunked(total: int, *, chunk: int = 8192):
             handler.wfile.write(b"%x\r\n" % size + b"a" * size + b"\r\n")
             sent += size
         handler.wfile.write(b"0\r\n\r\n")
+
     return route
 
 
 def announced_length(announced: int, actual: int):
     """Content-Length says `announced`, `actual` bytes follow (a lie either way), then the connection closes."""
+
     def route(handler):
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -252,11 +268,13 @@ def announced_length(announced: int, actual: int):
         handler.end_headers()
         handler.wfile.write(b"a" * actual)
         handler.close_connection = True
+
     return route
 
 
 def until_close(total: int):
     """No Content-Length, no chunking: the body ends when the connection closes."""
+
     def route(handler):
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
@@ -264,6 +282,7 @@ def until_close(total: int):
         handler.end_headers()
         handler.wfile.write(b"a" * total)
         handler.close_connection = True
+
     return route
 
 
@@ -283,6 +302,7 @@ def wait_until(predicate, timeout: float = 2.0) -> bool:
 
 
 # --- fixtures (import them into a test module to use them) ----------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def trusted_ca() -> trustme.CA:

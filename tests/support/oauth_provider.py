@@ -16,6 +16,7 @@ trusts this server's key only), call provider.add_redirect_uri(live_server.url +
 http://127.0.0.1 is registered already), then on the server's pages fill "Username"/"Password" with
 provider.username/provider.password, click "Sign in", then "Authorize" (or "Cancel").
 """
+
 import atexit
 import base64
 import hashlib
@@ -53,8 +54,11 @@ DEFAULT_REDIRECT_URIS = ("http://testserver/oauth/callback/", "http://127.0.0.1/
 
 def unavailable_reason() -> str | None:
     """Why the server cannot run here, or None."""
-    for module, package in (("gunicorn", "gunicorn"), ("oauth2_provider", "django-oauth-toolkit"),
-                            ("trustme", "trustme")):
+    for module, package in (
+        ("gunicorn", "gunicorn"),
+        ("oauth2_provider", "django-oauth-toolkit"),
+        ("trustme", "trustme"),
+    ):
         if importlib.util.find_spec(module) is None:
             return f"the OAuth end-to-end tests need {package} (pip install -e '.[dev]')"
     return None
@@ -130,8 +134,10 @@ class OAuthProvider:
     def chromium_args(self) -> list[str]:
         """Chromium flags to reach the server by `hostname` and trust its certificate (and only it) without a
         system-wide CA install: add them to the browser's launch args."""
-        return [f"--host-resolver-rules=MAP {self.hostname} 127.0.0.1",
-                f"--ignore-certificate-errors-spki-list={self.spki_sha256}"]
+        return [
+            f"--host-resolver-rules=MAP {self.hostname} 127.0.0.1",
+            f"--ignore-certificate-errors-spki-list={self.spki_sha256}",
+        ]
 
     def session(self) -> requests.Session:
         """A requests session that trusts only the test CA and ignores the machine's proxy/CA variables."""
@@ -194,8 +200,15 @@ class OAuthProvider:
         stop_process_group(process, grace=10)
 
 
-def start_oauth_provider(*, workdir: Path, redirect_uris=DEFAULT_REDIRECT_URIS, access_token_seconds: int = 300,
-                         workers: int = 2, hostname: str = HOSTNAME, timeout: float = 30) -> OAuthProvider:
+def start_oauth_provider(
+    *,
+    workdir: Path,
+    redirect_uris=DEFAULT_REDIRECT_URIS,
+    access_token_seconds: int = 300,
+    workers: int = 2,
+    hostname: str = HOSTNAME,
+    timeout: float = 30,
+) -> OAuthProvider:
     """Certificates, database and clients in `workdir`; gunicorn on a free 127.0.0.1 port; returns once it answers."""
     import trustme
 
@@ -216,22 +229,57 @@ def start_oauth_provider(*, workdir: Path, redirect_uris=DEFAULT_REDIRECT_URIS, 
     listener.bind(("127.0.0.1", 0))  # the port is ours from here on: gunicorn inherits the bound socket
     listener.listen(128)
     port = listener.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", WSGI_APP, "--bind", f"fd://{listener.fileno()}",
-               "--workers", str(workers), "--certfile", str(cert_pem), "--keyfile", str(key_pem),
-               "--timeout", "30", "--graceful-timeout", "2", "--log-level", "warning",
-               "--access-logfile", str(workdir / "access.log"), "--error-logfile", str(workdir / "server.log")]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        WSGI_APP,
+        "--bind",
+        f"fd://{listener.fileno()}",
+        "--workers",
+        str(workers),
+        "--certfile",
+        str(cert_pem),
+        "--keyfile",
+        str(key_pem),
+        "--timeout",
+        "30",
+        "--graceful-timeout",
+        "2",
+        "--log-level",
+        "warning",
+        "--access-logfile",
+        str(workdir / "access.log"),
+        "--error-logfile",
+        str(workdir / "server.log"),
+    ]
     try:
         with open(workdir / "server.out", "ab") as out:
-            process = subprocess.Popen(command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
-                                       stderr=subprocess.STDOUT, pass_fds=(listener.fileno(),),
-                                       start_new_session=True)
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                pass_fds=(listener.fileno(),),
+                start_new_session=True,
+            )
     finally:
         listener.close()
 
-    provider = OAuthProvider(port=port, workdir=workdir, ca_pem=ca_pem, cert_pem=cert_pem, key_pem=key_pem,
-                             spki_sha256=_spki_sha256(server_cert.cert_chain_pems[0].bytes()),
-                             access_token_seconds=access_token_seconds, hostname=hostname,
-                             _process=process, _env=env)
+    provider = OAuthProvider(
+        port=port,
+        workdir=workdir,
+        ca_pem=ca_pem,
+        cert_pem=cert_pem,
+        key_pem=key_pem,
+        spki_sha256=_spki_sha256(server_cert.cert_chain_pems[0].bytes()),
+        access_token_seconds=access_token_seconds,
+        hostname=hostname,
+        _process=process,
+        _env=env,
+    )
     atexit.register(provider.stop)
     try:
         _wait_until_answering(provider, process, timeout)
@@ -276,11 +324,13 @@ def _run_setup(env: dict, workdir: Path, *, redirect_uris: list[str], migrate: b
     command += [f"--redirect-uri={uri}" for uri in redirect_uris]
     if not migrate:
         command.append("--skip-migrate")
-    done = subprocess.run(command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        command, env=env, cwd=workdir, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120
+    )
     if done.returncode != 0:
-        raise RuntimeError(f"setting up the OAuth test server failed ({done.returncode}):\n"
-                           f"{done.stdout[-2000:]}{done.stderr[-4000:]}")
+        raise RuntimeError(
+            f"setting up the OAuth test server failed ({done.returncode}):\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
+        )
 
 
 def _wait_until_answering(provider: OAuthProvider, process: subprocess.Popen, timeout: float) -> None:
@@ -296,8 +346,9 @@ def _wait_until_answering(provider: OAuthProvider, process: subprocess.Popen, ti
         except requests.RequestException as exc:
             last_error = exc
         time.sleep(0.1)
-    raise RuntimeError(f"the OAuth test server did not answer within {timeout} s ({last_error}):\n"
-                       f"{_log_tail(provider)}")
+    raise RuntimeError(
+        f"the OAuth test server did not answer within {timeout} s ({last_error}):\n{_log_tail(provider)}"
+    )
 
 
 def _log_tail(provider: OAuthProvider) -> str:
@@ -344,6 +395,7 @@ def _form(html: str, *, form_id: str | None = None, action: str | None = None) -
 
 def _text(html: str) -> str:
     """The visible words of a page, for failure messages."""
+
     class Text(HTMLParser):
         def __init__(self):
             super().__init__(convert_charrefs=True)

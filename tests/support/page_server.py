@@ -1,5 +1,6 @@
 """A tiny plain-HTTP server on 127.0.0.1 (an ephemeral port) serving fixed pages: a second web origin for the
 cross-origin widget tests. The same server reached as localhost is a third origin."""
+
 import http.server
 import socketserver
 import threading
@@ -31,8 +32,7 @@ class PageServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def origin(self, host: str = "127.0.0.1") -> str:

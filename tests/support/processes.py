@@ -1,5 +1,6 @@
 """Stopping a server process started in its own session (gunicorn and its workers), used by the test servers and the
 bench alike."""
+
 import os
 import signal
 import subprocess

@@ -10,6 +10,7 @@ apart. It prints one JSON list of results, {"code": "ok" or an error code, "mess
 SPEC_JSON: {"datasource": {"id", "base_url", "calls_per_second", "concurrent_calls"}, "path", "threads", "calls",
 "interval"}.
 """
+
 import json
 import os
 import sys
@@ -20,9 +21,14 @@ import time
 def build_datasource(spec: dict):
     from datasources.models import AuthConfig, Datasource, Header
 
-    datasource = Datasource(pk=spec["id"], name=f"Datasource {spec['id']}", base_url=spec["base_url"],
-                            calls_per_second=spec["calls_per_second"], concurrent_calls=spec["concurrent_calls"],
-                            config_version=spec.get("config_version", "subprocess"))
+    datasource = Datasource(
+        pk=spec["id"],
+        name=f"Datasource {spec['id']}",
+        base_url=spec["base_url"],
+        calls_per_second=spec["calls_per_second"],
+        concurrent_calls=spec["concurrent_calls"],
+        config_version=spec.get("config_version", "subprocess"),
+    )
     datasource._prefetched_objects_cache = {"headers": Header.objects.none()}
     datasource.auth = AuthConfig(mode="none")
     return datasource

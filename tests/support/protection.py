@@ -3,6 +3,7 @@ processes (tests/support/protected_caller.py) sharing the same Redis db.
 
 Fixtures here are imported by the test modules that use them (like https_server's).
 """
+
 import json
 import os
 import subprocess
@@ -17,8 +18,13 @@ from django.conf import settings
 from datasources.services import client, errors, sessions
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTECTION_SETTINGS = ("CONNECT_RATE_LIMIT_WAIT_SECONDS", "CONNECT_RETRY_AFTER_MAX_SECONDS",
-                       "CONNECT_BREAKER_FAILURES", "CONNECT_BREAKER_OPEN_SECONDS", "CONNECT_CALL_DEADLINE_SECONDS")
+PROTECTION_SETTINGS = (
+    "CONNECT_RATE_LIMIT_WAIT_SECONDS",
+    "CONNECT_RETRY_AFTER_MAX_SECONDS",
+    "CONNECT_BREAKER_FAILURES",
+    "CONNECT_BREAKER_OPEN_SECONDS",
+    "CONNECT_CALL_DEADLINE_SECONDS",
+)
 
 
 def call(datasource, path: str):
@@ -76,8 +82,9 @@ def limited_datasource(base_url: str, *, calls_per_second: float = 0, concurrent
     from tests.conftest import make_datasource
 
     datasource = make_datasource(base_url=base_url, **fields)
-    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=calls_per_second,
-                                                        concurrent_calls=concurrent_calls)
+    Datasource.objects.filter(pk=datasource.pk).update(
+        calls_per_second=calls_per_second, concurrent_calls=concurrent_calls
+    )
     datasource.refresh_from_db()
     warm(datasource)
     return datasource
@@ -115,19 +122,39 @@ def other_process(tmp_path, trust_test_ca):
     started = []
 
     def start(datasource, path: str, *, threads: int = 1, calls: int = 1, interval: float = 0.0) -> OtherProcess:
-        spec = {"datasource": {"id": datasource.pk, "base_url": datasource.base_url,
-                               "calls_per_second": datasource.calls_per_second,
-                               "concurrent_calls": datasource.concurrent_calls},
-                "path": path, "threads": threads, "calls": calls, "interval": interval}
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "connect_project.settings", "DEBUG": "true",
-               "SECRET_KEY": "other-process-test-key",
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-               "REDIS_URL": settings.CACHES["default"]["LOCATION"], "CONNECT_CA_BUNDLE": str(trust_test_ca),
-               "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1", "CONNECT_LOG_LEVEL": "WARNING"}
+        spec = {
+            "datasource": {
+                "id": datasource.pk,
+                "base_url": datasource.base_url,
+                "calls_per_second": datasource.calls_per_second,
+                "concurrent_calls": datasource.concurrent_calls,
+            },
+            "path": path,
+            "threads": threads,
+            "calls": calls,
+            "interval": interval,
+        }
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "connect_project.settings",
+            "DEBUG": "true",
+            "SECRET_KEY": "other-process-test-key",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+            "CONNECT_CA_BUNDLE": str(trust_test_ca),
+            "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1",
+            "CONNECT_LOG_LEVEL": "WARNING",
+        }
         env.update({name: str(getattr(settings, name)) for name in PROTECTION_SETTINGS})
-        process = subprocess.Popen([sys.executable, "-m", "tests.support.protected_caller", json.dumps(spec)],
-                                   cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.protected_caller", json.dumps(spec)],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         other = OtherProcess(process)
         started.append(other)
         return other

@@ -1,5 +1,6 @@
 """Re-encrypt every stored secret with the newest Fernet key: run it after putting a new key first in FERNET_KEYS,
 then the old keys can be removed."""
+
 from cryptography.fernet import InvalidToken
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
@@ -39,5 +40,6 @@ class Command(BaseCommand):
         except InvalidToken:
             raise CommandError(
                 f"A secret in {model._meta.label} cannot be decrypted with any key in FERNET_KEYS: keep the key it "
-                f"was encrypted with in the list (after the new one) and run this command again.") from None
+                f"was encrypted with in the list (after the new one) and run this command again."
+            ) from None
         return count

@@ -15,14 +15,13 @@ A datasource without limits (no rate, no concurrent calls) has nothing to count 
 breaker are asked. Their answer is reused by this process's calls to it for RUN_FRESH_SECONDS (recent.py), as a run's
 pages reuse theirs; this process's own failure, pause, probe or refusal makes its next calls ask Redis again.
 """
+
 import contextlib
 import contextvars
 import dataclasses
 import random
 import time
 from dataclasses import dataclass
-
-from django.conf import settings
 
 from connect_project import hot_settings
 from connect_project.hot_settings import hot_setting
@@ -35,8 +34,7 @@ from .outcomes import allows_stale
 from .recent import recent
 from .store import OK, OPEN, PAUSED, PROBE, PROBING, WAIT, Outcome, StoreUnavailable, stores
 
-__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run", "guarded_call", "reset",
-           "status_for"]
+__all__ = ["ProtectionStatus", "allows_stale", "breaker_state", "calls_in_a_run", "guarded_call", "reset", "status_for"]
 
 # A run's next call (and, for a datasource without limits, this process's next call) goes without a new admission
 # only this soon after the last one: the pause and breaker it was admitted under are then at most this old, as they
@@ -140,8 +138,15 @@ class Run:
             return reused
         cap = max(1, int(rules.burst // 2)) if rules.calls_per_second > 0 else self.calls
         want = 0 if self.spare > 0 else min(self.calls - self.made + 1, cap)
-        return Admission(self.datasource, holder=self.holder, want=want, take_slot=not self.holds_slot, run=self,
-                         store=current, rules=rules)
+        return Admission(
+            self.datasource,
+            holder=self.holder,
+            want=want,
+            take_slot=not self.holds_slot,
+            run=self,
+            store=current,
+            rules=rules,
+        )
 
     def admitted(self, store, verdict, *, want: int, used: bool) -> None:
         if self.store is not None and store.shared != self.store.shared:
@@ -172,9 +177,14 @@ class Run:
             if pending:
                 _write(stores.local, *pending)
         elif self.holds_slot or self.spare:  # given back with the outcomes, in the same script
-            self.outcomes.append(Outcome(datasource_id=self.datasource_id,
-                                         holder=self.holder if self.holds_slot else "", refund=self.spare,
-                                         burst=limits.Limits.of(self.datasource).burst))
+            self.outcomes.append(
+                Outcome(
+                    datasource_id=self.datasource_id,
+                    holder=self.holder if self.holds_slot else "",
+                    refund=self.spare,
+                    burst=limits.Limits.of(self.datasource).burst,
+                )
+            )
         self._send(wait=False)
         self.holds_slot, self.spare = False, 0
         self.store, self.checked_at, self.clock = None, None, None
@@ -244,14 +254,24 @@ def _ticket(admission) -> "Ticket":
 class Admission:
     """One call's admission: sent when the call starts, its verdict read by wait() before the call goes out."""
 
-    def __init__(self, datasource, *, holder: str = "", want: int = 1, take_slot: bool = True, run: "Run | None" = None,
-                 store=None, rules: "limits.Limits | None" = None):
+    def __init__(
+        self,
+        datasource,
+        *,
+        holder: str = "",
+        want: int = 1,
+        take_slot: bool = True,
+        run: "Run | None" = None,
+        store=None,
+        rules: "limits.Limits | None" = None,
+    ):
         self.datasource, self.want, self.take_slot, self.run = datasource, want, take_slot, run
         self.datasource_id = datasource.pk
         self.rules = rules or limits.Limits.of(datasource)
         self.began = time.monotonic()
-        self.give_up_at = self.began + max(0.0, min(float(hot_setting("CONNECT_RATE_LIMIT_WAIT_SECONDS")),
-                                                    transport.time_left()))
+        self.give_up_at = self.began + max(
+            0.0, min(float(hot_setting("CONNECT_RATE_LIMIT_WAIT_SECONDS")), transport.time_left())
+        )
         self.holder, self.redis_failed, self.ticket = holder or _new_holder(), False, None
         self.recent_epoch, self.generation = recent.epoch(self.datasource_id), hot_settings.generation()
         self.store, self._pending = self._ask(soon=True, store=store)
@@ -288,11 +308,21 @@ class Admission:
 
     def _admitted(self, verdict, *, sent: bool) -> None:
         # A run's call leaves its slot to the run, which gives it back when it ends.
-        self.ticket = Ticket(holder=self.holder if self.run is None else "", probe=verdict.kind == PROBE,
-                             store=self.store, admitted_at=time.monotonic() if sent else None, clock=verdict.clock)
+        self.ticket = Ticket(
+            holder=self.holder if self.run is None else "",
+            probe=verdict.kind == PROBE,
+            store=self.store,
+            admitted_at=time.monotonic() if sent else None,
+            clock=verdict.clock,
+        )
         if verdict.kind == OK and self.store.shared and not self.rules.any:
-            recent.keep(self.datasource_id, verdict.clock, sent_at=self.began, epoch=self.recent_epoch,
-                        generation=self.generation)
+            recent.keep(
+                self.datasource_id,
+                verdict.clock,
+                sent_at=self.began,
+                epoch=self.recent_epoch,
+                generation=self.generation,
+            )
         if self.run is not None:
             self.run.admitted(self.store, verdict, want=self.want, used=sent)
 
@@ -306,7 +336,7 @@ class Admission:
                 if soon:
                     return store, store.admit_soon(self.datasource_id, self.rules, **asked)
                 verdict = store.admit(self.datasource_id, self.rules, **asked)
-                return store, lambda: verdict
+                return store, lambda verdict=verdict: verdict
             except StoreUnavailable as exc:
                 stores.failed(str(exc))
                 self.redis_failed = True  # this call goes on in this process's memory
@@ -324,13 +354,20 @@ class Admission:
             return pending()
 
 
-def _finish(datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False,
-            run: Run | None = None) -> None:
+def _finish(
+    datasource, ticket: Ticket, started: float, *, answer=None, error=None, unexpected=False, run: Run | None = None
+) -> None:
     latency_ms = (time.monotonic() - (ticket.admitted_at or started)) * 1000
     if answer is not None and answer.status_code < 400 and error is None and not unexpected:
         # An answer without an error status (the most common outcome): a success that decides nothing by itself.
-        outcome = Outcome(datasource_id=datasource.pk, holder=ticket.holder, kind=outcomes.SUCCESS,
-                          latency_ms=latency_ms, probe=ticket.probe, admitted_at=ticket.clock)
+        outcome = Outcome(
+            datasource_id=datasource.pk,
+            holder=ticket.holder,
+            kind=outcomes.SUCCESS,
+            latency_ms=latency_ms,
+            probe=ticket.probe,
+            admitted_at=ticket.clock,
+        )
     else:
         outcome = _outcome_of(datasource, ticket, latency_ms, answer=answer, error=error, unexpected=unexpected)
     decides = outcome.kind == outcomes.FAILURE or outcome.retry_after > 0 or ticket.probe
@@ -355,13 +392,22 @@ def _outcome_of(datasource, ticket: Ticket, latency_ms: float, *, answer, error,
         code = outcomes.health_code(error=error, status_code=status)
     header = None
     if status in pause.PAUSING_STATUSES:  # Retry-After means nothing with another status
-        header = answer.header("Retry-After") if answer is not None else \
-            (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
+        header = (
+            answer.header("Retry-After")
+            if answer is not None
+            else (error.retry_after_header if isinstance(error, HTTPStatusError) else None)
+        )
     outcome = Outcome(
-        datasource_id=datasource.pk, holder=ticket.holder, kind=kind, code=code,
-        status=str(status) if status is not None and kind == outcomes.FAILURE else "", latency_ms=latency_ms,
-        probe=ticket.probe, admitted_at=ticket.clock,
-        retry_after=pause.retry_after_seconds(status_code=status, header=header))
+        datasource_id=datasource.pk,
+        holder=ticket.holder,
+        kind=kind,
+        code=code,
+        status=str(status) if status is not None and kind == outcomes.FAILURE else "",
+        latency_ms=latency_ms,
+        probe=ticket.probe,
+        admitted_at=ticket.clock,
+        retry_after=pause.retry_after_seconds(status_code=status, header=header),
+    )
     if outcome.retry_after > 0:
         record_protection_event(datasource_id=datasource.pk, event="retry_after")
     return outcome
@@ -380,6 +426,7 @@ def _write(store, *outcome: Outcome, wait: bool = False) -> None:
 
 # --- what pages show ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProtectionStatus:
     limits: limits.Limits
@@ -392,9 +439,14 @@ class ProtectionStatus:
 
 def status_for(datasource) -> ProtectionStatus:
     raw, shared = _read(datasource)
-    return ProtectionStatus(limits=limits.Limits.of(datasource),
-                            breaker=breaker.state_from(raw["breaker"], now=raw["now"]), paused_for=raw["paused_for"],
-                            in_flight=raw["in_flight"], health=health.summary_from(raw["health"]), shared=shared)
+    return ProtectionStatus(
+        limits=limits.Limits.of(datasource),
+        breaker=breaker.state_from(raw["breaker"], now=raw["now"]),
+        paused_for=raw["paused_for"],
+        in_flight=raw["in_flight"],
+        health=health.summary_from(raw["health"]),
+        shared=shared,
+    )
 
 
 def breaker_state(datasource) -> breaker.BreakerState:

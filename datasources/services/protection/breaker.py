@@ -11,9 +11,9 @@
 Test connection bypasses the breaker (an administrator is checking) but its outcome counts like any call's.
 The last failure is kept as its code, HTTP status and time only: no URL, query or answer text is stored.
 """
+
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -87,8 +87,9 @@ def claim_locally(state, now: float, hold: float) -> None:
     state.breaker["probe_until"] = now + hold
 
 
-def finish_locally(state, now: float, *, outcome: str, code: str, status: str, probe: bool,
-                   admitted_at: float | None = None) -> None:
+def finish_locally(
+    state, now: float, *, outcome: str, code: str, status: str, probe: bool, admitted_at: float | None = None
+) -> None:
     b = state.breaker
     if outcome == SUCCESS:
         if admitted_at is None or b.get("opened_at", 0.0) <= admitted_at:
@@ -100,8 +101,9 @@ def finish_locally(state, now: float, *, outcome: str, code: str, status: str, p
         open_until = b.get("open_until", 0.0)
         b.update(last_code=code, last_status=status, last_at=now)
         threshold = settings.CONNECT_BREAKER_FAILURES
-        if threshold > 0 and (probe or (open_until == 0 and b["failures"] >= threshold)
-                              or (open_until > 0 and now >= open_until)):
+        if threshold > 0 and (
+            probe or (open_until == 0 and b["failures"] >= threshold) or (open_until > 0 and now >= open_until)
+        ):
             b["open_until"] = now + float(settings.CONNECT_BREAKER_OPEN_SECONDS)
             b["opened_at"] = now
             b.pop("probe_until", None)
@@ -110,6 +112,7 @@ def finish_locally(state, now: float, *, outcome: str, code: str, status: str, p
 
 
 # --- what the page and Test connection show ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class LastFailure:
@@ -155,29 +158,41 @@ def state_from(raw: dict, *, now: float) -> BreakerState:
     last = None
     if raw.get("last_at"):
         status = str(raw.get("last_status") or "")
-        last = LastFailure(code=str(raw.get("last_code") or ""), status_code=int(status) if status.isdigit() else None,
-                           at=_moment(float(raw["last_at"])))
+        last = LastFailure(
+            code=str(raw.get("last_code") or ""),
+            status_code=int(status) if status.isdigit() else None,
+            at=_moment(float(raw["last_at"])),
+        )
     if open_until <= 0:
         state = "closed"
     elif now >= open_until and now < probe_until:
         state = "probing"
     else:
         state = "open"
-    return BreakerState(state=state, failures=failures, threshold=settings.CONNECT_BREAKER_FAILURES,
-                        open_until=_moment(open_until) if open_until > 0 else None, last_failure=last)
+    return BreakerState(
+        state=state,
+        failures=failures,
+        threshold=settings.CONNECT_BREAKER_FAILURES,
+        open_until=_moment(open_until) if open_until > 0 else None,
+        last_failure=last,
+    )
 
 
 def _moment(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=dt_timezone.utc)
+    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def refusal(kind: str, seconds_left: float) -> CircuitOpen:
     threshold = settings.CONNECT_BREAKER_FAILURES
     if kind == "probing":
-        return CircuitOpen(f"The API failed {threshold} times in a row; one call is testing it now and the others "
-                           "fail fast until it answers. Try again in a moment.", retry_after=seconds_left)
+        return CircuitOpen(
+            f"The API failed {threshold} times in a row; one call is testing it now and the others "
+            "fail fast until it answers. Try again in a moment.",
+            retry_after=seconds_left,
+        )
     until = timezone.localtime(timezone.now() + timedelta(seconds=seconds_left))
     return CircuitOpen(
         f"The API failed {threshold} times in a row (timeouts, connection errors or HTTP 5xx): Connect does not "
         f"call it until {until:%H:%M:%S} ({max(1, round(seconds_left))} s left); then one call tests it.",
-        retry_after=seconds_left)
+        retry_after=seconds_left,
+    )

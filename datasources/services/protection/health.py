@@ -6,12 +6,12 @@ their bucket, so what is kept is bounded (at most 13 buckets of a few counters a
 Codes are Connect's error codes or http_<status>; nothing in these keys or values comes from a URL, a query, a
 person's input or a secret.
 """
+
 import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 BUCKET_SECONDS = 300
 BUCKETS = 12  # one hour
@@ -68,6 +68,7 @@ def finish_locally(state, now: float, *, code: str, latency_ms: float | None, re
 
 # --- the summary the datasource page shows -----------------------------------------------------------------
 
+
 @dataclass
 class Bucket:
     start: datetime
@@ -106,11 +107,16 @@ class HealthSummary:
         """One sentence for the chart's description and screen readers."""
         if self.empty:
             return "No calls in the last hour."
-        latency = (f"; median latency {self.p50_ms:.0f} ms, 95th percentile {self.p95_ms:.0f} ms"
-                   if self.p50_ms is not None else "")
-        return (f"{self.calls} calls in the last hour, {self.errors} of them failed; {self.refused} held back by "
-                f"Connect ({self.rate_limited} rate limited, {self.circuit_open} circuit open, {self.paused} "
-                f"paused){latency}.")
+        latency = (
+            f"; median latency {self.p50_ms:.0f} ms, 95th percentile {self.p95_ms:.0f} ms"
+            if self.p50_ms is not None
+            else ""
+        )
+        return (
+            f"{self.calls} calls in the last hour, {self.errors} of them failed; {self.refused} held back by "
+            f"Connect ({self.rate_limited} rate limited, {self.circuit_open} circuit open, {self.paused} "
+            f"paused){latency}."
+        )
 
     def chart(self, *, width: int = 600, height: int = 120) -> dict:
         """Bar geometry for the template's SVG: per bucket, stacked answered / failed / held back."""
@@ -123,9 +129,16 @@ class HealthSummary:
                 size = height * count / top
                 y -= size
                 parts.append({"kind": kind, "y": round(y, 1), "height": round(size, 1), "count": count})
-            bars.append({"x": round(index * slot + 2, 1), "width": round(slot - 4, 1), "parts": parts,
-                         "bucket": bucket, "label_x": round(index * slot + slot / 2, 1),
-                         "labelled": index % 3 == 0 or index == len(self.buckets) - 1})
+            bars.append(
+                {
+                    "x": round(index * slot + 2, 1),
+                    "width": round(slot - 4, 1),
+                    "parts": parts,
+                    "bucket": bucket,
+                    "label_x": round(index * slot + slot / 2, 1),
+                    "labelled": index % 3 == 0 or index == len(self.buckets) - 1,
+                }
+            )
         return {"width": width, "height": height, "top": top, "bars": bars, "axis_y": height + 14}
 
 
@@ -135,9 +148,12 @@ def summary_from(raw_buckets: list[tuple[int, dict, list]]) -> HealthSummary:
     codes, latencies = Counter(), []
     for number, counts, samples in raw_buckets:
         counts = {k: int(float(v)) for k, v in counts.items()}
-        bucket = Bucket(start=datetime.fromtimestamp(number * BUCKET_SECONDS, tz=dt_timezone.utc),
-                        calls=counts.get("calls", 0), errors=counts.get("errors", 0),
-                        refused=sum(counts.get(name, 0) for name in REFUSALS))
+        bucket = Bucket(
+            start=datetime.fromtimestamp(number * BUCKET_SECONDS, tz=UTC),
+            calls=counts.get("calls", 0),
+            errors=counts.get("errors", 0),
+            refused=sum(counts.get(name, 0) for name in REFUSALS),
+        )
         summary.buckets.append(bucket)
         summary.calls += bucket.calls
         summary.errors += bucket.errors

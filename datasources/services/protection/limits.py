@@ -15,6 +15,7 @@ Both are taken by one atomic script (store.py), together or not at all: a caller
 0 means no limit. A caller over a limit tries again (at the time the bucket gives, or every SLOT_POLL_SECONDS for
 a slot) for up to CONNECT_RATE_LIMIT_WAIT_SECONDS, inside the call's deadline, then gets RateLimited.
 """
+
 import math
 from dataclasses import dataclass
 
@@ -80,8 +81,7 @@ class Limits:
         return f"{rate}, {at_once}"
 
 
-def admit_locally(state, limits: Limits, now: float, *, want: int = 1, take_slot: bool = True,
-                  probe: bool = False):
+def admit_locally(state, limits: Limits, now: float, *, want: int = 1, take_slot: bool = True, probe: bool = False):
     """The per-process version of ADMIT_LUA: (None, tokens granted) when admitted, else (seconds to wait, 0)."""
     if take_slot and limits.concurrent_calls > 0:
         for holder, deadline in list(state.slots.items()):
@@ -116,4 +116,6 @@ def refusal(limits: Limits, *, waited: float, retry_in: float) -> RateLimited:
     return RateLimited(
         f"Connect's limits for this datasource ({limits.describe()}, shared by all of Connect) were reached: "
         f"this call waited {waited:.1f} s for its turn, then gave up. If the API allows more, raise the limits "
-        "on the datasource's edit page.", retry_after=math.ceil(max(retry_in, 1.0)))
+        "on the datasource's edit page.",
+        retry_after=math.ceil(max(retry_in, 1.0)),
+    )

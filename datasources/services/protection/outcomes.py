@@ -6,8 +6,18 @@
 - neutral (says nothing about the API): the caller's own errors, found before or without a usable answer: an
   invalid URL, an address the policy refuses, a refused redirect, an answer over the size cap, credentials.
 """
-from ..errors import (ConnectFailure, ConnectTimeout, DatasourceError, DNSFailure, HTTPStatusError, InvalidResponse,
-                      ProtectionRefusal, TLSFailure, UpstreamTimeout)
+
+from ..errors import (
+    ConnectFailure,
+    ConnectTimeout,
+    DatasourceError,
+    DNSFailure,
+    HTTPStatusError,
+    InvalidResponse,
+    ProtectionRefusal,
+    TLSFailure,
+    UpstreamTimeout,
+)
 
 SUCCESS, FAILURE, NEUTRAL = "success", "failure", "neutral"
 API_FAILURES = (ConnectFailure, ConnectTimeout, UpstreamTimeout, TLSFailure, DNSFailure, InvalidResponse)

@@ -4,10 +4,10 @@ The pause is one Redis key per datasource whose expiry is the end of the pause (
 Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3), capped at CONNECT_RETRY_AFTER_MAX_SECONDS; anything
 else is ignored. A caller during a pause gets UpstreamPaused with the time left.
 """
+
 import email.utils
 import time
-from datetime import timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -46,7 +46,7 @@ def retry_after_seconds(*, status_code: int | None, header: str | None, now: flo
         except (TypeError, ValueError, IndexError, OverflowError):
             return 0.0
         if when.tzinfo is None:
-            when = when.replace(tzinfo=dt_timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
     return max(0.0, min(seconds, float(settings.CONNECT_RETRY_AFTER_MAX_SECONDS)))
 
@@ -69,4 +69,6 @@ def refusal(seconds_left: float) -> UpstreamPaused:
     until = timezone.localtime(timezone.now() + timedelta(seconds=seconds_left))
     return UpstreamPaused(
         f"The API answered with Retry-After: Connect does not call it until {until:%H:%M:%S} "
-        f"({max(1, round(seconds_left))} s left), from any process.", retry_after=seconds_left)
+        f"({max(1, round(seconds_left))} s left), from any process.",
+        retry_after=seconds_left,
+    )

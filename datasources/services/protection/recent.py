@@ -1,5 +1,6 @@
 """Admissions reused: a process's last "ok" for each datasource without limits, which its next
 calls to that datasource may go on for a short time instead of asking Redis again."""
+
 import threading
 import time
 

@@ -21,6 +21,7 @@ and Redis is tried again after CONNECT_CACHE_RETRY_SECONDS.
 Keys: the cache's prefix and version (make_key), then protection:{<datasource id>}:<part> (the braces keep a
 datasource's keys in one Redis Cluster slot). Ids and bucket numbers only.
 """
+
 import functools
 import logging
 import select
@@ -78,34 +79,45 @@ class StoreUnavailable(Exception):
 # _packed_head), then those of this call. A finish has one argument per outcome, its fields joined by "|".
 OUTCOME_FIELDS = ("outcome", "code", "status", "latency_ms", "probe", "retry_ms", "refusal", "admitted_at")
 
-ADMIT_SCRIPT = "\n".join([
-    "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
-    "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
-    "local HEALTH_TTL, holder, hold = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])",
-    "local want, take_slot = tonumber(ARGV[7]), ARGV[8] == '1'",
-    f"local PROBING_RETRY = {breaker.PROBING_RETRY_SECONDS}",
-    "local clock = redis.call('TIME')",
-    "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
-    health.REFUSAL_LUA, pause.ADMIT_LUA, breaker.ADMIT_LUA, limits.ADMIT_LUA, limits.TAKE_SLOT_LUA, breaker.CLAIM_LUA,
-])
-FINISH_SCRIPT = "\n".join([
-    "local K_PAUSE, K_BREAKER, K_SLOTS, K_HEALTH, K_LATENCY, K_BUCKET = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], "
-    "KEYS[6]",
-    "local threshold, open_seconds = tonumber(ARGV[1]), tonumber(ARGV[2])",
-    "local HEALTH_TTL, SAMPLE_CAP = tonumber(ARGV[3]), tonumber(ARGV[4])",
-    "local holder, refund, burst = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])",
-    "local clock = redis.call('TIME')",
-    "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
-    limits.RELEASE_LUA,
-    # Then each outcome, in order (one for a call; a run's calls together): its OUTCOME_FIELDS joined by "|".
-    "for i = 8, #ARGV do",
-    "  local outcome, code, status, latency_ms, probe, retry_ms, refusal, admitted_at = string.match(ARGV[i], "
-    "'^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')",
-    "  retry_ms, admitted_at = tonumber(retry_ms), tonumber(admitted_at)",
-    health.FINISH_LUA, pause.FINISH_LUA, breaker.FINISH_LUA,
-    "end",
-    "return 1",
-])
+ADMIT_SCRIPT = "\n".join(
+    [
+        "local K_PAUSE, K_BREAKER, K_BUCKET, K_SLOTS, K_HEALTH = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]",
+        "local rate, burst, max_concurrent = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])",
+        "local HEALTH_TTL, holder, hold = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])",
+        "local want, take_slot = tonumber(ARGV[7]), ARGV[8] == '1'",
+        f"local PROBING_RETRY = {breaker.PROBING_RETRY_SECONDS}",
+        "local clock = redis.call('TIME')",
+        "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
+        health.REFUSAL_LUA,
+        pause.ADMIT_LUA,
+        breaker.ADMIT_LUA,
+        limits.ADMIT_LUA,
+        limits.TAKE_SLOT_LUA,
+        breaker.CLAIM_LUA,
+    ]
+)
+FINISH_SCRIPT = "\n".join(
+    [
+        "local K_PAUSE, K_BREAKER, K_SLOTS = KEYS[1], KEYS[2], KEYS[3]",
+        "local K_HEALTH, K_LATENCY, K_BUCKET = KEYS[4], KEYS[5], KEYS[6]",
+        "local threshold, open_seconds = tonumber(ARGV[1]), tonumber(ARGV[2])",
+        "local HEALTH_TTL, SAMPLE_CAP = tonumber(ARGV[3]), tonumber(ARGV[4])",
+        "local holder, refund, burst = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])",
+        "local clock = redis.call('TIME')",
+        "local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000",
+        limits.RELEASE_LUA,
+        # Then each outcome, in order (one for a call; a run's calls together): its OUTCOME_FIELDS joined by "|".
+        "for i = 8, #ARGV do",
+        "  local outcome, code, status, latency_ms, probe, retry_ms, refusal, admitted_at = string.match(ARGV[i], "
+        "'^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$')",
+        "  retry_ms, admitted_at = tonumber(retry_ms), tonumber(admitted_at)",
+        health.FINISH_LUA,
+        pause.FINISH_LUA,
+        breaker.FINISH_LUA,
+        "end",
+        "return 1",
+    ]
+)
 
 
 class _Script:
@@ -165,6 +177,7 @@ def keys_of(datasource_id: int, bucket: int | None = None, *, backend=None) -> d
 @functools.lru_cache(maxsize=1024)
 def _keys(key_func, key_prefix, version, datasource_id: int, bucket: int) -> dict:
     """What the cache's make_key gives, built once per datasource and 5 minutes (it cost more than the script)."""
+
     def key(part):
         return key_func(f"protection:{{{datasource_id}}}:{part}", key_prefix, version)
 
@@ -227,13 +240,29 @@ class RedisStore:
         """django-redis's client of the cache (asked each time: it is the one that knows a failover or a reset)."""
         return self.backend.client.get_client(write=True)
 
-    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
-              take_slot: bool = True) -> Verdict:
+    def admit(
+        self,
+        datasource_id: int,
+        rules: "limits.Limits",
+        *,
+        holder: str,
+        hold: float,
+        want: int = 1,
+        take_slot: bool = True,
+    ) -> Verdict:
         call = self._admit_call(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         return _verdict(self._run(_admit_script.run, *call))
 
-    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
-                   take_slot: bool = True):
+    def admit_soon(
+        self,
+        datasource_id: int,
+        rules: "limits.Limits",
+        *,
+        holder: str,
+        hold: float,
+        want: int = 1,
+        take_slot: bool = True,
+    ):
         """Send the admission now and return a function that reads its verdict: the caller prepares its request
         meanwhile, so the round trip overlaps that work instead of adding to it. Nothing else may use this
         thread's connection before the verdict is read."""
@@ -256,8 +285,9 @@ class RedisStore:
 
         return verdict
 
-    def _admit_call(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int,
-                    take_slot: bool):
+    def _admit_call(
+        self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int, take_slot: bool
+    ):
         k = keys_of(datasource_id, backend=self.backend)
         fixed = (rules.calls_per_second, rules.burst, rules.concurrent_calls, health.TTL_SECONDS)
         args = [holder, round(hold, 3), int(want), "1" if take_slot else "0"]
@@ -298,13 +328,21 @@ class RedisStore:
         except _redis_failures() as exc:
             _forget_thread_client()
             raise StoreUnavailable(type(exc).__name__) from exc
-        (seconds, micros), raw_breaker, pause_ms, in_flight, rest = replies[0], replies[1], replies[2], replies[3], \
-            replies[4:]
+        (seconds, micros), raw_breaker, pause_ms, in_flight, rest = (
+            replies[0],
+            replies[1],
+            replies[2],
+            replies[3],
+            replies[4:],
+        )
         return {
-            "now": seconds + micros / 1e6, "breaker": _decoded(raw_breaker), "paused_for": max(pause_ms, 0) / 1000,
+            "now": seconds + micros / 1e6,
+            "breaker": _decoded(raw_breaker),
+            "paused_for": max(pause_ms, 0) / 1000,
             "in_flight": in_flight,
-            "health": [(bucket, _decoded(rest[2 * i]), [float(v) for v in rest[2 * i + 1]])
-                       for i, bucket in enumerate(buckets)],
+            "health": [
+                (bucket, _decoded(rest[2 * i]), [float(v) for v in rest[2 * i + 1]]) for i, bucket in enumerate(buckets)
+            ],
         }
 
     def _finish_call(self, outcomes: tuple) -> tuple[tuple, tuple, list]:
@@ -319,8 +357,11 @@ class RedisStore:
             burst = max(burst, o.burst)
             if o.kind or o.refusal or o.probe or o.retry_after or o.latency_ms is not None:  # not only a release
                 fields.append(_outcome_argument(o))
-        return keys_of(datasource_id, backend=self.backend)["finish"], _finish_fixed(), [holder, int(refund),
-                                                                                       float(burst), *fields]
+        return (
+            keys_of(datasource_id, backend=self.backend)["finish"],
+            _finish_fixed(),
+            [holder, int(refund), float(burst), *fields],
+        )
 
     def _run(self, run, keys, fixed, args):
         try:
@@ -332,8 +373,12 @@ class RedisStore:
 
 def _finish_fixed() -> tuple:
     """The finish script's fixed arguments."""
-    return (hot_setting("CONNECT_BREAKER_FAILURES"), float(hot_setting("CONNECT_BREAKER_OPEN_SECONDS")),
-            health.TTL_SECONDS, health.SAMPLE_CAP)
+    return (
+        hot_setting("CONNECT_BREAKER_FAILURES"),
+        float(hot_setting("CONNECT_BREAKER_OPEN_SECONDS")),
+        health.TTL_SECONDS,
+        health.SAMPLE_CAP,
+    )
 
 
 _last_clock_text = (None, "")  # the pages of a run share their admission's time: written once
@@ -348,8 +393,10 @@ def _outcome_argument(o: Outcome) -> str:
         # Six decimals are exact for the store's clock (Redis gives it with at most four), and cost a third of repr().
         admitted = "" if o.admitted_at is None else f"{o.admitted_at:.6f}"
         _last_clock_text = (o.admitted_at, admitted)
-    text = (f"{o.kind}|{o.code}|{o.status}|{latency}|{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|"
-            f"{o.refusal}|{admitted}")
+    text = (
+        f"{o.kind}|{o.code}|{o.status}|{latency}|{'1' if o.probe else '0'}|{int(o.retry_after * 1000)}|"
+        f"{o.refusal}|{admitted}"
+    )
     assert text.count("|") == len(OUTCOME_FIELDS) - 1, "an outcome's field holds a |"
     return text
 
@@ -397,11 +444,14 @@ def _closed_by_server(conn) -> bool:
 
 
 def _decoded(mapping: dict) -> dict:
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in mapping.items()}
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in mapping.items()
+    }
 
 
 # --- this process's memory -----------------------------------------------------------------------------------
+
 
 class LocalState:
     """One datasource's state in this process: what the Redis keys hold, as attributes."""
@@ -438,8 +488,16 @@ class LocalStore:
     def _state(self, datasource_id: int) -> LocalState:
         return self._states.setdefault(datasource_id, LocalState())
 
-    def admit(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
-              take_slot: bool = True) -> Verdict:
+    def admit(
+        self,
+        datasource_id: int,
+        rules: "limits.Limits",
+        *,
+        holder: str,
+        hold: float,
+        want: int = 1,
+        take_slot: bool = True,
+    ) -> Verdict:
         now = time.time()
         with self._lock:
             state = self._state(datasource_id)
@@ -458,8 +516,16 @@ class LocalStore:
                 breaker.claim_locally(state, now, hold)
             return Verdict(PROBE if probe else OK, granted=granted, clock=now)
 
-    def admit_soon(self, datasource_id: int, rules: "limits.Limits", *, holder: str, hold: float, want: int = 1,
-                   take_slot: bool = True):
+    def admit_soon(
+        self,
+        datasource_id: int,
+        rules: "limits.Limits",
+        *,
+        holder: str,
+        hold: float,
+        want: int = 1,
+        take_slot: bool = True,
+    ):
         verdict = self.admit(datasource_id, rules, holder=holder, hold=hold, want=want, take_slot=take_slot)
         return lambda: verdict
 
@@ -472,25 +538,36 @@ class LocalStore:
         with self._lock:
             state = self._state(outcome.datasource_id)
             limits.release_locally(state, outcome.holder, refund=outcome.refund, burst=outcome.burst)
-            health.finish_locally(state, now, code=outcome.code, latency_ms=outcome.latency_ms,
-                                  refusal=outcome.refusal)
+            health.finish_locally(state, now, code=outcome.code, latency_ms=outcome.latency_ms, refusal=outcome.refusal)
             pause.finish_locally(state, now, outcome.retry_after)
-            breaker.finish_locally(state, now, outcome=outcome.kind, code=outcome.code, status=outcome.status,
-                                   probe=outcome.probe, admitted_at=outcome.admitted_at)
+            breaker.finish_locally(
+                state,
+                now,
+                outcome=outcome.kind,
+                code=outcome.code,
+                status=outcome.status,
+                probe=outcome.probe,
+                admitted_at=outcome.admitted_at,
+            )
 
     def read(self, datasource_id: int) -> dict:
         now = time.time()
         with self._lock:
             state = self._state(datasource_id)
             return {
-                "now": now, "breaker": dict(state.breaker), "paused_for": max(0.0, state.paused_until - now),
+                "now": now,
+                "breaker": dict(state.breaker),
+                "paused_for": max(0.0, state.paused_until - now),
                 "in_flight": sum(1 for deadline in state.slots.values() if deadline > now),
-                "health": [(bucket, dict(state.counts.get(bucket, {})), list(state.latencies.get(bucket, [])))
-                           for bucket in health.last_hour(now)],
+                "health": [
+                    (bucket, dict(state.counts.get(bucket, {})), list(state.latencies.get(bucket, [])))
+                    for bucket in health.last_hour(now)
+                ],
             }
 
 
 # --- which one ----------------------------------------------------------------------------------------------
+
 
 class Stores:
     """Redis when it is configured and answering, else this process's LocalStore (said once per interval)."""
@@ -530,12 +607,17 @@ class Stores:
     def _warn(self, why: str) -> None:
         now = time.monotonic()
         with self._lock:
-            if self.last_warning_at is not None and \
-                    now - self.last_warning_at < settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS:
+            if (
+                self.last_warning_at is not None
+                and now - self.last_warning_at < settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS
+            ):
                 return
             self.last_warning_at = now
-        logger.warning("Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
-                       "Each process enforces the datasources' limits on its own meanwhile.", why)
+        logger.warning(
+            "Call limits, Retry-After pauses and circuit breakers are kept per process for now: %s. "
+            "Each process enforces the datasources' limits on its own meanwhile.",
+            why,
+        )
 
 
 def _is_redis(backend) -> bool:

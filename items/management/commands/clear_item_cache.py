@@ -1,4 +1,5 @@
 """Make cached item answers unreachable and delete their keys: one item, one datasource's items, or all."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from datasources.models import Datasource
@@ -7,9 +8,11 @@ from items.services import cache
 
 
 class Command(BaseCommand):
-    help = ("Clear cached answers of an item (--item), of every item of a datasource (--datasource) or of all "
-            "items (--all). The items' config versions change, so old entries are never read again, and their "
-            "keys are deleted from Redis.")
+    help = (
+        "Clear cached answers of an item (--item), of every item of a datasource (--datasource) or of all "
+        "items (--all). The items' config versions change, so old entries are never read again, and their "
+        "keys are deleted from Redis."
+    )
 
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group(required=True)
@@ -40,8 +43,9 @@ class Command(BaseCommand):
             # Bumping the item (not the datasource) leaves the datasource's other users of its version alone.
             item.bump_config_version()
             bumped += 1
-        self.stdout.write(f"Cache of {scope}: {bumped} item(s) got a new config version, so their old entries "
-                          "are no longer used.")
+        self.stdout.write(
+            f"Cache of {scope}: {bumped} item(s) got a new config version, so their old entries are no longer used."
+        )
         self._delete(patterns)
 
     def _delete(self, patterns):

@@ -2,6 +2,7 @@
 
 (gunicorn's access log is written after the response is sent: reading it right away races with the worker.)
 """
+
 import os
 
 

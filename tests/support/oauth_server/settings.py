@@ -1,5 +1,6 @@
 """Settings of the test authorization server. Everything it needs comes from OAUTH_SERVER_* variables that
 tests/support/oauth_provider.py sets in an explicit environment: nothing of Connect's environment reaches it."""
+
 import os
 from pathlib import Path
 
@@ -30,22 +31,28 @@ MIDDLEWARE = [
 ROOT_URLCONF = "tests.support.oauth_server.urls"
 WSGI_APPLICATION = "tests.support.oauth_server.wsgi.application"
 
-TEMPLATES = [{
-    "BACKEND": "django.template.backends.django.DjangoTemplates",
-    # Our templates first: they override DOT's base.html so pages load nothing from elsewhere.
-    "DIRS": [HERE / "templates"],
-    "APP_DIRS": True,
-    "OPTIONS": {"context_processors": [
-        "django.template.context_processors.request",
-        "django.contrib.auth.context_processors.auth",
-    ]},
-}]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # Our templates first: they override DOT's base.html so pages load nothing from elsewhere.
+        "DIRS": [HERE / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
+    }
+]
 
-DATABASES = {"default": {
-    "ENGINE": "django.db.backends.sqlite3",
-    "NAME": os.environ["OAUTH_SERVER_DB"],
-    "OPTIONS": {"timeout": 20},
-}}
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ["OAUTH_SERVER_DB"],
+        "OPTIONS": {"timeout": 20},
+    }
+}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Fast hashing: client secrets are hashed by DOT and checked on every token request.

@@ -1,4 +1,5 @@
 """The protected API: what a datasource behind this authorization server answers."""
+
 from django.http import HttpResponse, JsonResponse
 from oauth2_provider.views.generic import ProtectedResourceView
 

@@ -3,6 +3,7 @@
 Names and secrets come from OAUTH_SERVER_* environment variables (set by tests/support/oauth_provider.py), so
 they never appear on a command line. Running it again updates in place; --redirect-uri adds to the web client.
 """
+
 import os
 
 from django.contrib.auth import get_user_model
@@ -15,8 +16,12 @@ class Command(BaseCommand):
     help = "Create the test user and the authorization-code and client-credentials applications."
 
     def add_arguments(self, parser):
-        parser.add_argument("--redirect-uri", action="append", default=[],
-                            help="A redirect URI the web client may use (repeatable; added to the existing ones).")
+        parser.add_argument(
+            "--redirect-uri",
+            action="append",
+            default=[],
+            help="A redirect URI the web client may use (repeatable; added to the existing ones).",
+        )
         parser.add_argument("--skip-migrate", action="store_true")
 
     def handle(self, *args, redirect_uri, skip_migrate, **options):
@@ -32,16 +37,27 @@ class Command(BaseCommand):
         uris = " ".join(dict.fromkeys(known + redirect_uri))
         if web is None:
             Application.objects.create(
-                name="Connect (authorization code)", client_id=env["OAUTH_SERVER_WEB_CLIENT_ID"],
-                client_secret=env["OAUTH_SERVER_WEB_CLIENT_SECRET"], client_type=Application.CLIENT_CONFIDENTIAL,
-                authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE, redirect_uris=uris, user=user,
-                skip_authorization=False, algorithm="")
+                name="Connect (authorization code)",
+                client_id=env["OAUTH_SERVER_WEB_CLIENT_ID"],
+                client_secret=env["OAUTH_SERVER_WEB_CLIENT_SECRET"],
+                client_type=Application.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+                redirect_uris=uris,
+                user=user,
+                skip_authorization=False,
+                algorithm="",
+            )
         else:
             Application.objects.filter(pk=web.pk).update(redirect_uris=uris)
 
         Application.objects.get_or_create(
             client_id=env["OAUTH_SERVER_SERVICE_CLIENT_ID"],
-            defaults=dict(name="Connect (client credentials)", client_secret=env["OAUTH_SERVER_SERVICE_CLIENT_SECRET"],
-                          client_type=Application.CLIENT_CONFIDENTIAL,
-                          authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS, algorithm=""))
+            defaults=dict(
+                name="Connect (client credentials)",
+                client_secret=env["OAUTH_SERVER_SERVICE_CLIENT_SECRET"],
+                client_type=Application.CLIENT_CONFIDENTIAL,
+                authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+                algorithm="",
+            ),
+        )
         self.stdout.write("oauth server ready")
