@@ -24,7 +24,7 @@ def allow_application_origin(sender, request, **kwargs) -> bool:
     match = _api_path.match(request.path_info)
     if match is None:
         return False
-    caller = getattr(request, "connect_caller", None)
+    caller = getattr(request, "caller", None)
     if caller is not None and caller.application is not None:
         return origin in caller.application.origins
     return origin_may_use_item(origin=origin, item_id=int(match["pk"]))

@@ -11,7 +11,7 @@ from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from fernet_fields import EncryptedTextField
 
-from datasources.models import VersionedConfiguration
+from core.models import VersionedConfiguration
 from items.models import Item
 
 from . import origins

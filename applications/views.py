@@ -7,12 +7,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from connect_project.auth import staff_required
+from core.access import staff_required
+from core.callers import audience_for
 
 from .forms import ApplicationForm
 from .models import Application
 from .services import secret
-from .services.callers import audience_for
 
 
 @staff_required

@@ -1,28 +1,11 @@
-"""Who may see Connect's configuration pages (signed-in staff only), and how the signed-in user is loaded."""
-
-from functools import wraps
+"""How the signed-in user is loaded (a measured speed layer)."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import router
 
 from .precompiled import sql_by_pk
-
-
-def staff_required(view):
-    """Anonymous visitors go to the login page; signed-in non-staff users get 403."""
-
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("Only staff users can see or change datasources and items.")
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 class UserBackend(ModelBackend):

@@ -1,4 +1,4 @@
-"""Connect's URL map. Everything under /api/ answers JSON, errors and unknown URLs included (json_api.py)."""
+"""Connect's URL map. Everything under /api/ answers JSON, errors and unknown URLs included (core/json_api.py)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -6,9 +6,8 @@ from django.urls import include, path, re_path
 from django.views import defaults
 from django.views.generic import RedirectView
 
+from core import json_api
 from datasources.oauth_views import oauth_callback
-
-from . import json_api
 
 urlpatterns = [
     # The item API first: the options endpoint is asked on every keystroke, and patterns are tried in order.

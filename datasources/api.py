@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from connect_project.json_api import error_response, json_view
+from core.json_api import error_response, json_view
 
 from .models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from connect_project.auth import staff_required
+from core.access import staff_required
 
 from .models import AuthConfig
 from .services import errors, oauth

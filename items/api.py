@@ -1,17 +1,17 @@
 """The options endpoint: an item's options, as JSON, for signed-in users and for embedding tokens.
 
-Errors are always JSON {"error": {"code", "message"}} (connect_project/json_api.py): never a login redirect, a
+Errors are always JSON {"error": {"code", "message"}} (core/json_api.py): never a login redirect, a
 traceback, a secret or a raw upstream body.
 """
 
 import json
 import logging
+from functools import wraps
 
 from django.http import HttpResponse, JsonResponse
 
-from applications.services.callers import identify_caller
-from applications.services.tokens import TokenRefused
-from connect_project.json_api import error_response, json_view
+from core.callers import CallerRefused
+from core.json_api import error_response, json_view
 from datasources.services import errors
 from operations.metrics import record_options_request
 
@@ -58,7 +58,7 @@ def public_message(exc: errors.DatasourceError) -> str:
     return f"The call to the API failed{where}."
 
 
-def refusal_response(refusal: TokenRefused) -> JsonResponse:
+def refusal_response(refusal: CallerRefused) -> JsonResponse:
     response = error_response(refusal.code, refusal.message, refusal.http_status)
     if refusal.http_status == 401:  # RFC 6750: the error is named only when a token was sent
         response["WWW-Authenticate"] = (
@@ -67,18 +67,34 @@ def refusal_response(refusal: TokenRefused) -> JsonResponse:
     return response
 
 
-@json_view(sign_in=False)  # the caller is a session or an embedding token: identify_caller decides
-def item_options(request, pk):
-    # A bearer token is judged alone (never the session); the caller keeps the token's email and name.
-    try:
-        request.connect_caller = caller = identify_caller(request, item_id=pk)
-    except TokenRefused as refusal:
-        return refusal_response(refusal)
-    # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
-    item = find_item(pk)
-    if item is None:
-        return error_response("not_found", f"There is no item {pk}.", 404)
-    response, cache_status = _options_answer(request, item, caller)
+def item_endpoint(*, methods=("GET",)):
+    """An item API view, view(request, item): the caller (request.caller, set by the caller middleware) must be
+    allowed to use the item; refusals, an unknown item and a wrong method are answered as JSON."""
+
+    def decorate(view):
+        @json_view(sign_in=False, methods=methods)
+        @wraps(view)
+        def wrapped(request, pk):
+            try:
+                if request.caller_refusal is not None:
+                    raise request.caller_refusal
+                request.caller.check_item(pk)
+            except CallerRefused as refusal:
+                return refusal_response(refusal)
+            # Without datasource.auth: a cache hit never needs the credentials, and loading them decrypts every secret.
+            item = find_item(pk)
+            if item is None:
+                return error_response("not_found", f"There is no item {pk}.", 404)
+            return view(request, item)
+
+        return wrapped
+
+    return decorate
+
+
+@item_endpoint()
+def item_options(request, item):
+    response, cache_status = _options_answer(request, item, request.caller)
     record_options_request(item_id=item.pk, cache_status=cache_status)
     return response
 

@@ -3,23 +3,11 @@ list, and its dependencies. Same callers (embedding token or session) and CORS a
 
 from django.http import JsonResponse
 
-from applications.services.callers import identify_caller
-from applications.services.tokens import TokenRefused
-from connect_project.json_api import error_response, json_view
-
-from .api import refusal_response
-from .selectors import find_item
+from .api import item_endpoint
 
 
-@json_view(sign_in=False)  # the caller is a session or an embedding token: identify_caller decides
-def item_field(request, pk):
-    try:
-        request.connect_caller = identify_caller(request, item_id=pk)
-    except TokenRefused as refusal:
-        return refusal_response(refusal)
-    item = find_item(pk)
-    if item is None:
-        return error_response("not_found", f"There is no item {pk}.", 404)
+@item_endpoint()
+def item_field(request, item):
     return JsonResponse(describe_field(item))
 
 

@@ -8,12 +8,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+from core.models import VersionedConfiguration
 from datasources import url_rules
-from datasources.models import (
-    Datasource,
-    VersionedConfiguration,
-    new_config_version,  # noqa: F401 - named by the first migration
-)
+from datasources.models import Datasource
 
 from . import syntax
 

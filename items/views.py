@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
-from applications.services.callers import audience_for
-from connect_project.auth import staff_required
+from core.access import staff_required
+from core.callers import audience_for
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 

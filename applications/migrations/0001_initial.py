@@ -5,7 +5,7 @@ import fernet_fields.fields
 from django.db import migrations, models
 
 import applications.models
-import datasources.models
+import core.models
 
 
 class Migration(migrations.Migration):
@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
                 (
                     "config_version",
-                    models.CharField(default=datasources.models.new_config_version, editable=False, max_length=32),
+                    models.CharField(default=core.models.new_config_version, editable=False, max_length=32),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import jwt
 
+from core.callers import CallerRefused, ItemNotGranted
+
 from .lookup import KnownApplication, find_application, verified_tokens
 
 ALGORITHM = "HS256"
@@ -21,18 +23,8 @@ LEEWAY_SECONDS = 30
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "exp", "items")
 
 
-class TokenRefused(Exception):
-    code = "invalid_token"
-    http_status = 401
-    message = "The embedding token is not a well-formed JWT."
-
-    def __init__(self, message: str | None = None):
-        if message is not None:
-            self.message = message
-        super().__init__(self.message)
-
-    def __str__(self):
-        return self.message
+class TokenRefused(CallerRefused):
+    """An embedding token refused: its code, public message and status (core/callers.py)."""
 
 
 class InvalidToken(TokenRefused):
@@ -85,12 +77,6 @@ class ApplicationDisabled(TokenRefused):
     code = "application_disabled"
     http_status = 403
     message = "The token's application is disabled."
-
-
-class ItemNotGranted(TokenRefused):
-    code = "item_not_granted"
-    http_status = 403
-    message = "The embedding token does not grant this item."
 
 
 class OriginNotAllowed(TokenRefused):

@@ -5,6 +5,7 @@ import django.db.models.functions.text
 import fernet_fields.fields
 from django.db import migrations, models
 
+import core.models
 import datasources.models
 import datasources.types
 import datasources.validators
@@ -53,7 +54,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "config_version",
-                    models.CharField(default=datasources.models.new_config_version, editable=False, max_length=32),
+                    models.CharField(default=core.models.new_config_version, editable=False, max_length=32),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),

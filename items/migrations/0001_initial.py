@@ -5,7 +5,7 @@ import django.db.models.deletion
 import django.db.models.functions.text
 from django.db import migrations, models
 
-import items.models
+import core.models
 
 
 class Migration(migrations.Migration):
@@ -83,7 +83,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "config_version",
-                    models.CharField(default=items.models.new_config_version, editable=False, max_length=32),
+                    models.CharField(default=core.models.new_config_version, editable=False, max_length=32),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),

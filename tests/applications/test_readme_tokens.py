@@ -50,7 +50,7 @@ def test_the_python_recipe(client, item):
     )
     response = field(client, item, token)
     assert response.status_code == 200, response.content
-    assert response.wsgi_request.connect_caller.display_name == "Fay Filler"
+    assert response.wsgi_request.caller.display_name == "Fay Filler"
 
 
 @pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl")
@@ -69,4 +69,4 @@ def test_the_shell_recipe(client, item):
     ).stdout.strip()
     response = field(client, item, token)
     assert response.status_code == 200, response.content
-    assert response.wsgi_request.connect_caller.username == "filler"
+    assert response.wsgi_request.caller.username == "filler"

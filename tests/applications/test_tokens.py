@@ -80,8 +80,8 @@ def test_a_valid_token_gets_options_with_sub_as_current_user(client, geo):
     assert response.status_code == 200, response.content
     assert response.json()["options"] == [{"key": "AMS", "label": "Amsterdam"}, {"key": "ZAA", "label": "Zaandam"}]
     assert upstream.requests[-1]["path"] == "/geo/cities?region=NH&q=am&by=shopper"
-    assert response.wsgi_request.connect_caller.email == "shopper@example.com"
-    assert response.wsgi_request.connect_caller.display_name == "Sam Shopper"
+    assert response.wsgi_request.caller.email == "shopper@example.com"
+    assert response.wsgi_request.caller.display_name == "Sam Shopper"
 
 
 def test_a_server_to_server_call_without_origin_is_accepted(client, geo):

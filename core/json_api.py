@@ -2,11 +2,10 @@
 login redirect, an HTML error page or a traceback. The views of the items and datasources APIs use `json_view`; the
 URL map sends everything else under /api/ (unknown paths, 404 and 500 handlers) here."""
 
-import time
 from functools import wraps
 
 from django.http import JsonResponse
-from django.utils.http import http_date
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 API_PREFIX = "/api/"
@@ -17,11 +16,11 @@ def error_response(code: str, message: str, status: int, *, headers: dict | None
 
 
 def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = True):
-    """A read-only JSON view for signed-in users (staff only when asked; sign_in=False: the view identifies its
-    caller itself, e.g. by an embedding token): 401/403/405 answered as JSON.
+    """A JSON view for signed-in users (staff only when asked; sign_in=False: the view judges its caller itself,
+    request.caller, e.g. by an embedding token): 401/403/405 answered as JSON, never cached.
 
-    CSRF is not checked: these views change nothing, and a POST is answered 405 as JSON instead of Django's HTML
-    CSRF page."""
+    CSRF is not checked: these views change nothing Connect stores (a POST here reads, or signs what it read), and a
+    refused method is answered 405 as JSON instead of Django's HTML CSRF page."""
 
     def refusal(request):
         if request.method not in methods:
@@ -40,23 +39,11 @@ def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = Tru
     def decorate(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
-            response = refusal(request) or view(request, *args, **kwargs)
-            set_no_store(response)  # never cached by a browser or a proxy
-            return response
+            return refusal(request) or view(request, *args, **kwargs)
 
-        return csrf_exempt(wrapped)
+        return csrf_exempt(never_cache(wrapped))
 
     return decorate
-
-
-# What django.views.decorators.cache.never_cache sets, written at once (patch_cache_control parses and rebuilds the
-# header: a measurable part of an options answer, asked on every keystroke).
-NO_STORE = "max-age=0, no-cache, no-store, must-revalidate, private"
-
-
-def set_no_store(response) -> None:
-    response.headers["Expires"] = http_date(time.time())
-    response.headers["Cache-Control"] = NO_STORE
 
 
 @csrf_exempt
