@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from connect_project.environment import call_deadline_seconds, env  # noqa: E402
+from operations.log_format import ACCESS_LOG_FORMAT, gunicorn_logconfig  # noqa: E402
 
 WORKER_TIMEOUT_MARGIN_SECONDS = 30
 
@@ -38,12 +39,10 @@ graceful_timeout = env.int("CONNECT_GRACEFUL_TIMEOUT_SECONDS", default=_deadline
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s %(t)s %(p)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+access_log_format = ACCESS_LOG_FORMAT
 # gunicornc's control socket is one path per user: several instances on one host would fight over it.
 control_socket_disable = True
 if env.str("CONNECT_LOG_FORMAT", default="plain").strip().lower() == "json":
-    from operations.log_format import gunicorn_logconfig
-
     logconfig_dict = gunicorn_logconfig()
 
 

@@ -45,12 +45,14 @@ def create_item(
     item_name: str = "Issues",
     auth: dict | None = None,
     label_template: str = "{key} - {fields.summary}",
+    limits: dict | None = None,
 ) -> dict:
-    """A datasource (auth: AuthConfig fields, e.g. mode and api_key_value) and an item on it."""
+    """A datasource (auth: AuthConfig fields, e.g. mode and api_key_value; limits: calls_per_second,
+    concurrent_calls) and an item on it."""
     from datasources.models import AuthConfig, Datasource
     from items.models import Item
 
-    datasource = Datasource.objects.create(name=datasource_name, base_url=base_url)
+    datasource = Datasource.objects.create(name=datasource_name, base_url=base_url, **(limits or {}))
     AuthConfig.objects.create(datasource=datasource, **(auth or {}))
     item = Item(
         name=item_name,
