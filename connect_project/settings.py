@@ -197,6 +197,9 @@ CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
 # After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
+# Calls to an API refused or failed are summarised at most once per interval per datasource and process (one line each
+# would flood the log under load); each is counted in /metrics.
+CONNECT_CALL_REPORT_INTERVAL_SECONDS = env.float("CONNECT_CALL_REPORT_INTERVAL_SECONDS", default=60.0)
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)

@@ -14,6 +14,7 @@ from core.callers import CallerRefused
 from core.json_api import error_response, json_view
 from datasources.services import errors
 from operations.metrics import record_options_request
+from operations.request_log import expected_answer
 
 from .selectors import find_item
 from .services import ItemError, resolve_item
@@ -110,6 +111,9 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status), "error"
     except errors.DatasourceError as exc:
+        # Refused or failed calls are counted and summarised per datasource (operations/call_failures.py), not
+        # logged again per request by django.request.
+        expected_answer(request)
         response = error_response(exc.code, public_message(exc), exc.http_status)
         if isinstance(exc, errors.ProtectionRefusal):
             response["Retry-After"] = str(exc.retry_after)

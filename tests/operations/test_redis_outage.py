@@ -3,6 +3,7 @@ the log says so once per interval per process on "connect.cache", whoever notice
 
 import json
 import logging
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,6 @@ from django.contrib.auth import get_user_model
 from connect_project.caches import redis_caches
 from datasources.services import oauth
 from items.models import Item
-from operations.redis_outage import outage
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.connect_server import connect_env, http_session, run_connect_tasks, start_connect, start_redis
@@ -88,7 +88,8 @@ def test_each_noticer_alone_reports_the_outage(member_client, item, redis_down, 
     assert len(warnings_of(caplog)) == 1
 
 
-def test_django_redis_own_error_records_are_dropped_after_being_reported(member_client, redis_down):
+def test_django_redis_own_error_records_are_dropped_after_being_reported(member_client, redis_down, caplog):
+    caplog.set_level(logging.WARNING)
     seen = []
     handler = logging.Handler()
     handler.emit = seen.append
@@ -99,10 +100,14 @@ def test_django_redis_own_error_records_are_dropped_after_being_reported(member_
     finally:
         ignored.removeHandler(handler)
     assert seen == []
-    assert outage.last_warning_at is not None
+    assert [r.getMessage() for r in warnings_of(caplog)][0].startswith(
+        "Redis cache unavailable (ConnectionError, noticed by Django's cache (sessions))"
+    )
 
 
-def test_the_warning_comes_again_after_the_interval(member_client, item, redis_down, settings, caplog):
+def test_the_warning_comes_again_after_the_interval_counting_what_it_held_back(
+    member_client, item, redis_down, settings, caplog
+):
     settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS = 0.2
     caplog.set_level(logging.WARNING)
     member_client.get("/datasources/")
@@ -110,7 +115,12 @@ def test_the_warning_comes_again_after_the_interval(member_client, item, redis_d
     assert len(warnings_of(caplog)) == 1
     time.sleep(0.3)
     member_client.get("/datasources/")
-    assert len(warnings_of(caplog)) == 2
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 2
+    assert re.search(
+        r"since the last report: (\d+) × error in the last 0\.\d s: Django's cache \(sessions\) ×\1\.$",
+        warnings[1].getMessage(),
+    ), warnings[1].getMessage()
 
 
 # --- real gunicorn workers ----------------------------------------------------------------------------------
