@@ -3,13 +3,16 @@
 /healthz: the process answers. /readyz: the database answers (else 503 naming it); Redis down is "degraded", still
 200 (SPEC 5: a load balancer must never take every host out for a cache outage).
 /metrics: Prometheus text, only with `Authorization: Bearer <CONNECT_METRICS_TOKEN>` (unset: 404, as if absent).
+/favicon.ico: where browsers and tools look for the icon without reading a page (pages link it): a redirect to the
+static file, not a 404 warning in the log for every visit.
 """
 
 import hmac
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, JsonResponse
-from django.views.decorators.cache import never_cache
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -55,3 +58,9 @@ def metrics_view(request):
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+@cache_control(max_age=86400, public=True)
+@require_GET
+def favicon(request):
+    return HttpResponseRedirect(static("favicon.ico"))

@@ -100,6 +100,16 @@ def test_the_stylesheet_has_a_compressed_variant(served):
     assert "Content-Encoding" not in plain.headers
 
 
+def test_favicon_ico_leads_to_the_hashed_icon(served):
+    server = served["server"]
+    response = server.get("/favicon.ico", allow_redirects=False)
+    assert response.status_code == 302
+    assert re.fullmatch(r"/static/favicon\.[0-9a-f]{12}\.ico", response.headers["Location"])
+    icon = server.get(response.headers["Location"])
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"
+    assert '<link rel="icon" href="' + response.headers["Location"] + '"' in server.get("/login/").text
+
+
 def test_an_unhashed_static_name_still_answers_but_is_cached_briefly(served):
     response = served["server"].get("/static/connect.css")
     assert response.status_code == 200
