@@ -30,10 +30,11 @@ def report_failed_call(*, datasource_id: int | None, code: str, status: int | No
     refusals_only = all(kind in PROTECTION_REFUSALS for kind in held.counts)
     logger.log(
         logging.INFO if refusals_only else logging.WARNING,
-        "Datasource %s: %s; the last one: %s %s. Each call is counted in /metrics; summarised at most once every "
+        "Datasource %s: calls refused or failed: %s; the last one: %s %s. Each call is counted in /metrics; "
+        "summarised at most once every "
         "%g s per datasource and process.",
         datasource_id if datasource_id is not None else "(not saved yet)",
-        held.describe("call refused or failed"),
+        held.describe(),
         method,
         url,
         settings.CONNECT_CALL_REPORT_INTERVAL_SECONDS,

@@ -40,7 +40,7 @@ class OutageReport:
             type(exc).__name__,
             NOTICED_BY.get(noticed_by, noticed_by),
             settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS,
-            "" if held.since_seconds is None else f"; since the last report: {held.describe('error')}",
+            "" if held.since_seconds is None else f"; errors since the last report: {held.describe()}",
         )
 
     def reset(self) -> None:

@@ -26,13 +26,13 @@ class Held:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def describe(self, noun: str) -> str:
-        """ "1 timeout", or "332 rate_limited, 12 timeout in the last 61 s" (noun: what a count counts)."""
-        if self.since_seconds is None and self.total == 1:
-            return f"{noun}: {next(iter(self.counts))}"
+    def describe(self) -> str:
+        """ "1 (timeout)", or "332 in the last 61 s (rate_limited ×300, timeout ×32)", the most frequent first."""
         kinds = ", ".join(f"{kind} ×{count}" for kind, count in sorted(self.counts.items(), key=lambda kc: -kc[1]))
+        if self.total == 1:
+            kinds = next(iter(self.counts))
         period = "" if self.since_seconds is None else f" in the last {_seconds(self.since_seconds)} s"
-        return f"{self.total} × {noun}{period}: {kinds}"
+        return f"{self.total}{period} ({kinds})"
 
 
 def _seconds(seconds: float) -> str:

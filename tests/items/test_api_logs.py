@@ -4,6 +4,7 @@ still counted in /metrics (tests/operations/test_metrics.py). Under gunicorn wit
 tests/operations/test_served_logs.py."""
 
 import logging
+import re
 import time
 
 import pytest
@@ -63,7 +64,7 @@ def test_refused_calls_are_one_summary_not_a_line_per_request(rate_limited, memb
     assert len(client_lines) == 2, client_lines  # the answered call, and the first refusal's summary
     level, summary = client_lines[1]
     assert level == "INFO"
-    assert summary.startswith(f"Datasource {rate_limited.datasource_id}: call refused or failed: rate_limited; ")
+    assert summary.startswith(f"Datasource {rate_limited.datasource_id}: calls refused or failed: 1 (rate_limited); ")
     assert "the last one: GET https://api.example.com/rest/search?q=…&api_key=…. " in summary
     assert "summarised at most once every 60 s per datasource and process" in summary
     assert TYPED not in caplog.text
@@ -78,7 +79,7 @@ def test_after_the_interval_the_summary_counts_what_it_held_back(rate_limited, m
     ask(member_client, rate_limited, 1, prefix="later")
     summaries = [r.getMessage() for r in lines(caplog, "connect.client") if "refused or failed" in r.getMessage()]
     assert len(summaries) == 2
-    assert "5 × call refused or failed in the last 0." in summaries[1] and ": rate_limited ×5; " in summaries[1]
+    assert re.search(r": calls refused or failed: 5 in the last 0\.\d s \(rate_limited ×5\); ", summaries[1]), summaries
 
 
 def test_each_datasource_has_its_own_summary(rate_limited, member_client, item_factory, datasource_factory, caplog):
@@ -104,7 +105,7 @@ def test_failed_calls_are_one_warning_naming_the_status_without_the_answer(
     assert lines(caplog, "django.request") == []
     [summary] = lines(caplog, "connect.client")
     assert summary.levelname == "WARNING"
-    assert "call refused or failed: HTTP 500; the last one: GET https://api.example.com/rest/search?q=…" in (
+    assert "calls refused or failed: 1 (HTTP 500); the last one: GET https://api.example.com/rest/search?q=…" in (
         summary.getMessage()
     )
     assert "database down" not in caplog.text and TYPED not in caplog.text

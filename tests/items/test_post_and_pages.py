@@ -323,7 +323,7 @@ def test_the_pages_answered_before_a_failing_one_are_logged_before_its_summary(a
         resolve_item(item=paged_item(api.datasource(), pagination="link"))
     (first_level, first), (second_level, second) = client_lines(caplog)
     assert first_level == "INFO" and first.startswith("2 calls in one run, ") and "page=… -> HTTP 200" in first
-    assert second_level == "WARNING" and "call refused or failed: HTTP 500; the last one: GET https://" in second
+    assert second_level == "WARNING" and "calls refused or failed: 1 (HTTP 500); the last one: GET https://" in second
     assert "page=…" in second
 
 

@@ -118,7 +118,7 @@ def test_the_warning_comes_again_after_the_interval_counting_what_it_held_back(
     warnings = warnings_of(caplog)
     assert len(warnings) == 2
     assert re.search(
-        r"since the last report: (\d+) × error in the last 0\.\d s: Django's cache \(sessions\) ×\1\.$",
+        r"errors since the last report: (\d+) in the last 0\.\d s \(Django's cache \(sessions\) ×\1\)\.$",
         warnings[1].getMessage(),
     ), warnings[1].getMessage()
 
