@@ -47,7 +47,9 @@ if env.str("CONNECT_LOG_FORMAT", default="plain").strip().lower() == "json":
 
 
 def on_starting(server):
-    """A fresh metrics directory for this server's workers, before any of them (or prometheus_client) starts."""
+    """A fresh metrics directory for this server's workers, before any of them (or prometheus_client) starts; and
+    this master's pid, for the instance's process metrics (operations/process_metrics.py)."""
+    os.environ["CONNECT_GUNICORN_MASTER_PID"] = str(os.getpid())
     configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if configured:
         path = Path(configured)
