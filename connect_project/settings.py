@@ -160,6 +160,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # a page embeds the widget's script with a plain <script> tag, which needs none.
 WHITENOISE_ALLOW_ALL_ORIGINS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `dumpdata` (and any serialization) leaves secrets out: encrypted fields are not written (core/dumps/).
+SERIALIZATION_MODULES = {name: f"core.dumps.{name}" for name in ("json", "jsonl", "xml", "yaml")}
 
 SESSION_COOKIE_HTTPONLY = True
 # Cookies only over HTTPS in production (a local try of `make serve` over http:// sets both to false).

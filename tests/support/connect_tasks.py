@@ -97,9 +97,32 @@ def stored_token(*, datasource: int) -> dict:
     return {"access_token": auth.access_token}
 
 
+def check_secret(*, datasource: int) -> dict:
+    """Whether the datasource's stored API key can be decrypted with this process's FERNET_KEYS, and what it is (the
+    tests' own distinctive secret, compared by the test)."""
+    from cryptography.fernet import InvalidToken
+
+    from datasources.models import AuthConfig
+
+    try:
+        value = AuthConfig.objects.get(datasource_id=datasource).api_key_value
+    except InvalidToken:
+        return {"readable": False, "matches": None}
+    return {"readable": True, "matches": value}
+
+
 TASKS = {
     task.__name__: task
-    for task in (migrate, collectstatic, sign_in, create_item, update_item, expire_token, stored_token)
+    for task in (
+        migrate,
+        collectstatic,
+        sign_in,
+        create_item,
+        update_item,
+        expire_token,
+        stored_token,
+        check_secret,
+    )
 }
 
 if __name__ == "__main__":
