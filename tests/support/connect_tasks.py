@@ -37,6 +37,14 @@ def sign_in(*, username: str = "alice", staff: bool = False) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
 
 
+def create_user(*, username: str, password: str, staff: bool = False) -> dict:
+    """A user who signs in with a password (through the login page)."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user(username, password=password, is_staff=staff)
+    return {"user": user.pk}
+
+
 def create_item(
     *,
     base_url: str,
@@ -117,6 +125,7 @@ TASKS = {
         migrate,
         collectstatic,
         sign_in,
+        create_user,
         create_item,
         update_item,
         expire_token,
