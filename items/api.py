@@ -22,42 +22,6 @@ from .services.evaluation import CurrentUser
 logger = logging.getLogger("connect.items")
 
 
-# What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL
-# and quote the start of the answer: right for administrators (the preview page), not for this endpoint.
-PUBLIC_MESSAGES = {
-    "invalid_url": "The item's query does not make a valid URL for its datasource.",
-    "next_page_refused": "The API's link to a next page points outside the datasource: Connect does not follow it.",
-    "address_refused": "The API's address is not allowed by Connect's outbound address policy.",
-    "dns_failure": "The API's host name could not be resolved.",
-    "connect_failure": "Connect could not connect to the API.",
-    "connect_timeout": "The API did not accept the connection in time.",
-    "timeout": "The API did not answer in time.",
-    "tls_failure": "The secure (TLS) connection to the API failed.",
-    "redirect_refused": "The API redirected to a place Connect does not follow.",
-    "response_too_large": "The API's answer is larger than Connect accepts.",
-    "invalid_json": "The API answered with a body that is not JSON.",
-    "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
-    "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
-    # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.
-    "rate_limited": "Too many calls to this API right now: try again in {seconds} s.",
-    "upstream_paused": "The API asked Connect to wait: calls to it are paused for {seconds} s more.",
-    "circuit_open": "The API is failing, so Connect is not calling it for now: try again in {seconds} s.",
-}
-
-
-def public_message(exc: errors.DatasourceError) -> str:
-    page = getattr(exc, "page", None)
-    where = f" (page {page})" if page and page > 1 else ""
-    if isinstance(exc, errors.HTTPStatusError) and exc.status_code:
-        return f"The API answered HTTP {exc.status_code}{where}."
-    for cls in type(exc).__mro__:
-        code = getattr(cls, "code", None)
-        if code in PUBLIC_MESSAGES:
-            message = PUBLIC_MESSAGES[code].format(seconds=getattr(exc, "retry_after", ""))
-            return message[:-1] + where + "." if where else message
-    return f"The call to the API failed{where}."
-
-
 def refusal_response(refusal: CallerRefused) -> JsonResponse:
     response = error_response(refusal.code, refusal.message, refusal.http_status)
     if refusal.http_status == 401:  # RFC 6750: the error is named only when a token was sent
@@ -110,7 +74,7 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status), "error"
     except errors.DatasourceError as exc:
-        response = error_response(exc.code, public_message(exc), exc.http_status)
+        response = error_response(exc.code, exc.public_text(), exc.http_status)
         if isinstance(exc, errors.ProtectionRefusal):
             response["Retry-After"] = str(exc.retry_after)
         return response, "error"
