@@ -4,7 +4,6 @@ Errors are always JSON {"error": {"code", "message"}} (core/json_api.py): never 
 traceback, a secret or a raw upstream body.
 """
 
-import json
 import logging
 from functools import wraps
 
@@ -83,18 +82,12 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
         return error_response(
             "internal_error", "Something unexpected went wrong; the server log has details.", 500
         ), "error"
-    return HttpResponse(_answer_json(item, resolution), content_type="application/json"), resolution.cache_status
+    return JsonResponse(_answer(item, resolution)), resolution.cache_status
 
 
-def _answer_json(item, resolution) -> bytes:
-    """{"options": [...], "cached": ..., "item": id} (and "stale", "age_seconds" for a stale answer), as JsonResponse
-    would encode it; options remembered from a cached body come already encoded (items/services/extracted.py)."""
-    options = resolution.options
-    encoded = options.encoded() if hasattr(options, "encoded") else json.dumps(options).encode()
-    tail = f', "stale": true, "age_seconds": {int(resolution.age_seconds)}' if resolution.stale else ""
-    return b'{"options": %s, "cached": %s, "item": %d%s}' % (
-        encoded,
-        b"true" if resolution.cached else b"false",
-        item.pk,
-        tail.encode(),
-    )
+def _answer(item, resolution) -> dict:
+    """{"options": [...], "cached": ..., "item": id}, and "stale", "age_seconds" for a stale answer."""
+    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+    if resolution.stale:
+        answer.update(stale=True, age_seconds=int(resolution.age_seconds))
+    return answer
