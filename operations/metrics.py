@@ -80,7 +80,10 @@ def connect_version() -> str:
 
 
 def record_build_info() -> None:
-    """At each process's start (operations' AppConfig.ready): /metrics is never empty, even before any request."""
+    """At each process's start (operations' AppConfig.ready): /metrics is never empty, even before any request. A
+    management command run beside a server that shares its metrics directory has nothing to add to them."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and gunicorn_master_pid() is None:
+        return
     BUILD_INFO.labels(version=_label(connect_version())).set(1)
 
 
