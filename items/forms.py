@@ -28,6 +28,7 @@ class ItemForm(forms.ModelForm):
             "query",
             "dependencies",
             "user_input_optional",
+            "api_filter",
             "method",
             "body_template",
             "list_path",
@@ -44,6 +45,7 @@ class ItemForm(forms.ModelForm):
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
             "method": forms.RadioSelect,
+            "api_filter": forms.RadioSelect,
             "body_template": forms.Textarea(
                 attrs={"rows": 4, "spellcheck": "false", "placeholder": '{"query": "$userInput", "limit": 20}'}
             ),
