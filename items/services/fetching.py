@@ -6,7 +6,9 @@ page on another host is refused. One deadline (CONNECT_CALL_DEADLINE_SECONDS) an
 page cap; a page that fails fails the whole resolution (nothing is cached) with an error that names the page.
 
 What is cached is the answer as received (the datasource's own secrets masked): the one page's JSON, or for a
-paginated item a JSON list of its pages, which `options_from_cached` reads back.
+paginated item a JSON list of the pages read, which `options_from_cached` reads back. A paginated item's pages may be
+read in steps (as far as `want` options, then on from where the last step stopped: `Fetched.following`); where the
+next page is is kept only when it holds none of the datasource's secrets.
 """
 
 import json

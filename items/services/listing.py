@@ -62,10 +62,11 @@ def _whole_number(item, parameters, name: str, *, low: int, high: int) -> int | 
 
 def list_options(*, item, text: str = "", current_user="", values: dict | None = None, asked: Slice) -> OptionsList:
     """The slice of the item's options asked for. Raises as resolve_item does."""
-    filtered = bool(text) and not item.uses_user_input
+    search = item.uses_user_input
+    filtered = bool(text) and not search
     resolution = resolve_item(
         item=item,
-        user_input=text if item.uses_user_input else "",
+        user_input=text if search else "",
         current_user=current_user,
         values=values,
         want=None if filtered else asked.want,
