@@ -137,6 +137,14 @@ def test_a_bad_offset_or_limit_is_a_clear_400_and_calls_nothing(api, member_clie
     assert api.requests == [] and item_keys(redis) == []
 
 
+def test_a_refused_parameter_is_not_echoed(api, member_client, caplog):
+    caplog.set_level("DEBUG")
+    response = options(member_client, paged_item(api.datasource(), pagination="none"), f"?offset={SECRET_API_KEY}")
+    assert response.status_code == 400
+    assert_no_secret(response.content)
+    assert_no_secret(caplog.text)
+
+
 def test_an_empty_offset_or_limit_is_no_value(api, member_client):
     api.routes["/api/products"] = srv.answer(body=json.dumps({"results": products(5)}).encode())
     response = options(member_client, paged_item(api.datasource(), pagination="none"), "?offset=&limit=")
