@@ -199,13 +199,20 @@ def _options_of(item, key: str, entry: cache.Entry) -> list:
     return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: options_from_cached(item, body))
 
 
+def _is_complete(item, entry: cache.Entry, options: list) -> bool:
+    """The options are all the API has for the call: no next page, and fewer than the item's maximum (the one rule
+    for narrowing's sources and the endpoint's `complete`)."""
+    return entry.end and len(options) < item.max_options
+
+
 def _note_extent(item, resolution: Resolution, entry: cache.Entry) -> None:
-    """Whether the options are all the API has (no next page, fewer than the maximum), and whether a paginated
-    item could read more pages (the one rule of "complete" for narrowing and the endpoint's has_more)."""
-    under_maximum = len(resolution.options) < item.max_options
-    resolution.complete = entry.end and under_maximum
+    """Whether the answer is complete, and whether a paginated item could read more pages (has_more)."""
+    resolution.complete = _is_complete(item, entry, resolution.options)
     resolution.more_upstream = (
-        item.pagination != Pagination.NONE and not entry.end and under_maximum and entry.pages < item.max_pages
+        item.pagination != Pagination.NONE
+        and not entry.end
+        and len(resolution.options) < item.max_options
+        and entry.pages < item.max_pages
     )
 
 
@@ -220,7 +227,7 @@ def _fill_by_narrowing(item, key: str, resolution: Resolution, typed: str, sourc
             options = _options_of(item, source_key, source)
         except (ItemError, errors.DatasourceError):  # a cached body that no longer reads: not a source
             continue
-        if not (source.narrowed or (source.end and len(options) < item.max_options)):
+        if not _is_complete(item, source, options):  # a narrowed answer is: it comes from a complete one
             continue
         options = label_match.filter_options(options, typed, item.api_filter)
         body = json.dumps(options, ensure_ascii=False).encode("utf-8")
@@ -254,9 +261,12 @@ def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, err
     )
     resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
     resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
-    # What the last good answer held; a paginated one is not continued (its next pages are not known to be good).
+    # What the last good answer held; a paginated one is neither continued nor called complete (where its pages
+    # ended is not kept with it).
     resolution.narrowed, resolution.more_upstream = False, False
-    resolution.complete = item.pagination == Pagination.NONE and len(resolution.options) < item.max_options
+    resolution.complete = _is_complete(
+        item, cache.Entry(body, end=item.pagination == Pagination.NONE), resolution.options
+    )
     return True
 
 
