@@ -317,3 +317,20 @@ def test_the_admin_edits_narrowing(staff_user, client, datasource_factory):
     item = city_item(datasource_factory(), api_filter="nothing")
     page = client.get(f"/admin/items/item/{item.pk}/change/").content.decode()
     assert 'name="api_filter"' in page and "Label starts with the typed text" in page
+
+
+def test_an_item_form_posted_without_the_setting_narrows_nothing(staff_client, datasource_factory):
+    fields = {
+        "name": "Cities",
+        "datasource": datasource_factory().pk,
+        "query": "/cities?q=$userInput",
+        "method": "GET",
+        "key_field": "id",
+        "max_options": 100,
+        "pagination": "none",
+        "page_start": 1,
+        "page_step": 1,
+        "max_pages": 5,
+    }
+    assert staff_client.post("/items/new/", fields).status_code == 302
+    assert Item.objects.get().api_filter == "nothing"
