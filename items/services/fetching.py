@@ -79,7 +79,11 @@ def fetch_options(
 def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall], *, start, known: int, want) -> Fetched:
     options, texts = [], []
     number = start["number"] if start else 1
-    target = _target_of(item, evaluated.query, start)
+    try:
+        target = _target_of(item, evaluated.query, start)
+    except errors.DatasourceError as exc:
+        pages.append(PageCall(number=number, method=evaluated.method))  # refused before it was called
+        raise _on_page(exc, number, pages) from None
     following, end = None, False
     while True:
         try:
@@ -120,10 +124,11 @@ def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall], *, sta
 
 
 def _target_of(item, query: str, start: dict | None) -> dict:
-    """Where page 1 is, or the page an earlier fetch stopped before (cache.Entry.following)."""
+    """Where page 1 is, or the page an earlier fetch stopped before (cache.Entry.following). A kept link is checked
+    again as a next link (under the base URL) before it is called: the cache is not where that rule lives."""
     if start is None or item.pagination == Pagination.PAGE:
         return {"path_and_query": _page_query(item, query, start["number"] if start else 1)}
-    return {"url": start["url"]}
+    return {"url": call_url.next_page_url(item.datasource.base_url, start["url"], start["url"])}
 
 
 def _kept_target(number: int, target: dict, masking) -> dict | None:

@@ -342,6 +342,23 @@ def test_a_next_link_holding_another_secret_is_not_kept_and_later_slices_read_fr
     assert_no_secret(redis_dump(redis))
 
 
+def test_a_kept_next_link_is_checked_again_before_it_is_called(api, member_client):
+    from dataclasses import replace
+
+    from items.services import cache as item_cache
+
+    api.routes["/api/products"] = linked_products(api, total=95)
+    item = paged_item(api.datasource())
+    options(member_client, item, "?limit=10")
+    key = item_cache.cache_key_for(item, "/products")
+    entry = item_cache.read_entry(key)
+    assert entry.following["number"] == 2
+    item_cache.store_entry(key, replace(entry, following={"number": 2, "url": "https://evil.example.com/x"}), 60)
+    refused = options(member_client, item, "?offset=10&limit=10")
+    assert refused.json()["error"]["code"] == "next_page_refused" and "(page 2)" in refused.json()["error"]["message"]
+    assert len(api.requests) == 1
+
+
 # --- q on a select-type item ------------------------------------------------------------------------------------
 
 
