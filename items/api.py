@@ -16,8 +16,9 @@ from operations.metrics import record_options_request
 from operations.request_log import expected_answer
 
 from .selectors import find_item
-from .services import ItemError, resolve_item
+from .services import ItemError
 from .services.evaluation import CurrentUser
+from .services.listing import list_options, slice_asked
 
 logger = logging.getLogger("connect.items")
 
@@ -68,8 +69,9 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
-        resolution = resolve_item(
-            item=item, user_input=request.GET.get("q", ""), current_user=current_user, values=values
+        asked = slice_asked(item=item, parameters=request.GET)
+        listed = list_options(
+            item=item, text=request.GET.get("q", ""), current_user=current_user, values=values, asked=asked
         )
     except ItemError as exc:
         return error_response(exc.code, exc.message, exc.http_status), "error"
@@ -86,12 +88,23 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
         return error_response(
             "internal_error", "Something unexpected went wrong; the server log has details.", 500
         ), "error"
-    return JsonResponse(_answer(item, resolution)), resolution.cache_status
+    return JsonResponse(_answer(item, listed)), listed.resolution.cache_status
 
 
-def _answer(item, resolution) -> dict:
-    """{"options": [...], "cached": ..., "item": id}, and "stale", "age_seconds" for a stale answer."""
-    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+def _answer(item, listed) -> dict:
+    """{"options": [...], "cached", "item", "has_more", "total_known", "complete"}, "narrowed" for a narrowed
+    answer, and "stale", "age_seconds" for a stale one."""
+    resolution = listed.resolution
+    answer = {
+        "options": listed.options,
+        "cached": resolution.cached,
+        "item": item.pk,
+        "has_more": listed.has_more,
+        "total_known": listed.total_known,
+        "complete": listed.complete,
+    }
+    if resolution.narrowed:
+        answer["narrowed"] = True
     if resolution.stale:
         answer.update(stale=True, age_seconds=int(resolution.age_seconds))
     return answer
