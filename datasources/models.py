@@ -280,6 +280,10 @@ class AuthConfig(models.Model):
     last_error = models.CharField(max_length=1000, blank=True, editable=False)
     reconnect_needed = models.BooleanField(default=False, editable=False)
 
+    class Meta:
+        # Connecting an account gives Connect a user's access at the provider: an Administrator's act (core/roles.py).
+        permissions = [("connect_oauth", "Can connect and disconnect an OAuth account")]
+
     def __str__(self):
         return f"{self.get_mode_display()} for {self.datasource_id}"
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from core.access import staff_required
+from core.access import permission_required
 
 from .models import AuthConfig
 from .services import errors, oauth
@@ -21,7 +21,7 @@ def callback_url(request) -> str:
     return request.build_absolute_uri(path)
 
 
-@staff_required
+@permission_required("datasources.connect_oauth")
 @require_POST
 def oauth_connect(request, pk):
     auth = get_object_or_404(AuthConfig.objects.select_related("datasource"), datasource_id=pk)
@@ -37,7 +37,7 @@ def oauth_connect(request, pk):
     return HttpResponseRedirect(url)
 
 
-@staff_required
+@permission_required("datasources.connect_oauth")
 @require_POST
 def oauth_disconnect(request, pk):
     auth = get_object_or_404(AuthConfig, datasource_id=pk)
@@ -46,7 +46,7 @@ def oauth_disconnect(request, pk):
     return redirect("datasources:detail", pk=pk)
 
 
-@staff_required
+@permission_required("datasources.connect_oauth")
 @require_GET
 def oauth_callback(request):
     params = request.GET

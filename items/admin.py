@@ -52,8 +52,10 @@ class ItemAdmin(admin.ModelAdmin):
     list_select_related = ("datasource",)
     readonly_fields = ("config_version", "created_at", "updated_at")
     inlines = [BindingInline]
+    filter_horizontal = ("allowed_groups",)
     fieldsets = (
         (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),
+        ("Who may use this item", {"fields": ("access", "allowed_groups")}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at")}),
     )

@@ -25,6 +25,7 @@ from tests.conftest import (
     SECRET_REFRESH_TOKEN,
     assert_no_secret,
     make_datasource,
+    with_role,
 )
 
 TOKEN_URL = "https://auth.example.com/oauth/token"
@@ -407,7 +408,12 @@ def test_state_from_another_user_is_refused_without_a_token_request(staff_client
     datasource = ac_datasource()
     state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
     other = Client()
-    other.force_login(django_user_model.objects.create_user("other-admin", password="pw-other-123", is_staff=True))
+    other.force_login(
+        with_role(
+            django_user_model.objects.create_user("other-admin", password="pw-other-123", is_staff=True),
+            "Administrator",
+        )
+    )
     response, token_requests = refused_callback(other, {"state": state, "code": "c"})
     assert response.status_code == 400 and b"started by another Connect user" in response.content
     assert token_requests == 0
