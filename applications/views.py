@@ -7,6 +7,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.models import Action
+from audit.recorder import audited, record_event
 from core.access import permission_required
 from core.callers import audience_for
 
@@ -22,6 +24,7 @@ def application_list(request):
 
 
 @permission_required("applications.add_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_create(request):
     if request.method == "POST":
@@ -46,6 +49,7 @@ def application_detail(request, pk):
 
 
 @permission_required("applications.change_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_edit(request, pk):
     application = get_object_or_404(Application, pk=pk)
@@ -64,6 +68,7 @@ def application_edit(request, pk):
 
 
 @permission_required("applications.change_application")
+@audited
 @require_POST
 def application_toggle(request, pk):
     application = get_object_or_404(Application, pk=pk)
@@ -79,11 +84,13 @@ def application_toggle(request, pk):
 
 
 @permission_required("applications.change_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_rotate(request, pk):
     application = get_object_or_404(Application, pk=pk)
     if request.method == "POST":
         secret.rotate_secret(application=application)
+        record_event(action=Action.ROTATE_SECRET, instance=application)
         secret.offer_secret(session=request.session, application=application)
         messages.success(
             request, f"New secret for “{application.name}”. Tokens signed with the old one are refused from now on."
@@ -110,6 +117,7 @@ def application_secret(request, pk):
 
 
 @permission_required("applications.delete_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_delete(request, pk):
     application = get_object_or_404(Application, pk=pk)

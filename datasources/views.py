@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit.recorder import audited
 from core.access import permission_required
 
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
@@ -69,6 +70,7 @@ def wizard_name(request):
 
 
 @permission_required("datasources.add_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def wizard_config(request):
     wizard = _wizard(request)
@@ -144,6 +146,7 @@ def datasource_detail(request, pk):
 
 
 @permission_required("datasources.change_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
@@ -180,6 +183,7 @@ def datasource_edit(request, pk):
 
 
 @permission_required("datasources.delete_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_delete(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)

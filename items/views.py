@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
+from audit.recorder import audited
 from core.access import permission_required
 from core.callers import audience_for
 from datasources.services import errors
@@ -32,6 +33,7 @@ def item_list(request):
 
 
 @permission_required("items.add_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_create(request):
     if request.method == "POST":
@@ -46,6 +48,7 @@ def item_create(request):
 
 
 @permission_required("items.change_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_edit(request, pk):
     item = get_object_or_404(Item, pk=pk)
@@ -62,6 +65,7 @@ def item_edit(request, pk):
 
 
 @permission_required("items.delete_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_delete(request, pk):
     """An item other items are bound to is not deleted: their fields would lose the value they wait for."""

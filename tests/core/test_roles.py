@@ -49,6 +49,7 @@ RULES = {
     "applications/<int:pk>/rotate/": ADMINISTRATOR,
     "applications/<int:pk>/secret/": ADMINISTRATOR,
     "applications/<int:pk>/delete/": ADMINISTRATOR,
+    "audit/": ADMINISTRATOR,
     "api/datasources/": VIEWER,
     "api/datasources/<int:pk>/": VIEWER,
     "^api/": PUBLIC,
