@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "applications",
     "operations",
     "audit",
+    "configuration",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,13 @@ from core.callers import ItemNotAllowed
 from .models import Access, Item
 
 
+def access_error(*, access: str, groups) -> str:
+    """The rule of the item form and the configuration import: "only the chosen groups" needs a group."""
+    if access == Access.GROUPS and not groups:
+        return "Choose at least one group, or open the item to every signed-in user."
+    return ""
+
+
 def check_item_access(*, item: Item, user) -> None:
     """Raise ItemNotAllowed when `user` (a signed-in account) may not use `item`. Connect's own roles (Viewer and
     above) may use every item: they see its configuration and preview it anyway, and its Try it page calls the API."""

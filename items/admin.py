@@ -19,12 +19,8 @@ class BindingFormSet(forms.BaseInlineFormSet):
             if not data or data.get("DELETE") or not data.get("dependency"):
                 continue
             name = data["dependency"]
-            if name not in item.dependency_names:
-                form.add_error(
-                    "dependency",
-                    f"“{name}” is not a dependency of this item (declared: "
-                    f"{', '.join(item.dependency_names) or 'none'}).",
-                )
+            if bindings.undeclared_message(item=item, name=name):
+                form.add_error("dependency", bindings.undeclared_message(item=item, name=name))
             elif name in sources:
                 form.add_error("dependency", f"${name} is bound twice.")
             else:

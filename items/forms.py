@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.models import Group
 
 from . import bindings
+from .access import access_error
 from .models import Access, Item
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
@@ -115,12 +116,9 @@ class ItemForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            cleaned.get("access") == Access.GROUPS
-            and not cleaned.get("allowed_groups")
-            and "allowed_groups" not in self.errors
-        ):
-            self.add_error("allowed_groups", "Choose at least one group, or open the item to every signed-in user.")
+        message = access_error(access=cleaned.get("access"), groups=cleaned.get("allowed_groups"))
+        if message and "allowed_groups" not in self.errors:
+            self.add_error("allowed_groups", message)
         if self.instance.pk and not any(name.startswith(BINDING_PREFIX) for name in self.errors):
             cycle = bindings.find_binding_cycle(item=self.instance, sources=self.binding_sources())
             if cycle:

@@ -50,6 +50,10 @@ RULES = {
     "applications/<int:pk>/secret/": ADMINISTRATOR,
     "applications/<int:pk>/delete/": ADMINISTRATOR,
     "audit/": ADMINISTRATOR,
+    "configuration/": ADMINISTRATOR,
+    "configuration/export.yaml": ADMINISTRATOR,
+    "configuration/upload/": ADMINISTRATOR,
+    "configuration/<int:pk>/apply/": ADMINISTRATOR,
     "api/datasources/": VIEWER,
     "api/datasources/<int:pk>/": VIEWER,
     "^api/": PUBLIC,
@@ -105,6 +109,8 @@ def _path(route: str, objects: dict) -> str:
     if route == "^api/":
         return "/api/nothing-here"
     kind = route.removeprefix("api/").split("/")[0]
+    if kind == "configuration":
+        return "/" + route.replace("<int:pk>", "1")
     return "/" + route.replace("<int:pk>", str(objects.get(kind, 1)))
 
 
