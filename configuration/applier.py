@@ -233,7 +233,8 @@ class _Run:
                     )
                 else:
                     sources[dependency] = source
-            current = {name: source.pk for name, source in item_bindings.bound_sources(item=item).items()}
+            # Every stored binding, those of dependencies no longer declared included (saving removes them).
+            current = dict(item.bindings.values_list("dependency", "source_id"))
             if {name: source.pk for name, source in sources.items()} != current:
                 wanted.append((item, sources, path))
         # Old bindings first, so that a chain turned around is not taken for a cycle half-way.
