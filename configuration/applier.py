@@ -358,19 +358,16 @@ def _diff(before: dict, after: dict, prefix: str = "") -> list:
         path = f"{prefix}{key}"
         if isinstance(old, dict) and isinstance(new, dict):
             changes += _diff(old, new, path + ".")
-        elif _named_rows(old) and _named_rows(new):
+        elif key == "headers":
             changes += _diff(_by_name(old), _by_name(new), path)
         elif old != new:
             changes.append((path, old, new))
     return changes
 
 
-def _named_rows(value) -> bool:
-    return isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value) and bool(value)
-
-
 def _by_name(rows: list) -> dict:
-    return {f"[{row['name']}]": row.get("value") for row in rows}
+    """Headers compared row by row: headers[X-Team]: old value -> new value."""
+    return {f"[{row['name']}]": row.get("value") for row in rows or []}
 
 
 def _pick(entry: dict, fields) -> dict:
