@@ -672,3 +672,26 @@ def test_an_http_token_url_is_refused():
             oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk))
         assert len(mock.calls) == 0
     assert "https://" in caught.value.message
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_an_oauth_connection_is_audited_without_its_tokens(staff_client):
+    from audit.models import AuditEntry
+
+    responses.post(TOKEN_URL, json=token_body(refresh=SECRET_REFRESH_TOKEN, scope="read offline"))
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    AuditEntry.objects.all().delete()
+
+    staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"}, REMOTE_ADDR="192.0.2.44")
+
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.object_name, entry.actor, entry.address) == (
+        "oauth_connect",
+        datasource.name,
+        "admin",
+        "192.0.2.44",
+    )
+    assert entry.changes == [{"field": "auth.tokens", "secret": True}]
+    assert_no_secret(str(list(AuditEntry.objects.values())))
