@@ -42,7 +42,7 @@ def load(content: bytes | str) -> dict:
             [f"The file is {size / 1024 / 1024:.1f} MB: a configuration file may be at most 5 MB."]
         )
     try:
-        document = yaml.load(content, Loader=_Loader)  # noqa: S506  (a SafeLoader)
+        document = yaml.load(content, Loader=_Loader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigurationRefused([f"The file is not valid YAML: {_yaml_message(exc)}"]) from None
     if not isinstance(document, dict):

@@ -194,12 +194,29 @@ def test_granting_items_to_an_application_records_old_and_new_lists(staff_client
 
 def test_a_role_change_in_the_admin_is_recorded(superuser_client, django_user_model):
     person = django_user_model.objects.create_user("newcomer", is_staff=True)
+    editor = Group.objects.get(name="Editor")
     AuditEntry.objects.all().delete()
 
-    person.groups.add(Group.objects.get(name="Editor"))
+    response = superuser_client.post(
+        f"/admin/auth/user/{person.pk}/change/",
+        {
+            "username": "newcomer",
+            "is_active": "on",
+            "is_staff": "on",
+            "groups": [str(editor.pk)],
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "10:00:00",
+        },
+    )
 
+    assert response.status_code == 302
     entry = _only_entry()
-    assert (entry.action, entry.object_type, entry.object_name) == ("role_change", "user", "newcomer")
+    assert (entry.action, entry.object_type, entry.object_name, entry.via) == (
+        "role_change",
+        "user",
+        "newcomer",
+        "admin",
+    )
     assert entry.changes == [{"field": "groups", "old": [], "new": ["Editor"]}]
 
 

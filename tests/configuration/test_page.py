@@ -88,3 +88,13 @@ def test_a_file_over_5_mb_is_refused_next_to_the_field(staff_client, jira):
 
     assert response.status_code == 400
     assert errors_next_to(response, "file") == ["The file is 5.0 MB: a configuration file may be at most 5 MB."]
+
+
+def test_a_secret_change_shows_as_changed_and_never_its_value(staff_client, jira, monkeypatch):
+    monkeypatch.setenv("CONNECT_JIRA_PASSWORD", "s3cr3t-FROM-THE-ENV-3131")
+    text = staff_client.get("/configuration/export.yaml").content.decode()
+
+    page = upload(staff_client, text).content.decode()
+
+    assert "<code>auth.password</code>: <em>changed</em>" in page
+    assert_no_secret(page, (*ALL_SECRETS, "s3cr3t-FROM-THE-ENV-3131"))
