@@ -61,6 +61,7 @@ RULES = {
     "healthz": PUBLIC,
     "readyz": PUBLIC,
     "metrics": PUBLIC,
+    "favicon.ico": PUBLIC,
 }
 # The admin site checks the same permissions itself: test_admin_honours_roles below.
 OWN_RULES = ("admin/",)
