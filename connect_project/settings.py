@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "items",
     "applications",
     "operations",
+    "audit",
+    "configuration",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.caller for the item API: an embedding token's user or the signed-in user (applications/middleware.py).
     "applications.middleware.CallerMiddleware",
+    # Who changes the configuration, from where: every change is recorded in the audit log (audit/recorder.py).
+    "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -229,6 +233,11 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["GET", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "authorization"]
 CORS_PREFLIGHT_MAX_AGE = 600
+
+# Audit entries older than this many days are deleted by `manage.py prune_audit` (schedule it daily).
+CONNECT_AUDIT_RETENTION_DAYS = env.int("CONNECT_AUDIT_RETENTION_DAYS", default=365)
+if CONNECT_AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CONNECT_AUDIT_RETENTION_DAYS must be a whole number of days, at least 1.")
 
 # The bearer token that /metrics asks for (Authorization: Bearer ...); unset: /metrics answers 404.
 CONNECT_METRICS_TOKEN = env.str("CONNECT_METRICS_TOKEN", default="")
