@@ -76,7 +76,7 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list
     release, against limits off with an admission for every call too. Row 3e (context): against limits off as
     deployed, where this process reuses its last admission for 0.25 s (protection/recent.py), so the difference also
     holds the round trip a datasource without limits skips."""
-    from datasources.services import protection
+    from datasources import protection
 
     on, off = ctx.items["limits_on"], ctx.items["small"]
     assert off.datasource.calls_per_second == 0 and on.datasource.calls_per_second > 0
@@ -127,7 +127,7 @@ def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list
 @contextmanager
 def protection_bypassed():
     """The client without the API's protection (no admission, no finish): what its Redis round trips cost."""
-    from datasources.services import protection
+    from datasources import protection
 
     guarded = protection.guarded_call
     protection.guarded_call = lambda *, datasource, send, enforce=True: send(gate=lambda: None)

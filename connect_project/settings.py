@@ -196,7 +196,7 @@ CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERV
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
-# Protecting the APIs Connect calls (datasources/services/protection/). The calls per second and concurrent calls
+# Protecting the APIs Connect calls (datasources/protection/). The calls per second and concurrent calls
 # are set per datasource; these are the operator-wide rules around them.
 # How long a caller over a datasource's limits waits for its turn before it gets rate_limited (inside the deadline).
 CONNECT_RATE_LIMIT_WAIT_SECONDS = env.float("CONNECT_RATE_LIMIT_WAIT_SECONDS", default=2.0)

@@ -9,10 +9,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import staff_required
 
+from . import protection
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
-from .services import configuration, connection_check, protection
+from .services import configuration, connection_check
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"

@@ -34,8 +34,9 @@ import requests
 
 from operations.metrics import observed_upstream_call
 
+from .. import protection
 from ..models import Datasource
-from . import call_url, oauth, protection, redaction, sessions, transport
+from . import call_url, oauth, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
 from .response import UpstreamResponse, read_body, size_budget

@@ -14,9 +14,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .. import url_rules
+from .. import protection, url_rules
 from ..models import Datasource
-from . import client, protection
+from . import client
 from .errors import LABELS, DatasourceError
 
 SESSION_KEY = "datasource_connection_checks"

@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from datasources.services import errors, protection
+from datasources import protection
+from datasources.services import errors
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.protection import at_once, call, code_of, limited_datasource, wait_for

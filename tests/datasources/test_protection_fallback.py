@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from datasources.services import errors, protection
+from datasources import protection
+from datasources.services import errors
 from tests.support import https_server as srv
 from tests.support.protection import at_once, call, code_of, limited_datasource
 
@@ -134,8 +135,8 @@ def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_aga
 
 
 def test_a_connection_redis_closed_is_opened_again_and_nothing_is_lost(start_server, redis, caplog):
+    from datasources.protection import store
     from datasources.services import connection_check
-    from datasources.services.protection import store
 
     server = start_server({"/api/work": srv.answer(), "/api": srv.answer()})
     datasource = limited(server)

@@ -6,9 +6,10 @@ import threading
 
 import pytest
 
+from datasources import protection
 from datasources.models import AuthConfig
-from datasources.services import connection_check, errors, protection
-from datasources.services.protection import health, store
+from datasources.protection import health, store
+from datasources.services import connection_check, errors
 from items.services import resolve_item
 from tests.conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_PASSWORD, assert_no_secret, make_datasource
 from tests.items.conftest import make_item

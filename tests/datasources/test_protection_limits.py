@@ -9,8 +9,9 @@ from collections import Counter
 
 import pytest
 
-from datasources.services import client, errors, protection
-from datasources.services.protection import store
+from datasources import protection
+from datasources.protection import store
+from datasources.services import client, errors
 from tests.support import https_server as srv
 from tests.support.protection import at_once, call, code_of, limited_datasource, most_in_any_window
 

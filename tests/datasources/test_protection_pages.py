@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.utils import timezone
 
+from datasources import protection
 from datasources.models import Datasource
-from datasources.services import protection
 from tests.conftest import SECRET_API_KEY, assert_no_secret
 from tests.support import https_server as srv
 from tests.support.protection import call, code_of, limited_datasource, wait_for

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from datasources.services import connection_check, errors, protection
-from datasources.services.protection import pause
+from datasources import protection
+from datasources.protection import pause
+from datasources.services import connection_check, errors
 from tests.support import https_server as srv
 from tests.support.protection import call, code_of, limited_datasource
 

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from datasources.services import errors, protection
-from datasources.services.protection import store
+from datasources import protection
+from datasources.protection import store
+from datasources.services import errors
 from tests.support import https_server as srv
 from tests.support.protection import call, limited_datasource, wait_for
 

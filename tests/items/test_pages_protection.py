@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from datasources.services import errors, protection
-from datasources.services.protection import store
+from datasources import protection
+from datasources.protection import store
+from datasources.services import errors
 from items.services import resolve_item
 from tests.conftest import make_datasource
 from tests.items.conftest import make_item

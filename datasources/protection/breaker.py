@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..errors import CircuitOpen, label_for
+from datasources.services.errors import CircuitOpen, label_for
+
 from .outcomes import FAILURE, SUCCESS
 
 STATE_TTL_SECONDS = 24 * 3600  # the last failure stays visible this long after it happened

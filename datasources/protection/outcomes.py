@@ -7,7 +7,7 @@
   invalid URL, an address the policy refuses, a refused redirect, an answer over the size cap, credentials.
 """
 
-from ..errors import (
+from datasources.services.errors import (
     ConnectFailure,
     ConnectTimeout,
     DatasourceError,

@@ -19,7 +19,7 @@ a slot) for up to CONNECT_RATE_LIMIT_WAIT_SECONDS, inside the call's deadline, t
 import math
 from dataclasses import dataclass
 
-from ..errors import RateLimited
+from datasources.services.errors import RateLimited
 
 SLOT_POLL_SECONDS = 0.02
 SLOT_MARGIN_SECONDS = 1.0  # a slot outlives its call's deadline by this much

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 from connect_project import hot_settings
 from connect_project.hot_settings import hot_setting
+from datasources.services import transport
+from datasources.services.errors import DatasourceError, HTTPStatusError, ProtectionRefusal
 from operations.metrics import record_protection_event
 
-from .. import transport
-from ..errors import DatasourceError, HTTPStatusError, ProtectionRefusal
 from . import breaker, health, limits, outcomes, pause
 from .outcomes import allows_stale
 from .recent import recent

@@ -12,7 +12,7 @@ from datetime import UTC, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..errors import UpstreamPaused
+from datasources.services.errors import UpstreamPaused
 
 PAUSING_STATUSES = (429, 503)
 MAX_HEADER_CHARS = 64
