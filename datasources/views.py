@@ -9,10 +9,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import staff_required
 
-from . import protection
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
+from .protection_status import status_for
 from .services import configuration, connection_check
 from .types import get_type
 
@@ -139,7 +139,7 @@ def datasource_detail(request, pk):
             "callback_url": callback_url(request),
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
-            "protection": protection.status_for(datasource),
+            "protection": status_for(datasource),
         },
     )
 

@@ -1,24 +1,15 @@
-"""The circuit breaker of each datasource, shared by every process through Redis.
+"""The circuit breaker of each datasource, shared by every process through Redis: CONNECT_BREAKER_FAILURES failures
+in a row (outcomes.py; 0: never) open it for CONNECT_BREAKER_OPEN_SECONDS (calls fail fast with CircuitOpen); then the
+first caller admitted claims the probe (one across all processes, leased like a slot; a neutral outcome gives it
+back), whose success closes it and failure opens it again. An answer to a call admitted before it opened does not
+close it. The last failure is kept as its code, HTTP status and time only (read by datasources/protection_status.py)."""
 
-- Closed: calls go through; each failure (outcomes.py: timeouts, connection, TLS and DNS errors, 5xx) adds to a
-  count of consecutive failures, each answer resets it. At CONNECT_BREAKER_FAILURES (0: never) it opens.
-- Open for CONNECT_BREAKER_OPEN_SECONDS: calls fail fast with CircuitOpen, nothing is sent.
-- Then the first caller to be admitted claims the probe, atomically in Redis (one across all processes; the claim
-  expires like a concurrency slot if its process dies); the others still fail fast ("probing"). The probe's
-  success closes the breaker, its failure opens it again for the same time, a neutral outcome gives the claim back.
-  An answer to a call admitted before the breaker opened (a slow call; a run's page whose outcome is sent when the
-  run ends) does not close it: the admission's time (the store's clock) goes with each outcome.
-Test connection bypasses the breaker (an administrator is checking) but its outcome counts like any call's.
-The last failure is kept as its code, HTTP status and time only: no URL, query or answer text is stored.
-"""
-
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from datasources.services.errors import CircuitOpen, label_for
+from datasources.services.errors import CircuitOpen
 
 from .outcomes import FAILURE, SUCCESS
 
@@ -42,12 +33,16 @@ if open_until > 0 then
 end
 """
 CLAIM_LUA = """
-if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + hold)) end
-return {probe and 'probe' or 'ok', tostring(granted), tostring(now)}
+if probe then redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + lease)) end
+"""
+RENEW_LUA = """
+if probe and redis.call('HEXISTS', K_BREAKER, 'probe_until') == 1 then
+  redis.call('HSET', K_BREAKER, 'probe_until', tostring(now + lease))
+end
 """
 FINISH_LUA = f"""
 if outcome == '{SUCCESS}' then
-  -- An answer to a call admitted before the breaker opened (a slow call, a run's earlier page) does not close it.
+  -- An answer to a call admitted before the breaker opened (a slow call) does not close it.
   if redis.call('EXISTS', K_BREAKER) == 1 and
      (admitted_at == nil or (tonumber(redis.call('HGET', K_BREAKER, 'opened_at')) or 0) <= admitted_at) then
     redis.call('HSET', K_BREAKER, 'failures', '0')
@@ -84,23 +79,18 @@ def admit_locally(state, now: float):
     return ("", False)
 
 
-def claim_locally(state, now: float, hold: float) -> None:
-    state.breaker["probe_until"] = now + hold
-
-
-def finish_locally(
-    state, now: float, *, outcome: str, code: str, status: str, probe: bool, admitted_at: float | None = None
-) -> None:
-    b = state.breaker
+def finish_locally(state, now: float, call) -> None:
+    """The per-process version of FINISH_LUA, for a finished call (store.Call)."""
+    b, outcome, probe = state.breaker, call.kind, call.probe
     if outcome == SUCCESS:
-        if admitted_at is None or b.get("opened_at", 0.0) <= admitted_at:
+        if call.admitted_at is None or b.get("opened_at", 0.0) <= call.admitted_at:
             b["failures"] = 0
             for name in ("open_until", "probe_until", "opened_at"):
                 b.pop(name, None)
     elif outcome == FAILURE:
         b["failures"] = b.get("failures", 0) + 1
         open_until = b.get("open_until", 0.0)
-        b.update(last_code=code, last_status=status, last_at=now)
+        b.update(last_code=call.code, last_status=call.status, last_at=now)
         threshold = settings.CONNECT_BREAKER_FAILURES
         if threshold > 0 and (
             probe or (open_until == 0 and b["failures"] >= threshold) or (open_until > 0 and now >= open_until)
@@ -110,77 +100,6 @@ def finish_locally(
             b.pop("probe_until", None)
     elif probe:
         b.pop("probe_until", None)
-
-
-# --- what the page and Test connection show ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LastFailure:
-    code: str
-    status_code: int | None
-    at: datetime
-
-    @property
-    def label(self) -> str:
-        if self.code.startswith("http_"):
-            return f"HTTP {self.code[5:]}"
-        return label_for(self.code)
-
-
-@dataclass(frozen=True)
-class BreakerState:
-    state: str  # "closed", "open" or "probing"
-    failures: int
-    threshold: int
-    open_until: datetime | None = None
-    last_failure: LastFailure | None = None
-
-    @property
-    def probe_due(self) -> bool:
-        """Open, but its time is over: the next call admitted is the probe."""
-        return self.state == "open" and self.open_until is not None and self.open_until <= timezone.now()
-
-    @property
-    def text(self) -> str:
-        if self.state == "closed":
-            return "closed"
-        if self.state == "probing":
-            return "probing (one call is testing the API)"
-        until = f"{timezone.localtime(self.open_until):%H:%M:%S}"
-        return f"open until {until} (the next call tests the API)" if self.probe_due else f"open until {until}"
-
-
-def state_from(raw: dict, *, now: float) -> BreakerState:
-    """The breaker as read from the store (field -> text or number) at the store's time `now`."""
-    failures = int(float(raw.get("failures") or 0))
-    open_until = float(raw.get("open_until") or 0)
-    probe_until = float(raw.get("probe_until") or 0)
-    last = None
-    if raw.get("last_at"):
-        status = str(raw.get("last_status") or "")
-        last = LastFailure(
-            code=str(raw.get("last_code") or ""),
-            status_code=int(status) if status.isdigit() else None,
-            at=_moment(float(raw["last_at"])),
-        )
-    if open_until <= 0:
-        state = "closed"
-    elif now >= open_until and now < probe_until:
-        state = "probing"
-    else:
-        state = "open"
-    return BreakerState(
-        state=state,
-        failures=failures,
-        threshold=settings.CONNECT_BREAKER_FAILURES,
-        open_until=_moment(open_until) if open_until > 0 else None,
-        last_failure=last,
-    )
-
-
-def _moment(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, tz=UTC)
 
 
 def refusal(kind: str, seconds_left: float) -> CircuitOpen:

@@ -9,7 +9,8 @@
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
-- Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
+- Protection (datasources/protection/): pause, circuit breaker and limits before each call, its outcome recorded
+  after.
 - Log: one INFO line per answered call (redacted URL, status, time, size); the calls of one run (`calls_in_a_run`:
   the pages of one resolution) share one line, written when the run ends. A failed call logs its own line at once.
 
@@ -25,10 +26,9 @@ Imports run one way: transport below oauth below this module.
 
 import logging
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
@@ -48,14 +48,13 @@ _run_log: ContextVar["RunLog | None"] = ContextVar("connect_run_log", default=No
 
 
 @contextmanager
-def calls_in_a_run(datasource: Datasource, *, calls: int):
-    """The calls to `datasource` made inside, one after another and at most `calls` of them (the pages of one
-    resolution), are one run: one deadline and one size cap for all of them, one admission of the API's protection
-    while they follow each other quickly (protection.calls_in_a_run), and one log line for the calls answered."""
+def calls_in_a_run():
+    """The calls made inside, one after another (the pages of one resolution), are one run: one deadline and one size
+    cap for all of them, and one log line for the calls answered. The API's protection admits each call on its own."""
     run_log = RunLog()
     token = _run_log.set(run_log)
     try:
-        with transport.call_deadline(), size_budget(), protection.calls_in_a_run(datasource, calls=calls):
+        with transport.call_deadline(), size_budget():
             yield
     finally:
         _run_log.reset(token)
@@ -92,7 +91,7 @@ def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, 
     return protection.guarded_call(
         datasource=datasource,
         enforce=not bypass_protection,
-        send=lambda gate: _call(datasource=datasource, gate=gate, **call),
+        send=lambda: _call(datasource=datasource, **call),
     )
 
 
@@ -104,7 +103,6 @@ def _call(
     expect_success: bool = True,
     method: str = "GET",
     body: bytes | None = None,
-    gate=None,
 ) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
@@ -115,7 +113,7 @@ def _call(
     entry = sessions.session_for(datasource)
     started = time.monotonic()
     target = None
-    sending = Sending(method=method, body=body, gate=gate or _no_gate)
+    sending = Sending(method=method, body=body)
     with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
@@ -149,18 +147,12 @@ def _call(
     return upstream
 
 
-def _no_gate() -> None:
-    pass
-
-
 @dataclass(frozen=True)
 class Sending:
-    """What a call sends besides its URL (GET, or POST with a JSON body), and the gate it must pass right before
-    anything goes on the network (protection's admission, read as late as possible: see protection.guarded_call)."""
+    """What a call sends besides its URL: GET, or POST with a JSON body."""
 
     method: str = "GET"
     body: bytes | None = None
-    gate: Callable[[], None] = field(default=_no_gate, repr=False)
 
 
 def _shown_on_failure(plan, target: str | None, given: str) -> str:
@@ -239,7 +231,6 @@ def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
         return _request(entry.session, sending, sent_url, headers, basic), sent_url
-    sending.gate()  # a token request is network too
     token = _bearer_token(datasource)
     response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
     if response.status_code == 401:
@@ -269,7 +260,6 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
         if basic_auth is not None:
             request.prepare_auth(basic_auth)
         adapter = session.get_adapter(request.url)
-        sending.gate()
         return adapter.send(request, stream=True, timeout=(max(transport.time_left(), 0.001),) * 2)
     except (DatasourceError, *LIBRARY_ERRORS) as exc:
         raise translate_request_error(exc, url=url) from None
