@@ -190,7 +190,8 @@ CONNECT_CALL_DEADLINE_SECONDS = call_deadline_seconds()
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
 CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
-# After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
+# After a Redis error, item resolution skips the cache this long (the APIs' protection at most 1 s), and warns at
+# most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
