@@ -86,6 +86,8 @@ class Leases:
                     call.store.renew(call)
                 except StoreUnavailable as exc:
                     stores.failed(exc)
+                except Exception as exc:  # a bug: said, and the other renewals (and the next rounds) go on
+                    logger.error("A slot's renewal failed (%s)", type(exc).__name__)
 
 
 stores, leases = Stores(), Leases()

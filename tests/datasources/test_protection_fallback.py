@@ -2,15 +2,18 @@
 per interval, without a traceback; when Redis answers again it is used again."""
 
 import logging
+import threading
 import time
 
 import pytest
 from prometheus_client import REGISTRY
 
+from datasources.protection import limits
 from datasources.protection_status import status_for
 from datasources.services import connection_check, errors
+from tests.conftest import SECRET_API_KEY, assert_no_secret
 from tests.support import https_server as srv
-from tests.support.protection import at_once, call, code_of, limited_datasource
+from tests.support.protection import at_once, call, code_of, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
@@ -107,3 +110,27 @@ def test_a_finish_redis_refuses_is_logged_once_and_counted_and_kept_here(start_s
     assert counted() - before == 1
     status = status_for(datasource)
     assert status.shared is False and status.health.calls == 2 and status.in_flight == 0
+
+
+def test_a_renewal_that_fails_unexpectedly_is_said_without_a_secret_and_the_call_goes_on(
+    start_server, redis, settings, caplog
+):
+    """The cache is no longer Redis while a call holding a slot runs (a settings change): its renewal cannot work.
+    That is logged with the error's class only, and the call, the renewals and the finish go on."""
+    server = start_server({"/api/hold": srv.working(srv.answer(), seconds=limits.RENEW_SECONDS + 2)})
+    datasource = limited_datasource(
+        server.url("/api"), concurrent_calls=1, mode="api_key", api_key_name="key", api_key_value=SECRET_API_KEY
+    )
+    redis_caches, results = settings.CACHES, []
+    holding = threading.Thread(target=lambda: results.append(call(datasource, "/hold")))
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        holding.start()
+        assert srv.wait_until(lambda: server.in_flight == 1)
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        assert wait_for(lambda: "renewal failed" in caplog.text, timeout=limits.RENEW_SECONDS + 1.5)
+        settings.CACHES = redis_caches
+        holding.join(timeout=10)
+    assert results == ["ok"]
+    assert "A slot's renewal failed (NotImplementedError)" in caplog.text
+    assert_no_secret(caplog.text)
+    assert status_for(datasource).in_flight == 0
