@@ -18,12 +18,10 @@ from .. import url_rules
 from ..models import Datasource
 from ..protection_status import breaker_state
 from . import client
-from .errors import LABELS, DatasourceError
+from .errors import DatasourceError, label_for
 
 SESSION_KEY = "datasource_connection_checks"
 KEPT_RESULTS = 20
-
-CATEGORY_LABELS = LABELS  # one list of labels, in errors.py
 
 
 @dataclass
@@ -40,7 +38,7 @@ class ConnectionCheck:
 
     @property
     def category_label(self) -> str:
-        return "Success" if self.ok else CATEGORY_LABELS.get(self.category, "Call failed")
+        return "Success" if self.ok else label_for(self.category)
 
     @property
     def tested_at_time(self) -> datetime:

@@ -131,8 +131,8 @@ def test_the_slot_is_given_back_on_every_path(start_server, settings):
     assert isinstance(call(datasource, "/gone"), errors.HTTPStatusError)
     assert isinstance(call(datasource, "/../x"), errors.InvalidURL)
 
-    with pytest.raises(TypeError):  # not a DatasourceError: a bug in the caller
-        client.call_datasource(datasource=datasource, path_and_query=7)
+    with pytest.raises(TypeError):  # not a DatasourceError: a bug in the caller (a body that is not bytes)
+        client.call_datasource(datasource=datasource, path_and_query="/ok", method="POST", body=7)
     assert call(datasource, "/ok") == "ok"
     assert status_for(datasource).in_flight == 0
 
