@@ -203,7 +203,8 @@ CONNECT_CALL_DEADLINE_SECONDS = call_deadline_seconds()
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
 CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
-# After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
+# After a Redis error, item resolution skips the cache this long (the APIs' protection at most 1 s), and warns at
+# most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
 # Calls to an API refused or failed are summarised at most once per interval per datasource and process (one line each
@@ -212,7 +213,7 @@ CONNECT_CALL_REPORT_INTERVAL_SECONDS = env.float("CONNECT_CALL_REPORT_INTERVAL_S
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
-# Protecting the APIs Connect calls (datasources/services/protection/). The calls per second and concurrent calls
+# Protecting the APIs Connect calls (datasources/protection/). The calls per second and concurrent calls
 # are set per datasource; these are the operator-wide rules around them.
 # How long a caller over a datasource's limits waits for its turn before it gets rate_limited (inside the deadline).
 CONNECT_RATE_LIMIT_WAIT_SECONDS = env.float("CONNECT_RATE_LIMIT_WAIT_SECONDS", default=2.0)

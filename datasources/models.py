@@ -36,7 +36,7 @@ class Datasource(VersionedConfiguration):
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
         "HTTP 200. Without it, Test connection tries the base URL.",
     )
-    # Protecting the API (SPEC 8, datasources/services/protection/): shared by every process through Redis.
+    # Protecting the API (SPEC 8, datasources/protection/): shared by every process through Redis.
     calls_per_second = models.FloatField(
         "Calls per second",
         default=10,

@@ -13,7 +13,8 @@ from core.access import permission_required
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
-from .services import configuration, connection_check, protection
+from .protection_status import status_for
+from .services import configuration, connection_check
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -140,7 +141,7 @@ def datasource_detail(request, pk):
             "callback_url": callback_url(request),
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
-            "protection": protection.status_for(datasource),
+            "protection": status_for(datasource),
         },
     )
 

@@ -79,7 +79,7 @@ def _fresh_redis_memory():
 def _clean_cache():
     """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set), and with no protection
     state (limits, breakers, health) from another test, in Redis or in this process."""
-    from datasources.services import protection
+    from datasources import protection
 
     protection.reset()
     cache.clear()

@@ -4,41 +4,31 @@
   broken answer, an HTTP 5xx.
 - success (the API answered, so it is up): any other HTTP answer, 4xx included (a 404 is the API working).
 - neutral (says nothing about the API): the caller's own errors, found before or without a usable answer: an
-  invalid URL, an address the policy refuses, a refused redirect, an answer over the size cap, credentials.
-"""
+  invalid URL, an address the policy refuses, a refused redirect, an answer over the size cap, credentials."""
 
-from ..errors import (
-    ConnectFailure,
-    ConnectTimeout,
-    DatasourceError,
-    DNSFailure,
-    HTTPStatusError,
-    InvalidResponse,
-    ProtectionRefusal,
-    TLSFailure,
-    UpstreamTimeout,
-)
+from datasources.services import errors
 
 SUCCESS, FAILURE, NEUTRAL = "success", "failure", "neutral"
-API_FAILURES = (ConnectFailure, ConnectTimeout, UpstreamTimeout, TLSFailure, DNSFailure, InvalidResponse)
+API_FAILURES = (errors.ConnectFailure, errors.ConnectTimeout, errors.UpstreamTimeout, errors.TLSFailure)
+API_FAILURES += (errors.DNSFailure, errors.InvalidResponse)
 
 
-def classify(*, error: DatasourceError | None = None, status_code: int | None = None) -> str:
-    if isinstance(error, HTTPStatusError) or (error is None and status_code is not None):
+def classify(*, error: errors.DatasourceError | None = None, status_code: int | None = None) -> str:
+    if isinstance(error, errors.HTTPStatusError) or (error is None and status_code is not None):
         status = error.status_code if error is not None else status_code
         return FAILURE if status is None or status >= 500 else SUCCESS
     if error is None:
         return SUCCESS
     # The bare class is what the translation of an unknown library error gives: a transport failure.
-    if isinstance(error, API_FAILURES) or type(error) is DatasourceError:
+    if isinstance(error, API_FAILURES) or type(error) is errors.DatasourceError:
         return FAILURE
     return NEUTRAL
 
 
-def health_code(*, error: DatasourceError | None = None, status_code: int | None = None) -> str:
+def health_code(*, error: errors.DatasourceError | None = None, status_code: int | None = None) -> str:
     """The stable code a call is counted under in the health figures ('' for a 2xx/3xx answer): an error code,
     or http_<status> for an HTTP error status. Never anything taken from the URL, the query or the answer's text."""
-    if isinstance(error, HTTPStatusError) and error.status_code:
+    if isinstance(error, errors.HTTPStatusError) and error.status_code:
         return f"http_{int(error.status_code)}"
     if error is not None:
         return error.code
@@ -50,8 +40,8 @@ def health_code(*, error: DatasourceError | None = None, status_code: int | None
 def allows_stale(error: BaseException) -> bool:
     """May stale-if-error answer instead of this error? Yes when the API is failing, throttling (429) or being
     protected (rate limited, paused, circuit open); no for the caller's own errors or other 4xx answers."""
-    if isinstance(error, ProtectionRefusal):
+    if isinstance(error, errors.ProtectionRefusal):
         return True
-    if isinstance(error, HTTPStatusError) and error.status_code == 429:
+    if isinstance(error, errors.HTTPStatusError) and error.status_code == 429:
         return True
-    return isinstance(error, DatasourceError) and classify(error=error) == FAILURE
+    return isinstance(error, errors.DatasourceError) and classify(error=error) == FAILURE

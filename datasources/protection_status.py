@@ -1,72 +1,54 @@
-"""A datasource's health over the last hour, in 5-minute buckets that every process adds to (Redis).
+"""What people see of a datasource's protection (SPEC 8): the datasource page's panel (limits, the circuit breaker
+and its last failure, a Retry-After pause, the last hour's health with its chart) and Test connection's breaker line.
 
-Per bucket: a hash of counters (calls made, errors, errors by code, and the calls Connect held back: rate_limited,
-circuit_open, paused) and a list of the latest SAMPLE_CAP latencies in milliseconds. Both expire an hour after
-their bucket, so what is kept is bounded (at most 13 buckets of a few counters and SAMPLE_CAP numbers each).
-Codes are Connect's error codes or http_<status>; nothing in these keys or values comes from a URL, a query, a
-person's input or a secret.
+Read from where the protection keeps its state (`protection.read_state`: Redis, or this process's memory), in the
+fields the rules write (datasources/protection/breaker.py and health.py).
 """
 
 import math
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-BUCKET_SECONDS = 300
-BUCKETS = 12  # one hour
-SAMPLE_CAP = 500
-TTL_SECONDS = BUCKET_SECONDS * (BUCKETS + 1) + 60
-REFUSALS = ("rate_limited", "circuit_open", "paused")
+from django.conf import settings
+from django.utils import timezone
 
-# Defined before the admission rules, which count their refusals with it.
-REFUSAL_LUA = """
-local function count_refusal(field)
-  redis.call('HINCRBY', K_HEALTH, field, 1)
-  redis.call('EXPIRE', K_HEALTH, HEALTH_TTL)
-end
-"""
-FINISH_LUA = """
-if latency_ms ~= '' then
-  redis.call('HINCRBY', K_HEALTH, 'calls', 1)
-  if code ~= '' then
-    redis.call('HINCRBY', K_HEALTH, 'errors', 1)
-    redis.call('HINCRBY', K_HEALTH, 'error:' .. code, 1)
-  end
-  redis.call('LPUSH', K_LATENCY, latency_ms)
-  redis.call('LTRIM', K_LATENCY, 0, SAMPLE_CAP - 1)
-  redis.call('EXPIRE', K_LATENCY, HEALTH_TTL)
-end
-if refusal ~= '' then redis.call('HINCRBY', K_HEALTH, refusal, 1) end
-if latency_ms ~= '' or refusal ~= '' then redis.call('EXPIRE', K_HEALTH, HEALTH_TTL) end
-"""
+from .protection import health, limits, read_state
+from .services.errors import label_for
 
 
-def current_bucket(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // BUCKET_SECONDS)
+@dataclass(frozen=True)
+class LastFailure:
+    code: str
+    status_code: int | None
+    at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"HTTP {self.code[5:]}" if self.code.startswith("http_") else label_for(self.code)
 
 
-def last_hour(now: float | None = None) -> list[int]:
-    newest = current_bucket(now)
-    return list(range(newest - BUCKETS + 1, newest + 1))
+@dataclass(frozen=True)
+class BreakerState:
+    state: str  # "closed", "open" or "probing"
+    failures: int
+    threshold: int
+    open_until: datetime | None = None
+    last_failure: LastFailure | None = None
 
+    @property
+    def probe_due(self) -> bool:
+        """Open, but its time is over: the next call admitted is the probe."""
+        return self.state == "open" and self.open_until is not None and self.open_until <= timezone.now()
 
-def finish_locally(state, now: float, *, code: str, latency_ms: float | None, refusal: str) -> None:
-    bucket = current_bucket(now)
-    counts = state.health_counts(bucket)
-    if latency_ms is not None:
-        counts["calls"] += 1
-        if code:
-            counts["errors"] += 1
-            counts[f"error:{code}"] += 1
-        samples = state.latencies.setdefault(bucket, [])
-        samples.insert(0, latency_ms)
-        del samples[SAMPLE_CAP:]
-    if refusal:
-        counts[refusal] += 1
-
-
-# --- the summary the datasource page shows -----------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        if self.state == "closed":
+            return "closed"
+        if self.state == "probing":
+            return "probing (one call is testing the API)"
+        until = f"{timezone.localtime(self.open_until):%H:%M:%S}"
+        return f"open until {until} (the next call tests the API)" if self.probe_due else f"open until {until}"
 
 
 @dataclass
@@ -142,17 +124,70 @@ class HealthSummary:
         return {"width": width, "height": height, "top": top, "bars": bars, "axis_y": height + 14}
 
 
-def summary_from(raw_buckets: list[tuple[int, dict, list]]) -> HealthSummary:
+@dataclass(frozen=True)
+class ProtectionStatus:
+    limits: limits.Limits
+    breaker: BreakerState
+    paused_for: float  # seconds left of a Retry-After pause (0: none)
+    in_flight: int
+    health: HealthSummary
+    shared: bool  # read from Redis (every process); False: this process only
+
+
+def status_for(datasource) -> ProtectionStatus:
+    raw, shared = read_state(datasource)
+    return ProtectionStatus(
+        limits=limits.Limits.of(datasource),
+        breaker=breaker_from(raw["breaker"], now=raw["now"]),
+        paused_for=raw["paused_for"],
+        in_flight=raw["in_flight"],
+        health=health_from(raw["health"]),
+        shared=shared,
+    )
+
+
+def breaker_state(datasource) -> BreakerState:
+    raw, _shared = read_state(datasource)
+    return breaker_from(raw["breaker"], now=raw["now"])
+
+
+def breaker_from(raw: dict, *, now: float) -> BreakerState:
+    """The breaker as read from the store (field -> text or number) at the store's time `now`."""
+    open_until, probe_until = float(raw.get("open_until") or 0), float(raw.get("probe_until") or 0)
+    last = None
+    if raw.get("last_at"):
+        status = str(raw.get("last_status") or "")
+        last = LastFailure(
+            code=str(raw.get("last_code") or ""),
+            status_code=int(status) if status.isdigit() else None,
+            at=_moment(float(raw["last_at"])),
+        )
+    if open_until <= 0:
+        state = "closed"
+    elif open_until <= now < probe_until:
+        state = "probing"
+    else:
+        state = "open"
+    return BreakerState(
+        state=state,
+        failures=int(float(raw.get("failures") or 0)),
+        threshold=settings.CONNECT_BREAKER_FAILURES,
+        open_until=_moment(open_until) if open_until > 0 else None,
+        last_failure=last,
+    )
+
+
+def health_from(raw_buckets: list[tuple[int, dict, list]]) -> HealthSummary:
     """raw_buckets: (bucket number, counters {field: count}, latencies in ms), oldest first."""
     summary = HealthSummary(buckets=[])
     codes, latencies = Counter(), []
     for number, counts, samples in raw_buckets:
         counts = {k: int(float(v)) for k, v in counts.items()}
         bucket = Bucket(
-            start=datetime.fromtimestamp(number * BUCKET_SECONDS, tz=UTC),
+            start=_moment(number * health.BUCKET_SECONDS),
             calls=counts.get("calls", 0),
             errors=counts.get("errors", 0),
-            refused=sum(counts.get(name, 0) for name in REFUSALS),
+            refused=sum(counts.get(name, 0) for name in health.REFUSALS),
         )
         summary.buckets.append(bucket)
         summary.calls += bucket.calls
@@ -173,3 +208,7 @@ def summary_from(raw_buckets: list[tuple[int, dict, list]]) -> HealthSummary:
 def percentile(ordered: list[float], q: float) -> float:
     """Nearest-rank percentile of a sorted, non-empty list."""
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def _moment(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)

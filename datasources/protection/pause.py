@@ -1,9 +1,6 @@
-"""Retry-After: an API answering 429 or 503 with Retry-After pauses calls to it, for every process, until then.
-
-The pause is one Redis key per datasource whose expiry is the end of the pause (a longer pause is never shortened).
-Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3), capped at CONNECT_RETRY_AFTER_MAX_SECONDS; anything
-else is ignored. A caller during a pause gets UpstreamPaused with the time left.
-"""
+"""Retry-After: an answer 429 or 503 with Retry-After (delay-seconds or an HTTP-date, capped at
+CONNECT_RETRY_AFTER_MAX_SECONDS; anything else ignored) pauses calls to its API until then, for every process: one
+key per datasource whose expiry is the end of the pause (never shortened). Callers meanwhile get UpstreamPaused."""
 
 import email.utils
 import time
@@ -12,7 +9,7 @@ from datetime import UTC, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..errors import UpstreamPaused
+from datasources.services.errors import UpstreamPaused
 
 PAUSING_STATUSES = (429, 503)
 MAX_HEADER_CHARS = 64
