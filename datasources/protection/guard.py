@@ -76,6 +76,10 @@ class Leases:
         with self._lock:
             self.running.discard(call)
 
+    def forget_all(self) -> None:
+        with self._lock:
+            self.running.clear()
+
     def _renew_forever(self) -> None:
         while True:
             time.sleep(limits.RENEW_SECONDS)
@@ -84,8 +88,11 @@ class Leases:
             for call in running:
                 try:
                     call.store.renew(call)
-                except StoreUnavailable as exc:
-                    stores.failed(exc)
+                except StoreUnavailable:
+                    # Counted only: a lease not renewed ends by itself, and the next admission finds out whether
+                    # Redis is down (a late renewal of a call from before a failover must not send every new call
+                    # to this process's store).
+                    record_cache_error(noticed_by="protection")
                 except Exception as exc:  # a bug: said, and the other renewals (and the next rounds) go on
                     logger.error("A slot's renewal failed (%s)", type(exc).__name__)
 
@@ -179,5 +186,7 @@ def read_state(datasource) -> tuple[dict, bool]:
 
 
 def reset() -> None:
-    """Forget this process's own state and Redis's down-time (tests: no test inherits another's)."""
+    """Forget this process's own state, Redis's down-time and the leases of calls still running (tests: no test
+    inherits another's)."""
     stores.__init__()
+    leases.forget_all()
