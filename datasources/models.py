@@ -7,7 +7,7 @@ from fernet_fields import EncryptedTextField
 
 from core.models import VersionedConfiguration
 
-from . import url_rules, validators
+from . import validators
 from .types import type_choices
 
 
@@ -89,15 +89,6 @@ class Datasource(VersionedConfiguration):
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
         super().save(*args, **kwargs)
-
-    @property
-    def origin(self) -> tuple[str, str, int]:
-        """(scheme, host, port) of the base URL: what the stored secrets are bound to."""
-        return url_rules.origin(self.base_url)
-
-    def moves_to(self, base_url: str) -> bool:
-        """True when `base_url` has another scheme, host or port than the stored base URL."""
-        return url_rules.origin(base_url) != self.origin
 
     @property
     def type_label(self) -> str:
@@ -309,13 +300,7 @@ class AuthConfig(models.Model):
         super().save(*args, **kwargs)
         self.datasource.bump_config_version()
 
-    # --- a stored secret never follows a datasource to another host (edit page and admin alike) ---------------
-
-    def secrets_left_behind_by_move(self, *, mode: str | None = None, replaced=()) -> list[str]:
-        """The stored secrets that `mode` (default: this one) uses and that would follow the datasource to a new
-        host unless entered again or cleared (`replaced`): a move must refuse them."""
-        used = set(MODE_FIELDS.get(mode or self.mode, ()))
-        return [field for field in ENTERED_SECRETS if field in used and getattr(self, field) and field not in replaced]
+    # --- what an edit does to stored tokens (edit page and admin alike; moves are secret_binding.py's) ----------
 
     def clear_tokens_if_rebound(self, *, original: dict, moved: bool) -> bool:
         """Stored OAuth tokens are cleared when the datasource moves or a TOKEN_BINDING_FIELDS value changed since
