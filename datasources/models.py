@@ -284,11 +284,18 @@ class AuthConfig(models.Model):
                 validators.validate_header_name(self.api_key_name)
             except ValidationError as exc:
                 errors["api_key_name"] = exc.messages
-        if self.api_key_value:
-            try:
-                validators.validate_header_value(self.api_key_value)
-            except ValidationError as exc:
-                errors["api_key_value"] = exc.messages
+        # An API key sent as a header must be a value a header can carry; in the query string it is percent-encoded.
+        in_header = self.mode == AuthMode.API_KEY and self.api_key_location == ApiKeyLocation.HEADER
+        checks = [
+            ("api_key_value", validators.validate_header_value if in_header else validators.validate_no_line_breaks),
+            ("username", validators.validate_basic_user_name if self.mode == AuthMode.BASIC else None),
+        ]
+        for field, check in checks:
+            if check is not None and getattr(self, field) and field not in errors:
+                try:
+                    check(getattr(self, field))
+                except ValidationError as exc:
+                    errors[field] = exc.messages
         if not isinstance(self.extra_token_params, dict) or not all(
             isinstance(v, str) for v in (self.extra_token_params or {}).values()
         ):

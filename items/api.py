@@ -36,6 +36,7 @@ PUBLIC_MESSAGES = {
     "redirect_refused": "The API redirected to a place Connect does not follow.",
     "response_too_large": "The API's answer is larger than Connect accepts.",
     "invalid_json": "The API answered with a body that is not JSON.",
+    "unsendable_header": "The datasource has a header value Connect cannot send: an administrator must correct it.",
     "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
     "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
     # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.

@@ -88,6 +88,13 @@ class InvalidResponse(DatasourceError):
     code = "invalid_response"
 
 
+class UnsendableHeader(DatasourceError):
+    """A header value Connect cannot send (stored before the header rules of header_values.py): nothing is sent."""
+
+    code = "unsendable_header"
+    nothing_sent = True
+
+
 class AuthenticationFailure(DatasourceError):
     """Credentials missing or refused, token endpoint errors, reconnect needed."""
 
@@ -143,6 +150,7 @@ LABELS = {
     "response_too_large": "Answer too large",
     "invalid_json": "Not JSON",
     "invalid_response": "Invalid answer",
+    "unsendable_header": "Header cannot be sent",
     "authentication_failure": "Authentication failed",
     "reconnect_needed": "Reconnect needed",
     "rate_limited": "Rate limited by Connect",
