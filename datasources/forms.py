@@ -7,6 +7,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
+from core.text_rules import validate_no_null_characters
+
 from . import secret_binding, validators
 from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
 from .services.presets import PRESETS, get_preset, preset_choices
@@ -321,6 +323,7 @@ class AuthForm(forms.ModelForm):
             raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.') from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ValidationError('Enter a JSON object of text values, e.g. {"audience": "https://api"}.')
+        validate_no_null_characters(value)
         return value
 
     def fields_with_modes(self) -> list:

@@ -6,6 +6,7 @@ from django.db.models.functions import Lower
 from fernet_fields import EncryptedTextField
 
 from core.models import VersionedConfiguration
+from core.text_rules import validate_no_null_characters
 
 from . import validators
 from .types import type_choices
@@ -300,6 +301,11 @@ class AuthConfig(models.Model):
             isinstance(v, str) for v in (self.extra_token_params or {}).values()
         ):
             errors["extra_token_params"] = 'Enter a JSON object of text values, e.g. {"audience": "https://api"}.'
+        else:
+            try:
+                validate_no_null_characters(self.extra_token_params)
+            except ValidationError as exc:
+                errors["extra_token_params"] = exc.messages
         if errors:
             raise ValidationError(errors)
 
