@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from connect_project.limits import MAX_QUERY_STRING_BYTES
+
 API_PREFIX = "/api/"
 
 
@@ -17,12 +19,20 @@ def error_response(code: str, message: str, status: int, *, headers: dict | None
 
 def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = True):
     """A JSON view for signed-in users (staff only when asked; sign_in=False: the view judges its caller itself,
-    request.caller, e.g. by an embedding token): 401/403/405 answered as JSON, never cached.
+    request.caller, e.g. by an embedding token): 401/403/405, and 414 for a query string over Connect's limit
+    (connect_project/limits.py), answered as JSON, never cached.
 
     CSRF is not checked: these views change nothing Connect stores (a POST here reads, or signs what it read), and a
     refused method is answered 405 as JSON instead of Django's HTML CSRF page."""
 
     def refusal(request):
+        if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING_BYTES:
+            return error_response(
+                "query_too_long",
+                f"The query string is longer than {MAX_QUERY_STRING_BYTES} bytes (percent-encoded): shorten the "
+                f"search text or the values sent.",
+                414,
+            )
         if request.method not in methods:
             return error_response(
                 "method_not_allowed",
