@@ -59,10 +59,10 @@ MIDDLEWARE = [
     # First: it answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below).
-    "csp.middleware.CSPMiddleware",
     # Static files (hashed, compressed, long-cached) straight from STATIC_ROOT, before sessions and the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The Content-Security-Policy header on pages (CONTENT_SECURITY_POLICY below; core/csp.py).
+    "core.csp.PageCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,11 +172,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp) on every response: Connect's pages load scripts, styles, images and fonts from
-# Connect only, with no inline script or style (templates keep both in static/), and are never framed. No form-action:
-# "Connect" (OAuth) posts a form that redirects to the provider, which form-action would stop. The field widget on
-# other sites is under those sites' own policies (it adds its style as a constructed stylesheet, which a policy
-# without 'unsafe-inline' allows).
+# Content-Security-Policy (django-csp; core/csp.py) on every page, not on the JSON API: pages load scripts, styles,
+# images and fonts from Connect only, with no inline script or style (templates keep both in static/), and are never
+# framed. No form-action: "Connect" (OAuth) posts a form that redirects to the provider, which form-action would stop.
+# The field widget on other sites is under those sites' own policies (it adds its style as a constructed stylesheet,
+# which a policy without 'unsafe-inline' allows).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
