@@ -1,6 +1,7 @@
 """Signing in: django-axes counts wrong passwords per account and address and locks the pair for a while; this module
 adds the pause that slows guessing before the lock, and the page a locked-out person sees (on /login/ and
-/admin/login/ alike). The settings are the CONNECT_SIGN_IN_* ones (README, "Sign-in protection")."""
+/admin/login/ alike). The settings are the CONNECT_SIGN_IN_* ones (README, "Sign-in protection"). The address is
+REMOTE_ADDR: behind the trusted proxy, the client's (operations/forwarded.py)."""
 
 import time
 
@@ -33,17 +34,6 @@ def slow_down(sender, credentials, request=None, **kwargs):
     pause = pause_after(AxesProxyHandler.get_failures(request, credentials))
     if pause:
         time.sleep(pause)
-
-
-def client_address(request) -> str:
-    """The address a sign-in comes from (AXES_CLIENT_IP_CALLABLE). Behind the TLS proxy (CONNECT_BEHIND_TLS_PROXY) the
-    peer is the proxy: the client is the last X-Forwarded-For entry, the one the proxy itself appended (entries before
-    it are whatever the client sent). Otherwise the peer's address."""
-    if settings.CONNECT_BEHIND_TLS_PROXY:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if forwarded[-1]:
-            return forwarded[-1]
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def locked_out(request, original_response=None, credentials=None):

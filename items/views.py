@@ -18,7 +18,7 @@ from datasources.services.response import loads_within_depth
 from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
-from .services import ItemError, resolve_item
+from .services import ItemError, narrowing, resolve_item
 from .try_it import embed_snippet, try_it_fields
 
 logger = logging.getLogger("connect.items")
@@ -91,6 +91,7 @@ def item_preview(request, pk):
         "error": None,
         "sources": bindings.bound_sources(item=item),
         "bound_by": bindings.items_bound_to(item=item),
+        "calls_saved": narrowing.calls_saved_last_hour(item_id=item.pk) if narrowing.applies(item) else None,
     }
     if request.method == "POST":
         form = PreviewForm(request.POST, item=item)

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from datasources.models import AuthConfig, Datasource, Header
 from items.services import cache as item_cache
-from operations.redis_outage import outage
+from operations.reports import reset_every_report
 
 # Fixtures shared by every test folder (the real local HTTPS server, its CA, the suite's Redis, a second process).
 pytest_plugins = ["tests.support.https_server", "tests.support.redis_store", "tests.support.protection"]
@@ -32,6 +32,9 @@ def pytest_configure(config):
     """Pages rendered in the suite use plain static names, whatever DEBUG the environment says: the test servers
     (live_server) serve static/ through the finders, which know no hashed names, and no collectstatic ran. Hashed,
     compressed files are tested where they are served: under gunicorn (tests/operations/test_serving.py)."""
+    # Passwords: a fast hasher for the suite's own accounts (Django's PBKDF2 takes about a second per password on this
+    # machine, and most tests create a signed-in user). Production keeps Django's default hashers.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -56,7 +59,7 @@ def _no_connection_left_at_the_end(django_db_setup):
         return
     gc.collect()
     for obj in gc.get_objects():
-        # type(), not isinstance(): isinstance asks a lazy object (a request's csp_nonce) to evaluate itself.
+        # type(), not isinstance(): isinstance asks a lazy object (a request's user) its __class__, which loads it.
         if issubclass(type(obj), psycopg.Connection) and not obj.closed:
             obj.close()
 
@@ -64,12 +67,12 @@ def _no_connection_left_at_the_end(django_db_setup):
 @pytest.fixture(autouse=True)
 def _fresh_redis_memory():
     """ "Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
-    once per interval): no test inherits another's."""
+    once per interval), and so are the other reports written once per interval: no test inherits another's."""
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
     yield
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
 
 
 @pytest.fixture(autouse=True)
