@@ -1,5 +1,5 @@
-"""A stored secret never follows a datasource to another origin: the one home of that rule, called by the edit page
-and the admin alike.
+"""A stored secret never follows a datasource to another origin: the one home of that rule, called by the edit page,
+the admin and the configuration import alike.
 
 A secret was entered for the places it is used with: the API base URL (every call carries the password, the key or the
 access token) and, in the OAuth modes, the token URL (the client secret is sent there) and the authorization URL (where
@@ -44,7 +44,7 @@ def secrets_left_behind(auth, *, mode: str, replaced=()) -> list[str]:
 def enter_again_message(moved: list[str], secret_label: str) -> str:
     """Next to a secret on the edit page, where it can be entered again."""
     return (
-        f"The {_described(moved)} changed: enter the {secret_label} again, so a stored secret never follows a "
+        f"The {described(moved)} changed: enter the {secret_label} again, so a stored secret never follows a "
         f"datasource to another host."
     )
 
@@ -52,12 +52,13 @@ def enter_again_message(moved: list[str], secret_label: str) -> str:
 def admin_refusal_message(moved: list[str]) -> str:
     """In the admin, which cannot take secrets: the move is made on the edit page instead."""
     return (
-        f"The {_described(moved)} changed and this datasource has stored secrets: make this change on the "
+        f"The {described(moved)} changed and this datasource has stored secrets: make this change on the "
         f"datasource's edit page, where the secrets are entered again for the new host."
     )
 
 
-def _described(moved: list[str]) -> str:
+def described(moved: list[str]) -> str:
+    """The moved URLs as a message names them: "API host", "token URL's host and authorization URL's host"."""
     names = [BOUND_URLS[name] for name in moved]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
