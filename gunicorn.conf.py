@@ -11,6 +11,8 @@ Read from the environment (and .env, like Connect's settings; both again on a re
   PROMETHEUS_MULTIPROC_DIR          where workers share metrics, one per instance; emptied at start (default: a
                                     fresh temporary directory, removed at exit)
 The access log goes to stdout without query strings (they carry what people type, and OAuth codes).
+The request line and header limits sit above Connect's own (connect_project/limits.py), so an over-long token or
+query string gets Connect's JSON error rather than gunicorn's HTML page.
 """
 
 import math
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from connect_project import environment  # noqa: E402
+from connect_project import environment, limits  # noqa: E402
 from connect_project.environment import call_deadline_seconds, env  # noqa: E402
 from operations.log_format import ACCESS_LOG_FORMAT, gunicorn_logconfig  # noqa: E402
 
@@ -42,6 +44,8 @@ _deadline = math.ceil(call_deadline_seconds())
 timeout = _deadline + WORKER_TIMEOUT_MARGIN_SECONDS
 graceful_timeout = env.int("CONNECT_GRACEFUL_TIMEOUT_SECONDS", default=_deadline + 5)
 keepalive = 5
+limit_request_line = limits.REQUEST_LINE_BYTES
+limit_request_field_size = limits.REQUEST_FIELD_BYTES
 accesslog = "-"
 errorlog = "-"
 access_log_format = ACCESS_LOG_FORMAT

@@ -16,6 +16,7 @@ from django.db.models import RestrictedError
 from applications.models import Application
 from audit.models import Action
 from audit.recorder import Actor, record, recording
+from datasources import secret_binding
 from datasources.models import AuthConfig, Datasource, Header
 from items import bindings as item_bindings
 from items.access import access_error
@@ -121,7 +122,7 @@ class _Run:
             datasource = Datasource(name=name)
         else:
             self._touch("datasource", datasource)
-        stored_origin = datasource.origin if datasource.pk else None
+        stored_base_url = datasource.base_url if datasource.pk else None
         changed = _assign(datasource, {"name": name, **_pick(entry, schema.DATASOURCE_FIELDS)})
         if not self._valid(datasource, path):
             return
@@ -133,8 +134,7 @@ class _Run:
         if "headers" in entry:
             self._headers(datasource, entry["headers"], path)
         if "auth" in entry:
-            moved = stored_origin is not None and datasource.origin != stored_origin
-            self._auth(datasource, i, entry["auth"], path, moved=moved)
+            self._auth(datasource, i, entry["auth"], path, stored_base_url=stored_base_url)
         for k, item_entry in enumerate(entry.get("items") or []):
             self._item(datasource, item_entry, f"{path}.items[{k}]")
 
@@ -150,25 +150,35 @@ class _Run:
             if self._valid(header, f"{path}.headers[{j}]") and (changed or header.pk is None):
                 header.save()
 
-    def _auth(self, datasource: Datasource, index: int, entry: dict, path: str, *, moved: bool) -> None:
+    def _auth(self, datasource: Datasource, index: int, entry: dict, path: str, *, stored_base_url: str | None) -> None:
         auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
         original = auth.token_binding()
         before = {f: getattr(auth, f) for f in (*schema.AUTH_FIELDS, *schema.AUTH_SECRETS)}
         _assign(auth, _pick(entry, schema.AUTH_FIELDS))
         given = {secret for secret in schema.AUTH_SECRETS if (index, secret) in self.secrets}
+        # The edit page's rule (secret_binding.py): a stored secret never follows the base, token or authorization URL
+        # to another host. A new datasource has nothing stored.
+        moved = (
+            secret_binding.moved_urls(
+                before=secret_binding.bound_urls(mode=auth.mode, base_url=stored_base_url, auth_values=original),
+                after=secret_binding.bound_urls(
+                    mode=auth.mode, base_url=datasource.base_url, auth_values=auth.token_binding()
+                ),
+            )
+            if stored_base_url is not None
+            else []
+        )
+        for secret in secret_binding.secrets_left_behind(auth, mode=auth.mode, replaced=given) if moved else []:
+            self.errors.append(
+                f"{path}.auth.{secret}: the {secret_binding.described(moved)} changed, so the stored secret is not "
+                "kept: give it again as ${env:NAME}."
+            )
         for secret in given:
             setattr(auth, secret, self.secrets[(index, secret)])
-        if moved:
-            # The edit page's rule (AuthConfig): a stored secret never follows a datasource to another host.
-            for secret in auth.secrets_left_behind_by_move(replaced=given):
-                self.errors.append(
-                    f"{path}.auth.{secret}: the API host changed, so the stored secret is not kept: give it again "
-                    "as ${env:NAME}."
-                )
         auth.drop_secrets_not_used_by_mode()
         if not self._valid(auth, f"{path}.auth"):
             return
-        auth.clear_tokens_if_rebound(original=original, moved=moved)
+        auth.clear_tokens_if_rebound(original=original, moved=bool(moved))
         after = {f: getattr(auth, f) for f in before}
         if auth.pk is None or after != before:
             auth.save()

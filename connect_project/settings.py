@@ -1,6 +1,7 @@
 """Connect's settings: the environment (environment.py: variables, then .env) is parsed once here; code reads
 settings.CONNECT_*."""
 
+import datetime
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    # Before core: its sign-in pause (core/sign_in.py) runs after axes has counted the failure.
+    "axes",
     "core",
     "datasources",
     "items",
@@ -62,6 +65,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Static files (hashed, compressed, long-cached) straight from STATIC_ROOT, before sessions and the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The Content-Security-Policy header on pages (CONTENT_SECURITY_POLICY below; core/csp.py).
+    "core.csp.PageCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,10 +77,13 @@ MIDDLEWARE = [
     "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (core/sign_in.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
-# ModelBackend with the per-request user query compiled once (connect_project/auth.py).
-AUTHENTICATION_BACKENDS = ["connect_project.auth.UserBackend"]
+# First django-axes' check (a locked account and address is refused before its password is checked), then ModelBackend
+# with the per-request user query compiled once (connect_project/auth.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "connect_project.auth.UserBackend"]
 
 ROOT_URLCONF = "connect_project.urls"
 WSGI_APPLICATION = "connect_project.wsgi.application"
@@ -172,6 +180,24 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; core/csp.py) on every page, not on the JSON API: pages load scripts, styles,
+# images and fonts from Connect only, with no inline script or style (templates keep both in static/), and are never
+# framed. No form-action: "Connect" (OAuth) posts a form that redirects to the provider, which form-action would stop.
+# The field widget on other sites is under those sites' own policies (it adds its style as a constructed stylesheet,
+# which a policy without 'unsafe-inline' allows).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # Behind a TLS-terminating reverse proxy (opt-in: only when nothing else can reach the app server, since these
 # headers are then believed): X-Forwarded-Proto says the request was https, X-Forwarded-Host which host was asked.
@@ -223,6 +249,19 @@ CONNECT_RETRY_AFTER_MAX_SECONDS = env.float("CONNECT_RETRY_AFTER_MAX_SECONDS", d
 # probe call decides.
 CONNECT_BREAKER_FAILURES = env.int("CONNECT_BREAKER_FAILURES", default=5)
 CONNECT_BREAKER_OPEN_SECONDS = env.float("CONNECT_BREAKER_OPEN_SECONDS", default=30.0)
+# Sign-in protection (django-axes; core/sign_in.py), on /login/ and /admin/login/ alike: wrong passwords are counted
+# per account and address; from the fourth one each is answered after a pause (PAUSE_SECONDS, doubling, at most four
+# times as long; 0: no pause); after FAILURES of them that account and address are locked for LOCKOUT_MINUTES (each
+# new try starts the wait again). Failures are kept in the database, so every process and host shares them.
+CONNECT_SIGN_IN_FAILURES = env.int("CONNECT_SIGN_IN_FAILURES", default=10)
+CONNECT_SIGN_IN_LOCKOUT_MINUTES = env.int("CONNECT_SIGN_IN_LOCKOUT_MINUTES", default=15)
+CONNECT_SIGN_IN_PAUSE_SECONDS = env.float("CONNECT_SIGN_IN_PAUSE_SECONDS", default=1.0)
+AXES_FAILURE_LIMIT = CONNECT_SIGN_IN_FAILURES
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=CONNECT_SIGN_IN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "core.sign_in.locked_out"
+# Successful sign-ins are not recorded by axes (a table that only grows); failures are, without the password.
+AXES_DISABLE_ACCESS_LOG = True
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
 

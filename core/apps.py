@@ -8,6 +8,8 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from . import sign_in  # noqa: F401 (connects the sign-in pause)
+
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="connect-sync-role-groups")
 
 

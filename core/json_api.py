@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from connect_project.limits import MAX_QUERY_STRING_BYTES
+
 from .access import may
 from .roles import role_for
 
@@ -21,12 +23,20 @@ def error_response(code: str, message: str, status: int, *, headers: dict | None
 def json_view(*, permission: str = "", methods=("GET",), sign_in: bool = True):
     """A JSON view for signed-in users (holding `permission` when given, as Connect's pages check it,
     core/access.py; sign_in=False: the view judges its caller itself, request.caller, e.g. by an embedding token):
-    401/403/405 answered as JSON, never cached.
+    401/403/405, and 414 for a query string over Connect's limit (connect_project/limits.py), answered as JSON, never
+    cached.
 
     CSRF is not checked: these views change nothing Connect stores (a POST here reads, or signs what it read), and a
     refused method is answered 405 as JSON instead of Django's HTML CSRF page."""
 
     def refusal(request):
+        if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING_BYTES:
+            return error_response(
+                "query_too_long",
+                f"The query string is longer than {MAX_QUERY_STRING_BYTES} bytes (percent-encoded): shorten the "
+                f"search text or the values sent.",
+                414,
+            )
         if request.method not in methods:
             return error_response(
                 "method_not_allowed",

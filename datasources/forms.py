@@ -7,7 +7,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from . import validators
+from core.text_rules import validate_no_null_characters
+
+from . import secret_binding, validators
 from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
 from .services.presets import PRESETS, get_preset, preset_choices
 from .types import type_choices
@@ -246,9 +248,12 @@ class AuthForm(forms.ModelForm):
         ]
         widgets = {"mode": forms.RadioSelect, "api_key_location": forms.RadioSelect}
 
-    def __init__(self, *args, origin_changed: bool = False, **kwargs):
+    def __init__(self, *args, base_url_from: str = "", base_url_to: str = "", **kwargs):
+        """`base_url_from` and `base_url_to`: the stored base URL and the one being saved (edit page), so that a move of
+        any URL a stored secret is bound to is seen here (secret_binding)."""
         super().__init__(*args, **kwargs)
-        self.origin_changed = origin_changed
+        self.base_url_from = base_url_from
+        self.base_url_to = base_url_to or base_url_from
         self.notes: list[str] = []
         self.stored = {field: bool(getattr(self.instance, field)) for field in ENTERED_SECRETS}
         self.original = self.instance.token_binding()
@@ -317,6 +322,7 @@ class AuthForm(forms.ModelForm):
             raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.') from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ValidationError('Enter a JSON object of text values, e.g. {"audience": "https://api"}.')
+        validate_no_null_characters(value)
         return value
 
     def fields_with_modes(self) -> list:
@@ -333,9 +339,13 @@ class AuthForm(forms.ModelForm):
         data = getattr(self, "cleaned_data", {})
         mode = data.get("mode") or self.instance.mode
         replaced = {s for s in ENTERED_SECRETS if data.get(s) or data.get(f"clear_{s}")}
-        left_behind = (
-            self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) if self.origin_changed else []
+        moved = secret_binding.moved_urls(
+            before=secret_binding.bound_urls(mode=mode, base_url=self.base_url_from, auth_values=self.original),
+            after=secret_binding.bound_urls(
+                mode=mode, base_url=self.base_url_to, auth_values={**self.original, **data}
+            ),
         )
+        left_behind = secret_binding.secrets_left_behind(self.instance, mode=mode, replaced=replaced) if moved else []
         for secret in ENTERED_SECRETS:
             entered = data.get(secret) or ""
             # The refusals below leave the stored value in place (nothing is saved anyway), so that the model's
@@ -347,17 +357,13 @@ class AuthForm(forms.ModelForm):
             elif entered:
                 setattr(self.instance, secret, entered)
             elif secret in left_behind:
-                self.add_error(
-                    secret,
-                    f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
-                    f"so a stored secret never follows a datasource to another host.",
-                )
+                self.add_error(secret, secret_binding.enter_again_message(moved, SECRET_LABELS[secret].lower()))
         self.instance.mode = mode
         self.instance.drop_secrets_not_used_by_mode()
         super()._post_clean()
         if self.errors:
             return
-        if self.instance.clear_tokens_if_rebound(original=self.original, moved=self.origin_changed):
+        if self.instance.clear_tokens_if_rebound(original=self.original, moved=bool(moved)):
             self.notes.append(
                 "The stored OAuth tokens were removed because the authentication or the API host "
                 "changed: connect again."

@@ -152,13 +152,18 @@ def datasource_detail(request, pk):
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
-    stored_origin = datasource.origin
+    stored_base_url = datasource.base_url
     if request.method == "POST":
         server_form = DatasourceEditForm(request.POST, instance=datasource)
         header_formset = header_formset_class(extra=0)(request.POST, instance=datasource, prefix="headers")
-        server_valid = server_form.is_valid()
-        moved = server_valid and datasource.origin != stored_origin  # the form has set the new base URL
-        auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=moved)
+        server_valid = server_form.is_valid()  # a valid form has set the new base URL on the datasource
+        auth_form = AuthForm(
+            request.POST,
+            instance=auth,
+            prefix="auth",
+            base_url_from=stored_base_url,
+            base_url_to=datasource.base_url if server_valid else stored_base_url,
+        )
         if server_valid & header_formset.is_valid() & auth_form.is_valid():
             configuration.update_datasource(server_form=server_form, header_formset=header_formset, auth_form=auth_form)
             for note in auth_form.notes:

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core.models import VersionedConfiguration
+from core.text_rules import null_character_error
 from datasources import url_rules
 from datasources.models import Datasource
 
@@ -212,7 +213,7 @@ class Item(VersionedConfiguration):
         elif Item.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
             errors["name"] = "An item with this name already exists (names ignore case)."
         checks = {
-            "dependencies": _dependency_errors(self.dependencies),
+            "dependencies": null_character_error(self.dependencies) or _dependency_errors(self.dependencies),
             "query": _query_errors(self.query or "", self.dependencies),
             "body_template": _body_errors(self.method, self.body_template or "", self.dependencies),
             "list_path": _path_errors(self.list_path),

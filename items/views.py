@@ -14,6 +14,7 @@ from core.access import permission_required
 from core.callers import audience_for
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
+from datasources.services.response import loads_within_depth
 
 from . import bindings
 from .forms import ItemForm, PreviewForm
@@ -162,7 +163,7 @@ def _displayed_body(body: bytes) -> dict:
     """The raw answer, pretty-printed when it is JSON, cut to a readable length."""
     text = body.decode("utf-8", "replace")
     try:
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        text = json.dumps(loads_within_depth(text), indent=2, ensure_ascii=False)
     except ValueError:
         pass
     return {

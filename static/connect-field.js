@@ -140,8 +140,21 @@
     ".connect-field-status:empty{display:none}" +
     ".connect-field-status.is-error{color:#b3261e}" +
     ".connect-field-live{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
+  var styled = false;
   function addStyle() {
-    if (document.querySelector("style[data-connect-field]")) return;
+    if (styled || document.querySelector("style[data-connect-field]")) return;
+    styled = true;
+    // A constructed stylesheet is CSSOM, which a Content-Security-Policy without 'unsafe-inline' allows (Connect's own
+    // pages send such a policy, and so may a page that embeds the widget); a <style> element where it is missing.
+    if (typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype &&
+        "adoptedStyleSheets" in document) {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(STYLE);
+        document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+        return;
+      } catch (error) { /* the <style> element below */ }
+    }
     var style = element("style", {"data-connect-field": ""});
     style.textContent = STYLE;
     document.head.appendChild(style);

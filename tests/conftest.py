@@ -127,6 +127,8 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def staff_client(client, staff_user):
+    # force_login, not login(): django-axes' backend needs the request, so a test that signs in with a password
+    # calls client.login(request=HttpRequest(), username=..., password=...) (or posts the login page).
     client.force_login(staff_user)
     return client
 

@@ -38,9 +38,10 @@ from operations.call_failures import report_failed_call
 from operations.metrics import observed_upstream_call
 
 from .. import protection
+from ..header_values import HeaderValueError, check_header_value
 from ..models import Datasource
 from . import call_url, oauth, redaction, sessions, transport
-from .errors import DatasourceError, RedirectRefused
+from .errors import AuthenticationFailure, DatasourceError, RedirectRefused, UnsendableHeader
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
 from .response import UpstreamResponse, read_body, size_budget
 
@@ -248,6 +249,8 @@ def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
     """One request: credentials only to the base URL's origin; an OAuth2 token is renewed once on a 401."""
     plan = entry.plan
     headers, basic, sent_url = {}, None, with_api_key_param(plan, url, same_origin)
+    if same_origin and plan.unsendable:
+        raise UnsendableHeader(plan.unsendable)
     if same_origin:
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
@@ -293,4 +296,10 @@ def _bearer_token(datasource: Datasource, *, rejected_token: str | None = None) 
     else:
         token = oauth.bearer_token_for(datasource.auth, force_new=True, rejected_token=rejected_token)
     redaction.also_redact(token)
+    try:
+        check_header_value(token)
+    except HeaderValueError as exc:
+        raise AuthenticationFailure(
+            f"The access token from the token endpoint cannot be sent in an Authorization header. {exc.message}"
+        ) from None
     return token

@@ -129,6 +129,15 @@ class InvalidResponse(DatasourceError):
     public_message = "The call to the API failed."
 
 
+class UnsendableHeader(DatasourceError):
+    """A header value Connect cannot send (stored before the header rules of header_values.py): nothing is sent."""
+
+    code = "unsendable_header"
+    label = "Header cannot be sent"
+    public_message = "The datasource has a header value Connect cannot send: an administrator must correct it."
+    nothing_sent = True
+
+
 class AuthenticationFailure(DatasourceError):
     """Credentials missing or refused, token endpoint errors, reconnect needed."""
 

@@ -15,6 +15,7 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from requests.auth import HTTPBasicAuth
 
+from ..header_values import HeaderValueError, basic_credentials, check_header_value
 from ..models import ApiKeyLocation, AuthMode, Datasource
 from .call_url import origin
 from .redaction import Redaction, redaction_for_auth
@@ -35,6 +36,8 @@ class CallPlan:
     api_key_param: tuple[str, str] | None
     oauth: bool
     redaction: Redaction
+    # Why the headers cannot be sent (a value stored before the header rules, header_values.py); "" when they can.
+    unsendable: str = ""
 
 
 @dataclass
@@ -93,7 +96,7 @@ def plan_for(datasource: Datasource) -> CallPlan:
     mode = auth.mode if auth is not None else AuthMode.NONE
     basic, api_key = None, None
     if mode == AuthMode.BASIC:
-        basic = HTTPBasicAuth(auth.username, auth.password)
+        basic = HTTPBasicAuth(*basic_credentials(auth.username, auth.password))
     elif mode == AuthMode.API_KEY and auth.api_key_location == ApiKeyLocation.QUERY:
         api_key = (auth.api_key_name, auth.api_key_value)
     elif mode == AuthMode.API_KEY:
@@ -105,7 +108,23 @@ def plan_for(datasource: Datasource) -> CallPlan:
         api_key_param=api_key,
         oauth=mode in OAUTH_MODES,
         redaction=redaction_for_auth(auth),
+        unsendable=_unsendable(headers, api_key_header=auth.api_key_name if mode == AuthMode.API_KEY else None),
     )
+
+
+def _unsendable(headers: dict, *, api_key_header: str | None) -> str:
+    """Why these headers cannot be sent, naming the header but never its value; "" when they can."""
+    for name, value in headers.items():
+        try:
+            check_header_value(value)
+        except HeaderValueError as exc:
+            if name == api_key_header:
+                return (
+                    f"The API key cannot be sent in the header “{name}”. {exc.message} Enter it again on the "
+                    f"datasource's edit page."
+                )
+            return f"The header “{name}” cannot be sent. {exc.message} Correct it on the datasource's edit page."
+    return ""
 
 
 def _auth_of(datasource: Datasource):

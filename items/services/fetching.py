@@ -11,7 +11,6 @@ read in steps (as far as `want` options, then on from where the last step stoppe
 next page is is kept only when it holds none of the datasource's secrets.
 """
 
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +18,7 @@ from requests.utils import parse_header_links
 
 from datasources.services import call_url, client, errors, redaction
 from datasources.services.redaction import redaction_for_datasource
+from datasources.services.response import loads_within_depth
 
 from .. import syntax
 from ..models import Pagination
@@ -212,7 +212,7 @@ def _on_page(exc, number: int, pages: list[PageCall]):
 def options_from_cached(item, body: bytes) -> list:
     """The options of a cached body: the answer, or for a paginated item the list of its pages."""
     try:
-        data = json.loads(body)
+        data = loads_within_depth(body)
     except ValueError:
         raise errors.InvalidJSON("The cached answer is not JSON.") from None
     if item.pagination == Pagination.NONE:

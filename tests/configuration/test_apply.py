@@ -9,7 +9,7 @@ from audit.models import AuditEntry
 from configuration.applier import apply_configuration
 from datasources.models import AuthConfig, Datasource, Header
 from items.models import Item
-from tests.conftest import SECRET_PASSWORD, assert_no_secret, make_datasource
+from tests.conftest import SECRET_CLIENT_SECRET, SECRET_PASSWORD, assert_no_secret, make_datasource
 
 pytestmark = pytest.mark.django_db
 
@@ -326,6 +326,31 @@ def test_moving_a_datasource_to_another_host_needs_its_secret_again():
         "${env:NAME}."
     ]
     assert AuthConfig.objects.get(datasource=datasource).password == SECRET_PASSWORD
+
+
+def test_moving_the_token_url_to_another_host_needs_the_client_secret_again():
+    datasource = make_datasource(
+        name="Jira",
+        base_url="https://jira.example.com/rest",
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+    )
+    entry = jira_entry(items=[])
+    entry["auth"] = {
+        "mode": "oauth2_client_credentials",
+        "token_url": "https://evil.example.net/token",
+        "client_id": "connect",
+    }
+
+    errors = _errors({"connect": 1, "datasources": [entry]})
+
+    assert errors == [
+        "datasources[0].auth.client_secret: the token URL's host changed, so the stored secret is not kept: give it "
+        "again as ${env:NAME}."
+    ]
+    assert AuthConfig.objects.get(datasource=datasource).token_url == "https://auth.example.com/token"
 
 
 def test_a_chain_turned_around_is_not_taken_for_a_cycle():
