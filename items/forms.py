@@ -3,7 +3,7 @@
 from django import forms
 
 from . import bindings
-from .models import Item
+from .models import Item, Method
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -40,6 +40,9 @@ class ItemForm(forms.ModelForm):
             "page_start",
             "page_step",
             "max_pages",
+            "lookup_query",
+            "lookup_method",
+            "lookup_body_template",
         ]
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
@@ -51,6 +54,11 @@ class ItemForm(forms.ModelForm):
             "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
             "next_url_path": forms.TextInput(attrs={"placeholder": "links.next"}),
             "page_parameter": forms.TextInput(attrs={"placeholder": "page"}),
+            "lookup_query": forms.TextInput(attrs={"placeholder": "/assets/$key"}),
+            "lookup_method": forms.RadioSelect,
+            "lookup_body_template": forms.Textarea(
+                attrs={"rows": 3, "spellcheck": "false", "placeholder": '{"ids": ["$key"]}'}
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -58,6 +66,8 @@ class ItemForm(forms.ModelForm):
         if not self.is_bound:
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
+        # Optional in a post (GET when absent): forms posted before the lookup existed stay valid.
+        self.fields["lookup_method"].required = False
         self._add_binding_fields()
 
     def _add_binding_fields(self):
@@ -96,6 +106,9 @@ class ItemForm(forms.ModelForm):
             for name in self.fields
             if name.startswith(BINDING_PREFIX)
         }
+
+    def clean_lookup_method(self):
+        return self.cleaned_data.get("lookup_method") or Method.GET
 
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])

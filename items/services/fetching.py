@@ -22,7 +22,7 @@ from .. import syntax
 from ..models import Pagination
 from .errors import ExtractionError, ItemError
 from .evaluation import Evaluated
-from .extraction import extract_options
+from .extraction import extract_options, lookup_options
 
 
 @dataclass
@@ -62,6 +62,23 @@ def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetch
     # The pages are one run: one deadline, one size cap, one admission while they follow each other, one log line.
     with client.calls_in_a_run(item.datasource, calls=item.max_pages):
         return _fetch_pages(item, evaluated, body, pages)
+
+
+def fetch_lookup(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetched:
+    """The entries a lookup call answers (one call: a lookup fetches one key's entry, it is never paginated)."""
+    body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
+    response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
+    data, text, encoding = response.json_releasing_body()
+    return Fetched(options=lookup_options(item=item, data=data), text=text, encoding=encoding, pages=pages)
+
+
+def lookup_from_cached(item, body: bytes) -> list:
+    """The entries of a cached lookup answer."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise errors.InvalidJSON("The cached answer is not JSON.") from None
+    return lookup_options(item=item, data=data)
 
 
 def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fetched:

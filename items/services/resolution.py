@@ -23,9 +23,9 @@ from datasources.services.redaction import redaction_for_datasource
 
 from . import cache
 from .errors import ExtractionError, ItemError
-from .evaluation import Evaluated, evaluate_call
+from .evaluation import Evaluated, evaluate_call, evaluate_lookup
 from .extracted import extracted_options
-from .fetching import fetch_options, options_from_cached
+from .fetching import fetch_lookup, fetch_options, lookup_from_cached, options_from_cached
 
 POLL_SECONDS = 0.05
 
@@ -85,6 +85,20 @@ class Resolution:
         )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How one kind of call becomes options: `fetch` calls the API, `from_cached` reads a cached body back. `kind`
+    keeps the kinds' cache entries apart (the query's keys are what they always were)."""
+
+    kind: str
+    fetch: object
+    from_cached: object
+
+
+QUERY = Reading(kind="", fetch=fetch_options, from_cached=options_from_cached)
+LOOKUP = Reading(kind="lookup", fetch=fetch_lookup, from_cached=lookup_from_cached)
+
+
 def resolve_item(
     *, item, user_input: str = "", current_user="", values: dict | None = None, use_cache: bool = True
 ) -> Resolution:
@@ -92,21 +106,32 @@ def resolve_item(
 
     Raises ItemError or DatasourceError, with `.resolution` when the query could be evaluated."""
     started = time.monotonic()
-    datasource = item.datasource
     evaluated = evaluate_call(item=item, user_input=user_input, current_user=current_user, values=values)
-    resolution = Resolution(datasource=datasource, raw_query=evaluated.query, method=evaluated.method)
+    return _resolve(item, evaluated, QUERY, started=started, use_cache=use_cache)
+
+
+def resolve_lookup(*, item, key: str, current_user="", values: dict | None = None) -> Resolution:
+    """The entries the item's lookup query answers for `key` (as options), through the same cache and single flight
+    as its query. Raises ItemError or DatasourceError like resolve_item."""
+    started = time.monotonic()
+    evaluated = evaluate_lookup(item=item, key=key, current_user=current_user, values=values)
+    return _resolve(item, evaluated, LOOKUP, started=started, use_cache=True)
+
+
+def _resolve(item, evaluated: Evaluated, reading: Reading, *, started: float, use_cache: bool) -> Resolution:
+    resolution = Resolution(datasource=item.datasource, raw_query=evaluated.query, method=evaluated.method)
     try:
         if not use_cache:
-            _fill_from_upstream(item, evaluated, resolution, status=BYPASSED)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=BYPASSED)
         elif not cache.health.is_available():
-            _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=UNAVAILABLE)
         else:
             try:
-                _fill_through_cache(item, evaluated, resolution)
+                _fill_through_cache(item, evaluated, reading, resolution)
             except cache.CacheUnavailable:
-                _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
+                _fill_from_upstream(item, evaluated, reading, resolution, status=UNAVAILABLE)
             except errors.DatasourceError as exc:
-                if not _fill_from_last_good(item, evaluated, resolution, exc):
+                if not _fill_from_last_good(item, evaluated, reading, resolution, exc):
                     raise
     except (ItemError, errors.DatasourceError) as exc:
         resolution.total_seconds = time.monotonic() - started
@@ -116,10 +141,14 @@ def resolve_item(
     return resolution
 
 
-def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution) -> None:
+def _cache_key(item, evaluated: Evaluated, reading: Reading) -> str:
+    return cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body, kind=reading.kind)
+
+
+def _fill_through_cache(item, evaluated: Evaluated, reading: Reading, resolution: Resolution) -> None:
     """Raises cache.CacheUnavailable only before this caller has called the API."""
-    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
-    if _fill_from_cache(item, key, resolution):
+    key = _cache_key(item, evaluated, reading)
+    if _fill_from_cache(item, key, reading, resolution):
         return
     give_up_at = time.monotonic() + _lock_wait_seconds()
     while True:
@@ -127,23 +156,23 @@ def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution) -> N
         if token:
             try:
                 # Another caller may have filled the entry between our read and our lock.
-                if _fill_from_cache(item, key, resolution):
+                if _fill_from_cache(item, key, reading, resolution):
                     return
-                _fill_from_upstream(item, evaluated, resolution, status=MISS)
+                _fill_from_upstream(item, evaluated, reading, resolution, status=MISS)
                 _store(item, key, resolution)
                 return
             finally:
                 cache.release_fill_lock(key, token)
         if time.monotonic() >= give_up_at:
-            _fill_from_upstream(item, evaluated, resolution, status=WAIT_TIMEOUT)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=WAIT_TIMEOUT)
             _store(item, key, resolution)
             return
         time.sleep(POLL_SECONDS)
-        if _fill_from_cache(item, key, resolution):
+        if _fill_from_cache(item, key, reading, resolution):
             return
 
 
-def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
+def _fill_from_cache(item, key: str, reading: Reading, resolution: Resolution) -> bool:
     body = cache.read_body(key)
     if body is None:
         return False
@@ -151,17 +180,19 @@ def _fill_from_cache(item, key: str, resolution: Resolution) -> bool:
     resolution.cached = True
     resolution.cache_status = HIT
     resolution.options = extracted_options.options_for(
-        item=item, key=key, body=body, extract=lambda: options_from_cached(item, body)
+        item=item, key=key, body=body, extract=lambda: reading.from_cached(item, body)
     )
     return True
 
 
-def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, error: errors.DatasourceError) -> bool:
+def _fill_from_last_good(
+    item, evaluated: Evaluated, reading: Reading, resolution: Resolution, error: errors.DatasourceError
+) -> bool:
     """Stale-if-error: serve the last good answer instead of `error` when the datasource allows it."""
     datasource = item.datasource
     if not datasource.stale_if_error or not protection.allows_stale(error):
         return False
-    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
+    key = _cache_key(item, evaluated, reading)
     kept = cache.read_last_good(key)
     if kept is None:
         return False
@@ -170,18 +201,18 @@ def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, err
     if age > datasource.stale_max_age_seconds:
         return False
     resolution.options = extracted_options.options_for(
-        item=item, key=cache.last_good_key(key), body=body, extract=lambda: options_from_cached(item, body)
+        item=item, key=cache.last_good_key(key), body=body, extract=lambda: reading.from_cached(item, body)
     )
     resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
     resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
     return True
 
 
-def _fill_from_upstream(item, evaluated: Evaluated, resolution: Resolution, *, status: str) -> None:
+def _fill_from_upstream(item, evaluated: Evaluated, reading: Reading, resolution: Resolution, *, status: str) -> None:
     resolution.cache_status = status
     resolution.cached = False
     try:
-        fetched = fetch_options(item=item, evaluated=evaluated, pages=resolution.pages)
+        fetched = reading.fetch(item=item, evaluated=evaluated, pages=resolution.pages)
     except (errors.DatasourceError, ItemError) as exc:
         _note_calls(resolution)
         if isinstance(exc, ExtractionError) and getattr(exc, "raw_text", None) is not None:
