@@ -3,7 +3,7 @@
 from django import forms
 
 from . import bindings
-from .models import Item, Method
+from .models import Item, LookupMethod
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -108,7 +108,7 @@ class ItemForm(forms.ModelForm):
         }
 
     def clean_lookup_method(self):
-        return self.cleaned_data.get("lookup_method") or Method.GET
+        return self.cleaned_data.get("lookup_method") or LookupMethod.GET
 
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])

@@ -25,6 +25,12 @@ class Method(models.TextChoices):
     POST = "POST", "POST (with a JSON body)"
 
 
+class LookupMethod(models.TextChoices):
+    # Labels of their own: a page has both choices, and a label names one control.
+    GET = "GET", "GET the entry"
+    POST = "POST", "POST a JSON body"
+
+
 class Pagination(models.TextChoices):
     NONE = "none", "None: one page"
     LINK = "link", 'Link header (rel="next")'
@@ -126,23 +132,24 @@ class Item(VersionedConfiguration):
     )
     # Labels of keys (SPEC 9): a call that fetches one entry by its key, so a pre-filled key can show its label.
     lookup_query = models.CharField(
-        "Lookup query",
+        "Key lookup",
         max_length=2000,
         blank=True,
-        help_text="Optional: a path and query string that fetches the entry of one key, e.g. /assets/$key or "
-        "/search?id=$key, so that a pre-filled key shows its label. Variables: $key, $currentUser (and its parts) "
-        "and each dependency. The answer is read with the fields below: the entry itself, or the list at the path "
-        "to the list. Blank: a list item's labels come from its options; a search item's keys have none.",
+        help_text="Optional: the path and query string of a call that fetches the entry of one key, e.g. "
+        "/assets/$key or /search?id=$key, so that a pre-filled key shows its label. Variables: $key, $currentUser "
+        "(and its parts) and each dependency. The answer is read like the query's: the entry itself, or the list "
+        "at the path to the list. Blank: a list item's labels come from its options; a search item's keys have "
+        "none.",
     )
     lookup_method = models.CharField(
-        "Lookup method",
+        "Key lookup method",
         max_length=4,
-        choices=Method.choices,
-        default=Method.GET,
+        choices=LookupMethod.choices,
+        default=LookupMethod.GET,
         help_text="GET, or POST with a JSON body.",
     )
     lookup_body_template = models.TextField(
-        "Lookup JSON body",
+        "Key lookup JSON body",
         blank=True,
         help_text='Sent with a POST lookup as application/json, e.g. {"ids": ["$key"]}. Variables are JSON-encoded '
         "where they stand, as in the query's body.",
@@ -187,7 +194,7 @@ class Item(VersionedConfiguration):
     @property
     def has_lookup(self) -> bool:
         """True when the item declares a lookup query (a POST lookup may call the base URL itself)."""
-        return bool((self.lookup_query or "").strip()) or self.lookup_method == Method.POST
+        return bool((self.lookup_query or "").strip()) or self.lookup_method == LookupMethod.POST
 
     def clean(self):
         self.name = (self.name or "").strip()
@@ -341,9 +348,9 @@ def _lookup_errors(item) -> dict:
     elif syntax.KEY in {d.get("name") for d in item.dependencies or [] if isinstance(d, dict)}:
         errors["lookup_query"] = "A dependency is named “key”, which hides the lookup's $key: rename the dependency."
     elif syntax.KEY not in syntax.query_variables(query) + syntax.query_variables(
-        body if item.lookup_method == Method.POST else ""
+        body if item.lookup_method == LookupMethod.POST else ""
     ):
-        where = "query or its body" if item.lookup_method == Method.POST else "query"
+        where = "query or its body" if item.lookup_method == LookupMethod.POST else "query"
         errors["lookup_query"] = f"The lookup {where} must use $key, the key whose entry it fetches (/assets/$key)."
     return errors
 

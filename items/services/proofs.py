@@ -130,3 +130,25 @@ def _well_formed(claims: dict) -> bool:
         and isinstance(labels, dict)
         and isinstance(values, dict)
     )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the system receiving a form concludes of a submitted key and its proof: `code` is "valid", "missing" (no
+    proof sent), "other_keys" (a valid proof of other keys: the key was changed after the choice) or a refusal reason;
+    `proof` is the verified proof, when it was one."""
+
+    code: str
+    proof: VerifiedProof | None = None
+
+
+def judge_submission(*, proof: str, keys: list[str], item, caller) -> Verdict:
+    if not proof:
+        return Verdict("missing")
+    try:
+        verified = verify_proof(proof=proof, item=item, caller=caller)
+    except ProofRefused as refusal:
+        return Verdict(refusal.reason)
+    if set(keys) != set(verified.keys):
+        return Verdict("other_keys", verified)
+    return Verdict("valid", verified)

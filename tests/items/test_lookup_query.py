@@ -127,7 +127,7 @@ def test_an_edit_with_a_bad_lookup_changes_nothing(staff_client, datasource):
 def test_the_item_page_shows_the_lookup_query(staff_client, datasource):
     item = Item.objects.create(name="Cities", datasource=datasource, query="/cities", lookup_query="/cities/$key")
     page = staff_client.get(f"/items/{item.pk}/preview/").content.decode()
-    assert "Lookup query" in page and "GET /cities/$key" in page
+    assert "Key lookup" in page and "GET /cities/$key" in page
 
 
 def test_the_admin_edits_the_lookup_query(client, django_user_model, datasource):
