@@ -478,7 +478,9 @@
     fields.set(select, this);
     this.carriers();
     var self = this;
+    select.addEventListener("invalid", function () { select.setAttribute("aria-invalid", "true"); });
     select.addEventListener("change", function () {
+      if (select.value) select.removeAttribute("aria-invalid");
       var option = select.options[select.selectedIndex];
       self.setKey(select.value, select.value ? option.textContent : "");
     });

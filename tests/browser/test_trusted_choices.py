@@ -371,7 +371,9 @@ def test_a_required_list_without_a_choice_blocks_the_form(page, shop, live_serve
     assert country.evaluate("el => el.required") is True
     page.get_by_role("button", name="Send").click()
     assert country.evaluate("el => el.validity.valueMissing") is True
+    assert country.get_attribute("aria-invalid") == "true"
     assert shop.received == []
     country.select_option(label="France")
+    assert country.get_attribute("aria-invalid") is None
     page.get_by_role("button", name="Send").click()
     assert verdict(page)[0] == "country: valid FR France"
