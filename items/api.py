@@ -4,7 +4,6 @@ Errors are always JSON {"error": {"code", "message"}} (core/json_api.py): never 
 traceback, a secret or a raw upstream body.
 """
 
-import json
 import logging
 from functools import wraps
 
@@ -20,42 +19,6 @@ from .services import ItemError, resolve_item
 from .services.evaluation import CurrentUser
 
 logger = logging.getLogger("connect.items")
-
-
-# What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL
-# and quote the start of the answer: right for administrators (the preview page), not for this endpoint.
-PUBLIC_MESSAGES = {
-    "invalid_url": "The item's query does not make a valid URL for its datasource.",
-    "next_page_refused": "The API's link to a next page points outside the datasource: Connect does not follow it.",
-    "address_refused": "The API's address is not allowed by Connect's outbound address policy.",
-    "dns_failure": "The API's host name could not be resolved.",
-    "connect_failure": "Connect could not connect to the API.",
-    "connect_timeout": "The API did not accept the connection in time.",
-    "timeout": "The API did not answer in time.",
-    "tls_failure": "The secure (TLS) connection to the API failed.",
-    "redirect_refused": "The API redirected to a place Connect does not follow.",
-    "response_too_large": "The API's answer is larger than Connect accepts.",
-    "invalid_json": "The API answered with a body that is not JSON.",
-    "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
-    "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
-    # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.
-    "rate_limited": "Too many calls to this API right now: try again in {seconds} s.",
-    "upstream_paused": "The API asked Connect to wait: calls to it are paused for {seconds} s more.",
-    "circuit_open": "The API is failing, so Connect is not calling it for now: try again in {seconds} s.",
-}
-
-
-def public_message(exc: errors.DatasourceError) -> str:
-    page = getattr(exc, "page", None)
-    where = f" (page {page})" if page and page > 1 else ""
-    if isinstance(exc, errors.HTTPStatusError) and exc.status_code:
-        return f"The API answered HTTP {exc.status_code}{where}."
-    for cls in type(exc).__mro__:
-        code = getattr(cls, "code", None)
-        if code in PUBLIC_MESSAGES:
-            message = PUBLIC_MESSAGES[code].format(seconds=getattr(exc, "retry_after", ""))
-            return message[:-1] + where + "." if where else message
-    return f"The call to the API failed{where}."
 
 
 def refusal_response(refusal: CallerRefused) -> JsonResponse:
@@ -111,7 +74,7 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return unexpected_failure_response(), "error"
-    return HttpResponse(_answer_json(item, resolution), content_type="application/json"), resolution.cache_status
+    return JsonResponse(_answer(item, resolution)), resolution.cache_status
 
 
 def current_user_of(caller) -> CurrentUser:
@@ -124,7 +87,7 @@ def failure_response(exc: ItemError | errors.DatasourceError) -> JsonResponse:
     failure (never the datasource's URL or answer)."""
     if isinstance(exc, ItemError):
         return error_response(exc.code, exc.message, exc.http_status)
-    response = error_response(exc.code, public_message(exc), exc.http_status)
+    response = error_response(exc.code, exc.public_text(), exc.http_status)
     if isinstance(exc, errors.ProtectionRefusal):
         response["Retry-After"] = str(exc.retry_after)
     return response
@@ -134,15 +97,9 @@ def unexpected_failure_response() -> JsonResponse:
     return error_response("internal_error", "Something unexpected went wrong; the server log has details.", 500)
 
 
-def _answer_json(item, resolution) -> bytes:
-    """{"options": [...], "cached": ..., "item": id} (and "stale", "age_seconds" for a stale answer), as JsonResponse
-    would encode it; options remembered from a cached body come already encoded (items/services/extracted.py)."""
-    options = resolution.options
-    encoded = options.encoded() if hasattr(options, "encoded") else json.dumps(options).encode()
-    tail = f', "stale": true, "age_seconds": {int(resolution.age_seconds)}' if resolution.stale else ""
-    return b'{"options": %s, "cached": %s, "item": %d%s}' % (
-        encoded,
-        b"true" if resolution.cached else b"false",
-        item.pk,
-        tail.encode(),
-    )
+def _answer(item, resolution) -> dict:
+    """{"options": [...], "cached": ..., "item": id}, and "stale", "age_seconds" for a stale answer."""
+    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+    if resolution.stale:
+        answer.update(stale=True, age_seconds=int(resolution.age_seconds))
+    return answer

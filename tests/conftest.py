@@ -32,6 +32,9 @@ def pytest_configure(config):
     """Pages rendered in the suite use plain static names, whatever DEBUG the environment says: the test servers
     (live_server) serve static/ through the finders, which know no hashed names, and no collectstatic ran. Hashed,
     compressed files are tested where they are served: under gunicorn (tests/operations/test_serving.py)."""
+    # Passwords: a fast hasher for the suite's own accounts (Django's PBKDF2 takes about a second per password on this
+    # machine, and most tests create a signed-in user). Production keeps Django's default hashers.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -17,12 +17,10 @@ from django.utils import timezone
 from .. import url_rules
 from ..models import Datasource
 from . import client, protection
-from .errors import LABELS, DatasourceError
+from .errors import DatasourceError, label_for
 
 SESSION_KEY = "datasource_connection_checks"
 KEPT_RESULTS = 20
-
-CATEGORY_LABELS = LABELS  # one list of labels, in errors.py
 
 
 @dataclass
@@ -39,7 +37,7 @@ class ConnectionCheck:
 
     @property
     def category_label(self) -> str:
-        return "Success" if self.ok else CATEGORY_LABELS.get(self.category, "Call failed")
+        return "Success" if self.ok else label_for(self.category)
 
     @property
     def tested_at_time(self) -> datetime:

@@ -8,7 +8,6 @@ swallowed silently here: they mark the cache unavailable for a short while (call
 import hashlib
 import threading
 import time
-import uuid
 
 from django.conf import settings
 from django.core.cache import caches
@@ -131,19 +130,38 @@ def read_last_good(key: str) -> tuple[float, bytes] | None:
     return None
 
 
-def acquire_fill_lock(key: str, seconds: float) -> str | None:
-    """A token when this caller may fill `key`, None when another caller already is; raises CacheUnavailable."""
-    token = uuid.uuid4().hex
-    return token if _run("add", f"{key}:lock", token, seconds) else None
+def acquire_fill_lock(key: str, seconds: float):
+    """A held lock (release it with release_fill_lock) when this caller may fill `key`, None when another caller
+    already is; raises CacheUnavailable.
 
-
-def release_fill_lock(key: str, token: str) -> None:
-    # Only our own lock: after a very slow call it may have expired and been taken by someone else.
+    On Redis it is django-redis' cache.lock (redis-py's Lock, as the OAuth renewal uses): it expires by itself after
+    `seconds`, and its release deletes it only while this caller still holds it, atomically. The in-process cache of
+    development has no lock: there add() of a marker does, for the one process it serves."""
+    backend = caches["default"]
     try:
-        if _run("get", f"{key}:lock") == token:
-            _run("delete", f"{key}:lock")
-    except CacheUnavailable:
+        if isinstance(backend, RedisCache):
+            lock = backend.lock(f"{key}:lock", timeout=seconds)
+            return lock if lock.acquire(blocking=False) else None
+        return _ProcessLock(backend, f"{key}:lock") if backend.add(f"{key}:lock", 1, seconds) else None
+    except _failures() as exc:
+        health.record_failure(exc)
+        raise CacheUnavailable() from exc
+
+
+def release_fill_lock(lock) -> None:
+    """Give the lock back; a lock that expired meanwhile (a very slow call) is simply gone, or someone else's."""
+    try:
+        lock.release()
+    except Exception:  # noqa: BLE001 - not held any more, or Redis gone: it expires by itself
         pass
+
+
+class _ProcessLock:
+    def __init__(self, backend, key: str):
+        self.backend, self.key = backend, key
+
+    def release(self) -> None:
+        self.backend.delete(self.key)
 
 
 def delete_pattern(pattern: str) -> int | None:

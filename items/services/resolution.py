@@ -152,8 +152,8 @@ def _fill_through_cache(item, evaluated: Evaluated, reading: Reading, resolution
         return
     give_up_at = time.monotonic() + _lock_wait_seconds()
     while True:
-        token = cache.acquire_fill_lock(key, _lock_seconds())
-        if token:
+        lock = cache.acquire_fill_lock(key, _lock_seconds())
+        if lock is not None:
             try:
                 # Another caller may have filled the entry between our read and our lock.
                 if _fill_from_cache(item, key, reading, resolution):
@@ -162,7 +162,7 @@ def _fill_through_cache(item, evaluated: Evaluated, reading: Reading, resolution
                 _store(item, key, resolution)
                 return
             finally:
-                cache.release_fill_lock(key, token)
+                cache.release_fill_lock(lock)
         if time.monotonic() >= give_up_at:
             _fill_from_upstream(item, evaluated, reading, resolution, status=WAIT_TIMEOUT)
             _store(item, key, resolution)
