@@ -18,5 +18,6 @@ def describe_field(item) -> dict:
         "name": item.name,
         "search": item.uses_user_input,
         "user_input_optional": item.user_input_optional,
+        "lookup": item.has_lookup,  # the labels of pre-filled keys can be looked up (/labels)
         "dependencies": [{"name": d["name"], "optional": bool(d.get("optional"))} for d in item.dependencies or []],
     }

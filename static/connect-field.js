@@ -277,8 +277,8 @@
       self.ready = true;
       if (description.search) self.buildCombobox(); else self.buildSelect();
       self.refresh();
-      // A list shows the label of a pre-filled key once loaded; a search field asks for it.
-      if (description.search && self.key && self.labelWanted) askLabel(self);
+      // A list shows the label of a pre-filled key once loaded; a search field asks for it, when it has a lookup.
+      if (description.search && description.lookup && self.key && self.labelWanted) askLabel(self);
     }, function (error) {
       self.setState("error", error.message || "This field could not be set up.");
     });

@@ -247,6 +247,7 @@ def test_field_description_uses_the_same_token_rules(client, application, item):
         "name": "Assets",
         "search": True,
         "user_input_optional": False,
+        "lookup": False,
         "dependencies": [],
     }
     refused(

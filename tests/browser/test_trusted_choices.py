@@ -316,6 +316,17 @@ def test_a_key_without_a_label_stays_shown(page, reopened, geo):
     assert page.get_by_role("combobox", name="Billing city").input_value() == "XYZ"
 
 
+def test_a_search_item_without_a_key_lookup_asks_for_no_labels(page, reopened, chain, geo):
+    chain.city.lookup_query = ""
+    chain.city.save()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if "/labels?" in r.url else None)
+    page.goto(reopened("/no-lookup.html", "AMS", "HAA"))
+    page.locator("[data-connect-state=ready]").nth(1).wait_for(state="attached")
+    assert page.get_by_role("combobox", name="Shipping city").input_value() == "HAA"
+    assert requests == [] and lookups(geo) == 0
+
+
 # --- required -------------------------------------------------------------------------------------------------
 
 
