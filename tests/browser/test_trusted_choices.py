@@ -233,6 +233,18 @@ def test_try_it_sends_a_proof_it_verifies_and_a_server_can_verify_offline(try_pa
     assert key == "AMS" and claims["keys"] == ["AMS"] and claims["sub"] == "staffer"
     assert claims["item"] == chain.city.pk and claims["values"] == {"region": "NH"}
     screenshot("verified")
+    assert serious_violations(page) == []
+
+
+def serious_violations(page) -> list:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def test_try_it_says_a_key_changed_in_the_page_does_not_match(try_page, screenshot):
