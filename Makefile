@@ -10,7 +10,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 # Where `make run` serves.
 RUN_ADDR ?= 127.0.0.1:8000
 
-.PHONY: run serve test check bench migrate env clean
+.PHONY: run prepare serve test check bench migrate env clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,13 @@ run: migrate
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 # Production: no .env is written (configure the environment, see README "Deploying"); settings refuse to start
-# without SECRET_KEY and FERNET_KEYS.
-serve: $(STAMP_RUN)
+# without SECRET_KEY and FERNET_KEYS. `prepare` is what must run before gunicorn starts (the systemd unit runs it as
+# ExecStartPre and gunicorn itself as its main process, so that a reload reaches gunicorn's master).
+prepare: $(STAMP_RUN)
 	$(BIN)/python manage.py collectstatic --noinput
 	$(BIN)/python manage.py migrate --noinput
+
+serve: prepare
 	exec $(BIN)/python -m gunicorn -c gunicorn.conf.py
 
 test: $(STAMP_DEV) .env

@@ -1,6 +1,6 @@
 """gunicorn's configuration for Connect in production: `make serve`, or `gunicorn -c gunicorn.conf.py`.
 
-Read from the environment (and .env, like Connect's settings):
+Read from the environment (and .env, like Connect's settings; both again on a reload, `kill -HUP`):
   CONNECT_BIND                      where to listen, comma-separated (default 127.0.0.1:8000; unix:/path, fd://N)
   CONNECT_WORKERS                   worker processes (default 2 × CPU cores + 1)
   CONNECT_THREADS                   threads per worker (default 8: calls to APIs wait on the network)
@@ -22,7 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from connect_project import environment  # noqa: E402
 from connect_project.environment import call_deadline_seconds, env  # noqa: E402
+from operations.log_format import ACCESS_LOG_FORMAT, gunicorn_logconfig  # noqa: E402
+
+# gunicorn executes this file again on a reload (kill -HUP): the .env file is read again, and the new workers start
+# with its current values (connect_project/environment.py).
+environment.read_env_file()
 
 WORKER_TIMEOUT_MARGIN_SECONDS = 30
 
@@ -38,17 +44,17 @@ graceful_timeout = env.int("CONNECT_GRACEFUL_TIMEOUT_SECONDS", default=_deadline
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
-access_log_format = '%(h)s %(t)s %(p)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+access_log_format = ACCESS_LOG_FORMAT
 # gunicornc's control socket is one path per user: several instances on one host would fight over it.
 control_socket_disable = True
 if env.str("CONNECT_LOG_FORMAT", default="plain").strip().lower() == "json":
-    from operations.log_format import gunicorn_logconfig
-
     logconfig_dict = gunicorn_logconfig()
 
 
 def on_starting(server):
-    """A fresh metrics directory for this server's workers, before any of them (or prometheus_client) starts."""
+    """A fresh metrics directory for this server's workers, before any of them (or prometheus_client) starts; and
+    this master's pid, for the instance's process metrics (operations/process_metrics.py)."""
+    os.environ["CONNECT_GUNICORN_MASTER_PID"] = str(os.getpid())
     configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if configured:
         path = Path(configured)

@@ -53,7 +53,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
+    # Behind the trusted proxy (CONNECT_BEHIND_TLS_PROXY): REMOTE_ADDR is the client it forwarded, for everything after.
+    "operations.forwarded.ForwardedClientMiddleware",
+    # It answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (hashed, compressed, long-cached) straight from STATIC_ROOT, before sessions and the rest.
@@ -158,6 +160,8 @@ WHITENOISE_USE_FINDERS = DEBUG
 # a page embeds the widget's script with a plain <script> tag, which needs none.
 WHITENOISE_ALLOW_ALL_ORIGINS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `dumpdata` (and any serialization) leaves secrets out: encrypted fields are not written (core/dumps/).
+SERIALIZATION_MODULES = {name: f"core.dumps.{name}" for name in ("json", "jsonl", "xml", "yaml")}
 
 SESSION_COOKIE_HTTPONLY = True
 # Cookies only over HTTPS in production (a local try of `make serve` over http:// sets both to false).
@@ -168,6 +172,8 @@ X_FRAME_OPTIONS = "DENY"
 # Behind a TLS-terminating reverse proxy (opt-in: only when nothing else can reach the app server, since these
 # headers are then believed): X-Forwarded-Proto says the request was https, X-Forwarded-Host which host was asked.
 CONNECT_BEHIND_TLS_PROXY = env.bool("CONNECT_BEHIND_TLS_PROXY", default=False)
+# The proxies whose X-Forwarded-For names the client (operations/forwarded.py): gunicorn's own variable and default.
+CONNECT_FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
 if CONNECT_BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
@@ -196,6 +202,9 @@ CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
 # After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
+# Calls to an API refused or failed are summarised at most once per interval per datasource and process (one line each
+# would flood the log under load); each is counted in /metrics.
+CONNECT_CALL_REPORT_INTERVAL_SECONDS = env.float("CONNECT_CALL_REPORT_INTERVAL_SECONDS", default=60.0)
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
@@ -239,16 +248,27 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {"()": "operations.log_format.PlainFormatter"},
         "json": {"()": "operations.log_format.JSONFormatter"},
     },
-    "filters": {"redis_outage": {"()": "operations.redis_outage.ReportIgnoredRedisErrors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CONNECT_LOG_FORMAT}},
+    "filters": {
+        "redis_outage": {"()": "operations.redis_outage.ReportIgnoredRedisErrors"},
+        "expected_answers": {"()": "operations.request_log.QuietExpectedAnswers"},
+        "one_line_warning": {"()": "operations.request_log.OneLineWarning"},
+        "request_client": {"()": "operations.request_log.RequestClient"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": CONNECT_LOG_FORMAT, "filters": ["request_client"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Django's default "django" handler prints under DEBUG what the root handler prints too: each django.request
         # line appeared twice. The root handler alone prints them.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Answers Connect gives on purpose (refused or failed API calls, an unready /readyz) are counted in /metrics
+        # and summarised once per interval, not logged per request; another host name is one warning line.
+        "django.request": {"filters": ["expected_answers"]},
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         "connect": {"level": env.str("CONNECT_LOG_LEVEL", default="INFO"), "propagate": True},
         # django-redis' ignored errors (DJANGO_REDIS_LOGGER): reported by the filter, never printed themselves.
         "connect.cache.ignored": {"level": "DEBUG", "filters": ["redis_outage"], "handlers": [], "propagate": False},

@@ -13,6 +13,7 @@ from core.callers import CallerRefused
 from core.json_api import error_response, json_view
 from datasources.services import errors
 from operations.metrics import record_options_request
+from operations.request_log import expected_answer
 
 from .selectors import find_item
 from .services import ItemError, resolve_item
@@ -70,7 +71,7 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
             item=item, user_input=request.GET.get("q", ""), current_user=current_user_of(caller), values=values
         )
     except (ItemError, errors.DatasourceError) as exc:
-        return failure_response(exc), "error"
+        return failure_response(request, exc), "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return unexpected_failure_response(), "error"
@@ -82,11 +83,14 @@ def current_user_of(caller) -> CurrentUser:
     return CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
 
 
-def failure_response(exc: ItemError | errors.DatasourceError) -> JsonResponse:
+def failure_response(request, exc: ItemError | errors.DatasourceError) -> JsonResponse:
     """A failed resolution as the item API tells it: the item's own message, or the public one of an upstream
     failure (never the datasource's URL or answer)."""
     if isinstance(exc, ItemError):
         return error_response(exc.code, exc.message, exc.http_status)
+    # Refused or failed calls are counted and summarised per datasource (operations/call_failures.py), not logged
+    # again per request by django.request.
+    expected_answer(request)
     response = error_response(exc.code, exc.public_text(), exc.http_status)
     if isinstance(exc, errors.ProtectionRefusal):
         response["Retry-After"] = str(exc.retry_after)

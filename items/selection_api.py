@@ -56,7 +56,7 @@ def item_selections(request, item):
     try:
         selection = _check(request, item, choice)
     except (ItemError, errors.DatasourceError) as exc:
-        return failure_response(exc)
+        return failure_response(request, exc)
     except Exception:
         logger.exception("Selection of item %s failed unexpectedly", item.pk)
         return unexpected_failure_response()
@@ -83,7 +83,7 @@ def item_verify(request, item):
     except NotAnOption:
         return JsonResponse({"valid": False, "reason": NotAnOption.code})
     except (ItemError, errors.DatasourceError) as exc:
-        return failure_response(exc)
+        return failure_response(request, exc)
     except Exception:
         logger.exception("Verification of item %s failed unexpectedly", item.pk)
         return unexpected_failure_response()

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from datasources.models import AuthConfig, Datasource, Header
 from items.services import cache as item_cache
-from operations.redis_outage import outage
+from operations.reports import reset_every_report
 
 # Fixtures shared by every test folder (the real local HTTPS server, its CA, the suite's Redis, a second process).
 pytest_plugins = ["tests.support.https_server", "tests.support.redis_store", "tests.support.protection"]
@@ -59,19 +59,20 @@ def _no_connection_left_at_the_end(django_db_setup):
         return
     gc.collect()
     for obj in gc.get_objects():
-        if isinstance(obj, psycopg.Connection) and not obj.closed:
+        # type(), not isinstance(): isinstance asks a lazy object (a request's user) its __class__, which loads it.
+        if issubclass(type(obj), psycopg.Connection) and not obj.closed:
             obj.close()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_redis_memory():
     """ "Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
-    once per interval): no test inherits another's."""
+    once per interval), and so are the other reports written once per interval: no test inherits another's."""
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
     yield
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,10 @@
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
 - Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
-- Log: one INFO line per answered call (redacted URL, status, time, size); the calls of one run (`calls_in_a_run`:
-  the pages of one resolution) share one line, written when the run ends. A failed call logs its own line at once.
+- Log: one line per answered call (status, time, size, and the redacted URL: at INFO without its query values, which
+  carry what people type; at DEBUG in full); the calls of one run (`calls_in_a_run`: the pages of one resolution)
+  share one line, written when the run ends. A refused or failed call is counted in /metrics and summarised at most
+  once per interval per datasource (operations/call_failures.py); its own message is a DEBUG line.
 
 Redirects: followed, at most 5. Each hop must be https:// (a redirect to http:// or anything else is refused with
 RedirectRefused) and goes through the address policy again. Custom headers and credentials (Basic, API key header,
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from operations.call_failures import report_failed_call
 from operations.metrics import observed_upstream_call
 
 from ..models import Datasource
@@ -70,17 +73,29 @@ class RunLog:
 
     def write(self) -> None:
         answered, self.answered = self.answered, []
-        if not answered or not log.isEnabledFor(logging.INFO):
-            return
-        if len(answered) == 1:
-            log.info(CALL_LINE, *answered[0])
-            return
-        log.info(
-            "%d calls in one run, %.3fs: %s",
-            len(answered),
-            time.monotonic() - self.began,
-            "; ".join(CALL_LINE % call for call in answered),
-        )
+        if answered:
+            _log_answered(answered, time.monotonic() - self.began)
+
+
+def _log_answered(answered: list[tuple], seconds: float) -> None:
+    """The line of answered calls: at DEBUG with their full redacted URLs, else at INFO without query values."""
+    if log.isEnabledFor(logging.DEBUG):
+        level = logging.DEBUG
+    elif log.isEnabledFor(logging.INFO):
+        level = logging.INFO
+        answered = [(method, redaction.without_query_values(url), *rest) for method, url, *rest in answered]
+    else:
+        return
+    if len(answered) == 1:
+        log.log(level, CALL_LINE, *answered[0])
+        return
+    log.log(
+        level,
+        "%d calls in one run, %.3fs: %s",
+        len(answered),
+        seconds,
+        "; ".join(CALL_LINE % call for call in answered),
+    )
 
 
 @observed_upstream_call
@@ -128,24 +143,29 @@ def _call(
             run_log = _run_log.get()
             if run_log is not None:  # the run's calls answered before this one come first in the log
                 run_log.write()
-            # A call refused before anything was sent is a known state (one line per keystroke would flood).
-            log.log(
-                logging.INFO if error.nothing_sent else logging.WARNING,
-                "%s %s failed after %.3fs: [%s] %s",
-                method,
-                error.shown_url,
-                time.monotonic() - started,
-                error.code,
-                error.message,
-            )
+            _log_failed(datasource, method, error, time.monotonic() - started)
             raise error from None
     call = (method, upstream.redacted_url, upstream.status_code, upstream.elapsed_seconds, len(upstream.body))
     run_log = _run_log.get()
     if run_log is None:
-        log.info(CALL_LINE, *call)
+        _log_answered([call], upstream.elapsed_seconds)
     else:
         run_log.answered.append(call)
     return upstream
+
+
+def _log_failed(datasource: Datasource, method: str, error: DatasourceError, seconds: float) -> None:
+    """A refused or failed call: summarised once per interval per datasource (what an API that fails under load
+    would otherwise write per keystroke); its message, which can quote the answer, at DEBUG only."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s failed after %.3fs: [%s] %s", method, error.shown_url, seconds, error.code, error.message)
+    report_failed_call(
+        datasource_id=datasource.pk,
+        code=error.code,
+        status=error.status_code,
+        method=method,
+        url=redaction.without_query_values(error.shown_url),
+    )
 
 
 def _no_gate() -> None:

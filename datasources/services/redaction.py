@@ -137,6 +137,23 @@ class Redaction:
 GENERIC = Redaction()
 
 
+def without_query_values(url: str) -> str:
+    """A (redacted) URL with every query parameter's value (when not empty) replaced by "…": what people type stays
+    out of the lines logged at INFO (the full redacted URL is logged at DEBUG only). The fragment is dropped."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query = query.partition("#")[0]
+    return base + "?" + "&".join(_hidden_value(part) for part in query.split("&"))
+
+
+def _hidden_value(parameter: str) -> str:
+    name, equals, value = parameter.partition("=")
+    if not equals:
+        return "…" if name else ""
+    return f"{name}=…" if value else f"{name}="
+
+
 def redaction_for_auth(auth) -> Redaction:
     """The redaction of a datasource's authentication (an AuthConfig, or None): its stored secrets, the Basic
     credentials as sent (base64 of user:password) and the API key's parameter name."""

@@ -147,19 +147,37 @@ def chain(start_server, trust_test_ca):
     return geo_api.make_chain(start_server(geo_api.ROUTES))
 
 
-def test_typed_text_is_never_logged_by_a_selection_on_a_cache_hit(client, chain, django_user_model, caplog):
+def info_and_above(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+
+
+def test_typed_text_is_never_logged_at_info_by_a_selection_or_verification(client, chain, django_user_model, caplog):
+    """A miss (the API is called), a hit, a key that is not an option, an upstream failure."""
     client.force_login(django_user_model.objects.create_user("filler"))
-    client.get(f"/api/items/{chain.city.pk}/options", {"q": TYPED, "region": "NH"})  # the person saw the options
-    caplog.set_level(logging.DEBUG)
-    caplog.clear()
-    body = {"keys": ["NOPE"], "q": TYPED, "values": {"region": "NH"}}
+    caplog.set_level(logging.INFO)
+    bodies = [
+        {"keys": ["NOPE"], "q": TYPED, "values": {"region": "NH"}},
+        {"keys": ["NOPE"], "q": TYPED, "values": {"region": "NH"}},
+        {"keys": ["AMS"], "q": f"{TYPED}-{geo_api.FAILING_TEXT}", "values": {"region": "NH"}},
+    ]
+    statuses = []
     for endpoint in ("selections", "verify"):
-        response = client.post(
-            f"/api/items/{chain.city.pk}/{endpoint}", data=json.dumps(body), content_type="application/json"
-        )
-        assert response.status_code in (200, 400)
-    assert caplog.records  # the refusal of a key that is not an option was logged (by Django, without a body)
-    assert TYPED not in caplog.text
+        for body in bodies:
+            response = client.post(
+                f"/api/items/{chain.city.pk}/{endpoint}", data=json.dumps(body), content_type="application/json"
+            )
+            statuses.append(response.status_code)
+    assert statuses == [400, 400, 502, 200, 200, 502]
+    assert any(r.name == "connect.client" for r in caplog.records)  # the API was called, and that was logged
+    assert TYPED not in info_and_above(caplog)
+
+
+def test_typed_text_is_never_logged_at_info_by_labels(client, chain, django_user_model, caplog):
+    client.force_login(django_user_model.objects.create_user("filler"))
+    caplog.set_level(logging.INFO)
+    response = client.get(f"/api/items/{chain.city.pk}/labels", {"key": [TYPED, "AMS"]})
+    assert response.json() == {"labels": {TYPED: None, "AMS": "Amsterdam"}}
+    assert TYPED not in info_and_above(caplog)
 
 
 @pytest.mark.parametrize(
