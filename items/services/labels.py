@@ -34,9 +34,11 @@ def _looked_up(item, keys: list[str], current_user, values: dict) -> dict[str, s
     for key in keys:
         try:
             options = resolve_lookup(item=item, key=key, current_user=current_user, values=values).options
-        except errors.HTTPStatusError:
-            continue  # the API's answer for this key (a 404, most often): no label for it
+        except errors.HTTPStatusError as exc:
+            if exc.status_code and exc.status_code < 500:
+                continue  # the API's answer about this key (a 404, most often): no label for it
+            break  # the API is failing: the other keys would fail the same way
         except (ItemError, errors.DatasourceError):
-            break  # the API is failing or Connect holds calls back: the other keys would fail the same way
+            break  # no answer, or Connect holds calls back: the other keys would fail the same way
         labels[key] = next((o["label"] for o in options if key_text(o["key"]) == key), None)
     return labels

@@ -146,10 +146,15 @@ def test_a_lookup_answer_that_is_the_entry_itself_is_read_whatever_the_path_to_t
     assert labels(member, chain.city, "key=HAA") == {"labels": {"HAA": "Haarlem"}}
 
 
-def test_a_failing_lookup_is_null_not_an_error(member, chain, geo):
+def test_a_failing_lookup_is_null_not_an_error_and_the_failing_api_is_not_asked_for_every_key(member, chain, geo):
     geo.routes["/geo/city"] = answer(status=500, body=b'{"error": "down"}')
     assert labels(member, chain.city, "key=AMS&key=ROT") == {"labels": {"AMS": None, "ROT": None}}
-    assert calls(geo, "/geo/city") == 2  # a status is the answer for that key: the next key is still asked
+    assert calls(geo, "/geo/city") == 1
+
+
+def test_a_key_the_api_does_not_know_does_not_stop_the_others(member, chain, geo):
+    assert labels(member, chain.city, "key=NOPE&key=AMS") == {"labels": {"NOPE": None, "AMS": "Amsterdam"}}
+    assert calls(geo, "/geo/city") == 2  # a 404 is the answer about that key: the next key is still asked
 
 
 def test_an_api_that_does_not_answer_json_is_not_asked_for_every_key(member, chain, geo):
