@@ -53,7 +53,7 @@ class ItemAdmin(admin.ModelAdmin):
     readonly_fields = ("config_version", "created_at", "updated_at")
     inlines = [BindingInline]
     fieldsets = (
-        (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional")}),
+        (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional", "api_filter")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),
         ("Labels of keys (lookup)", {"fields": ("lookup_query", "lookup_method", "lookup_body_template")}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at")}),

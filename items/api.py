@@ -16,8 +16,9 @@ from operations.metrics import record_options_request
 from operations.request_log import expected_answer
 
 from .selectors import find_item
-from .services import ItemError, resolve_item
+from .services import ItemError
 from .services.evaluation import CurrentUser
+from .services.listing import list_options, slice_asked
 
 logger = logging.getLogger("connect.items")
 
@@ -67,15 +68,16 @@ def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     """The answer, and how the cache served it ("error" when the call failed)."""
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
     try:
-        resolution = resolve_item(
-            item=item, user_input=request.GET.get("q", ""), current_user=current_user_of(caller), values=values
+        asked = slice_asked(item=item, parameters=request.GET)
+        listed = list_options(
+            item=item, text=request.GET.get("q", ""), current_user=current_user_of(caller), values=values, asked=asked
         )
     except (ItemError, errors.DatasourceError) as exc:
         return failure_response(request, exc), "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
         return unexpected_failure_response(), "error"
-    return JsonResponse(_answer(item, resolution)), resolution.cache_status
+    return JsonResponse(_answer(item, listed)), listed.resolution.cache_status
 
 
 def current_user_of(caller) -> CurrentUser:
@@ -101,9 +103,20 @@ def unexpected_failure_response() -> JsonResponse:
     return error_response("internal_error", "Something unexpected went wrong; the server log has details.", 500)
 
 
-def _answer(item, resolution) -> dict:
-    """{"options": [...], "cached": ..., "item": id}, and "stale", "age_seconds" for a stale answer."""
-    answer = {"options": resolution.options, "cached": resolution.cached, "item": item.pk}
+def _answer(item, listed) -> dict:
+    """{"options": [...], "cached", "item", "has_more", "total_known", "complete"}, "narrowed" for a narrowed
+    answer, and "stale", "age_seconds" for a stale one."""
+    resolution = listed.resolution
+    answer = {
+        "options": listed.options,
+        "cached": resolution.cached,
+        "item": item.pk,
+        "has_more": listed.has_more,
+        "total_known": listed.total_known,
+        "complete": listed.complete,
+    }
+    if resolution.narrowed:
+        answer["narrowed"] = True
     if resolution.stale:
         answer.update(stale=True, age_seconds=int(resolution.age_seconds))
     return answer

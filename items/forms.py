@@ -3,7 +3,7 @@
 from django import forms
 
 from . import bindings
-from .models import Item, LookupMethod
+from .models import ApiFilter, Item, LookupMethod
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -28,6 +28,7 @@ class ItemForm(forms.ModelForm):
             "query",
             "dependencies",
             "user_input_optional",
+            "api_filter",
             "method",
             "body_template",
             "list_path",
@@ -47,6 +48,7 @@ class ItemForm(forms.ModelForm):
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
             "method": forms.RadioSelect,
+            "api_filter": forms.RadioSelect,
             "body_template": forms.Textarea(
                 attrs={"rows": 4, "spellcheck": "false", "placeholder": '{"query": "$userInput", "limit": 20}'}
             ),
@@ -66,8 +68,8 @@ class ItemForm(forms.ModelForm):
         if not self.is_bound:
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
-        # Optional in a post (GET when absent): forms posted before the lookup existed stay valid.
-        self.fields["lookup_method"].required = False
+        self.fields["api_filter"].required = False  # a post without it (a script, an older page) means "nothing"
+        self.fields["lookup_method"].required = False  # likewise: GET
         self._add_binding_fields()
 
     def _add_binding_fields(self):
@@ -106,6 +108,9 @@ class ItemForm(forms.ModelForm):
             for name in self.fields
             if name.startswith(BINDING_PREFIX)
         }
+
+    def clean_api_filter(self):
+        return self.cleaned_data["api_filter"] or ApiFilter.NOTHING
 
     def clean_lookup_method(self):
         return self.cleaned_data.get("lookup_method") or LookupMethod.GET

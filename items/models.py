@@ -15,7 +15,8 @@ from datasources.models import Datasource
 from . import syntax
 
 MAX_DEPENDENCIES = 20
-MAX_OPTIONS_LIMIT = 1000
+# Large lists (products, cost centres) are read whole once and then sliced and filtered on Connect.
+MAX_OPTIONS_LIMIT = 10_000
 MAX_PAGES_LIMIT = 20
 MAX_BODY_CHARS = 20_000
 
@@ -29,6 +30,14 @@ class LookupMethod(models.TextChoices):
     # Labels of their own: a page has both choices, and a label names one control.
     GET = "GET", "GET the entry"
     POST = "POST", "POST a JSON body"
+
+
+class ApiFilter(models.TextChoices):
+    """How the API matches the typed text against the labels it answers (narrowing, SPEC 10)."""
+
+    NOTHING = "nothing", "Nothing (or not known): every text is asked of the API"
+    LABEL_CONTAINS = "label_contains", "Label contains the typed text"
+    LABEL_STARTS_WITH = "label_starts_with", "Label starts with the typed text"
 
 
 class Pagination(models.TextChoices):
@@ -70,6 +79,16 @@ class Item(VersionedConfiguration):
         default=False,
         help_text="When unticked, a call without $userInput is an error instead of an empty value.",
     )
+    api_filter = models.CharField(
+        "The API filters by",
+        max_length=20,
+        choices=ApiFilter.choices,
+        default=ApiFilter.NOTHING,
+        help_text="How the API matches the typed text ($userInput) against the labels it answers. When set, an "
+        "answer for a longer text is computed on Connect from the complete answer (no next page, fewer than the "
+        "maximum options) for a shorter text it starts with, without calling the API. Choose a rule only when the "
+        "API filters exactly so, ignoring case and accents as Connect does.",
+    )
     list_path = models.CharField(
         "Path to the list",
         max_length=500,
@@ -96,7 +115,8 @@ class Item(VersionedConfiguration):
         "Maximum options",
         default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],
-        help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).",
+        help_text=f"At most this many options are read from the API (1-{MAX_OPTIONS_LIMIT:,}); the options endpoint "
+        "answers them whole or in slices.",
     )
     pagination = models.CharField(
         "Pagination",
@@ -210,6 +230,7 @@ class Item(VersionedConfiguration):
             "list_path": _path_errors(self.list_path),
             "key_field": _path_errors(self.key_field),
             "label_template": _label_errors(self.label_template),
+            "api_filter": _api_filter_errors(self),
             **_pagination_errors(self),
             **_lookup_errors(self),
         }
@@ -262,7 +283,9 @@ def _dependency_errors(dependencies) -> str:
                 "or _ (it is used as $name in the query)."
             )
         if name.lower() in syntax.RESERVED_NAMES:
-            return f"“{name}” is reserved (userInput, currentUser and q are built in): choose another name."
+            return (
+                f"“{name}” is reserved (userInput, currentUser, q, offset and limit are built in): choose another name."
+            )
         if name.lower() in seen:
             return f"The dependency “{name}” is declared twice."
         if not isinstance(dependency.get("optional", False), bool):
@@ -353,6 +376,15 @@ def _lookup_errors(item) -> dict:
         where = "query or its body" if item.lookup_method == LookupMethod.POST else "query"
         errors["lookup_query"] = f"The lookup {where} must use $key, the key whose entry it fetches (/assets/$key)."
     return errors
+
+
+def _api_filter_errors(item) -> str:
+    if item.api_filter == ApiFilter.NOTHING or item.uses_user_input:
+        return ""
+    return (
+        "Only a search item is narrowed: its query (or JSON body) must use $userInput. Choose “Nothing”, or use "
+        "$userInput."
+    )
 
 
 def _pagination_errors(item) -> dict:

@@ -17,7 +17,7 @@ from datasources.services.redaction import redaction_for_datasource
 from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
-from .services import ItemError, resolve_item
+from .services import ItemError, narrowing, resolve_item
 from .try_it import embed_snippet, judge_submitted, try_it_fields
 
 logger = logging.getLogger("connect.items")
@@ -90,6 +90,7 @@ def item_preview(request, pk):
         "error": None,
         "sources": bindings.bound_sources(item=item),
         "bound_by": bindings.items_bound_to(item=item),
+        "calls_saved": narrowing.calls_saved_last_hour(item_id=item.pk) if narrowing.applies(item) else None,
     }
     if request.method == "POST":
         form = PreviewForm(request.POST, item=item)

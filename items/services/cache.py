@@ -8,6 +8,7 @@ swallowed silently here: they mark the cache unavailable for a short while (call
 import hashlib
 import threading
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -90,19 +91,101 @@ def _run(operation: str, *args):
         raise CacheUnavailable() from exc
 
 
-def read_body(key: str) -> bytes | None:
-    """The cached raw body, None on a miss; raises CacheUnavailable."""
-    value = _run("get", key)
-    return value if isinstance(value, bytes) else None
+def ttl_seconds(item=None) -> int:
+    """How long an answer of `item` stays in the cache (None: the default lifetime): the one place it is read."""
+    return settings.CONNECT_CACHE_TTL_SECONDS
 
 
-def store_body(key: str, body: bytes) -> bool:
-    """Store a raw body for CONNECT_CACHE_TTL_SECONDS; False (never an exception) when Redis is down."""
+@dataclass(frozen=True)
+class Entry:
+    """One cached answer. Stored as the raw body alone (bytes: the common one-page answer, as always) or, for the
+    pages of a paginated item and for a narrowed answer, as a small dict of plain values (never a class: entries
+    outlive a deploy).
+
+    `following` is where the next page is ({"number": n} for a page parameter, plus "url" for a next link) when
+    more pages may be read later; `end` says the API itself said nothing follows (an empty page, no next link)."""
+
+    body: bytes
+    paged: bool = False  # body is the JSON list of the pages read
+    pages: int = 1
+    following: dict | None = None
+    end: bool = True
+    narrowed: bool = False  # body is the JSON list of options computed from a shorter text's complete answer
+
+    def stored(self):
+        if not (self.paged or self.narrowed):
+            return bytes(self.body)
+        return {
+            "body": bytes(self.body),
+            "paged": self.paged,
+            "pages": self.pages,
+            "following": self.following,
+            "end": self.end,
+            "narrowed": self.narrowed,
+        }
+
+
+def _entry(value) -> Entry | None:
+    if isinstance(value, bytes):
+        return Entry(body=value)
+    if isinstance(value, dict) and isinstance(value.get("body"), bytes):
+        following = value.get("following")
+        return Entry(
+            body=value["body"],
+            paged=bool(value.get("paged")),
+            pages=value.get("pages") if type(value.get("pages")) is int else 1,
+            following=following if isinstance(following, dict) else None,
+            end=bool(value.get("end")),
+            narrowed=bool(value.get("narrowed")),
+        )
+    return None
+
+
+def read_entry(key: str) -> Entry | None:
+    """The cached answer, None on a miss; raises CacheUnavailable."""
+    return _entry(_run("get", key))
+
+
+def read_entries(keys: list[str]) -> dict[str, Entry]:
+    """The cached answers of several keys in one round trip (the missing ones left out); raises CacheUnavailable."""
+    if not keys:
+        return {}
+    found = _run("get_many", keys)
+    return {key: entry for key, entry in ((k, _entry(v)) for k, v in found.items()) if entry is not None}
+
+
+def store_entry(key: str, entry: Entry, seconds: float) -> bool:
+    """Store an answer for `seconds`; False (never an exception) when Redis is down."""
     try:
-        _run("set", key, bytes(body), settings.CONNECT_CACHE_TTL_SECONDS)
+        _run("set", key, entry.stored(), seconds)
     except CacheUnavailable:
         return False
     return True
+
+
+def seconds_left(item, key: str) -> float | None:
+    """How long the entry at `key` still lives (None when it is gone or Redis is down): what is computed from an
+    entry or added to it must not outlive the answer it comes from. (The in-process cache of development cannot
+    say: there it is the item's whole lifetime.)"""
+    backend = caches["default"]
+    try:
+        if not isinstance(backend, RedisCache):
+            return float(ttl_seconds(item)) if backend.has_key(key) else None
+        left = _run("pttl", key)
+    except CacheUnavailable:
+        return None
+    return left / 1000 if left and left > 0 else None
+
+
+def read_body(key: str) -> bytes | None:
+    """The cached raw body of a one-page answer, None on a miss; raises CacheUnavailable."""
+    entry = read_entry(key)
+    return entry.body if entry is not None and not (entry.paged or entry.narrowed) else None
+
+
+def store_body(key: str, body: bytes) -> bool:
+    """Store a one-page answer's raw body for the default lifetime; False when Redis is down."""
+    return store_entry(key, Entry(body=body), ttl_seconds())
 
 
 def last_good_key(key: str) -> str:

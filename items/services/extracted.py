@@ -3,7 +3,7 @@ json.loads and extraction: the same body and the same item configuration always 
 
 Entries are found by cache key and the item's extraction settings, and used only when the body read from Redis has
 the digest the options were extracted from, so a changed, replaced or corrupted entry is extracted again. Costs: up to
-MAX_ENTRIES option lists per process.
+MAX_ENTRIES option lists per process, and at most MAX_OPTIONS_KEPT options in all (lists can hold 10,000 options).
 """
 
 import hashlib
@@ -11,12 +11,14 @@ import threading
 from collections import OrderedDict
 
 MAX_ENTRIES = 256
+MAX_OPTIONS_KEPT = 200_000
 
 
 class ExtractedOptions:
-    def __init__(self, max_entries: int = MAX_ENTRIES):
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_options: int = MAX_OPTIONS_KEPT):
+        self.max_entries, self.max_options = max_entries, max_options
         self._entries: OrderedDict[tuple, tuple[bytes, list]] = OrderedDict()  # found at -> (body digest, options)
+        self._kept = 0  # options in all the entries
         self._lock = threading.Lock()
 
     def options_for(self, *, item, key: str, body: bytes, extract) -> list[dict]:
@@ -30,17 +32,22 @@ class ExtractedOptions:
                 self._entries.move_to_end(found_at)
                 return _copy(entry[1])
         options = extract()
+        if len(options) > self.max_options:
+            return options
         entry = (digest, _copy(options))
         with self._lock:
+            replaced = self._entries.pop(found_at, None)
+            self._kept += len(options) - (len(replaced[1]) if replaced else 0)
             self._entries[found_at] = entry
-            self._entries.move_to_end(found_at)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            while len(self._entries) > self.max_entries or self._kept > self.max_options:
+                _found_at, (_digest, dropped) = self._entries.popitem(last=False)
+                self._kept -= len(dropped)
         return options
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._kept = 0
 
 
 def _copy(options: list[dict]) -> list[dict]:

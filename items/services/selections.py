@@ -40,15 +40,35 @@ def check_selection(*, item, keys: list[str], texts: list[str], current_user, va
     # An item without $userInput has one list whatever was typed: one resolution for every key.
     if not item.uses_user_input:
         texts = [""] * len(keys)
-    found: dict[str, dict[str, str]] = {}  # typed text -> {key: label} of its options
+    found: dict[str, _Options] = {}  # typed text -> its options
     labels = {}
     for key, text in zip(keys, texts, strict=True):
         if text not in found:
-            resolution = resolve_item(item=item, user_input=text, current_user=current_user, values=dependency_values)
-            found[text] = {}
-            for option in resolution.options:
-                found[text].setdefault(key_text(option["key"]), option["label"])
-        if key not in found[text]:
+            found[text] = _Options(item=item, text=text, current_user=current_user, values=dependency_values)
+        label = found[text].label_of(key)
+        if label is None:
             raise NotAnOption(key=key, item=item)
-        labels[key] = found[text][key]
+        labels[key] = label
     return Selection(keys=tuple(dict.fromkeys(keys)), labels=labels, values=dependency_values)
+
+
+class _Options:
+    """The options of one call, as far as they are needed: a paginated item's options are first those its cached
+    entry holds (the pages the person was shown: their slices extended it), and all its pages are read only for a
+    key not among them."""
+
+    def __init__(self, *, item, text: str, current_user, values: dict):
+        self.call = {"item": item, "user_input": text, "current_user": current_user, "values": values}
+        self.labels, self.whole = self._read(want=1)
+
+    def label_of(self, key: str) -> str | None:
+        if key not in self.labels and not self.whole:
+            self.labels, self.whole = self._read(want=None)
+        return self.labels.get(key)
+
+    def _read(self, *, want) -> tuple[dict, bool]:
+        resolution = resolve_item(**self.call, want=want)
+        labels = {}
+        for option in resolution.options:
+            labels.setdefault(key_text(option["key"]), option["label"])
+        return labels, not resolution.more_upstream

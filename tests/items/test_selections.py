@@ -12,7 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from applications.services import lookup, usage
 from items.services.proofs import session_proof_key
 from tests.applications.conftest import make_application, mint
+from tests.conftest import make_datasource
 from tests.support import geo_api
+
+from .test_large_lists import linked_products, page_of_path, paged_item
 
 pytestmark = pytest.mark.django_db
 
@@ -428,3 +431,39 @@ def test_an_unknown_item_is_not_found_for_a_session(client, chain, endpoint, dja
     client.force_login(django_user_model.objects.create_user("filler"))
     response = client.post(f"/api/items/987654/{endpoint}", data=json.dumps(AMSTERDAM), content_type="application/json")
     assert "no item 987654" in refused(response, "not_found", 404)
+
+
+# --- a paginated item shown in slices ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paged(start_server, trust_test_ca, client, django_user_model):
+    """Products on a paginated API (10 a page), the first slice of them shown to a signed-in person."""
+    server = start_server({})
+    server.routes["/api/products"] = linked_products(server, total=95)
+    item = paged_item(make_datasource(name="Big API", base_url=server.url("/api")))
+    client.force_login(django_user_model.objects.create_user("filler"))
+    assert client.get(f"/api/items/{item.pk}/options?offset=0&limit=10").status_code == 200
+    server.pages_read = lambda: [page_of_path(r["path"]) for r in server.requests]
+    return server, item
+
+
+def test_a_key_of_the_pages_shown_is_checked_without_reading_more(client, paged):
+    server, item = paged
+    assert server.pages_read() == [1]
+    response = post(client, item, "selections", {"keys": ["P00007"]})
+    assert response.status_code == 200 and response.json()["labels"] == {"P00007": "Product 7"}
+    assert server.pages_read() == [1]
+
+
+def test_a_key_further_down_the_list_reads_on_to_find_it(client, paged):
+    server, item = paged
+    response = post(client, item, "selections", {"keys": ["P00042"]})
+    assert response.status_code == 200 and response.json()["labels"] == {"P00042": "Product 42"}
+    assert server.pages_read() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_a_key_on_no_page_is_not_an_option(client, paged):
+    server, item = paged
+    response = post(client, item, "selections", {"keys": ["P00096"]})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "not_an_option"

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("items", "0003_item_language"),
+        ("items", "0004_item_api_filter_and_larger_lists"),
     ]
 
     operations = [
