@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "items",
     "applications",
     "operations",
+    "audit",
+    "configuration",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.caller for the item API: an embedding token's user or the signed-in user (applications/middleware.py).
     "applications.middleware.CallerMiddleware",
+    # Who changes the configuration, from where: every change is recorded in the audit log (audit/recorder.py).
+    "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -199,7 +203,8 @@ CONNECT_CALL_DEADLINE_SECONDS = call_deadline_seconds()
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
 CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
-# After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
+# After a Redis error, item resolution skips the cache this long (the APIs' protection at most 1 s), and warns at
+# most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
 # Calls to an API refused or failed are summarised at most once per interval per datasource and process (one line each
@@ -208,7 +213,7 @@ CONNECT_CALL_REPORT_INTERVAL_SECONDS = env.float("CONNECT_CALL_REPORT_INTERVAL_S
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
-# Protecting the APIs Connect calls (datasources/services/protection/). The calls per second and concurrent calls
+# Protecting the APIs Connect calls (datasources/protection/). The calls per second and concurrent calls
 # are set per datasource; these are the operator-wide rules around them.
 # How long a caller over a datasource's limits waits for its turn before it gets rate_limited (inside the deadline).
 CONNECT_RATE_LIMIT_WAIT_SECONDS = env.float("CONNECT_RATE_LIMIT_WAIT_SECONDS", default=2.0)
@@ -235,6 +240,11 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type"]
 CORS_PREFLIGHT_MAX_AGE = 600
+
+# Audit entries older than this many days are deleted by `manage.py prune_audit` (schedule it daily).
+CONNECT_AUDIT_RETENTION_DAYS = env.int("CONNECT_AUDIT_RETENTION_DAYS", default=365)
+if CONNECT_AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CONNECT_AUDIT_RETENTION_DAYS must be a whole number of days, at least 1.")
 
 # The bearer token that /metrics asks for (Authorization: Bearer ...); unset: /metrics answers 404.
 CONNECT_METRICS_TOKEN = env.str("CONNECT_METRICS_TOKEN", default="")

@@ -38,6 +38,12 @@ class ItemNotGranted(CallerRefused):
     message = "The embedding token does not grant this item."
 
 
+class ItemNotAllowed(CallerRefused):
+    code = "item_not_allowed"
+    http_status = 403
+    message = "This item is open to chosen groups only, and your account is in none of them."
+
+
 @dataclass(frozen=True)
 class Caller:
     username: str

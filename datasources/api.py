@@ -1,4 +1,5 @@
-"""The datasource JSON API for staff: read-only configuration, each secret a `<name>_set` boolean, never its value."""
+"""The datasource JSON API for Viewers (and the roles above): read-only configuration, each secret a `<name>_set`
+boolean, never its value."""
 
 from django.http import JsonResponse
 
@@ -7,13 +8,13 @@ from core.json_api import error_response, json_view
 from .models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
 
 
-@json_view(staff_only=True)
+@json_view(permission="datasources.view_datasource")
 def datasource_list(request):
     datasources = Datasource.objects.select_related("auth").prefetch_related("headers")
     return JsonResponse({"datasources": [serialize_datasource(d) for d in datasources]})
 
 
-@json_view(staff_only=True)
+@json_view(permission="datasources.view_datasource")
 def datasource_detail(request, pk):
     datasource = Datasource.objects.select_related("auth").prefetch_related("headers").filter(pk=pk).first()
     if datasource is None:

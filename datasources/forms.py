@@ -285,7 +285,8 @@ class AuthForm(forms.ModelForm):
             )
 
     def clean(self):
-        """A provider preset fills the URLs and scopes left blank; typed values always win."""
+        """A provider preset fills the URLs and scopes left blank; typed values always win. (The preset's tenant
+        rule is the model's: AuthConfig.clean.)"""
         data = super().clean()
         if data.get("mode") != "oauth2_authorization_code":
             return data
@@ -297,8 +298,6 @@ class AuthForm(forms.ModelForm):
         ):
             if value and not data.get(field) and field not in self.errors:
                 data[field] = value
-        if preset.needs_tenant and not (data.get("tenant") or "").strip():
-            self.add_error("tenant", f"Enter the tenant (directory id or domain): {preset.label} URLs contain it.")
         return data
 
     def preset_data(self) -> dict:

@@ -8,6 +8,7 @@ from fernet_fields import EncryptedTextField
 from core.models import VersionedConfiguration
 
 from . import url_rules, validators
+from .services.presets import get_preset
 from .types import type_choices
 
 
@@ -35,7 +36,7 @@ class Datasource(VersionedConfiguration):
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
         "HTTP 200. Without it, Test connection tries the base URL.",
     )
-    # Protecting the API (SPEC 8, datasources/services/protection/): shared by every process through Redis.
+    # Protecting the API (SPEC 8, datasources/protection/): shared by every process through Redis.
     calls_per_second = models.FloatField(
         "Calls per second",
         default=10,
@@ -280,6 +281,10 @@ class AuthConfig(models.Model):
     last_error = models.CharField(max_length=1000, blank=True, editable=False)
     reconnect_needed = models.BooleanField(default=False, editable=False)
 
+    class Meta:
+        # Connecting an account gives Connect a user's access at the provider: an Administrator's act (core/roles.py).
+        permissions = [("connect_oauth", "Can connect and disconnect an OAuth account")]
+
     def __str__(self):
         return f"{self.get_mode_display()} for {self.datasource_id}"
 
@@ -298,6 +303,10 @@ class AuthConfig(models.Model):
                 validators.validate_header_value(self.api_key_value)
             except ValidationError as exc:
                 errors["api_key_value"] = exc.messages
+        if self.mode == AuthMode.OAUTH2_AUTHORIZATION_CODE:
+            preset = get_preset(self.provider)
+            if preset.needs_tenant and not (self.tenant or "").strip():
+                errors["tenant"] = f"Enter the tenant (directory id or domain): {preset.label} URLs contain it."
         if not isinstance(self.extra_token_params, dict) or not all(
             isinstance(v, str) for v in (self.extra_token_params or {}).values()
         ):

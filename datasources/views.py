@@ -7,12 +7,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.access import staff_required
+from audit.recorder import audited
+from core.access import permission_required
 
 from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
-from .services import configuration, connection_check, protection
+from .protection_status import status_for
+from .services import configuration, connection_check
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -28,13 +30,13 @@ def _save_wizard(request, **values) -> None:
     request.session[WIZARD_KEY] = data
 
 
-@staff_required
+@permission_required("datasources.view_datasource")
 def datasource_list(request):
     datasources = Datasource.objects.select_related("auth").all()
     return render(request, "datasources/list.html", {"datasources": datasources})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
 @require_http_methods(["GET", "POST"])
 def wizard_type(request):
     if request.method == "POST":
@@ -49,7 +51,7 @@ def wizard_type(request):
     return render(request, "datasources/wizard_type.html", {"form": form, "step": 1})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
 @require_http_methods(["GET", "POST"])
 def wizard_name(request):
     wizard = _wizard(request)
@@ -68,7 +70,8 @@ def wizard_name(request):
     return render(request, "datasources/wizard_name.html", {"form": form, "step": 2, "type": get_type(wizard["type"])})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def wizard_config(request):
     wizard = _wizard(request)
@@ -124,7 +127,7 @@ def _typed_config(request, header_formset) -> dict:
     return {"server": server, "headers": header_formset.kept_rows(), "auth": auth}
 
 
-@staff_required
+@permission_required("datasources.view_datasource")
 def datasource_detail(request, pk):
     datasource = get_object_or_404(Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
@@ -138,12 +141,13 @@ def datasource_detail(request, pk):
             "callback_url": callback_url(request),
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
-            "protection": protection.status_for(datasource),
+            "protection": status_for(datasource),
         },
     )
 
 
-@staff_required
+@permission_required("datasources.change_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
@@ -179,7 +183,8 @@ def datasource_edit(request, pk):
     )
 
 
-@staff_required
+@permission_required("datasources.delete_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_delete(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
@@ -201,7 +206,7 @@ def datasource_delete(request, pk):
     return render(request, "datasources/delete.html", {"datasource": datasource})
 
 
-@staff_required
+@permission_required("datasources.change_datasource")
 @require_POST
 def datasource_test(request, pk):
     """Test connection: one call, never a configuration change; the result is kept in the session and shown."""

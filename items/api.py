@@ -15,6 +15,7 @@ from datasources.services import errors
 from operations.metrics import record_options_request
 from operations.request_log import expected_answer
 
+from .access import check_item_access
 from .selectors import find_item
 from .services import ItemError
 from .services.evaluation import CurrentUser
@@ -34,7 +35,9 @@ def refusal_response(refusal: CallerRefused) -> JsonResponse:
 
 def item_endpoint(*, methods=("GET",)):
     """An item API view, view(request, item): the caller (request.caller, set by the caller middleware) must be
-    allowed to use the item; refusals, an unknown item and a wrong method are answered as JSON."""
+    allowed to use the item: an embedding token must grant it, a signed-in account must be among those the item is
+    open to (items/access.py). Every item endpoint gets both rules from here. Refusals, an unknown item and a wrong
+    method are answered as JSON."""
 
     def decorate(view):
         @json_view(sign_in=False, methods=methods)
@@ -50,6 +53,11 @@ def item_endpoint(*, methods=("GET",)):
             item = find_item(pk)
             if item is None:
                 return error_response("not_found", f"There is no item {pk}.", 404)
+            if request.caller.user is not None:
+                try:
+                    check_item_access(item=item, user=request.caller.user)
+                except CallerRefused as refusal:
+                    return refusal_response(refusal)
             return view(request, item)
 
         return wrapped

@@ -1,9 +1,11 @@
 """The fields an administrator edits for an item, and the preview form."""
 
 from django import forms
+from django.contrib.auth.models import Group
 
 from . import bindings
-from .models import ApiFilter, Item, LookupMethod
+from .access import access_error
+from .models import Access, ApiFilter, Item, LookupMethod
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -44,8 +46,12 @@ class ItemForm(forms.ModelForm):
             "lookup_query",
             "lookup_method",
             "lookup_body_template",
+            "access",
+            "allowed_groups",
         ]
         widgets = {
+            "access": forms.RadioSelect,
+            "allowed_groups": forms.CheckboxSelectMultiple,
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
             "method": forms.RadioSelect,
             "api_filter": forms.RadioSelect,
@@ -70,6 +76,11 @@ class ItemForm(forms.ModelForm):
         self.fields["datasource"].empty_label = "Choose a datasource"
         self.fields["api_filter"].required = False  # a post without it (a script, an older page) means "nothing"
         self.fields["lookup_method"].required = False  # likewise: GET
+        # Nothing chosen (a form built without the section) keeps the default: every signed-in user.
+        self.fields["access"].required = False
+        self.fields["allowed_groups"].queryset = Group.objects.order_by("name")
+        if not Group.objects.exists():
+            self.fields["allowed_groups"].help_text = "There is no group yet: create groups on the admin site."
         self._add_binding_fields()
 
     def _add_binding_fields(self):
@@ -115,11 +126,17 @@ class ItemForm(forms.ModelForm):
     def clean_lookup_method(self):
         return self.cleaned_data.get("lookup_method") or LookupMethod.GET
 
+    def clean_access(self):
+        return self.cleaned_data.get("access") or Access.SIGNED_IN
+
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])
 
     def clean(self):
         cleaned = super().clean()
+        message = access_error(access=cleaned.get("access"), groups=cleaned.get("allowed_groups"))
+        if message and "allowed_groups" not in self.errors:
+            self.add_error("allowed_groups", message)
         if self.instance.pk and not any(name.startswith(BINDING_PREFIX) for name in self.errors):
             cycle = bindings.find_binding_cycle(item=self.instance, sources=self.binding_sources())
             if cycle:

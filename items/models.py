@@ -47,6 +47,11 @@ class Pagination(models.TextChoices):
     PAGE = "page", "A page or offset parameter"
 
 
+class Access(models.TextChoices):
+    SIGNED_IN = "signed_in", "Every signed-in user"
+    GROUPS = "groups", "Only the chosen groups"
+
+
 class Item(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="items")
@@ -173,6 +178,24 @@ class Item(VersionedConfiguration):
         blank=True,
         help_text='Sent with a POST lookup as application/json, e.g. {"ids": ["$key"]}. Variables are JSON-encoded '
         "where they stand, as in the query's body.",
+    )
+    # Who may use this item through the item API with a Connect session (items/access.py). Embedding tokens are
+    # judged by their application's grant instead.
+    access = models.CharField(
+        "Who may use this item",
+        max_length=20,
+        choices=Access.choices,
+        default=Access.SIGNED_IN,
+        help_text="Who may read its options in a form with their Connect account. Applications' embedding tokens "
+        "follow the application's grant instead.",
+    )
+    allowed_groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="items_allowed",
+        verbose_name="groups allowed",
+        help_text="With “Only the chosen groups”: members of these groups may use the item (Connect's Viewers, "
+        "Editors and Administrators always may).",
     )
     # config_version (VersionedConfiguration) is in the cache keys: an edit makes old cached answers unreachable.
 

@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods
 
-from core.access import staff_required
+from audit.recorder import audited
+from core.access import permission_required
 from core.callers import Caller, audience_for
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
@@ -25,13 +26,14 @@ logger = logging.getLogger("connect.items")
 RAW_BODY_DISPLAY_CHARS = 20_000
 
 
-@staff_required
+@permission_required("items.view_item")
 def item_list(request):
     items = Item.objects.select_related("datasource").all()
     return render(request, "items/list.html", {"items": items})
 
 
-@staff_required
+@permission_required("items.add_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_create(request):
     if request.method == "POST":
@@ -45,7 +47,8 @@ def item_create(request):
     return render(request, "items/form.html", {"form": form, "item": None})
 
 
-@staff_required
+@permission_required("items.change_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_edit(request, pk):
     item = get_object_or_404(Item, pk=pk)
@@ -61,7 +64,8 @@ def item_edit(request, pk):
     return render(request, "items/form.html", {"form": form, "item": item})
 
 
-@staff_required
+@permission_required("items.delete_item")
+@audited
 @require_http_methods(["GET", "POST"])
 def item_delete(request, pk):
     """An item other items are bound to is not deleted: their fields would lose the value they wait for."""
@@ -80,7 +84,7 @@ def item_delete(request, pk):
     return render(request, "items/delete.html", {"item": item, "bound_by": bound_by})
 
 
-@staff_required
+@permission_required("items.view_item")
 @require_http_methods(["GET", "POST"])
 def item_preview(request, pk):
     item = get_object_or_404(Item.objects.select_related("datasource", "datasource__auth"), pk=pk)
@@ -110,7 +114,7 @@ def item_preview(request, pk):
     return render(request, "items/preview.html", context)
 
 
-@staff_required
+@permission_required("items.view_item")
 def item_try(request, pk):
     """The item's field as a person sees it, after the fields of the items it is bound to (parents first)."""
     item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)

@@ -56,7 +56,7 @@ PROTECTION_EVENTS = Counter(
 )
 CACHE_ERRORS = Counter(
     "connect_cache_errors",
-    "Redis errors, by what noticed them (item_cache, django_cache, oauth_lock, readiness).",
+    "Redis errors, by what noticed them (item_cache, django_cache, oauth_lock, readiness, protection).",
     ["noticed_by"],
 )
 

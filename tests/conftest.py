@@ -79,7 +79,7 @@ def _fresh_redis_memory():
 def _clean_cache():
     """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set), and with no protection
     state (limits, breakers, health) from another test, in Redis or in this process."""
-    from datasources.services import protection
+    from datasources import protection
 
     protection.reset()
     cache.clear()
@@ -110,9 +110,19 @@ def fake_dns(monkeypatch):
     return answers
 
 
+def with_role(user, role: str):
+    """`user` in the role's group (core/roles.py: Viewer, Editor, Administrator), made by the data migration."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user("admin", "admin@example.com", "pw-admin-123", is_staff=True)
+    """A staff account with the Administrator role: every Connect page."""
+    user = django_user_model.objects.create_user("admin", "admin@example.com", "pw-admin-123", is_staff=True)
+    return with_role(user, "Administrator")
 
 
 @pytest.fixture

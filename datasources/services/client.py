@@ -9,7 +9,8 @@
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
-- Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
+- Protection (datasources/protection/): pause, circuit breaker and limits before each call is sent (once its URL is
+  built), its outcome recorded after.
 - Log: one line per answered call (status, time, size, and the redacted URL: at INFO without its query values, which
   carry what people type; at DEBUG in full); the calls of one run (`calls_in_a_run`: the pages of one resolution)
   share one line, written when the run ends. A refused or failed call is counted in /metrics and summarised at most
@@ -27,18 +28,18 @@ Imports run one way: transport below oauth below this module.
 
 import logging
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
 from operations.call_failures import report_failed_call
 from operations.metrics import observed_upstream_call
 
+from .. import protection
 from ..models import Datasource
-from . import call_url, oauth, protection, redaction, sessions, transport
+from . import call_url, oauth, redaction, sessions, transport
 from .errors import DatasourceError, RedirectRefused
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
 from .response import UpstreamResponse, read_body, size_budget
@@ -50,14 +51,13 @@ _run_log: ContextVar["RunLog | None"] = ContextVar("connect_run_log", default=No
 
 
 @contextmanager
-def calls_in_a_run(datasource: Datasource, *, calls: int):
-    """The calls to `datasource` made inside, one after another and at most `calls` of them (the pages of one
-    resolution), are one run: one deadline and one size cap for all of them, one admission of the API's protection
-    while they follow each other quickly (protection.calls_in_a_run), and one log line for the calls answered."""
+def calls_in_a_run():
+    """The calls made inside, one after another (the pages of one resolution), are one run: one deadline and one size
+    cap for all of them, and one log line for the calls answered. The API's protection admits each call on its own."""
     run_log = RunLog()
     token = _run_log.set(run_log)
     try:
-        with transport.call_deadline(), size_budget(), protection.calls_in_a_run(datasource, calls=calls):
+        with transport.call_deadline(), size_budget():
             yield
     finally:
         _run_log.reset(token)
@@ -103,11 +103,7 @@ def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, 
     """One call (arguments of _call), through the API's protection (protection/): a Retry-After pause, the circuit
     breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
     sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
-    return protection.guarded_call(
-        datasource=datasource,
-        enforce=not bypass_protection,
-        send=lambda gate: _call(datasource=datasource, gate=gate, **call),
-    )
+    return _call(datasource=datasource, enforce=not bypass_protection, **call)
 
 
 def _call(
@@ -118,7 +114,7 @@ def _call(
     expect_success: bool = True,
     method: str = "GET",
     body: bytes | None = None,
-    gate=None,
+    enforce: bool = True,
 ) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
@@ -129,13 +125,17 @@ def _call(
     entry = sessions.session_for(datasource)
     started = time.monotonic()
     target = None
-    sending = Sending(method=method, body=body, gate=gate or _no_gate)
+    sending = Sending(method=method, body=body)
     with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
             # A URL built from the base URL has its origin by construction; a test URL may have another one.
             same_origin = url is None or call_url.origin(target) == entry.plan.origin
-            upstream = _follow(entry, datasource, target, started, sending, same_origin=same_origin)
+            upstream = protection.guarded_call(
+                datasource=datasource,
+                enforce=enforce,
+                send=lambda: _follow(entry, datasource, target, started, sending, same_origin=same_origin),
+            )
             if expect_success and not 200 <= upstream.status_code < 300:
                 raise upstream.status_error()
         except DatasourceError as error:
@@ -168,18 +168,12 @@ def _log_failed(datasource: Datasource, method: str, error: DatasourceError, sec
     )
 
 
-def _no_gate() -> None:
-    pass
-
-
 @dataclass(frozen=True)
 class Sending:
-    """What a call sends besides its URL (GET, or POST with a JSON body), and the gate it must pass right before
-    anything goes on the network (protection's admission, read as late as possible: see protection.guarded_call)."""
+    """What a call sends besides its URL: GET, or POST with a JSON body."""
 
     method: str = "GET"
     body: bytes | None = None
-    gate: Callable[[], None] = field(default=_no_gate, repr=False)
 
 
 def _shown_on_failure(plan, target: str | None, given: str) -> str:
@@ -258,7 +252,6 @@ def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.oauth):
         return _request(entry.session, sending, sent_url, headers, basic), sent_url
-    sending.gate()  # a token request is network too
     token = _bearer_token(datasource)
     response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
     if response.status_code == 401:
@@ -288,7 +281,6 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
         if basic_auth is not None:
             request.prepare_auth(basic_auth)
         adapter = session.get_adapter(request.url)
-        sending.gate()
         return adapter.send(request, stream=True, timeout=(max(transport.time_left(), 0.001),) * 2)
     except (DatasourceError, *LIBRARY_ERRORS) as exc:
         raise translate_request_error(exc, url=url) from None

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from .. import url_rules
 from ..models import Datasource
-from . import client, protection
+from ..protection_status import breaker_state
+from . import client
 from .errors import DatasourceError, label_for
 
 SESSION_KEY = "datasource_connection_checks"
@@ -98,7 +99,7 @@ def target_of(datasource: Datasource) -> dict:
 
 def _result(datasource: Datasource, started: float, **fields) -> ConnectionCheck:
     elapsed_ms = round((time.monotonic() - started) * 1000)
-    breaker = protection.breaker_state(datasource).text if datasource.pk is not None else ""
+    breaker = breaker_state(datasource).text if datasource.pk is not None else ""
     return ConnectionCheck(
         elapsed_ms=elapsed_ms,
         tested_at=timezone.now().isoformat(),

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 import requests
 from django.conf import settings
 
-from connect_project.hot_settings import hot_setting
-
 from . import transport
 from .errors import HTTPStatusError, InvalidJSON, ResponseTooLarge
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
@@ -139,7 +137,7 @@ def read_body(response: requests.Response, url: str) -> bytes:
     """The whole (decoded) body, counted while streaming against the size cap (what is left of it inside a
     size_budget block) and the deadline."""
     budget = _bytes_read.get()
-    cap = hot_setting("CONNECT_MAX_RESPONSE_BYTES") - (budget[0] if budget else 0)
+    cap = settings.CONNECT_MAX_RESPONSE_BYTES - (budget[0] if budget else 0)
     try:
         if _announced_length(response) > cap:
             raise too_large(cap, url, announced=True)

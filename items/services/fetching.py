@@ -70,9 +70,8 @@ def fetch_options(
             exc.raw_text = text
             raise
         return Fetched(options=options, text=text, encoding=encoding, pages=pages)
-    first = start["number"] if start else 1
-    # The pages are one run: one deadline, one size cap, one admission while they follow each other, one log line.
-    with client.calls_in_a_run(item.datasource, calls=item.max_pages - first + 1):
+    # The pages are one run: one deadline, one size cap, one log line (each page is admitted by the protection).
+    with client.calls_in_a_run():
         return _fetch_pages(item, evaluated, body, pages, start=start, known=known, want=want)
 
 

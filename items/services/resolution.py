@@ -17,7 +17,7 @@ narrowed, its entries in the cache apart from the query's (`kind` is in the key)
 
 Stale-if-error (opt-in per datasource): each good answer is also kept, with the time it was stored, under the same
 key plus ":last-good" for the datasource's stale_max_age_seconds. When a call through the cache fails in a way that
-allows it (datasources.services.protection.allows_stale: the API failing or throttling, or Connect holding calls
+allows it (datasources.protection.allows_stale: the API failing or throttling, or Connect holding calls
 back), that answer is served instead, marked stale with its age. A fresh hit is unchanged (CONNECT_CACHE_TTL_SECONDS).
 """
 
@@ -29,7 +29,8 @@ from functools import cached_property
 
 from django.conf import settings
 
-from datasources.services import errors, protection
+from datasources import protection
+from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 
 from ..models import Pagination

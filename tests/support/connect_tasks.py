@@ -37,11 +37,14 @@ def sign_in(*, username: str = "alice", staff: bool = False) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
 
 
-def create_user(*, username: str, password: str, staff: bool = False) -> dict:
-    """A user who signs in with a password (through the login page)."""
-    from django.contrib.auth.models import User
+def create_user(*, username: str, password: str, staff: bool = False, role: str = "") -> dict:
+    """A user who signs in with a password (through the login page); a staff user has the Administrator role unless
+    told another (core/roles.py)."""
+    from django.contrib.auth.models import Group, User
 
     user = User.objects.create_user(username, password=password, is_staff=staff)
+    if staff or role:
+        user.groups.add(Group.objects.get(name=role or "Administrator"))
     return {"user": user.pk}
 
 
