@@ -37,7 +37,7 @@ def identify_caller(request) -> Caller:
     user = request.user
     if not user.is_authenticated:
         raise NotAuthenticated()
-    return Caller(username=user.get_username(), email=user.email or "", display_name=user.get_full_name(), user=user)
+    return Caller.of_user(user)
 
 
 def _token_caller(request, authorization: str) -> Caller:

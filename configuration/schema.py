@@ -58,6 +58,9 @@ ITEM_FIELDS = (
     "page_start",
     "page_step",
     "max_pages",
+    "lookup_query",
+    "lookup_method",
+    "lookup_body_template",
     "access",
 )
 APPLICATION_FIELDS = ("allowed_origins", "enabled")

@@ -265,13 +265,19 @@ AXES_DISABLE_ACCESS_LOG = True
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
 
+# Lifetime of a selection proof (SPEC 9): how long the system receiving a form may take to verify a choice.
+CONNECT_PROOF_LIFETIME_SECONDS = env.int("CONNECT_PROOF_LIFETIME_SECONDS", default=86400)
+if CONNECT_PROOF_LIFETIME_SECONDS < 1:
+    raise ImproperlyConfigured("CONNECT_PROOF_LIFETIME_SECONDS must be a positive number of seconds.")
+
 # CORS (django-cors-headers) only on the item API the widget calls; no origin is listed here: each application's
-# own origins are checked per request (applications/cors.py). Cookies are never allowed cross-origin.
-CORS_URLS_REGEX = r"^/api/items/(?P<pk>[0-9]+)/(?:options|field)/?$"
+# own origins are checked per request (applications/cors.py). Cookies are never allowed cross-origin. POST (JSON) is
+# for selections and verification.
+CORS_URLS_REGEX = r"^/api/items/(?P<pk>[0-9]+)/(?:options|field|selections|verify|labels)/?$"
 CORS_ALLOWED_ORIGINS: list[str] = []
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_METHODS = ["GET", "OPTIONS"]
-CORS_ALLOW_HEADERS = ["accept", "authorization"]
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
 # Audit entries older than this many days are deleted by `manage.py prune_audit` (schedule it daily).

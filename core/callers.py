@@ -54,6 +54,11 @@ class Caller:
     item_ids: frozenset = field(default_factory=frozenset)  # the items the token grants (a token caller only)
     user: object | None = None  # the signed-in user (a session caller only)
 
+    @classmethod
+    def of_user(cls, user) -> "Caller":
+        """The caller of a signed-in Connect session."""
+        return cls(username=user.get_username(), email=user.email or "", display_name=user.get_full_name(), user=user)
+
     def check_item(self, item_id: int) -> None:
         """Raise ItemNotGranted when this caller's token does not grant item `item_id` (a session caller: every item
         its account may use, which the item decides)."""

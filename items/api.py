@@ -75,28 +75,40 @@ def item_options(request, item):
 def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     """The answer, and how the cache served it ("error" when the call failed)."""
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
-    current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
         asked = slice_asked(item=item, parameters=request.GET)
         listed = list_options(
-            item=item, text=request.GET.get("q", ""), current_user=current_user, values=values, asked=asked
+            item=item, text=request.GET.get("q", ""), current_user=current_user_of(caller), values=values, asked=asked
         )
-    except ItemError as exc:
-        return error_response(exc.code, exc.message, exc.http_status), "error"
-    except errors.DatasourceError as exc:
-        # Refused or failed calls are counted and summarised per datasource (operations/call_failures.py), not
-        # logged again per request by django.request.
-        expected_answer(request)
-        response = error_response(exc.code, exc.public_text(), exc.http_status)
-        if isinstance(exc, errors.ProtectionRefusal):
-            response["Retry-After"] = str(exc.retry_after)
-        return response, "error"
+    except (ItemError, errors.DatasourceError) as exc:
+        return failure_response(request, exc), "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
-        return error_response(
-            "internal_error", "Something unexpected went wrong; the server log has details.", 500
-        ), "error"
+        return unexpected_failure_response(), "error"
     return JsonResponse(_answer(item, listed)), listed.resolution.cache_status
+
+
+def current_user_of(caller) -> CurrentUser:
+    """$currentUser and its parts for this caller."""
+    return CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
+
+
+def failure_response(request, exc: ItemError | errors.DatasourceError) -> JsonResponse:
+    """A failed resolution as the item API tells it: the item's own message, or the public one of an upstream
+    failure (never the datasource's URL or answer)."""
+    if isinstance(exc, ItemError):
+        return error_response(exc.code, exc.message, exc.http_status)
+    # Refused or failed calls are counted and summarised per datasource (operations/call_failures.py), not logged
+    # again per request by django.request.
+    expected_answer(request)
+    response = error_response(exc.code, exc.public_text(), exc.http_status)
+    if isinstance(exc, errors.ProtectionRefusal):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def unexpected_failure_response() -> JsonResponse:
+    return error_response("internal_error", "Something unexpected went wrong; the server log has details.", 500)
 
 
 def _answer(item, listed) -> dict:

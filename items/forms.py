@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 
 from . import bindings
 from .access import access_error
-from .models import Access, ApiFilter, Item
+from .models import Access, ApiFilter, Item, LookupMethod
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -43,6 +43,9 @@ class ItemForm(forms.ModelForm):
             "page_start",
             "page_step",
             "max_pages",
+            "lookup_query",
+            "lookup_method",
+            "lookup_body_template",
             "access",
             "allowed_groups",
         ]
@@ -59,6 +62,11 @@ class ItemForm(forms.ModelForm):
             "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
             "next_url_path": forms.TextInput(attrs={"placeholder": "links.next"}),
             "page_parameter": forms.TextInput(attrs={"placeholder": "page"}),
+            "lookup_query": forms.TextInput(attrs={"placeholder": "/assets/$key"}),
+            "lookup_method": forms.RadioSelect,
+            "lookup_body_template": forms.Textarea(
+                attrs={"rows": 3, "spellcheck": "false", "placeholder": '{"ids": ["$key"]}'}
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -67,6 +75,7 @@ class ItemForm(forms.ModelForm):
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
         self.fields["api_filter"].required = False  # a post without it (a script, an older page) means "nothing"
+        self.fields["lookup_method"].required = False  # likewise: GET
         # Nothing chosen (a form built without the section) keeps the default: every signed-in user.
         self.fields["access"].required = False
         self.fields["allowed_groups"].queryset = Group.objects.order_by("name")
@@ -113,6 +122,9 @@ class ItemForm(forms.ModelForm):
 
     def clean_api_filter(self):
         return self.cleaned_data["api_filter"] or ApiFilter.NOTHING
+
+    def clean_lookup_method(self):
+        return self.cleaned_data.get("lookup_method") or LookupMethod.GET
 
     def clean_access(self):
         return self.cleaned_data.get("access") or Access.SIGNED_IN

@@ -14,6 +14,7 @@ import jsonpath
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 USER_INPUT = "userInput"
 CURRENT_USER = "currentUser"
+KEY = "key"  # the lookup query's own variable: the key whose entry it fetches
 # $currentUser has parts: $currentUser.email, $currentUser.displayName (SPEC 7).
 CURRENT_USER_PARTS = ("email", "displayName")
 CURRENT_USER_VARIABLES = (CURRENT_USER,) + tuple(f"{CURRENT_USER}.{part}" for part in CURRENT_USER_PARTS)

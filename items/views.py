@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from audit.recorder import audited
 from core.access import permission_required
-from core.callers import audience_for
+from core.callers import Caller, audience_for
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 from datasources.services.response import loads_within_depth
@@ -20,7 +20,7 @@ from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
 from .services import ItemError, narrowing, resolve_item
-from .try_it import embed_snippet, try_it_fields
+from .try_it import embed_snippet, judge_submitted, try_it_fields
 
 logger = logging.getLogger("connect.items")
 
@@ -120,6 +120,7 @@ def item_try(request, pk):
     """The item's field as a person sees it, after the fields of the items it is bound to (parents first)."""
     item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)
     fields = try_it_fields(item=item, submitted=request.GET)
+    judge_submitted(fields=fields, submitted=request.GET, caller=Caller.of_user(request.user))
     public_url = audience_for(request)
     return render(
         request,
@@ -136,8 +137,9 @@ def item_try(request, pk):
 
 
 def _submitted(fields, data) -> list[tuple[str, str]]:
-    """What the Try it form sent, field by field: the chosen key, then the label the widget sent beside it."""
-    names = [name for f in fields for name in (f.name, f.label_name if f.item else None) if name]
+    """What the Try it form sent, field by field: the chosen key, then the label and the proof the widget sent
+    beside it."""
+    names = [name for f in fields for name in (f.name, *((f.label_name, f.proof_name) if f.item else ())) if name]
     return [(name, data[name]) for name in names if name in data]
 
 

@@ -23,14 +23,17 @@ class CacheUnavailable(Exception):
     """Redis did not answer."""
 
 
-def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str | None = None) -> str:
+def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str | None = None, kind: str = "") -> str:
     """item id + item and datasource config versions + SHA-256 of the evaluated call: the query for a GET (as it
-    always was), the method, the query and the evaluated body for a POST.
+    always was), the method, the query and the evaluated body for a POST; a lookup (kind="lookup") hashes its kind
+    too, so the lookup of a key never reads an answer of the query.
 
     Saving the item or its datasource changes a version, so old entries are never read again (they expire).
     The datasource id is there so that one datasource's entries can be deleted by pattern.
     """
     called = evaluated_query if method == "GET" else f"{method}\n{evaluated_query}\n{body or ''}"
+    if kind:
+        called = f"{kind}\n{method}\n{evaluated_query}\n{body or ''}"
     digest = hashlib.sha256(called.encode("utf-8")).hexdigest()
     datasource = item.datasource
     return f"{KEY_PREFIX}:{item.pk}:{item.config_version}:{datasource.pk}:{datasource.config_version}:{digest}"

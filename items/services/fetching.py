@@ -24,7 +24,7 @@ from .. import syntax
 from ..models import Pagination
 from .errors import ExtractionError, ItemError
 from .evaluation import Evaluated
-from .extraction import extract_options
+from .extraction import extract_options, lookup_options
 
 
 @dataclass
@@ -73,6 +73,24 @@ def fetch_options(
     # The pages are one run: one deadline, one size cap, one log line (each page is admitted by the protection).
     with client.calls_in_a_run():
         return _fetch_pages(item, evaluated, body, pages, start=start, known=known, want=want)
+
+
+def fetch_lookup(*, item, evaluated: Evaluated, pages: list[PageCall], **_steps) -> Fetched:
+    """The entries a lookup call answers: one call (a lookup fetches one key's entry; it is never paginated, so the
+    steps of a paginated fetch, start, known and want, do not apply)."""
+    body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
+    response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
+    data, text, encoding = response.json_releasing_body()
+    return Fetched(options=lookup_options(item=item, data=data), text=text, encoding=encoding, pages=pages)
+
+
+def lookup_from_cached(item, body: bytes) -> list:
+    """The entries of a cached lookup answer."""
+    try:
+        data = loads_within_depth(body)
+    except ValueError:
+        raise errors.InvalidJSON("The cached answer is not JSON.") from None
+    return lookup_options(item=item, data=data)
 
 
 def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall], *, start, known: int, want) -> Fetched:

@@ -12,6 +12,9 @@ the pages after it, and the entry keeps the lifetime of its first page; a page t
 item's narrowing rule set (narrowing.py), a miss first looks for the complete answer of a shorter text the typed
 one starts with, and filters it on Connect instead of calling the API.
 
+An item's key lookup (labels.py) is resolved the same way, as a Reading of its own: one call, never paginated or
+narrowed, its entries in the cache apart from the query's (`kind` is in the key).
+
 Stale-if-error (opt-in per datasource): each good answer is also kept, with the time it was stored, under the same
 key plus ":last-good" for the datasource's stale_max_age_seconds. When a call through the cache fails in a way that
 allows it (datasources.protection.allows_stale: the API failing or throttling, or Connect holding calls
@@ -33,9 +36,9 @@ from datasources.services.redaction import redaction_for_datasource
 from ..models import Pagination
 from . import cache, label_match, narrowing
 from .errors import ExtractionError, ItemError
-from .evaluation import Evaluated, evaluate_call
+from .evaluation import Evaluated, evaluate_call, evaluate_lookup
 from .extracted import extracted_options
-from .fetching import fetch_options, options_from_cached
+from .fetching import fetch_lookup, fetch_options, lookup_from_cached, options_from_cached
 
 POLL_SECONDS = 0.05
 
@@ -101,6 +104,20 @@ class Resolution:
         )
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How one kind of call becomes options: `fetch` calls the API, `from_cached` reads a cached body back. `kind`
+    keeps the kinds' cache entries apart (the query's keys are what they always were)."""
+
+    kind: str
+    fetch: object
+    from_cached: object
+
+
+QUERY = Reading(kind="", fetch=fetch_options, from_cached=options_from_cached)
+LOOKUP = Reading(kind="lookup", fetch=fetch_lookup, from_cached=lookup_from_cached)
+
+
 def resolve_item(
     *,
     item,
@@ -116,26 +133,39 @@ def resolve_item(
 
     Raises ItemError or DatasourceError, with `.resolution` when the query could be evaluated."""
     started = time.monotonic()
-    datasource = item.datasource
     evaluated = evaluate_call(item=item, user_input=user_input, current_user=current_user, values=values)
-    resolution = Resolution(datasource=datasource, raw_query=evaluated.query, method=evaluated.method)
+    sources = None
+    if narrowing.applies(item):
+        sources = functools.partial(
+            narrowing.source_keys, item=item, user_input=user_input, current_user=current_user, values=values
+        )
+    return _resolve(
+        item, evaluated, QUERY, started=started, use_cache=use_cache, want=want, typed=user_input, sources=sources
+    )
+
+
+def resolve_lookup(*, item, key: str, current_user="", values: dict | None = None) -> Resolution:
+    """The entries the item's key lookup answers for `key` (as options), through the same cache and single flight
+    as its query. Raises ItemError or DatasourceError like resolve_item."""
+    started = time.monotonic()
+    evaluated = evaluate_lookup(item=item, key=key, current_user=current_user, values=values)
+    return _resolve(item, evaluated, LOOKUP, started=started, use_cache=True, want=None, typed="", sources=None)
+
+
+def _resolve(item, evaluated: Evaluated, reading: Reading, *, started, use_cache, want, typed, sources) -> Resolution:
+    resolution = Resolution(datasource=item.datasource, raw_query=evaluated.query, method=evaluated.method)
     try:
         if not use_cache:
-            _fill_from_upstream(item, evaluated, resolution, status=BYPASSED, want=want)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=BYPASSED, want=want)
         elif not cache.health.is_available():
-            _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE, want=want)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=UNAVAILABLE, want=want)
         else:
-            sources = None
-            if narrowing.applies(item):
-                sources = functools.partial(
-                    narrowing.source_keys, item=item, user_input=user_input, current_user=current_user, values=values
-                )
             try:
-                _fill_through_cache(item, evaluated, resolution, want=want, typed=user_input, sources=sources)
+                _fill_through_cache(item, evaluated, reading, resolution, want=want, typed=typed, sources=sources)
             except cache.CacheUnavailable:
-                _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE, want=want)
+                _fill_from_upstream(item, evaluated, reading, resolution, status=UNAVAILABLE, want=want)
             except errors.DatasourceError as exc:
-                if not _fill_from_last_good(item, evaluated, resolution, exc):
+                if not _fill_from_last_good(item, evaluated, reading, resolution, exc):
                     raise
     except (ItemError, errors.DatasourceError) as exc:
         resolution.total_seconds = time.monotonic() - started
@@ -145,10 +175,16 @@ def resolve_item(
     return resolution
 
 
-def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution, *, want, typed: str, sources) -> None:
+def _cache_key(item, evaluated: Evaluated, reading: Reading) -> str:
+    return cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body, kind=reading.kind)
+
+
+def _fill_through_cache(
+    item, evaluated: Evaluated, reading: Reading, resolution: Resolution, *, want, typed: str, sources
+) -> None:
     """Raises cache.CacheUnavailable only before this caller has called the API."""
-    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
-    entry = _fill_from_cache(item, key, resolution)
+    key = _cache_key(item, evaluated, reading)
+    entry = _fill_from_cache(item, key, reading, resolution)
     if entry is not None and _enough(resolution, want):
         return
     if entry is None and sources is not None and _fill_by_narrowing(item, key, resolution, typed, sources()):
@@ -159,20 +195,20 @@ def _fill_through_cache(item, evaluated: Evaluated, resolution: Resolution, *, w
         if lock is not None:
             try:
                 # Another caller may have filled (or extended) the entry between our read and our lock.
-                entry = _fill_from_cache(item, key, resolution)
+                entry = _fill_from_cache(item, key, reading, resolution)
                 if entry is not None and _enough(resolution, want):
                     return
-                _fill_from_upstream(item, evaluated, resolution, status=MISS, want=want, after=entry)
+                _fill_from_upstream(item, evaluated, reading, resolution, status=MISS, want=want, after=entry)
                 _store(item, key, resolution, extended=entry is not None and entry.following is not None)
                 return
             finally:
                 cache.release_fill_lock(lock)
         if time.monotonic() >= give_up_at:
-            _fill_from_upstream(item, evaluated, resolution, status=WAIT_TIMEOUT, want=want)
+            _fill_from_upstream(item, evaluated, reading, resolution, status=WAIT_TIMEOUT, want=want)
             _store(item, key, resolution, extended=False)
             return
         time.sleep(POLL_SECONDS)
-        entry = _fill_from_cache(item, key, resolution)
+        entry = _fill_from_cache(item, key, reading, resolution)
         if entry is not None and _enough(resolution, want):
             return
 
@@ -182,22 +218,22 @@ def _enough(resolution: Resolution, want: int | None) -> bool:
     return not resolution.more_upstream or (want is not None and len(resolution.options) >= want)
 
 
-def _fill_from_cache(item, key: str, resolution: Resolution) -> cache.Entry | None:
+def _fill_from_cache(item, key: str, reading: Reading, resolution: Resolution) -> cache.Entry | None:
     entry = cache.read_entry(key)
     if entry is None:
         return None
-    resolution.options = _options_of(item, key, entry)
+    resolution.options = _options_of(item, key, entry, reading)
     resolution.raw_body, resolution.entry = entry.body, entry
     resolution.cached, resolution.cache_status, resolution.narrowed = True, HIT, entry.narrowed
     _note_extent(item, resolution, entry)
     return entry
 
 
-def _options_of(item, key: str, entry: cache.Entry) -> list:
+def _options_of(item, key: str, entry: cache.Entry, reading: Reading) -> list:
     body = entry.body
     if entry.narrowed:
         return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: json.loads(body))
-    return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: options_from_cached(item, body))
+    return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: reading.from_cached(item, body))
 
 
 def _is_complete(item, entry: cache.Entry, options: list) -> bool:
@@ -225,7 +261,7 @@ def _fill_by_narrowing(item, key: str, resolution: Resolution, typed: str, sourc
         if source is None:
             continue
         try:
-            options = _options_of(item, source_key, source)
+            options = _options_of(item, source_key, source, QUERY)
         except (ItemError, errors.DatasourceError):  # a cached body that no longer reads: not a source
             continue
         if not _is_complete(item, source, options):  # a narrowed answer is: it comes from a complete one
@@ -244,12 +280,14 @@ def _fill_by_narrowing(item, key: str, resolution: Resolution, typed: str, sourc
     return False
 
 
-def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, error: errors.DatasourceError) -> bool:
+def _fill_from_last_good(
+    item, evaluated: Evaluated, reading: Reading, resolution: Resolution, error: errors.DatasourceError
+) -> bool:
     """Stale-if-error: serve the last good answer instead of `error` when the datasource allows it."""
     datasource = item.datasource
     if not datasource.stale_if_error or not protection.allows_stale(error):
         return False
-    key = cache.cache_key_for(item, evaluated.query, method=evaluated.method, body=evaluated.body)
+    key = _cache_key(item, evaluated, reading)
     kept = cache.read_last_good(key)
     if kept is None:
         return False
@@ -258,7 +296,7 @@ def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, err
     if age > datasource.stale_max_age_seconds:
         return False
     resolution.options = extracted_options.options_for(
-        item=item, key=cache.last_good_key(key), body=body, extract=lambda: options_from_cached(item, body)
+        item=item, key=cache.last_good_key(key), body=body, extract=lambda: reading.from_cached(item, body)
     )
     resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
     resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
@@ -272,7 +310,14 @@ def _fill_from_last_good(item, evaluated: Evaluated, resolution: Resolution, err
 
 
 def _fill_from_upstream(
-    item, evaluated: Evaluated, resolution: Resolution, *, status: str, want=None, after: cache.Entry | None = None
+    item,
+    evaluated: Evaluated,
+    reading: Reading,
+    resolution: Resolution,
+    *,
+    status: str,
+    want=None,
+    after: cache.Entry | None = None,
 ) -> None:
     """Call the API. `after`: the cached pages of a paginated item, continued from where they stopped when they
     can be (the options read from them are already in the resolution), otherwise read again from page 1."""
@@ -280,7 +325,7 @@ def _fill_from_upstream(
     known = resolution.options if resuming else []
     resolution.cache_status, resolution.cached, resolution.narrowed = status, False, False
     try:
-        fetched = fetch_options(
+        fetched = reading.fetch(
             item=item,
             evaluated=evaluated,
             pages=resolution.pages,
@@ -300,7 +345,7 @@ def _fill_from_upstream(
         body, pages = after.body[:-1] + b"," + added + b"]", after.pages + len(fetched.page_texts)
     else:
         body, pages = fetched.text.encode(fetched.encoding, "surrogatepass"), len(fetched.page_texts)
-    paged = item.pagination != Pagination.NONE
+    paged = reading is QUERY and item.pagination != Pagination.NONE  # a lookup is one call
     resolution.raw_body = body
     resolution.entry = cache.Entry(body=body, paged=paged, pages=pages, following=fetched.following, end=fetched.end)
     _note_extent(item, resolution, resolution.entry)

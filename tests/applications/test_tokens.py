@@ -248,6 +248,7 @@ def test_field_description_uses_the_same_token_rules(client, application, item):
         "search": True,
         "searchable": False,
         "user_input_optional": False,
+        "lookup": False,
         "dependencies": [],
     }
     refused(

@@ -265,6 +265,7 @@ def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client
         "search",
         "searchable",
         "user_input_optional",
+        "lookup",
         "dependencies",
     }
     assert_no_secret(field.content)
