@@ -84,7 +84,7 @@ def _log_answered(answered: list[tuple], seconds: float) -> None:
         level = logging.DEBUG
     elif log.isEnabledFor(logging.INFO):
         level = logging.INFO
-        answered = [(method, redaction.without_query_values(url), *rest) for method, url, *rest in answered]
+        answered = [(method, redaction.as_logged_at_info(url), *rest) for method, url, *rest in answered]
     else:
         return
     if len(answered) == 1:
@@ -165,7 +165,7 @@ def _log_failed(datasource: Datasource, method: str, error: DatasourceError, sec
         code=error.code,
         status=error.status_code,
         method=method,
-        url=redaction.without_query_values(error.shown_url),
+        url=redaction.as_logged_at_info(error.shown_url),
     )
 
 

@@ -48,6 +48,9 @@ class Evaluated:
     query: str
     method: str = "GET"
     body: str | None = None
+    # The query's path as sent, and as logged at INFO: each variable's value there shown as "…" (personal data).
+    path: str = ""
+    shown_path: str = ""
 
 
 def evaluate_query(*, item, user_input: str = "", current_user="", values: dict | None = None) -> str:
@@ -94,10 +97,11 @@ def _evaluated(item, query: str, method: str, body_template: str, supplied: dict
     evaluated_path = _substitute(template.path, supplied)
     _refuse_dot_segments(evaluated_path, template.path)
     query = evaluated_path + template.mark + _substitute(template.query_string, supplied)
+    paths = {"path": evaluated_path, "shown_path": _substitute(template.path, supplied, shown=True)}
     if method != "POST":
-        return Evaluated(query=query)
+        return Evaluated(query=query, **paths)
     body = syntax.fill_json_template(body_template, supplied.__getitem__) if body_template.strip() else None
-    return Evaluated(query=query, method="POST", body=body)
+    return Evaluated(query=query, method="POST", body=body, **paths)
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,15 @@ def _check_supplied(item, used: tuple[str, ...], supplied: dict) -> None:
             raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
 
 
-def _substitute(text: str, supplied: dict) -> str:
+def _substitute(text: str, supplied: dict, *, shown: bool = False) -> str:
+    """The text with each variable's value, percent-encoded; shown=True: "…" in place of each non-empty value."""
+
     def replace(match):
         name = syntax.variable_name(match)
         if name is None:  # `$$`
             return "$"
+        if shown:
+            return "…" if supplied[name] else ""
         return quote(supplied[name], safe="")
 
     return syntax.VARIABLE_RE.sub(replace, text)

@@ -60,6 +60,11 @@ def fetch_options(
     A paginated item's pages are read from page 1, or from `start` (where an earlier fetch stopped, after `known`
     options), until `want` options are known in all (None: every page), the maximum options, the page cap or the
     last page."""
+    with redaction.private_path(evaluated.path, evaluated.shown_path):  # what people typed stays out of INFO lines
+        return _fetch(item, evaluated, pages, start=start, known=known, want=want)
+
+
+def _fetch(item, evaluated: Evaluated, pages: list[PageCall], *, start, known: int, want) -> Fetched:
     body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
     if item.pagination == Pagination.NONE:
         response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
@@ -79,7 +84,8 @@ def fetch_lookup(*, item, evaluated: Evaluated, pages: list[PageCall], **_steps)
     """The entries a lookup call answers: one call (a lookup fetches one key's entry; it is never paginated, so the
     steps of a paginated fetch, start, known and want, do not apply)."""
     body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
-    response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
+    with redaction.private_path(evaluated.path, evaluated.shown_path):  # the key stays out of INFO lines
+        response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
     data, text, encoding = response.json_releasing_body()
     return Fetched(options=lookup_options(item=item, data=data), text=text, encoding=encoding, pages=pages)
 

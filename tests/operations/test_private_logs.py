@@ -108,3 +108,27 @@ def test_pages_given_typed_values_in_their_query_strings(item, staff_client, cli
     lines = every_line()
     assert any("Not Found: /no-such-page/" in line for line in lines)
     assert_not_typed(lines)
+
+
+def test_typed_text_in_the_querys_path_is_hidden_too(item, member_client, upstream, redis, every_line):
+    """A REST search by path (/countries/name/$userInput): the path's value is personal data as much as q= is."""
+    item.query, item.list_path = "/countries/name/$userInput/cities", "issues"
+    item.save()
+    upstream.get(f"{BASE}/countries/name/{quote(TYPED, safe='')}/cities", json=ISSUES)
+    upstream.get(f"{BASE}/countries/name/{quote(TYPED + 'x', safe='')}/cities", status=500, body="{}")
+    assert member_client.get(f"/api/items/{item.pk}/options", {"q": TYPED}).status_code == 200
+    assert member_client.get(f"/api/items/{item.pk}/options", {"q": TYPED + "x"}).status_code == 502
+    lines = [line for line in every_line() if "connect.client" in line]
+    assert any("/countries/name/…/cities" in line for line in lines), lines  # still says which call it was
+    assert_not_typed(lines)
+
+
+def test_a_key_looked_up_by_its_path_is_hidden(item, member_client, upstream, redis, every_line):
+    item.lookup_query = "/issues/$key"
+    item.save()
+    upstream.get(f"{BASE}/issues/{quote(TYPED, safe='')}", json={"key": TYPED, "fields": {"summary": "s"}})
+    response = member_client.get(f"/api/items/{item.pk}/labels", {"key": TYPED})
+    assert response.status_code == 200, response.content
+    lines = [line for line in every_line() if "connect.client" in line]
+    assert any("/issues/…" in line for line in lines), lines
+    assert_not_typed(lines)
