@@ -165,9 +165,10 @@ RATE, BURST, AT_ONCE = 10, 10, 3  # the datasource's limits (the burst: one seco
 
 
 def most_at_once(intervals: list[tuple[float, float]], *, since: float) -> int:
-    """The most calls the API worked on at once, at any moment from `since` on."""
-    moments = [since] + [began for began, _ended in intervals if began >= since]
-    return max(sum(1 for began, ended in intervals if began <= moment < ended) for moment in moments)
+    """The most calls begun from `since` on that the API worked on at once (a call admitted before `since`, by a
+    process still on its own limits then, is not one of them)."""
+    later = [(began, ended) for began, ended in intervals if began >= since]
+    return max((sum(1 for began, ended in later if began <= moment < ended) for moment, _ in later), default=0)
 
 
 def test_after_a_failover_every_process_is_back_on_the_shared_limits_within_2_s(
