@@ -55,5 +55,6 @@ class ItemAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),
+        ("Cache", {"fields": ("cache_seconds",)}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at")}),
     )

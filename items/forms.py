@@ -1,9 +1,10 @@
 """The fields an administrator edits for an item, and the preview form."""
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from . import bindings
-from .models import Item
+from .models import Item, default_cache_seconds, validate_cache_seconds
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -40,6 +41,7 @@ class ItemForm(forms.ModelForm):
             "page_start",
             "page_step",
             "max_pages",
+            "cache_seconds",
         ]
         widgets = {
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
@@ -58,6 +60,14 @@ class ItemForm(forms.ModelForm):
         if not self.is_bound:
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
+        # One message that says the range, instead of Django's generic bound message beside it.
+        cache_seconds = self.fields["cache_seconds"]
+        cache_seconds.validators = [
+            v for v in cache_seconds.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))
+        ] + [validate_cache_seconds]
+        cache_seconds.widget.attrs.update({"min": 0, "step": 1})
+        cache_seconds.required = False
+        cache_seconds.help_text += f" Blank: Connect's default, {default_cache_seconds()} seconds."
         self._add_binding_fields()
 
     def _add_binding_fields(self):
@@ -96,6 +106,10 @@ class ItemForm(forms.ModelForm):
             for name in self.fields
             if name.startswith(BINDING_PREFIX)
         }
+
+    def clean_cache_seconds(self):
+        value = self.cleaned_data.get("cache_seconds")
+        return default_cache_seconds() if value is None else value
 
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])

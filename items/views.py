@@ -7,7 +7,8 @@ import logging
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import staff_required
 from core.callers import audience_for
@@ -18,6 +19,7 @@ from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
 from .services import ItemError, resolve_item
+from .services.cache import drop_item_answers
 from .try_it import embed_snippet, try_it_fields
 
 logger = logging.getLogger("connect.items")
@@ -107,6 +109,22 @@ def item_preview(request, pk):
     if context["resolution"] is not None:
         context["raw"] = _displayed_body(context["resolution"].raw_body)
     return render(request, "items/preview.html", context)
+
+
+@staff_required
+@require_POST
+def item_refresh(request, pk):
+    """Refresh now: the item's cached answers are dropped; the page says what happened."""
+    item = get_object_or_404(Item, pk=pk)
+    deleted = drop_item_answers(item)
+    # Audit: when the audit log exists (SPEC 11), record here that request.user refreshed this item's cache.
+    if deleted is None:
+        detail = "The cache did not answer, so no key was deleted: the old answers can no longer be read and expire "
+        detail += "by themselves."
+    else:
+        detail = f"{deleted} cache key{'s' if deleted != 1 else ''} deleted."
+    messages.success(request, f"Cached answers of “{item.name}” dropped: the next request calls the API. {detail}")
+    return redirect(reverse("items:preview", args=[item.pk]) + "#cache")
 
 
 @staff_required

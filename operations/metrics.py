@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 OPTIONS_REQUESTS = Counter(
     "connect_options_requests",
     "Options endpoint answers, by item and cache status "
-    "(hit, miss, bypassed, unavailable, wait_timeout, or error when the call failed).",
+    "(hit, miss, bypassed, not_cached, unavailable, wait_timeout, stale, or error when the call failed).",
     ["item", "cache_status"],
 )
 UPSTREAM_CALLS = Counter(

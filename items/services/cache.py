@@ -94,10 +94,10 @@ def read_body(key: str) -> bytes | None:
     return value if isinstance(value, bytes) else None
 
 
-def store_body(key: str, body: bytes) -> bool:
-    """Store a raw body for CONNECT_CACHE_TTL_SECONDS; False (never an exception) when Redis is down."""
+def store_body(key: str, body: bytes, seconds: int) -> bool:
+    """Store a raw body for `seconds` (the item's cache lifetime); False (never an exception) when Redis is down."""
     try:
-        _run("set", key, bytes(body), settings.CONNECT_CACHE_TTL_SECONDS)
+        _run("set", key, bytes(body), seconds)
     except CacheUnavailable:
         return False
     return True
@@ -141,6 +141,21 @@ def release_fill_lock(key: str, token: str) -> None:
             _run("delete", f"{key}:lock")
     except CacheUnavailable:
         pass
+
+
+def drop_item_answers(item) -> int | None:
+    """Drop every cached answer of one item ("Refresh now", the purge API), so the next request calls the API.
+
+    The item gets a new config version first: its old entries can no longer be read whatever Redis says (down now,
+    or a fill in flight storing an answer under the old key meanwhile). Then its keys (answers, stale-if-error
+    copies, fill locks) are deleted. Returns how many keys were deleted; None when none could be (Redis down, or a
+    cache that is not Redis): the unreachable entries then expire by themselves.
+    """
+    item.bump_config_version()
+    try:
+        return delete_pattern(item_key_pattern(item.pk))
+    except CacheUnavailable:
+        return None
 
 
 def delete_pattern(pattern: str) -> int | None:

@@ -9,7 +9,10 @@ options (extracted.py) instead of parsing the JSON again.
 Stale-if-error (opt-in per datasource): each good answer is also kept, with the time it was stored, under the same
 key plus ":last-good" for the datasource's stale_max_age_seconds. When a call through the cache fails in a way that
 allows it (datasources.services.protection.allows_stale: the API failing or throttling, or Connect holding calls
-back), that answer is served instead, marked stale with its age. A fresh hit is unchanged (CONNECT_CACHE_TTL_SECONDS).
+back), that answer is served instead, marked stale with its age. A fresh hit is unchanged.
+
+Each item chooses how long its answers are kept (Item.cache_seconds, default CONNECT_CACHE_TTL_SECONDS); 0 means
+never: every resolution calls the API and nothing is read from or written to the cache.
 """
 
 import time
@@ -30,13 +33,15 @@ from .fetching import fetch_options, options_from_cached
 POLL_SECONDS = 0.05
 
 HIT, MISS, BYPASSED, UNAVAILABLE, WAIT_TIMEOUT = "hit", "miss", "bypassed", "unavailable", "wait_timeout"
-STALE = "stale"
+STALE, NOT_CACHED = "stale", "not_cached"
 CACHE_NOTES = {
     STALE: "Stale answer: the API call failed, so the last good answer for this query, stored {age} seconds ago, "
     "was served instead (stale-if-error is on for this datasource).",
     HIT: "Cache hit: the answer was read from the cache, where it was stored less than {ttl} seconds ago.",
     MISS: "Cache miss: the API was called and its answer is cached for {ttl} seconds.",
     BYPASSED: "Cache bypassed: the API was called and nothing was read from or written to the cache.",
+    NOT_CACHED: "Not cached: this item keeps no answers (its cache lifetime is 0 seconds), so every request calls "
+    "the API.",
     UNAVAILABLE: "Cache unavailable: Redis did not answer, so the API was called directly and nothing was cached.",
     WAIT_TIMEOUT: "Another request was fetching the same answer and took too long, so this request called the "
     "API itself.",
@@ -64,6 +69,7 @@ class Resolution:
     stale: bool = False  # served by stale-if-error: `stale_error` is why, `age_seconds` how old the answer is
     age_seconds: int | None = None
     stale_error: errors.DatasourceError | None = field(default=None, repr=False)
+    cache_seconds: int = 300  # the item's cache lifetime, for the note
 
     @cached_property
     def evaluated_query(self) -> str:
@@ -80,9 +86,7 @@ class Resolution:
 
     @property
     def cache_note(self) -> str:
-        return CACHE_NOTES.get(self.cache_status, "").format(
-            ttl=settings.CONNECT_CACHE_TTL_SECONDS, age=self.age_seconds
-        )
+        return CACHE_NOTES.get(self.cache_status, "").format(ttl=self.cache_seconds, age=self.age_seconds)
 
 
 def resolve_item(
@@ -94,10 +98,14 @@ def resolve_item(
     started = time.monotonic()
     datasource = item.datasource
     evaluated = evaluate_call(item=item, user_input=user_input, current_user=current_user, values=values)
-    resolution = Resolution(datasource=datasource, raw_query=evaluated.query, method=evaluated.method)
+    resolution = Resolution(
+        datasource=datasource, raw_query=evaluated.query, method=evaluated.method, cache_seconds=item.cache_seconds
+    )
     try:
         if not use_cache:
             _fill_from_upstream(item, evaluated, resolution, status=BYPASSED)
+        elif not item.cache_seconds:
+            _fill_from_upstream(item, evaluated, resolution, status=NOT_CACHED)
         elif not cache.health.is_available():
             _fill_from_upstream(item, evaluated, resolution, status=UNAVAILABLE)
         else:
@@ -202,7 +210,7 @@ def _note_calls(resolution: Resolution) -> None:
 
 
 def _store(item, key: str, resolution: Resolution) -> None:
-    if not cache.store_body(key, resolution.raw_body):
+    if not cache.store_body(key, resolution.raw_body, item.cache_seconds):
         resolution.cache_status = UNAVAILABLE
     elif item.datasource.stale_if_error:
         cache.store_last_good(key, resolution.raw_body, item.datasource.stale_max_age_seconds)

@@ -99,7 +99,7 @@ def test_a_hit_reads_a_replaced_cache_entry(item_factory, datasource_factory, up
     resolve_item(item=item, user_input="printer")
     assert resolve_item(item=item, user_input="printer").options[0]["key"] == "OPS-1"
     replaced = {"issues": [{"key": "OPS-9", "fields": {"summary": "Replaced"}}]}
-    item_cache.store_body(cache_key_for(item, "/search?q=printer"), json.dumps(replaced).encode())
+    item_cache.store_body(cache_key_for(item, "/search?q=printer"), json.dumps(replaced).encode(), item.cache_seconds)
     hit = resolve_item(item=item, user_input="printer")
     assert hit.cache_status == "hit"
     assert hit.options == [{"key": "OPS-9", "label": "OPS-9 - Replaced"}]
