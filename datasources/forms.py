@@ -9,7 +9,7 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from . import validators
 from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
-from .services.presets import PRESETS, get_preset, preset_choices
+from .services.presets import PRESETS, get_preset, preset_choices, preset_notes
 from .types import type_choices
 
 SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
@@ -258,7 +258,9 @@ class AuthForm(forms.ModelForm):
             label="Provider preset",
             choices=preset_choices(),
             required=False,
-            help_text="Fills the URLs and the provider's quirks; every field stays editable.",
+            help_text=" ".join(
+                ["Fills the URLs and the provider's quirks; every field stays editable.", *preset_notes()]
+            ),
         )
         if not self.is_bound:
             # The model holds a dict; the wizard's back/forward hands back the text that was typed.
@@ -304,7 +306,12 @@ class AuthForm(forms.ModelForm):
     def preset_data(self) -> dict:
         """For the page's script: what each provider preset fills in."""
         return {
-            key: {"authorization_url": p.authorization_url, "token_url": p.token_url, "scopes": p.default_scopes}
+            key: {
+                "authorization_url": p.authorization_url,
+                "token_url": p.token_url,
+                "scopes": p.default_scopes,
+                "base_url": p.base_url_placeholder,
+            }
             for key, p in PRESETS.items()
         }
 

@@ -13,6 +13,7 @@ from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, Ty
 from .models import AuthConfig, Datasource
 from .oauth_views import callback_url
 from .services import configuration, connection_check, protection
+from .services.presets import get_preset
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -129,6 +130,7 @@ def datasource_detail(request, pk):
     datasource = get_object_or_404(Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
+    preset = get_preset(auth.provider)
     return render(
         request,
         "datasources/detail.html",
@@ -139,6 +141,8 @@ def datasource_detail(request, pk):
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
             "protection": protection.status_for(datasource),
+            "preset": preset,
+            "base_url_is_placeholder": preset.base_url_is_placeholder(datasource.base_url),
         },
     )
 

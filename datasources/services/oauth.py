@@ -18,6 +18,7 @@ import secrets
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,6 +31,7 @@ from requests_oauthlib import OAuth2Session
 from operations.metrics import observed_token_request
 from operations.redis_outage import report_redis_failure
 
+from .. import url_rules
 from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
 from . import errors, redaction
 from .outbound_errors import translate_request_error
@@ -325,6 +327,36 @@ def store_token(auth: AuthConfig, token: dict, *, connected: bool = False) -> No
     AuthConfig.objects.filter(pk=auth.pk).update(**fields)
     for name, value in fields.items():
         setattr(auth, name, value)
+    adopt_base_url_from_token(auth, token)
+
+
+def adopt_base_url_from_token(auth: AuthConfig, token: dict) -> None:
+    """A provider quirk, from the preset's data (Salesforce's instance_url): while the datasource's base URL is the
+    preset's placeholder, the token answer's URL replaces its scheme, host and port (the path, e.g. the API
+    version, is kept). Only an https:// URL on one of the preset's hosts is taken: a token answer never sends the
+    datasource's calls (and its bearer token) anywhere else."""
+    preset = get_preset(auth.provider)
+    given = token.get(preset.base_url_from_token) if preset.base_url_from_token else None
+    if auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE or not given:
+        return
+    datasource = auth.datasource
+    if not preset.base_url_is_placeholder(datasource.base_url):
+        return  # an administrator chose the base URL: it is kept
+    try:
+        parts = urlsplit(url_rules.check_https_url(str(given)))
+        host = url_rules.origin(str(given))[1]
+    except url_rules.URLRuleError:
+        host = ""
+    if not host or not preset.base_url_host_allowed(host):
+        _record_error(
+            auth,
+            f"The token answer's {preset.base_url_from_token} is not an https:// URL on "
+            f"{' or '.join(preset.base_url_hosts)}, so the API base URL is still the {preset.label} placeholder.",
+        )
+        return
+    kept = urlsplit(datasource.base_url)
+    datasource.base_url = urlunsplit(("https", parts.netloc.lower(), kept.path, kept.query, ""))
+    datasource.save(update_fields=["base_url", "config_version", "updated_at"])
 
 
 def _record_error(auth: AuthConfig, message: str) -> None:
