@@ -7,8 +7,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from . import validators
-from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
+from . import url_rules, validators
+from .auth_modes import AuthMode
+from .models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
 from .services.presets import PRESETS, get_preset, preset_choices, preset_notes
 from .types import type_choices
 
@@ -243,8 +244,54 @@ class AuthForm(forms.ModelForm):
             "scopes",
             "extra_token_params",
             "client_auth_method",
+            "login_url",
+            "login_body_format",
+            "login_body",
+            "login_token_path",
+            "login_expires_in_path",
+            "login_token_seconds",
+            "login_header_name",
+            "login_header_prefix",
         ]
-        widgets = {"mode": forms.RadioSelect, "api_key_location": forms.RadioSelect}
+        widgets = {
+            "mode": forms.RadioSelect,
+            "api_key_location": forms.RadioSelect,
+            "login_body_format": forms.RadioSelect,
+            "login_url": forms.URLInput(attrs={"placeholder": "https://auth.example.com/login"}),
+            "login_body": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "login_token_path": forms.TextInput(attrs={"placeholder": "$.access_token"}),
+            "login_expires_in_path": forms.TextInput(attrs={"placeholder": "$.expires_in"}),
+        }
+
+    # Each secret right after the field it goes with; a mode shows only its own fields (auth_modes.py).
+    field_order = [
+        "mode",
+        "username",
+        "password",
+        "clear_password",
+        "api_key_location",
+        "api_key_name",
+        "api_key_value",
+        "clear_api_key_value",
+        "provider",
+        "tenant",
+        "authorization_url",
+        "token_url",
+        "client_id",
+        "client_secret",
+        "clear_client_secret",
+        "scopes",
+        "extra_token_params",
+        "client_auth_method",
+        "login_url",
+        "login_body_format",
+        "login_body",
+        "login_token_path",
+        "login_expires_in_path",
+        "login_token_seconds",
+        "login_header_name",
+        "login_header_prefix",
+    ]
 
     def __init__(self, *args, origin_changed: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -269,7 +316,17 @@ class AuthForm(forms.ModelForm):
                 params = json.dumps(params) if params else ""
             self.initial["extra_token_params"] = params
         self.fields["mode"].help_text = "How Connect authenticates to this API."
-        self.fields["username"].help_text = "Sent with the password as an Authorization: Basic header."
+        self.fields["username"].help_text = (
+            "Basic: sent with the password as an Authorization: Basic header. Login call: the $username of the "
+            "login body."
+        )
+        seconds = self.fields["login_token_seconds"]
+        seconds.validators = [
+            v for v in seconds.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))
+        ] + [validators.validate_login_token_seconds]
+        seconds.widget.attrs.update({"min": 0, "step": 1})
+        # Only the login mode shows these: a form of another mode (the admin's, an older page) may leave them out.
+        seconds.required = self.fields["login_body_format"].required = False
         self.fields["client_id"].help_text = "The identifier of the application registered at the provider."
         self.fields["token_url"].help_text = "https:// only: where Connect asks for access tokens."
         self.fields["authorization_url"].help_text = "https:// only: where the administrator gives consent."
@@ -315,6 +372,13 @@ class AuthForm(forms.ModelForm):
             for key, p in PRESETS.items()
         }
 
+    def clean_login_token_seconds(self):
+        value = self.cleaned_data.get("login_token_seconds")
+        return AuthConfig._meta.get_field("login_token_seconds").default if value is None else value
+
+    def clean_login_body_format(self):
+        return self.cleaned_data.get("login_body_format") or self.instance.login_body_format
+
     def clean_extra_token_params(self):
         raw = (self.cleaned_data.get("extra_token_params") or "").strip()
         if not raw:
@@ -337,10 +401,26 @@ class AuthForm(forms.ModelForm):
             modes[f"clear_{secret}"] = modes[secret]
         return [(self[name], " ".join(modes.get(name, []))) for name in self.fields if name != "mode"]
 
+    def _login_host_changed(self, mode: str, data: dict) -> bool:
+        """The password of a login call goes to the login URL: a new host there is a move too."""
+        if mode != AuthMode.LOGIN_TOKEN or not self.original["login_url"] or "login_url" not in data:
+            return False
+        try:
+            return url_rules.origin(data["login_url"]) != url_rules.origin(self.original["login_url"])
+        except url_rules.URLRuleError:
+            return False
+
     def _post_clean(self):
         data = getattr(self, "cleaned_data", {})
         mode = data.get("mode") or self.instance.mode
         replaced = {s for s in ENTERED_SECRETS if data.get(s) or data.get(f"clear_{s}")}
+        if self._login_host_changed(mode, data) and "password" not in replaced and self.instance.password:
+            self.add_error(
+                "password",
+                "The login URL's host changed: enter the password again, so a stored secret never follows a "
+                "datasource to another host.",
+            )
+            replaced.add("password")  # reported once, here
         left_behind = (
             self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) if self.origin_changed else []
         )
@@ -367,6 +447,133 @@ class AuthForm(forms.ModelForm):
             return
         if self.instance.clear_tokens_if_rebound(original=self.original, moved=self.origin_changed):
             self.notes.append(
-                "The stored OAuth tokens were removed because the authentication or the API host "
+                "The stored token was removed because the login settings or the API host changed: Connect logs in "
+                "again at the next call."
+                if mode == AuthMode.LOGIN_TOKEN
+                else "The stored OAuth tokens were removed because the authentication or the API host "
                 "changed: connect again."
             )
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A text area for a secret (a private key): what was typed is never sent back, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
+def _secret_input(label: str) -> forms.CharField:
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    return forms.CharField(label=label, required=False, strip=False, widget=widget)
+
+
+NETWORK_SECRET_LABELS = {
+    "proxy_password": "proxy password",
+    "client_key": "private key",
+    "client_key_passphrase": "passphrase",
+}
+
+
+class NetworkForm(forms.ModelForm):
+    """How Connect reaches the API: a proxy of its own and a client certificate. The proxy password, the private key
+    and its passphrase are write-only secrets, as the authentication's: never rendered, blank keeps the stored
+    value, "clear" removes it."""
+
+    proxy_password = _secret_input("Proxy password")
+    clear_proxy_password = forms.BooleanField(label="Clear the stored proxy password", required=False)
+    client_key = forms.CharField(
+        label="Private key (PEM)",
+        required=False,
+        strip=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+    )
+    client_key_passphrase = _secret_input("Passphrase of the private key")
+    clear_client_key_passphrase = forms.BooleanField(label="Clear the stored passphrase", required=False)
+    clear_client_certificate = forms.BooleanField(
+        label="Remove the client certificate, its private key and passphrase", required=False
+    )
+
+    class Meta:
+        model = NetworkConfig
+        fields = ["proxy_url", "client_certificate"]
+        widgets = {
+            "proxy_url": forms.TextInput(attrs={"placeholder": "http://proxy.example.com:3128"}),
+            "client_certificate": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        }
+
+    field_order = [
+        "proxy_url",
+        "proxy_password",
+        "clear_proxy_password",
+        "client_certificate",
+        "client_key",
+        "client_key_passphrase",
+        "clear_client_key_passphrase",
+        "clear_client_certificate",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stored = {field: bool(getattr(self.instance, field)) for field in NETWORK_SECRETS}
+        self.original_proxy_url = self.instance.proxy_url
+        for secret, clear in (
+            ("proxy_password", "clear_proxy_password"),
+            ("client_key_passphrase", "clear_client_key_passphrase"),
+            ("client_key", "clear_client_certificate"),
+        ):
+            if not self.stored[secret] and not (secret == "client_key" and self.instance.client_certificate):
+                del self.fields[clear]
+        states = {field: "stored" if self.stored[field] else "not set" for field in NETWORK_SECRETS}
+        self.fields["proxy_password"].help_text = (
+            f"Currently {states['proxy_password']}. Sent to the proxy only (Proxy-Authorization), with the user name "
+            "of the proxy URL. Leave blank to keep the stored value."
+        )
+        self.fields["client_key"].help_text = (
+            f"Currently {states['client_key']}. The key of the certificate above, from its -----BEGIN ... PRIVATE "
+            "KEY----- line to its END line; kept encrypted and never shown again. Leave blank to keep the stored key."
+        )
+        self.fields["client_key_passphrase"].help_text = (
+            f"Currently {states['client_key_passphrase']}. Only for an encrypted private key. Leave blank to keep "
+            "the stored value."
+        )
+
+    def _post_clean(self):
+        data = getattr(self, "cleaned_data", {})
+        if data.get("clear_client_certificate"):
+            data["client_certificate"] = self.instance.client_certificate = ""
+            for secret in ("client_key", "client_key_passphrase"):
+                if data.get(secret):
+                    self.add_error(secret, "Either paste a new certificate and key or tick “remove”, not both.")
+                setattr(self.instance, secret, "")
+        for secret in ("proxy_password", "client_key", "client_key_passphrase"):
+            clear = data.get(f"clear_{secret}")
+            if clear and data.get(secret):
+                self.add_error(secret, "Either enter a new value or tick “clear”, not both.")
+            elif clear:
+                setattr(self.instance, secret, "")
+            elif data.get(secret) and not data.get("clear_client_certificate"):
+                setattr(self.instance, secret, data[secret])
+        if "proxy_url" in data and not data["proxy_url"]:
+            self.instance.proxy_password = ""  # no proxy, no proxy password
+        elif self._proxy_host_changed(data) and self.instance.proxy_password and not data.get("proxy_password"):
+            if not data.get("clear_proxy_password"):
+                self.add_error(
+                    "proxy_password",
+                    "The proxy's host changed: enter the proxy password again (or clear it), so a stored secret "
+                    "never follows a datasource to another host.",
+                )
+        super()._post_clean()
+        if "proxy_url" in self.errors:  # a password typed into the URL is never sent back
+            data = self.data.copy()
+            data[self.add_prefix("proxy_url")] = url_rules.without_password(data.get(self.add_prefix("proxy_url")))
+            self.data = data
+
+    def _proxy_host_changed(self, data: dict) -> bool:
+        if not self.original_proxy_url or "proxy_url" not in data:
+            return False
+        try:
+            before = url_rules.check_proxy_url(self.original_proxy_url, password_allowed=False)
+            after = url_rules.check_proxy_url(data["proxy_url"], password_allowed=False)
+        except url_rules.URLRuleError:
+            return False
+        return (after.host, after.port) != (before.host, before.port)

@@ -9,10 +9,20 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.access import staff_required
 
-from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
-from .models import AuthConfig, Datasource
+from . import url_rules
+from .auth_modes import mode_spec
+from .forms import (
+    AuthForm,
+    DatasourceEditForm,
+    NameForm,
+    NetworkForm,
+    ServerDetailsForm,
+    TypeForm,
+    header_formset_class,
+)
+from .models import AuthConfig, Datasource, NetworkConfig
 from .oauth_views import callback_url
-from .services import configuration, connection_check, protection
+from .services import configuration, connection_check, protection, proxy_tunnel
 from .services.presets import get_preset
 from .types import get_type
 
@@ -82,16 +92,18 @@ def wizard_config(request):
         server_form = ServerDetailsForm(request.POST, instance=draft)
         header_formset = header_formset_class(extra=0)(request.POST, instance=draft, prefix="headers")
         auth_form = AuthForm(request.POST, instance=AuthConfig(), prefix="auth")
+        network_form = NetworkForm(request.POST, instance=NetworkConfig(), prefix="network")
         if request.POST.get("action") == "back":
             _save_wizard(request, config=_typed_config(request, header_formset))
             return redirect("datasources:wizard_name")
-        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid():
+        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
             datasource = configuration.create_datasource(
                 type_key=wizard["type"],
                 name=wizard["name"],
                 server_form=server_form,
                 header_formset=header_formset,
                 auth_form=auth_form,
+                network_form=network_form,
             )
             request.session.pop(WIZARD_KEY, None)
             messages.success(request, f"Datasource “{datasource.name}” created.")
@@ -104,6 +116,7 @@ def wizard_config(request):
         server_form = ServerDetailsForm(instance=draft, initial=config.get("server", {}))
         header_formset = header_formset_class(extra=len(rows) + 1)(instance=draft, prefix="headers", initial=rows)
         auth_form = AuthForm(instance=AuthConfig(), prefix="auth", initial=config.get("auth", {}))
+        network_form = NetworkForm(instance=NetworkConfig(), prefix="network", initial=config.get("network", {}))
     return render(
         request,
         "datasources/wizard_config.html",
@@ -114,6 +127,7 @@ def wizard_config(request):
             "server_form": server_form,
             "header_formset": header_formset,
             "auth_form": auth_form,
+            "network_form": network_form,
         },
     )
 
@@ -122,13 +136,17 @@ def _typed_config(request, header_formset) -> dict:
     """Non-secret values typed on step 3, kept server side for back/forward."""
     server = {f: request.POST.get(f, "") for f in ServerDetailsForm.Meta.fields}
     auth = {f: request.POST.get(f"auth-{f}", "") for f in AuthForm.Meta.fields}
-    return {"server": server, "headers": header_formset.kept_rows(), "auth": auth}
+    network = {f: request.POST.get(f"network-{f}", "") for f in NetworkForm.Meta.fields}
+    return {"server": server, "headers": header_formset.kept_rows(), "auth": auth, "network": network}
 
 
 @staff_required
 def datasource_detail(request, pk):
-    datasource = get_object_or_404(Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
+    datasource = get_object_or_404(
+        Datasource.objects.select_related("auth", "network").prefetch_related("headers"), pk=pk
+    )
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
+    network = getattr(datasource, "network", None) or NetworkConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
     preset = get_preset(auth.provider)
     return render(
@@ -142,6 +160,10 @@ def datasource_detail(request, pk):
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
             "protection": protection.status_for(datasource),
             "preset": preset,
+            "token_use": mode_spec(auth.mode).token,
+            "network": network,
+            "operator_proxy": settings.CONNECT_OUTBOUND_PROXY
+            and proxy_tunnel.operator_proxy_for(url_rules.origin(datasource.base_url)[1]),
             "base_url_is_placeholder": preset.base_url_is_placeholder(datasource.base_url),
         },
     )
@@ -152,6 +174,7 @@ def datasource_detail(request, pk):
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
+    network = NetworkConfig.objects.filter(datasource=datasource).first() or NetworkConfig(datasource=datasource)
     stored_origin = datasource.origin
     if request.method == "POST":
         server_form = DatasourceEditForm(request.POST, instance=datasource)
@@ -159,8 +182,11 @@ def datasource_edit(request, pk):
         server_valid = server_form.is_valid()
         moved = server_valid and datasource.origin != stored_origin  # the form has set the new base URL
         auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=moved)
-        if server_valid & header_formset.is_valid() & auth_form.is_valid():
-            configuration.update_datasource(server_form=server_form, header_formset=header_formset, auth_form=auth_form)
+        network_form = NetworkForm(request.POST, instance=network, prefix="network")
+        if server_valid & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
+            configuration.update_datasource(
+                server_form=server_form, header_formset=header_formset, auth_form=auth_form, network_form=network_form
+            )
             for note in auth_form.notes:
                 messages.warning(request, note)
             messages.success(request, f"Datasource “{datasource.name}” saved.")
@@ -171,6 +197,7 @@ def datasource_edit(request, pk):
         server_form = DatasourceEditForm(instance=datasource)
         header_formset = header_formset_class(extra=1)(instance=datasource, prefix="headers")
         auth_form = AuthForm(instance=auth, prefix="auth")
+        network_form = NetworkForm(instance=network, prefix="network")
     return render(
         request,
         "datasources/edit.html",
@@ -179,6 +206,7 @@ def datasource_edit(request, pk):
             "server_form": server_form,
             "header_formset": header_formset,
             "auth_form": auth_form,
+            "network_form": network_form,
         },
     )
 

@@ -34,6 +34,7 @@ PUBLIC_MESSAGES = {
     "connect_timeout": "The API did not accept the connection in time.",
     "timeout": "The API did not answer in time.",
     "tls_failure": "The secure (TLS) connection to the API failed.",
+    "proxy_failure": "Connect's outbound proxy failed or refused the connection to the API.",
     "redirect_refused": "The API redirected to a place Connect does not follow.",
     "response_too_large": "The API's answer is larger than Connect accepts.",
     "invalid_json": "The API answered with a body that is not JSON.",

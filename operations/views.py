@@ -8,9 +8,12 @@ import hmac
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from datasources.selectors import client_certificate_expiries
 
 from . import metrics, readiness
 
@@ -49,4 +52,5 @@ def metrics_view(request):
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    certificates = metrics.client_certificate_expiry(client_certificate_expiries(), now=timezone.now())
+    return HttpResponse(metrics.exposition(families=[certificates]), content_type=CONTENT_TYPE_LATEST)

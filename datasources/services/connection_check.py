@@ -15,8 +15,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from .. import url_rules
+from ..auth_modes import mode_spec
 from ..models import Datasource
-from . import client, protection
+from . import client, oauth, protection, redaction
 from .errors import LABELS, DatasourceError
 
 SESSION_KEY = "datasource_connection_checks"
@@ -36,6 +37,7 @@ class ConnectionCheck:
     tested_at: str
     config_version: str
     breaker: str = ""  # the circuit breaker after the call: "closed", "open until 12:03:04", ...
+    login: str = ""  # the login call made first (token from a login call): its status, never its answer
 
     @property
     def category_label(self) -> str:
@@ -57,6 +59,19 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
     target = target_of(datasource)
     started = time.monotonic()
     try:
+        login = _log_in_first(datasource)
+    except DatasourceError as error:
+        return _result(
+            datasource,
+            started,
+            ok=False,
+            status_code=error.status_code,
+            url=redaction.redaction_for_datasource(datasource).url(datasource.auth.login_url),
+            category=error.code,
+            message=f"The login call failed, so the API was not called: {error.message}",
+            login=f"Failed: {error.message}",
+        )
+    try:
         response = client.call_datasource(datasource=datasource, expect_success=False, bypass_protection=True, **target)
     except DatasourceError as error:
         return _result(
@@ -67,6 +82,7 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
             url=error.shown_url,
             category=error.code,
             message=error.message,
+            login=login,
         )
     if response.status_code == 200:
         return _result(
@@ -77,6 +93,7 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
             url=response.redacted_url,
             category="",
             message="The API answered HTTP 200.",
+            login=login,
         )
     message = response.status_error().message + " Test connection expects HTTP 200."
     return _result(
@@ -87,7 +104,18 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
         url=response.redacted_url,
         category="http_status",
         message=message,
+        login=login,
     )
+
+
+def _log_in_first(datasource: Datasource) -> str:
+    """For a mode whose token Test connection renews first (the login call): a new token now, so that the test
+    shows the login call itself; its summary, or "" for other modes. Raises DatasourceError."""
+    auth = getattr(datasource, "auth", None)
+    token_use = mode_spec(auth.mode).token if auth is not None else None
+    if token_use is None or not token_use.renewed_by_test:
+        return ""
+    return oauth.renew_token_now(auth).summary
 
 
 def target_of(datasource: Datasource) -> dict:

@@ -64,6 +64,13 @@ class TLSFailure(DatasourceError):
     code = "tls_failure"
 
 
+class ProxyFailure(DatasourceError):
+    """The outbound proxy failed or refused the tunnel (407: its credentials). Its message names the proxy as
+    http://host:port, never with its credentials."""
+
+    code = "proxy_failure"
+
+
 class RedirectRefused(DatasourceError):
     code = "redirect_refused"
 
@@ -138,6 +145,7 @@ LABELS = {
     "connect_timeout": "Connection timed out",
     "timeout": "Timed out",
     "tls_failure": "TLS / certificate failure",
+    "proxy_failure": "Proxy failure",
     "redirect_refused": "Redirect refused",
     "http_status": "Unexpected HTTP status",
     "response_too_large": "Answer too large",

@@ -30,3 +30,32 @@ def test_refresh_now_and_the_cache_lifetime_on_the_item_pages(signed_in, live_se
     page.wait_for_url(f"{live_server.url}/items/{item.pk}/preview/#cache")
     assert "Cached answers of “Countries” dropped: the next request calls the API." in page.content()
     screenshot("refreshed")
+
+
+def test_the_login_call_section_of_the_datasource_form(signed_in, live_server, screenshot):
+    datasource = make_datasource(name="Legacy ERP", base_url="https://erp.example.com/api")
+    page = signed_in
+    page.goto(f"{live_server.url}/datasources/{datasource.pk}/edit/")
+    page.get_by_label("Token from a login call").check()
+    assert page.get_by_label("Login URL").is_visible()
+    assert not page.get_by_label("Client ID").is_visible()  # only the chosen mode's fields
+    page.get_by_label("Login URL").fill("https://erp.example.com/auth/login")
+    page.get_by_label("Login body").fill('{"user": $username, "password": "$password"}')
+    page.get_by_label("User name").fill("connect")
+    page.get_by_label("Password", exact=True).fill("s3cr3t-PASSWORD-91ad")
+    page.get_by_label("Path to the token").fill("$.data.token")
+    page.get_by_label("Header name").fill("X-Auth-Token")
+    page.get_by_label("Header prefix").fill("Token")
+    page.get_by_role("button", name="Save").click()
+    field = page.locator(".field", has=page.locator("[name='auth-login_body']"))
+    assert "The login body is not valid JSON" in field.locator(".errorlist").inner_text()
+    assert page.get_by_label("Login URL").is_visible()  # the chosen mode stays chosen
+    assert page.get_by_label("Password", exact=True).input_value() == ""  # never sent back
+    page.locator("#auth").scroll_into_view_if_needed()
+    screenshot("login-section-error")
+    page.get_by_label("Login body").fill('{"user": "$username", "password": "$password"}')
+    page.get_by_label("Password", exact=True).fill("s3cr3t-PASSWORD-91ad")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{live_server.url}/datasources/{datasource.pk}/")
+    assert "Token from a login call" in page.content()
+    screenshot("login-detail")
