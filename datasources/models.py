@@ -303,14 +303,14 @@ class AuthConfig(models.Model):
         "logs in again shortly before it ends, and once after a 401.",
     )
     login_header_name = models.CharField(
-        "Header name",
+        "Token header name",
         max_length=200,
         blank=True,
         default="Authorization",
         help_text="The header each call sends the token in, e.g. Authorization or X-Auth-Token.",
     )
     login_header_prefix = models.CharField(
-        "Header prefix",
+        "Token header prefix",
         max_length=100,
         blank=True,
         default="Bearer",

@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
                 default="Authorization",
                 help_text="The header each call sends the token in, e.g. Authorization or X-Auth-Token.",
                 max_length=200,
-                verbose_name="Header name",
+                verbose_name="Token header name",
             ),
         ),
         migrations.AddField(
@@ -60,7 +60,7 @@ class Migration(migrations.Migration):
                 default="Bearer",
                 help_text="Written before the token and a space, e.g. Bearer or Token. Blank: the token alone.",
                 max_length=100,
-                verbose_name="Header prefix",
+                verbose_name="Token header prefix",
             ),
         ),
         migrations.AddField(

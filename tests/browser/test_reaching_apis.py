@@ -41,11 +41,11 @@ def test_the_login_call_section_of_the_datasource_form(signed_in, live_server, s
     assert not page.get_by_label("Client ID").is_visible()  # only the chosen mode's fields
     page.get_by_label("Login URL").fill("https://erp.example.com/auth/login")
     page.get_by_label("Login body").fill('{"user": $username, "password": "$password"}')
-    page.get_by_label("User name").fill("connect")
+    page.get_by_label("Username").fill("connect")
     page.get_by_label("Password", exact=True).fill("s3cr3t-PASSWORD-91ad")
     page.get_by_label("Path to the token").fill("$.data.token")
-    page.get_by_label("Header name").fill("X-Auth-Token")
-    page.get_by_label("Header prefix").fill("Token")
+    page.get_by_label("Token header name").fill("X-Auth-Token")
+    page.get_by_label("Token header prefix").fill("Token")
     page.get_by_role("button", name="Save").click()
     field = page.locator(".field", has=page.locator("[name='auth-login_body']"))
     assert "The login body is not valid JSON" in field.locator(".errorlist").inner_text()
@@ -59,3 +59,48 @@ def test_the_login_call_section_of_the_datasource_form(signed_in, live_server, s
     page.wait_for_url(f"{live_server.url}/datasources/{datasource.pk}/")
     assert "Token from a login call" in page.content()
     screenshot("login-detail")
+
+
+def test_the_network_section_of_the_datasource_form(signed_in, live_server, screenshot):
+    import datetime
+
+    import trustme
+
+    ca = trustme.CA(organization_name="Example client CA")
+    now = datetime.datetime.now(datetime.UTC)
+    leaf = ca.issue_cert(
+        "connect@example.com",
+        common_name="connect-client",
+        organization_name="Example",
+        organization_unit_name="Forms",
+        not_before=now - datetime.timedelta(days=1),
+        not_after=now + datetime.timedelta(days=12),
+    )
+    certificate = "".join(blob.bytes().decode() for blob in leaf.cert_chain_pems)
+    key = leaf.private_key_pem.bytes().decode()
+    datasource = make_datasource(name="Internal stock", base_url="https://stock.example.com/api")
+    page = signed_in
+    page.goto(f"{live_server.url}/datasources/{datasource.pk}/edit/")
+    page.get_by_label("Proxy URL").fill("https://proxy.example.com:3128")
+    page.get_by_label("Client certificate (PEM)").fill(certificate)
+    page.get_by_label("Private key (PEM)").fill(key)
+    page.get_by_role("button", name="Save").click()
+    field = page.locator(".field", has=page.locator("[name='network-proxy_url']"))
+    assert "Use the proxy's http:// address" in field.locator(".errorlist").inner_text()
+    assert page.get_by_label("Private key (PEM)").input_value() == ""  # a typed key is never sent back
+    page.locator("#network").scroll_into_view_if_needed()
+    screenshot("network-error")
+    page.get_by_label("Proxy URL").fill("http://connect@proxy.example.com:3128")
+    page.get_by_label("Proxy password").fill("s3cr3t-PROXY-PASSWORD-2f8e")
+    page.get_by_label("Private key (PEM)").fill(key)
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(f"{live_server.url}/datasources/{datasource.pk}/")
+    network = page.locator("#network")
+    assert "The client certificate expires in 11 days" in network.inner_text()
+    assert "CN=connect-client,OU=Forms,O=Example" in network.inner_text()
+    network.scroll_into_view_if_needed()
+    screenshot("network-detail")
+    page.goto(f"{live_server.url}/datasources/{datasource.pk}/edit/")
+    page.locator("#network").scroll_into_view_if_needed()
+    screenshot("network-stored")
+    assert "s3cr3t-PROXY-PASSWORD-2f8e" not in page.content() and key.splitlines()[1] not in page.content()
