@@ -164,11 +164,13 @@ class ProxyAddress:
         return f"http://{host}:{self.port}"
 
 
+@functools.lru_cache(maxsize=256)
 def check_proxy_url(url: str, *, password_allowed: bool) -> ProxyAddress:
     """An outbound proxy: http://[user[:password]@]host[:port] (port 80 when left out), nothing else. Connect asks it
     for a CONNECT tunnel and speaks TLS to the API inside it, so the proxy never sees the API's traffic in clear; an
     https:// proxy (TLS to the proxy itself) is not supported. A datasource's proxy URL may name a user, never a
-    password (`password_allowed` is for the operator's CONNECT_OUTBOUND_PROXY). Raises URLRuleError."""
+    password (`password_allowed` is for the operator's CONNECT_OUTBOUND_PROXY). Raises URLRuleError. A pure function
+    of its text, so each URL is checked once per process (a refusal raises and is not cached)."""
     text = (url or "").strip()
     if CONTROL.search(text) or " " in text or "\\" in text:
         raise URLRuleError("The proxy URL contains spaces, backslashes or control characters.", "bad_chars")

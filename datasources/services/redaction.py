@@ -16,10 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from .. import url_rules
 from ..models import SECRET_FIELDS
 
 MASK = "***"
@@ -152,30 +150,15 @@ def redaction_for_auth(auth) -> Redaction:
 
 
 def redaction_for_datasource(datasource) -> Redaction:
-    """The redaction of a datasource's stored secrets (its auth and network are read, and decrypted, if not loaded
-    yet): the authentication's, and the proxy passwords (the datasource's and the operator's) as written and as
-    sent in Proxy-Authorization. The client key and its passphrase are never sent anywhere, so no answer or message
-    can hold them: they are not searched for."""
-    try:
-        redaction = redaction_for_auth(datasource.auth)
-    except ObjectDoesNotExist:
-        redaction = GENERIC
-    return redaction.with_values(*_proxy_passwords(datasource))
+    """The redaction of a datasource's stored secrets (its auth is read, and decrypted, if not loaded yet).
 
-
-def _proxy_passwords(datasource) -> list[str]:
-    credentials = []  # (user name, password) of each proxy the datasource's calls may go through
+    The network's secrets are not in it: the proxy password goes to the proxy only (the API never receives it, so
+    it cannot echo it back), and the messages about a proxy are built without it (proxy_tunnel.py); the client key
+    and its passphrase are never sent anywhere. So a call needs no read of the network row to be redacted."""
     try:
-        network = datasource.network if datasource.pk is not None else None
+        return redaction_for_auth(datasource.auth)
     except ObjectDoesNotExist:
-        network = None
-    if network is not None and network.proxy_password and network.proxy_url:
-        credentials.append((network.proxy.username, network.proxy_password))
-    if settings.CONNECT_OUTBOUND_PROXY:
-        operator = url_rules.check_proxy_url(settings.CONNECT_OUTBOUND_PROXY, password_allowed=True)
-        if operator.password:
-            credentials.append((operator.username, operator.password))
-    return [value for username, password in credentials for value in (password, basic_credentials(username, password))]
+        return GENERIC
 
 
 def basic_credentials(username: str, password: str) -> str:

@@ -19,7 +19,7 @@ from ..auth_modes import mode_spec
 from ..models import ApiKeyLocation, AuthMode, Datasource
 from . import client_tls, proxy_tunnel
 from .call_url import origin
-from .redaction import Redaction, redaction_for_datasource
+from .redaction import Redaction, redaction_for_auth
 from .transport import DIRECT, OutboundRoute, configure_outbound_session
 
 MAX_SESSIONS = 64
@@ -106,7 +106,7 @@ def plan_for(datasource: Datasource) -> CallPlan:
         basic_auth=basic,
         api_key_param=api_key,
         token_header=_token_header(auth, mode),
-        redaction=redaction_for_datasource(datasource),
+        redaction=redaction_for_auth(auth),
     )
 
 
