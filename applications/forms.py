@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 
+from core.text_rules import validate_no_null_characters
 from items.models import Item
 
 from . import origins
@@ -21,6 +22,7 @@ class OriginsField(forms.CharField):
 
     def to_python(self, value):
         text = super().to_python(value) or ""
+        validate_no_null_characters(text)  # before the lines are read as origins, whose messages would quote it
         return origins.normalise_origins(text.splitlines(), allow_local_http=settings.DEBUG)
 
 

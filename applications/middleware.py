@@ -6,6 +6,7 @@ so a refused token is never rescued by a browser's cookies. A token caller keeps
 for the $currentUser parts, and its application (the CORS check reads it: cors.py).
 """
 
+from connect_project.limits import MAX_TOKEN_BYTES
 from core.callers import Caller, CallerRefused, NotAuthenticated, audience_for
 
 from .services import tokens
@@ -36,13 +37,15 @@ def identify_caller(request) -> Caller:
     user = request.user
     if not user.is_authenticated:
         raise NotAuthenticated()
-    return Caller(username=user.get_username(), email=user.email or "", display_name=user.get_full_name(), user=user)
+    return Caller.of_user(user)
 
 
 def _token_caller(request, authorization: str) -> Caller:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise tokens.InvalidToken("Send the embedding token as Authorization: Bearer <token>.")
+    if len(token.strip()) > MAX_TOKEN_BYTES:  # the header is Latin-1 text: one character per byte
+        raise tokens.TokenTooLong()
     verified = tokens.verify_embedding_token(token=token.strip(), audience=audience_for(request))
     origin = request.META.get("HTTP_ORIGIN")
     # No Origin: a server-to-server caller. A browser always sends one on a cross-origin request.

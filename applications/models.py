@@ -12,6 +12,7 @@ from django.dispatch import receiver
 from fernet_fields import EncryptedTextField
 
 from core.models import VersionedConfiguration
+from core.text_rules import null_character_error
 from items.models import Item
 
 from . import origins
@@ -78,6 +79,8 @@ class Application(VersionedConfiguration):
             errors["name"] = "An application with this name already exists (names ignore case)."
         if not isinstance(self.allowed_origins, list) or not all(isinstance(o, str) for o in self.allowed_origins):
             errors["allowed_origins"] = "Allowed origins must be a list of origins."
+        elif null_character_error(self.allowed_origins):
+            errors["allowed_origins"] = null_character_error(self.allowed_origins)
         else:
             try:
                 self.allowed_origins = origins.normalise_origins(self.allowed_origins, allow_local_http=settings.DEBUG)

@@ -7,7 +7,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.access import staff_required
+from audit.models import Action
+from audit.recorder import audited, record_event
+from core.access import permission_required
 from core.callers import audience_for
 
 from .forms import ApplicationForm
@@ -15,13 +17,14 @@ from .models import Application
 from .services import secret
 
 
-@staff_required
+@permission_required("applications.view_application")
 def application_list(request):
     applications = Application.objects.prefetch_related("items")
     return render(request, "applications/list.html", {"applications": applications})
 
 
-@staff_required
+@permission_required("applications.add_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_create(request):
     if request.method == "POST":
@@ -39,13 +42,14 @@ def application_create(request):
     return render(request, "applications/form.html", {"form": form, "application": None})
 
 
-@staff_required
+@permission_required("applications.view_application")
 def application_detail(request, pk):
     application = get_object_or_404(Application.objects.prefetch_related("items"), pk=pk)
     return render(request, "applications/detail.html", {"application": application, "audience": audience_for(request)})
 
 
-@staff_required
+@permission_required("applications.change_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_edit(request, pk):
     application = get_object_or_404(Application, pk=pk)
@@ -63,7 +67,8 @@ def application_edit(request, pk):
     return render(request, "applications/form.html", {"form": form, "application": application})
 
 
-@staff_required
+@permission_required("applications.change_application")
+@audited
 @require_POST
 def application_toggle(request, pk):
     application = get_object_or_404(Application, pk=pk)
@@ -78,12 +83,14 @@ def application_toggle(request, pk):
     return redirect("applications:detail", pk=application.pk)
 
 
-@staff_required
+@permission_required("applications.change_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_rotate(request, pk):
     application = get_object_or_404(Application, pk=pk)
     if request.method == "POST":
         secret.rotate_secret(application=application)
+        record_event(action=Action.ROTATE_SECRET, instance=application)
         secret.offer_secret(session=request.session, application=application)
         messages.success(
             request, f"New secret for “{application.name}”. Tokens signed with the old one are refused from now on."
@@ -93,7 +100,7 @@ def application_rotate(request, pk):
 
 
 @never_cache  # the secret must not stay in the browser's cache or history
-@staff_required
+@permission_required("applications.change_application")
 def application_secret(request, pk):
     application = get_object_or_404(Application, pk=pk)
     shown = secret.take_offered_secret(session=request.session, application=application)
@@ -109,7 +116,8 @@ def application_secret(request, pk):
     )
 
 
-@staff_required
+@permission_required("applications.delete_application")
+@audited
 @require_http_methods(["GET", "POST"])
 def application_delete(request, pk):
     application = get_object_or_404(Application, pk=pk)

@@ -78,38 +78,3 @@ def three_pages(ctx: Context) -> dict:
         floor_s=f,
         pages=3,
     )
-
-
-def three_pages_vs_one_round_trip_more(ctx: Context) -> dict:
-    """Context for pair 6: the same resolution against the floor plus one Redis round trip (a PING on a pooled
-    connection to the Redis Connect uses), what SPEC 8's protection, shared by every process, costs when a
-    resolution is admitted in Redis before its first page."""
-    c, f, ratio = _against_floor(ctx, _paged("paged", ctx.items["small"].datasource), ping=True)
-    return row(
-        "6c. Pagination as pair 6, against its floor plus one Redis round trip (context)",
-        micros(c),
-        micros(f),
-        ratio,
-        f"≤ {TARGET} (context)",
-        None,
-        connect_s=c,
-        floor_s=f,
-        pages=3,
-    )
-
-
-def three_pages_limits_on(ctx: Context) -> dict:
-    """Context for pair 6: the same resolution on a datasource with limits (never binding here), where every
-    resolution is admitted in Redis (one without limits reuses its process's last admission for 0.25 s)."""
-    c, f, ratio = _against_floor(ctx, _paged("paged, limits on", ctx.items["limits_on"].datasource))
-    return row(
-        "6d. Pagination as pair 6, on a datasource with limits on (never binding; context)",
-        micros(c),
-        micros(f),
-        ratio,
-        f"≤ {TARGET} (context)",
-        None,
-        connect_s=c,
-        floor_s=f,
-        pages=3,
-    )

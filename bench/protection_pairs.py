@@ -1,14 +1,11 @@
-"""The pairs of the API's protection (issue 15): people typing against a datasource's limits, and what the limiter
-costs on a warm miss. Same row format as pairs.py."""
+"""The pair of the API's protection (issue 15): people typing against a datasource's limits. Same row format as
+pairs.py."""
 
 import collections
 import statistics
-from contextlib import contextmanager
-
-from items.services import resolve_item
 
 from .load import run_typists
-from .pairs import Context, alternate, micros, paired_ratio, row
+from .pairs import Context, row
 
 TYPISTS, KEYSTROKES, KEYSTROKE_PAUSE = 200, 5, 0.15
 
@@ -68,87 +65,3 @@ def typists(ctx: Context, port: int) -> dict:
         statuses=dict(statuses),
         seconds=run["seconds"],
     )
-
-
-def limiter_overhead(ctx: Context, *, rounds: int = 15, calls: int = 50) -> list[dict]:
-    """A warm miss through Connect with the datasource's limits on (high enough never to make a call wait) vs off.
-    Row 3c: the limiter's own cost, the token bucket and the slot in the same admission round trip and the slot's
-    release, against limits off with an admission for every call too. Row 3e (context): against limits off as
-    deployed, where this process reuses its last admission for 0.25 s (protection/recent.py), so the difference also
-    holds the round trip a datasource without limits skips."""
-    from datasources.services import protection
-
-    on, off = ctx.items["limits_on"], ctx.items["small"]
-    assert off.datasource.calls_per_second == 0 and on.datasource.calls_per_second > 0
-
-    def limited():
-        resolve_item(item=on, user_input="printer", use_cache=False)
-
-    def free():
-        resolve_item(item=off, user_input="printer", use_cache=False)
-
-    fresh = protection.RUN_FRESH_SECONDS
-    protection.RUN_FRESH_SECONDS = 0  # no admission is reused: each call of both sides is admitted in Redis
-    try:
-        each_admitted = alternate(limited, free, rounds=rounds, calls=calls)
-    finally:
-        protection.RUN_FRESH_SECONDS = fresh
-    as_deployed = alternate(limited, free, rounds=rounds, calls=calls)
-    rows = []
-    for (on_times, off_times), pair, scored in (
-        (
-            each_admitted,
-            "3c. Limiter on a warm miss (limits on, never binding, vs limits 0, every call admitted "
-            "in Redis on both sides)",
-            True,
-        ),
-        (
-            as_deployed,
-            "3e. Limits on vs limits 0 as deployed (limits 0 reuses its process's admission for 0.25 s; context)",
-            False,
-        ),
-    ):
-        c, f, ratio = statistics.median(on_times), statistics.median(off_times), paired_ratio(on_times, off_times)
-        rows.append(
-            row(
-                pair,
-                micros(c),
-                micros(f),
-                ratio,
-                "≤ 1.1" if scored else "≤ 1.1 (context)",
-                ratio <= 1.1 if scored else None,
-                limits_on_s=c,
-                limits_off_s=f,
-            )
-        )
-    return rows
-
-
-@contextmanager
-def protection_bypassed():
-    """The client without the API's protection (no admission, no finish): what its Redis round trips cost."""
-    from datasources.services import protection
-
-    guarded = protection.guarded_call
-    protection.guarded_call = lambda *, datasource, send, enforce=True: send(gate=lambda: None)
-    try:
-        yield
-    finally:
-        protection.guarded_call = guarded
-
-
-def without_protection(ctx: Context) -> list[dict]:
-    """Pairs 3 and 6 again with the protection bypassed (context rows: they show how much of those pairs' gap is
-    the per-call Redis round trip of SPEC 8, which every call of a real deployment makes)."""
-    from . import pages, pairs
-
-    with protection_bypassed():
-        rows = [pairs.warm_miss(ctx), pages.three_pages(ctx)]
-    names = (
-        "3d. Warm miss as pair 3, the API's protection bypassed (context)",
-        "6b. Pagination as pair 6, the API's protection bypassed (context)",
-    )
-    return [
-        {**r, "pair": name, "target": f"{r['target']} (context)", "met": None}
-        for r, name in zip(rows, names, strict=True)
-    ]

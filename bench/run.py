@@ -163,11 +163,7 @@ def main() -> int:
                 pairs.stampede(ctx),
                 pairs.token_stampede(ctx),
                 pages.three_pages(ctx),
-                pages.three_pages_vs_one_round_trip_more(ctx),
-                pages.three_pages_limits_on(ctx),
             ]
-            rows += protection_pairs.limiter_overhead(ctx)
-            rows += protection_pairs.without_protection(ctx)
             gunicorn = servers.start_gunicorn(workdir, env)
             started.append(gunicorn)
             ctx.gunicorn_port = gunicorn.port

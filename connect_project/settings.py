@@ -1,6 +1,7 @@
 """Connect's settings: the environment (environment.py: variables, then .env) is parsed once here; code reads
 settings.CONNECT_*."""
 
+import datetime
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -45,31 +46,44 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    # Before core: its sign-in pause (core/sign_in.py) runs after axes has counted the failure.
+    "axes",
     "core",
     "datasources",
     "items",
     "applications",
     "operations",
+    "audit",
+    "configuration",
 ]
 
 MIDDLEWARE = [
-    # First: it answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
+    # Behind the trusted proxy (CONNECT_BEHIND_TLS_PROXY): REMOTE_ADDR is the client it forwarded, for everything after.
+    "operations.forwarded.ForwardedClientMiddleware",
+    # It answers CORS preflights itself (only on the item API, see CORS_URLS_REGEX).
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (hashed, compressed, long-cached) straight from STATIC_ROOT, before sessions and the rest.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The Content-Security-Policy header on pages (CONTENT_SECURITY_POLICY below; core/csp.py).
+    "core.csp.PageCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.caller for the item API: an embedding token's user or the signed-in user (applications/middleware.py).
     "applications.middleware.CallerMiddleware",
+    # Who changes the configuration, from where: every change is recorded in the audit log (audit/recorder.py).
+    "audit.recorder.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page (core/sign_in.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
-# ModelBackend with the per-request user query compiled once (connect_project/auth.py).
-AUTHENTICATION_BACKENDS = ["connect_project.auth.UserBackend"]
+# First django-axes' check (a locked account and address is refused before its password is checked), then ModelBackend
+# with the per-request user query compiled once (connect_project/auth.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "connect_project.auth.UserBackend"]
 
 ROOT_URLCONF = "connect_project.urls"
 WSGI_APPLICATION = "connect_project.wsgi.application"
@@ -158,22 +172,47 @@ WHITENOISE_USE_FINDERS = DEBUG
 # a page embeds the widget's script with a plain <script> tag, which needs none.
 WHITENOISE_ALLOW_ALL_ORIGINS = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# `dumpdata` (and any serialization) leaves secrets out: encrypted fields are not written (core/dumps/).
+SERIALIZATION_MODULES = {name: f"core.dumps.{name}" for name in ("json", "jsonl", "xml", "yaml")}
 
 SESSION_COOKIE_HTTPONLY = True
 # Cookies only over HTTPS in production (a local try of `make serve` over http:// sets both to false).
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; core/csp.py) on every page, not on the JSON API: pages load scripts, styles,
+# images and fonts from Connect only, with no inline script or style (templates keep both in static/), and are never
+# framed. No form-action: "Connect" (OAuth) posts a form that redirects to the provider, which form-action would stop.
+# The field widget on other sites is under those sites' own policies (it adds its style as a constructed stylesheet,
+# which a policy without 'unsafe-inline' allows).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # Behind a TLS-terminating reverse proxy (opt-in: only when nothing else can reach the app server, since these
 # headers are then believed): X-Forwarded-Proto says the request was https, X-Forwarded-Host which host was asked.
 CONNECT_BEHIND_TLS_PROXY = env.bool("CONNECT_BEHIND_TLS_PROXY", default=False)
+# The proxies whose X-Forwarded-For names the client (operations/forwarded.py): gunicorn's own variable and default.
+CONNECT_FORWARDED_ALLOW_IPS = env.list("FORWARDED_ALLOW_IPS", default=["127.0.0.1", "::1"])
 if CONNECT_BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
 # HSTS is only ever sent on HTTPS requests; a year by default in production (SECURE_HSTS_SECONDS=0 turns it off).
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+# HSTS preload commits every subdomain of the domain to HTTPS for good: a decision for the domain's owner, not for
+# Connect, so `check --deploy` does not ask for it.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 # Probes and scrapers often speak plain HTTP to the app server itself.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
@@ -190,13 +229,17 @@ CONNECT_CALL_DEADLINE_SECONDS = call_deadline_seconds()
 CONNECT_MAX_RESPONSE_BYTES = env.int("CONNECT_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 # Lifetime of a cached item answer.
 CONNECT_CACHE_TTL_SECONDS = env.int("CONNECT_CACHE_TTL_SECONDS", default=300)
-# After a Redis error, item resolution skips the cache this long, and warns at most once per interval.
+# After a Redis error, item resolution skips the cache this long (the APIs' protection at most 1 s), and warns at
+# most once per interval.
 CONNECT_CACHE_RETRY_SECONDS = env.float("CONNECT_CACHE_RETRY_SECONDS", default=5.0)
 CONNECT_CACHE_WARNING_INTERVAL_SECONDS = env.float("CONNECT_CACHE_WARNING_INTERVAL_SECONDS", default=60.0)
+# Calls to an API refused or failed are summarised at most once per interval per datasource and process (one line each
+# would flood the log under load); each is counted in /metrics.
+CONNECT_CALL_REPORT_INTERVAL_SECONDS = env.float("CONNECT_CALL_REPORT_INTERVAL_SECONDS", default=60.0)
 # How long concurrent misses wait for the first caller's answer before calling the API themselves
 # (unset: the call deadline plus 5 seconds).
 CONNECT_CACHE_LOCK_WAIT_SECONDS = env.float("CONNECT_CACHE_LOCK_WAIT_SECONDS", default=None)
-# Protecting the APIs Connect calls (datasources/services/protection/). The calls per second and concurrent calls
+# Protecting the APIs Connect calls (datasources/protection/). The calls per second and concurrent calls
 # are set per datasource; these are the operator-wide rules around them.
 # How long a caller over a datasource's limits waits for its turn before it gets rate_limited (inside the deadline).
 CONNECT_RATE_LIMIT_WAIT_SECONDS = env.float("CONNECT_RATE_LIMIT_WAIT_SECONDS", default=2.0)
@@ -218,17 +261,41 @@ if CONNECT_OUTBOUND_PROXY:
         check_proxy_url(CONNECT_OUTBOUND_PROXY, password_allowed=True)
     except URLRuleError as exc:  # the message never quotes the URL (it may hold the proxy's password)
         raise ImproperlyConfigured(f"CONNECT_OUTBOUND_PROXY is not valid: {exc.message}") from None
+# Sign-in protection (django-axes; core/sign_in.py), on /login/ and /admin/login/ alike: wrong passwords are counted
+# per account and address; from the fourth one each is answered after a pause (PAUSE_SECONDS, doubling, at most four
+# times as long; 0: no pause); after FAILURES of them that account and address are locked for LOCKOUT_MINUTES (each
+# new try starts the wait again). Failures are kept in the database, so every process and host shares them.
+CONNECT_SIGN_IN_FAILURES = env.int("CONNECT_SIGN_IN_FAILURES", default=10)
+CONNECT_SIGN_IN_LOCKOUT_MINUTES = env.int("CONNECT_SIGN_IN_LOCKOUT_MINUTES", default=15)
+CONNECT_SIGN_IN_PAUSE_SECONDS = env.float("CONNECT_SIGN_IN_PAUSE_SECONDS", default=1.0)
+AXES_FAILURE_LIMIT = CONNECT_SIGN_IN_FAILURES
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=CONNECT_SIGN_IN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "core.sign_in.locked_out"
+# Successful sign-ins are not recorded by axes (a table that only grows); failures are, without the password.
+AXES_DISABLE_ACCESS_LOG = True
 # Public base URL of this Connect (for the OAuth callback URI); empty: taken from the request.
 CONNECT_PUBLIC_URL = env.str("CONNECT_PUBLIC_URL", default="")
 
+# Lifetime of a selection proof (SPEC 9): how long the system receiving a form may take to verify a choice.
+CONNECT_PROOF_LIFETIME_SECONDS = env.int("CONNECT_PROOF_LIFETIME_SECONDS", default=86400)
+if CONNECT_PROOF_LIFETIME_SECONDS < 1:
+    raise ImproperlyConfigured("CONNECT_PROOF_LIFETIME_SECONDS must be a positive number of seconds.")
+
 # CORS (django-cors-headers) only on the item API the widget calls; no origin is listed here: each application's
-# own origins are checked per request (applications/cors.py). Cookies are never allowed cross-origin.
-CORS_URLS_REGEX = r"^/api/items/(?P<pk>[0-9]+)/(?:options|field)/?$"
+# own origins are checked per request (applications/cors.py). Cookies are never allowed cross-origin. POST (JSON) is
+# for selections and verification.
+CORS_URLS_REGEX = r"^/api/items/(?P<pk>[0-9]+)/(?:options|field|selections|verify|labels)/?$"
 CORS_ALLOWED_ORIGINS: list[str] = []
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_METHODS = ["GET", "OPTIONS"]
-CORS_ALLOW_HEADERS = ["accept", "authorization"]
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type"]
 CORS_PREFLIGHT_MAX_AGE = 600
+
+# Audit entries older than this many days are deleted by `manage.py prune_audit` (schedule it daily).
+CONNECT_AUDIT_RETENTION_DAYS = env.int("CONNECT_AUDIT_RETENTION_DAYS", default=365)
+if CONNECT_AUDIT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("CONNECT_AUDIT_RETENTION_DAYS must be a whole number of days, at least 1.")
 
 # The bearer token that /metrics asks for (Authorization: Bearer ...); unset: /metrics answers 404.
 CONNECT_METRICS_TOKEN = env.str("CONNECT_METRICS_TOKEN", default="")
@@ -242,16 +309,27 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {"()": "operations.log_format.PlainFormatter"},
         "json": {"()": "operations.log_format.JSONFormatter"},
     },
-    "filters": {"redis_outage": {"()": "operations.redis_outage.ReportIgnoredRedisErrors"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": CONNECT_LOG_FORMAT}},
+    "filters": {
+        "redis_outage": {"()": "operations.redis_outage.ReportIgnoredRedisErrors"},
+        "expected_answers": {"()": "operations.request_log.QuietExpectedAnswers"},
+        "one_line_warning": {"()": "operations.request_log.OneLineWarning"},
+        "request_client": {"()": "operations.request_log.RequestClient"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": CONNECT_LOG_FORMAT, "filters": ["request_client"]}
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         # Django's default "django" handler prints under DEBUG what the root handler prints too: each django.request
         # line appeared twice. The root handler alone prints them.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Answers Connect gives on purpose (refused or failed API calls, an unready /readyz) are counted in /metrics
+        # and summarised once per interval, not logged per request; another host name is one warning line.
+        "django.request": {"filters": ["expected_answers"]},
+        "django.security.DisallowedHost": {"filters": ["one_line_warning"]},
         "connect": {"level": env.str("CONNECT_LOG_LEVEL", default="INFO"), "propagate": True},
         # django-redis' ignored errors (DJANGO_REDIS_LOGGER): reported by the filter, never printed themselves.
         "connect.cache.ignored": {"level": "DEBUG", "filters": ["redis_outage"], "handlers": [], "propagate": False},

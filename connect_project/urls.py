@@ -18,6 +18,8 @@ urlpatterns = [
     path("datasources/", include("datasources.urls")),
     path("items/", include("items.urls")),
     path("applications/", include("applications.urls")),
+    path("audit/", include("audit.urls")),
+    path("configuration/", include("configuration.urls")),
     path("api/datasources/", include("datasources.api_urls")),
     re_path(r"^api/", json_api.not_found),
     path("oauth/callback/", oauth_callback, name="oauth_callback"),

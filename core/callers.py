@@ -38,6 +38,12 @@ class ItemNotGranted(CallerRefused):
     message = "The embedding token does not grant this item."
 
 
+class ItemNotAllowed(CallerRefused):
+    code = "item_not_allowed"
+    http_status = 403
+    message = "This item is open to chosen groups only, and your account is in none of them."
+
+
 @dataclass(frozen=True)
 class Caller:
     username: str
@@ -47,6 +53,11 @@ class Caller:
     application: object | None = None
     item_ids: frozenset = field(default_factory=frozenset)  # the items the token grants (a token caller only)
     user: object | None = None  # the signed-in user (a session caller only)
+
+    @classmethod
+    def of_user(cls, user) -> "Caller":
+        """The caller of a signed-in Connect session."""
+        return cls(username=user.get_username(), email=user.email or "", display_name=user.get_full_name(), user=user)
 
     def check_item(self, item_id: int) -> None:
         """Raise ItemNotGranted when this caller's token does not grant item `item_id` (a session caller: every item

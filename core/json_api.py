@@ -8,6 +8,11 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+from connect_project.limits import MAX_QUERY_STRING_BYTES
+
+from .access import may
+from .roles import role_for
+
 API_PREFIX = "/api/"
 
 
@@ -15,14 +20,23 @@ def error_response(code: str, message: str, status: int, *, headers: dict | None
     return JsonResponse({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
-def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = True):
-    """A JSON view for signed-in users (staff only when asked; sign_in=False: the view judges its caller itself,
-    request.caller, e.g. by an embedding token): 401/403/405 answered as JSON, never cached.
+def json_view(*, permission: str = "", methods=("GET",), sign_in: bool = True):
+    """A JSON view for signed-in users (holding `permission` when given, as Connect's pages check it,
+    core/access.py; sign_in=False: the view judges its caller itself, request.caller, e.g. by an embedding token):
+    401/403/405, and 414 for a query string over Connect's limit (connect_project/limits.py), answered as JSON, never
+    cached.
 
     CSRF is not checked: these views change nothing Connect stores (a POST here reads, or signs what it read), and a
     refused method is answered 405 as JSON instead of Django's HTML CSRF page."""
 
     def refusal(request):
+        if len(request.META.get("QUERY_STRING", "")) > MAX_QUERY_STRING_BYTES:
+            return error_response(
+                "query_too_long",
+                f"The query string is longer than {MAX_QUERY_STRING_BYTES} bytes (percent-encoded): shorten the "
+                f"search text or the values sent.",
+                414,
+            )
         if request.method not in methods:
             return error_response(
                 "method_not_allowed",
@@ -32,8 +46,11 @@ def json_view(*, staff_only: bool = False, methods=("GET",), sign_in: bool = Tru
             )
         if sign_in and not request.user.is_authenticated:
             return error_response("not_authenticated", "Sign in to use this API.", 401)
-        if staff_only and not request.user.is_staff:
-            return error_response("forbidden", "Only staff users can see datasource configuration.", 403)
+        if permission and not may(request.user, permission):
+            role = role_for(permission)
+            return error_response(
+                "forbidden", f"This needs the {role} role: ask an administrator of Connect for it.", 403
+            )
         return None
 
     def decorate(view):

@@ -1,11 +1,12 @@
 """Support staff's view of datasources: secrets are never shown, only whether they are stored. The admin keeps the
-edit page's rules: the same header checks, old-mode secrets dropped, and no stored secret follows a new host."""
+edit page's rules: the same header checks, old-mode secrets dropped, and no stored secret follows a URL to another
+host (secret_binding.py): the admin cannot take secrets, so such a move is made on the edit page."""
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from . import validators
+from . import secret_binding, validators
 from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields, ProtectionFields
 from .models import NETWORK_SECRETS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header, NetworkConfig
 from .services import configuration
@@ -43,12 +44,23 @@ class AuthConfigAdminForm(ModelErrorsOnShownFields, forms.ModelForm):
         exclude = SECRET_FIELDS
 
     def _post_clean(self):
+        data = getattr(self, "cleaned_data", {})
         original = self.instance.token_binding()
-        self.instance.mode = getattr(self, "cleaned_data", {}).get("mode") or self.instance.mode
+        mode = data.get("mode") or self.instance.mode
+        # The base URL is the datasource form's (DatasourceAdminForm); the token and authorization URLs are here.
+        base_url = self.instance.datasource.base_url if self.instance.datasource_id else ""
+        moved = secret_binding.moved_urls(
+            before=secret_binding.bound_urls(mode=mode, base_url=base_url, auth_values=original),
+            after=secret_binding.bound_urls(mode=mode, base_url=base_url, auth_values={**original, **data}),
+        )
+        if moved and secret_binding.secrets_left_behind(self.instance, mode=mode):
+            for field in moved:
+                self.add_error(field, secret_binding.admin_refusal_message([field]))
+        self.instance.mode = mode
         self.instance.drop_secrets_not_used_by_mode()
         super()._post_clean()
         if not self.errors:
-            self.instance.clear_tokens_if_rebound(original=original, moved=False)
+            self.instance.clear_tokens_if_rebound(original=original, moved=bool(moved))
 
 
 class AuthConfigInline(admin.StackedInline):
@@ -91,12 +103,12 @@ class DatasourceAdminForm(ProtectionFields, forms.ModelForm):
         base_url = self.cleaned_data["base_url"].strip()
         validators.validate_https_url(base_url)  # its own message first; the model checks it again
         auth = AuthConfig.objects.filter(datasource_id=self.instance.pk).first() if self.instance.pk else None
-        # The admin cannot take secrets: a move that would carry stored ones is refused (the model's rule).
-        if auth and self.instance.moves_to(base_url) and auth.secrets_left_behind_by_move():
-            raise ValidationError(
-                "The API host changed and this datasource has stored secrets: change the base URL on the "
-                "datasource's edit page, where the secrets are entered again for the new host."
-            )
+        if auth is None:
+            return base_url
+        # The instance still holds the stored base URL here (the form sets the new one after cleaning).
+        moved = secret_binding.moved_urls(before={"base_url": self.instance.base_url}, after={"base_url": base_url})
+        if moved and secret_binding.secrets_left_behind(auth, mode=auth.mode):
+            raise ValidationError(secret_binding.admin_refusal_message(moved))
         return base_url
 
 

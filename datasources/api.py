@@ -1,4 +1,5 @@
-"""The datasource JSON API for staff: read-only configuration, each secret a `<name>_set` boolean, never its value."""
+"""The datasource JSON API for Viewers (and the roles above): read-only configuration, each secret a `<name>_set`
+boolean, never its value."""
 
 from django.http import JsonResponse
 
@@ -16,13 +17,13 @@ from .models import (
 )
 
 
-@json_view(staff_only=True)
+@json_view(permission="datasources.view_datasource")
 def datasource_list(request):
     datasources = Datasource.objects.select_related("auth", "network").prefetch_related("headers")
     return JsonResponse({"datasources": [serialize_datasource(d) for d in datasources]})
 
 
-@json_view(staff_only=True)
+@json_view(permission="datasources.view_datasource")
 def datasource_detail(request, pk):
     datasource = Datasource.objects.select_related("auth", "network").prefetch_related("headers").filter(pk=pk).first()
     if datasource is None:

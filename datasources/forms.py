@@ -7,7 +7,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from . import url_rules, validators
+from core.text_rules import validate_no_null_characters
+
+from . import secret_binding, url_rules, validators
 from .auth_modes import AuthMode
 from .models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
 from .services.presets import PRESETS, get_preset, preset_choices, preset_notes
@@ -293,9 +295,12 @@ class AuthForm(forms.ModelForm):
         "login_header_prefix",
     ]
 
-    def __init__(self, *args, origin_changed: bool = False, **kwargs):
+    def __init__(self, *args, base_url_from: str = "", base_url_to: str = "", **kwargs):
+        """`base_url_from` and `base_url_to`: the stored base URL and the one being saved (edit page), so that a move of
+        any URL a stored secret is bound to is seen here (secret_binding)."""
         super().__init__(*args, **kwargs)
-        self.origin_changed = origin_changed
+        self.base_url_from = base_url_from
+        self.base_url_to = base_url_to or base_url_from
         self.notes: list[str] = []
         self.stored = {field: bool(getattr(self.instance, field)) for field in ENTERED_SECRETS}
         self.original = self.instance.token_binding()
@@ -344,7 +349,8 @@ class AuthForm(forms.ModelForm):
             )
 
     def clean(self):
-        """A provider preset fills the URLs and scopes left blank; typed values always win."""
+        """A provider preset fills the URLs and scopes left blank; typed values always win. (The preset's tenant
+        rule is the model's: AuthConfig.clean.)"""
         data = super().clean()
         if data.get("mode") != "oauth2_authorization_code":
             return data
@@ -356,8 +362,6 @@ class AuthForm(forms.ModelForm):
         ):
             if value and not data.get(field) and field not in self.errors:
                 data[field] = value
-        if preset.needs_tenant and not (data.get("tenant") or "").strip():
-            self.add_error("tenant", f"Enter the tenant (directory id or domain): {preset.label} URLs contain it.")
         return data
 
     def preset_data(self) -> dict:
@@ -389,6 +393,7 @@ class AuthForm(forms.ModelForm):
             raise ValidationError('Enter a JSON object, e.g. {"audience": "https://api.example.com"}.') from None
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ValidationError('Enter a JSON object of text values, e.g. {"audience": "https://api"}.')
+        validate_no_null_characters(value)
         return value
 
     def fields_with_modes(self) -> list:
@@ -401,29 +406,17 @@ class AuthForm(forms.ModelForm):
             modes[f"clear_{secret}"] = modes[secret]
         return [(self[name], " ".join(modes.get(name, []))) for name in self.fields if name != "mode"]
 
-    def _login_host_changed(self, mode: str, data: dict) -> bool:
-        """The password of a login call goes to the login URL: a new host there is a move too."""
-        if mode != AuthMode.LOGIN_TOKEN or not self.original["login_url"] or "login_url" not in data:
-            return False
-        try:
-            return url_rules.origin(data["login_url"]) != url_rules.origin(self.original["login_url"])
-        except url_rules.URLRuleError:
-            return False
-
     def _post_clean(self):
         data = getattr(self, "cleaned_data", {})
         mode = data.get("mode") or self.instance.mode
         replaced = {s for s in ENTERED_SECRETS if data.get(s) or data.get(f"clear_{s}")}
-        if self._login_host_changed(mode, data) and "password" not in replaced and self.instance.password:
-            self.add_error(
-                "password",
-                "The login URL's host changed: enter the password again, so a stored secret never follows a "
-                "datasource to another host.",
-            )
-            replaced.add("password")  # reported once, here
-        left_behind = (
-            self.instance.secrets_left_behind_by_move(mode=mode, replaced=replaced) if self.origin_changed else []
+        moved = secret_binding.moved_urls(
+            before=secret_binding.bound_urls(mode=mode, base_url=self.base_url_from, auth_values=self.original),
+            after=secret_binding.bound_urls(
+                mode=mode, base_url=self.base_url_to, auth_values={**self.original, **data}
+            ),
         )
+        left_behind = secret_binding.secrets_left_behind(self.instance, mode=mode, replaced=replaced) if moved else []
         for secret in ENTERED_SECRETS:
             entered = data.get(secret) or ""
             # The refusals below leave the stored value in place (nothing is saved anyway), so that the model's
@@ -435,17 +428,13 @@ class AuthForm(forms.ModelForm):
             elif entered:
                 setattr(self.instance, secret, entered)
             elif secret in left_behind:
-                self.add_error(
-                    secret,
-                    f"The API host changed: enter the {SECRET_LABELS[secret].lower()} again, "
-                    f"so a stored secret never follows a datasource to another host.",
-                )
+                self.add_error(secret, secret_binding.enter_again_message(moved, SECRET_LABELS[secret].lower()))
         self.instance.mode = mode
         self.instance.drop_secrets_not_used_by_mode()
         super()._post_clean()
         if self.errors:
             return
-        if self.instance.clear_tokens_if_rebound(original=self.original, moved=self.origin_changed):
+        if self.instance.clear_tokens_if_rebound(original=self.original, moved=bool(moved)):
             self.notes.append(
                 "The stored token was removed because the login settings or the API host changed: Connect logs in "
                 "again at the next call."

@@ -7,10 +7,12 @@ from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
 from core.models import VersionedConfiguration
+from core.text_rules import validate_no_null_characters
 
 from . import client_certificates, login_template, url_rules, validators
 from .auth_modes import REGISTRY as AUTH_MODES
 from .auth_modes import AuthMode, mode_spec
+from .services.presets import get_preset
 from .types import type_choices
 
 
@@ -38,7 +40,7 @@ class Datasource(VersionedConfiguration):
         help_text="Optional https:// URL or a path relative to the base URL (e.g. /serverInfo) that answers "
         "HTTP 200. Without it, Test connection tries the base URL.",
     )
-    # Protecting the API (SPEC 8, datasources/services/protection/): shared by every process through Redis.
+    # Protecting the API (SPEC 8, datasources/protection/): shared by every process through Redis.
     calls_per_second = models.FloatField(
         "Calls per second",
         default=10,
@@ -92,15 +94,6 @@ class Datasource(VersionedConfiguration):
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
         super().save(*args, **kwargs)
-
-    @property
-    def origin(self) -> tuple[str, str, int]:
-        """(scheme, host, port) of the base URL: what the stored secrets are bound to."""
-        return url_rules.origin(self.base_url)
-
-    def moves_to(self, base_url: str) -> bool:
-        """True when `base_url` has another scheme, host or port than the stored base URL."""
-        return url_rules.origin(base_url) != self.origin
 
     @property
     def type_label(self) -> str:
@@ -327,6 +320,10 @@ class AuthConfig(models.Model):
     last_error = models.CharField(max_length=1000, blank=True, editable=False)
     reconnect_needed = models.BooleanField(default=False, editable=False)
 
+    class Meta:
+        # Connecting an account gives Connect a user's access at the provider: an Administrator's act (core/roles.py).
+        permissions = [("connect_oauth", "Can connect and disconnect an OAuth account")]
+
     def __str__(self):
         return f"{self.get_mode_display()} for {self.datasource_id}"
 
@@ -340,15 +337,31 @@ class AuthConfig(models.Model):
                 validators.validate_header_name(self.api_key_name)
             except ValidationError as exc:
                 errors["api_key_name"] = exc.messages
-        if self.api_key_value:
-            try:
-                validators.validate_header_value(self.api_key_value)
-            except ValidationError as exc:
-                errors["api_key_value"] = exc.messages
+        # An API key sent as a header must be a value a header can carry; in the query string it is percent-encoded.
+        in_header = self.mode == AuthMode.API_KEY and self.api_key_location == ApiKeyLocation.HEADER
+        checks = [
+            ("api_key_value", validators.validate_header_value if in_header else validators.validate_no_line_breaks),
+            ("username", validators.validate_basic_user_name if self.mode == AuthMode.BASIC else None),
+        ]
+        for field, check in checks:
+            if check is not None and getattr(self, field) and field not in errors:
+                try:
+                    check(getattr(self, field))
+                except ValidationError as exc:
+                    errors[field] = exc.messages
+        if self.mode == AuthMode.OAUTH2_AUTHORIZATION_CODE:
+            preset = get_preset(self.provider)
+            if preset.needs_tenant and not (self.tenant or "").strip():
+                errors["tenant"] = f"Enter the tenant (directory id or domain): {preset.label} URLs contain it."
         if not isinstance(self.extra_token_params, dict) or not all(
             isinstance(v, str) for v in (self.extra_token_params or {}).values()
         ):
             errors["extra_token_params"] = 'Enter a JSON object of text values, e.g. {"audience": "https://api"}.'
+        else:
+            try:
+                validate_no_null_characters(self.extra_token_params)
+            except ValidationError as exc:
+                errors["extra_token_params"] = exc.messages
         if self.mode == AuthMode.LOGIN_TOKEN:
             for field, message in self._login_errors().items():
                 errors.setdefault(field, message)
@@ -381,13 +394,7 @@ class AuthConfig(models.Model):
         super().save(*args, **kwargs)
         self.datasource.bump_config_version()
 
-    # --- a stored secret never follows a datasource to another host (edit page and admin alike) ---------------
-
-    def secrets_left_behind_by_move(self, *, mode: str | None = None, replaced=()) -> list[str]:
-        """The stored secrets that `mode` (default: this one) uses and that would follow the datasource to a new
-        host unless entered again or cleared (`replaced`): a move must refuse them."""
-        used = set(MODE_FIELDS.get(mode or self.mode, ()))
-        return [field for field in ENTERED_SECRETS if field in used and getattr(self, field) and field not in replaced]
+    # --- what an edit does to stored tokens (edit page and admin alike; moves are secret_binding.py's) ----------
 
     def clear_tokens_if_rebound(self, *, original: dict, moved: bool) -> bool:
         """Stored OAuth tokens are cleared when the datasource moves or a TOKEN_BINDING_FIELDS value changed since

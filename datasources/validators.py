@@ -5,7 +5,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
-from . import url_rules
+from . import header_values, url_rules
 
 MAX_HEADERS = 20
 
@@ -66,7 +66,7 @@ def validate_proxy_url(value: str) -> None:
 def _validated(check, value: str) -> None:
     try:
         check(value)
-    except url_rules.URLRuleError as exc:
+    except (url_rules.URLRuleError, header_values.HeaderValueError) as exc:
         raise ValidationError(exc.message, code=exc.code) from None
 
 
@@ -119,10 +119,16 @@ def validate_login_token_seconds(value) -> None:
 
 
 def validate_header_value(value: str) -> None:
-    if any(ch in (value or "") for ch in "\r\n\x00"):
-        raise ValidationError(
-            "A header value cannot contain line breaks (CR, LF) or NUL characters.", code="header_value"
-        )
+    """A value an HTTP header can carry (header_values): a custom header's, or an API key sent as a header."""
+    _validated(header_values.check_header_value, value)
+
+
+def validate_no_line_breaks(value: str) -> None:
+    _validated(header_values.check_line_breaks, value)
+
+
+def validate_basic_user_name(value: str) -> None:
+    _validated(header_values.check_basic_user_name, value)
 
 
 # --- limits protecting an API (SPEC 8) ------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.access import staff_required
+from audit.recorder import audited
+from core.access import permission_required
 
 from . import url_rules
 from .auth_modes import mode_spec
@@ -22,7 +23,8 @@ from .forms import (
 )
 from .models import AuthConfig, Datasource, NetworkConfig
 from .oauth_views import callback_url
-from .services import configuration, connection_check, protection, proxy_tunnel
+from .protection_status import status_for
+from .services import configuration, connection_check, proxy_tunnel
 from .services.presets import get_preset
 from .types import get_type
 
@@ -39,13 +41,13 @@ def _save_wizard(request, **values) -> None:
     request.session[WIZARD_KEY] = data
 
 
-@staff_required
+@permission_required("datasources.view_datasource")
 def datasource_list(request):
     datasources = Datasource.objects.select_related("auth").all()
     return render(request, "datasources/list.html", {"datasources": datasources})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
 @require_http_methods(["GET", "POST"])
 def wizard_type(request):
     if request.method == "POST":
@@ -60,7 +62,7 @@ def wizard_type(request):
     return render(request, "datasources/wizard_type.html", {"form": form, "step": 1})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
 @require_http_methods(["GET", "POST"])
 def wizard_name(request):
     wizard = _wizard(request)
@@ -79,7 +81,8 @@ def wizard_name(request):
     return render(request, "datasources/wizard_name.html", {"form": form, "step": 2, "type": get_type(wizard["type"])})
 
 
-@staff_required
+@permission_required("datasources.add_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def wizard_config(request):
     wizard = _wizard(request)
@@ -140,7 +143,7 @@ def _typed_config(request, header_formset) -> dict:
     return {"server": server, "headers": header_formset.kept_rows(), "auth": auth, "network": network}
 
 
-@staff_required
+@permission_required("datasources.view_datasource")
 def datasource_detail(request, pk):
     datasource = get_object_or_404(
         Datasource.objects.select_related("auth", "network").prefetch_related("headers"), pk=pk
@@ -158,7 +161,7 @@ def datasource_detail(request, pk):
             "callback_url": callback_url(request),
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
-            "protection": protection.status_for(datasource),
+            "protection": status_for(datasource),
             "preset": preset,
             "token_use": mode_spec(auth.mode).token,
             "network": network,
@@ -169,19 +172,25 @@ def datasource_detail(request, pk):
     )
 
 
-@staff_required
+@permission_required("datasources.change_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
     network = NetworkConfig.objects.filter(datasource=datasource).first() or NetworkConfig(datasource=datasource)
-    stored_origin = datasource.origin
+    stored_base_url = datasource.base_url
     if request.method == "POST":
         server_form = DatasourceEditForm(request.POST, instance=datasource)
         header_formset = header_formset_class(extra=0)(request.POST, instance=datasource, prefix="headers")
-        server_valid = server_form.is_valid()
-        moved = server_valid and datasource.origin != stored_origin  # the form has set the new base URL
-        auth_form = AuthForm(request.POST, instance=auth, prefix="auth", origin_changed=moved)
+        server_valid = server_form.is_valid()  # a valid form has set the new base URL on the datasource
+        auth_form = AuthForm(
+            request.POST,
+            instance=auth,
+            prefix="auth",
+            base_url_from=stored_base_url,
+            base_url_to=datasource.base_url if server_valid else stored_base_url,
+        )
         network_form = NetworkForm(request.POST, instance=network, prefix="network")
         if server_valid & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
             configuration.update_datasource(
@@ -211,7 +220,8 @@ def datasource_edit(request, pk):
     )
 
 
-@staff_required
+@permission_required("datasources.delete_datasource")
+@audited
 @require_http_methods(["GET", "POST"])
 def datasource_delete(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
@@ -233,7 +243,7 @@ def datasource_delete(request, pk):
     return render(request, "datasources/delete.html", {"datasource": datasource})
 
 
-@staff_required
+@permission_required("datasources.change_datasource")
 @require_POST
 def datasource_test(request, pk):
     """Test connection: one call, never a configuration change; the result is kept in the session and shown."""

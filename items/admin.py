@@ -19,12 +19,8 @@ class BindingFormSet(forms.BaseInlineFormSet):
             if not data or data.get("DELETE") or not data.get("dependency"):
                 continue
             name = data["dependency"]
-            if name not in item.dependency_names:
-                form.add_error(
-                    "dependency",
-                    f"“{name}” is not a dependency of this item (declared: "
-                    f"{', '.join(item.dependency_names) or 'none'}).",
-                )
+            if bindings.undeclared_message(item=item, name=name):
+                form.add_error("dependency", bindings.undeclared_message(item=item, name=name))
             elif name in sources:
                 form.add_error("dependency", f"${name} is bound twice.")
             else:
@@ -52,9 +48,12 @@ class ItemAdmin(admin.ModelAdmin):
     list_select_related = ("datasource",)
     readonly_fields = ("config_version", "created_at", "updated_at")
     inlines = [BindingInline]
+    filter_horizontal = ("allowed_groups",)
     fieldsets = (
-        (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional")}),
+        (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional", "api_filter")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),
         ("Cache", {"fields": ("cache_seconds",)}),
+        ("Labels of keys (lookup)", {"fields": ("lookup_query", "lookup_method", "lookup_body_template")}),
+        ("Who may use this item", {"fields": ("access", "allowed_groups")}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at")}),
     )

@@ -4,7 +4,6 @@ Errors are always JSON {"error": {"code", "message"}} (core/json_api.py): never 
 traceback, a secret or a raw upstream body.
 """
 
-import json
 import logging
 from functools import wraps
 
@@ -14,50 +13,16 @@ from core.callers import CallerRefused
 from core.json_api import error_response, json_view
 from datasources.services import errors
 from operations.metrics import record_options_request
+from operations.request_log import expected_answer
 
+from .access import check_item_access
 from .selectors import find_item
-from .services import ItemError, resolve_item
+from .services import ItemError
 from .services.cache import drop_item_answers
 from .services.evaluation import CurrentUser
+from .services.listing import list_options, slice_asked
 
 logger = logging.getLogger("connect.items")
-
-
-# What a form filler is told about a failed upstream call. The client's own messages name the datasource's URL
-# and quote the start of the answer: right for administrators (the preview page), not for this endpoint.
-PUBLIC_MESSAGES = {
-    "invalid_url": "The item's query does not make a valid URL for its datasource.",
-    "next_page_refused": "The API's link to a next page points outside the datasource: Connect does not follow it.",
-    "address_refused": "The API's address is not allowed by Connect's outbound address policy.",
-    "dns_failure": "The API's host name could not be resolved.",
-    "connect_failure": "Connect could not connect to the API.",
-    "connect_timeout": "The API did not accept the connection in time.",
-    "timeout": "The API did not answer in time.",
-    "tls_failure": "The secure (TLS) connection to the API failed.",
-    "proxy_failure": "Connect's outbound proxy failed or refused the connection to the API.",
-    "redirect_refused": "The API redirected to a place Connect does not follow.",
-    "response_too_large": "The API's answer is larger than Connect accepts.",
-    "invalid_json": "The API answered with a body that is not JSON.",
-    "authentication_failure": "The API refused Connect's credentials, or no valid credentials are available.",
-    "reconnect_needed": "The datasource's account must be reconnected by an administrator.",
-    # Connect held the call back to protect the API; {seconds} is the Retry-After the answer carries.
-    "rate_limited": "Too many calls to this API right now: try again in {seconds} s.",
-    "upstream_paused": "The API asked Connect to wait: calls to it are paused for {seconds} s more.",
-    "circuit_open": "The API is failing, so Connect is not calling it for now: try again in {seconds} s.",
-}
-
-
-def public_message(exc: errors.DatasourceError) -> str:
-    page = getattr(exc, "page", None)
-    where = f" (page {page})" if page and page > 1 else ""
-    if isinstance(exc, errors.HTTPStatusError) and exc.status_code:
-        return f"The API answered HTTP {exc.status_code}{where}."
-    for cls in type(exc).__mro__:
-        code = getattr(cls, "code", None)
-        if code in PUBLIC_MESSAGES:
-            message = PUBLIC_MESSAGES[code].format(seconds=getattr(exc, "retry_after", ""))
-            return message[:-1] + where + "." if where else message
-    return f"The call to the API failed{where}."
 
 
 def refusal_response(refusal: CallerRefused) -> JsonResponse:
@@ -71,7 +36,9 @@ def refusal_response(refusal: CallerRefused) -> JsonResponse:
 
 def item_endpoint(*, methods=("GET",)):
     """An item API view, view(request, item): the caller (request.caller, set by the caller middleware) must be
-    allowed to use the item; refusals, an unknown item and a wrong method are answered as JSON."""
+    allowed to use the item: an embedding token must grant it, a signed-in account must be among those the item is
+    open to (items/access.py). Every item endpoint gets both rules from here. Refusals, an unknown item and a wrong
+    method are answered as JSON."""
 
     def decorate(view):
         @json_view(sign_in=False, methods=methods)
@@ -87,6 +54,11 @@ def item_endpoint(*, methods=("GET",)):
             item = find_item(pk)
             if item is None:
                 return error_response("not_found", f"There is no item {pk}.", 404)
+            if request.caller.user is not None:
+                try:
+                    check_item_access(item=item, user=request.caller.user)
+                except CallerRefused as refusal:
+                    return refusal_response(refusal)
             return view(request, item)
 
         return wrapped
@@ -128,35 +100,56 @@ def item_cache_purge(request, item):
 def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:
     """The answer, and how the cache served it ("error" when the call failed)."""
     values = {name: request.GET.get(name, "") for name in item.dependency_names}
-    current_user = CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
     try:
-        resolution = resolve_item(
-            item=item, user_input=request.GET.get("q", ""), current_user=current_user, values=values
+        asked = slice_asked(item=item, parameters=request.GET)
+        listed = list_options(
+            item=item, text=request.GET.get("q", ""), current_user=current_user_of(caller), values=values, asked=asked
         )
-    except ItemError as exc:
-        return error_response(exc.code, exc.message, exc.http_status), "error"
-    except errors.DatasourceError as exc:
-        response = error_response(exc.code, public_message(exc), exc.http_status)
-        if isinstance(exc, errors.ProtectionRefusal):
-            response["Retry-After"] = str(exc.retry_after)
-        return response, "error"
+    except (ItemError, errors.DatasourceError) as exc:
+        return failure_response(request, exc), "error"
     except Exception:
         logger.exception("Options of item %s failed unexpectedly", item.pk)
-        return error_response(
-            "internal_error", "Something unexpected went wrong; the server log has details.", 500
-        ), "error"
-    return HttpResponse(_answer_json(item, resolution), content_type="application/json"), resolution.cache_status
+        return unexpected_failure_response(), "error"
+    return JsonResponse(_answer(item, listed)), listed.resolution.cache_status
 
 
-def _answer_json(item, resolution) -> bytes:
-    """{"options": [...], "cached": ..., "item": id} (and "stale", "age_seconds" for a stale answer), as JsonResponse
-    would encode it; options remembered from a cached body come already encoded (items/services/extracted.py)."""
-    options = resolution.options
-    encoded = options.encoded() if hasattr(options, "encoded") else json.dumps(options).encode()
-    tail = f', "stale": true, "age_seconds": {int(resolution.age_seconds)}' if resolution.stale else ""
-    return b'{"options": %s, "cached": %s, "item": %d%s}' % (
-        encoded,
-        b"true" if resolution.cached else b"false",
-        item.pk,
-        tail.encode(),
-    )
+def current_user_of(caller) -> CurrentUser:
+    """$currentUser and its parts for this caller."""
+    return CurrentUser(username=caller.username, email=caller.email, display_name=caller.display_name)
+
+
+def failure_response(request, exc: ItemError | errors.DatasourceError) -> JsonResponse:
+    """A failed resolution as the item API tells it: the item's own message, or the public one of an upstream
+    failure (never the datasource's URL or answer)."""
+    if isinstance(exc, ItemError):
+        return error_response(exc.code, exc.message, exc.http_status)
+    # Refused or failed calls are counted and summarised per datasource (operations/call_failures.py), not logged
+    # again per request by django.request.
+    expected_answer(request)
+    response = error_response(exc.code, exc.public_text(), exc.http_status)
+    if isinstance(exc, errors.ProtectionRefusal):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def unexpected_failure_response() -> JsonResponse:
+    return error_response("internal_error", "Something unexpected went wrong; the server log has details.", 500)
+
+
+def _answer(item, listed) -> dict:
+    """{"options": [...], "cached", "item", "has_more", "total_known", "complete"}, "narrowed" for a narrowed
+    answer, and "stale", "age_seconds" for a stale one."""
+    resolution = listed.resolution
+    answer = {
+        "options": listed.options,
+        "cached": resolution.cached,
+        "item": item.pk,
+        "has_more": listed.has_more,
+        "total_known": listed.total_known,
+        "complete": listed.complete,
+    }
+    if resolution.narrowed:
+        answer["narrowed"] = True
+    if resolution.stale:
+        answer.update(stale=True, age_seconds=int(resolution.age_seconds))
+    return answer

@@ -30,6 +30,13 @@ def cycle_message(cycle: list[str]) -> str:
     )
 
 
+def undeclared_message(*, item: Item, name: str) -> str:
+    """A binding must name one of the item's declared dependencies ("" when it does)."""
+    if name in item.dependency_names:
+        return ""
+    return f"“{name}” is not a dependency of this item (declared: {', '.join(item.dependency_names) or 'none'})."
+
+
 def _stored_edges() -> dict[int, set[int]]:
     edges: dict[int, set[int]] = {}
     for item_id, source_id in Binding.objects.values_list("item_id", "source_id"):

@@ -1,10 +1,12 @@
 """The fields an administrator edits for an item, and the preview form."""
 
 from django import forms
+from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from . import bindings
-from .models import Item, default_cache_seconds, validate_cache_seconds
+from .access import access_error
+from .models import Access, ApiFilter, Item, LookupMethod, default_cache_seconds, validate_cache_seconds
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -29,6 +31,7 @@ class ItemForm(forms.ModelForm):
             "query",
             "dependencies",
             "user_input_optional",
+            "api_filter",
             "method",
             "body_template",
             "list_path",
@@ -42,10 +45,18 @@ class ItemForm(forms.ModelForm):
             "page_step",
             "max_pages",
             "cache_seconds",
+            "lookup_query",
+            "lookup_method",
+            "lookup_body_template",
+            "access",
+            "allowed_groups",
         ]
         widgets = {
+            "access": forms.RadioSelect,
+            "allowed_groups": forms.CheckboxSelectMultiple,
             "query": forms.TextInput(attrs={"placeholder": "/search?jql=project=$project&text=$userInput"}),
             "method": forms.RadioSelect,
+            "api_filter": forms.RadioSelect,
             "body_template": forms.Textarea(
                 attrs={"rows": 4, "spellcheck": "false", "placeholder": '{"query": "$userInput", "limit": 20}'}
             ),
@@ -53,6 +64,11 @@ class ItemForm(forms.ModelForm):
             "label_template": forms.TextInput(attrs={"placeholder": "{key} - {fields.summary}"}),
             "next_url_path": forms.TextInput(attrs={"placeholder": "links.next"}),
             "page_parameter": forms.TextInput(attrs={"placeholder": "page"}),
+            "lookup_query": forms.TextInput(attrs={"placeholder": "/assets/$key"}),
+            "lookup_method": forms.RadioSelect,
+            "lookup_body_template": forms.Textarea(
+                attrs={"rows": 3, "spellcheck": "false", "placeholder": '{"ids": ["$key"]}'}
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -68,6 +84,13 @@ class ItemForm(forms.ModelForm):
         cache_seconds.widget.attrs.update({"min": 0, "step": 1})
         cache_seconds.required = False
         cache_seconds.help_text += f" Blank: Connect's default, {default_cache_seconds()} seconds."
+        self.fields["api_filter"].required = False  # a post without it (a script, an older page) means "nothing"
+        self.fields["lookup_method"].required = False  # likewise: GET
+        # Nothing chosen (a form built without the section) keeps the default: every signed-in user.
+        self.fields["access"].required = False
+        self.fields["allowed_groups"].queryset = Group.objects.order_by("name")
+        if not Group.objects.exists():
+            self.fields["allowed_groups"].help_text = "There is no group yet: create groups on the admin site."
         self._add_binding_fields()
 
     def _add_binding_fields(self):
@@ -111,11 +134,23 @@ class ItemForm(forms.ModelForm):
         value = self.cleaned_data.get("cache_seconds")
         return default_cache_seconds() if value is None else value
 
+    def clean_api_filter(self):
+        return self.cleaned_data["api_filter"] or ApiFilter.NOTHING
+
+    def clean_lookup_method(self):
+        return self.cleaned_data.get("lookup_method") or LookupMethod.GET
+
+    def clean_access(self):
+        return self.cleaned_data.get("access") or Access.SIGNED_IN
+
     def clean_dependencies(self):
         return parse_dependencies(self.cleaned_data["dependencies"])
 
     def clean(self):
         cleaned = super().clean()
+        message = access_error(access=cleaned.get("access"), groups=cleaned.get("allowed_groups"))
+        if message and "allowed_groups" not in self.errors:
+            self.add_error("allowed_groups", message)
         if self.instance.pk and not any(name.startswith(BINDING_PREFIX) for name in self.errors):
             cycle = bindings.find_binding_cycle(item=self.instance, sources=self.binding_sources())
             if cycle:

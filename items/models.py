@@ -10,13 +10,15 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core.models import VersionedConfiguration
+from core.text_rules import null_character_error
 from datasources import url_rules
 from datasources.models import Datasource
 
 from . import syntax
 
 MAX_DEPENDENCIES = 20
-MAX_OPTIONS_LIMIT = 1000
+# Large lists (products, cost centres) are read whole once and then sliced and filtered on Connect.
+MAX_OPTIONS_LIMIT = 10_000
 MAX_PAGES_LIMIT = 20
 MAX_BODY_CHARS = 20_000
 MAX_CACHE_SECONDS = 24 * 3600
@@ -42,11 +44,30 @@ class Method(models.TextChoices):
     POST = "POST", "POST (with a JSON body)"
 
 
+class LookupMethod(models.TextChoices):
+    # Labels of their own: a page has both choices, and a label names one control.
+    GET = "GET", "GET the entry"
+    POST = "POST", "POST a JSON body"
+
+
+class ApiFilter(models.TextChoices):
+    """How the API matches the typed text against the labels it answers (narrowing, SPEC 10)."""
+
+    NOTHING = "nothing", "Nothing (or not known): every text is asked of the API"
+    LABEL_CONTAINS = "label_contains", "Label contains the typed text"
+    LABEL_STARTS_WITH = "label_starts_with", "Label starts with the typed text"
+
+
 class Pagination(models.TextChoices):
     NONE = "none", "None: one page"
     LINK = "link", 'Link header (rel="next")'
     NEXT_URL = "next_url", "The next page's URL, in the answer"
     PAGE = "page", "A page or offset parameter"
+
+
+class Access(models.TextChoices):
+    SIGNED_IN = "signed_in", "Every signed-in user"
+    GROUPS = "groups", "Only the chosen groups"
 
 
 class Item(VersionedConfiguration):
@@ -81,6 +102,16 @@ class Item(VersionedConfiguration):
         default=False,
         help_text="When unticked, a call without $userInput is an error instead of an empty value.",
     )
+    api_filter = models.CharField(
+        "The API filters by",
+        max_length=20,
+        choices=ApiFilter.choices,
+        default=ApiFilter.NOTHING,
+        help_text="How the API matches the typed text ($userInput) against the labels it answers. When set, an "
+        "answer for a longer text is computed on Connect from the complete answer (no next page, fewer than the "
+        "maximum options) for a shorter text it starts with, without calling the API. Choose a rule only when the "
+        "API filters exactly so, ignoring case and accents as Connect does.",
+    )
     list_path = models.CharField(
         "Path to the list",
         max_length=500,
@@ -107,7 +138,8 @@ class Item(VersionedConfiguration):
         "Maximum options",
         default=100,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS_LIMIT)],
-        help_text=f"At most this many options are returned (1-{MAX_OPTIONS_LIMIT}).",
+        help_text=f"At most this many options are read from the API (1-{MAX_OPTIONS_LIMIT:,}); the options endpoint "
+        "answers them whole or in slices.",
     )
     pagination = models.CharField(
         "Pagination",
@@ -148,6 +180,48 @@ class Item(VersionedConfiguration):
         help_text="How long an answer is reused from the cache before the API is called again: 0 = never kept (every "
         "request calls the API; stale-if-error then has nothing to serve), at most 86,400 (24 hours). 300 is the "
         "usual 5 minutes; reference data may be kept for a day, stock levels for ten seconds.",
+    )
+    # Labels of keys (SPEC 9): a call that fetches one entry by its key, so a pre-filled key can show its label.
+    lookup_query = models.CharField(
+        "Key lookup",
+        max_length=2000,
+        blank=True,
+        help_text="Optional: the path and query string of a call that fetches the entry of one key, e.g. "
+        "/assets/$key or /search?id=$key, so that a pre-filled key shows its label. Variables: $key, $currentUser "
+        "(and its parts) and each dependency. The answer is read like the query's: the entry itself, or the list "
+        "at the path to the list. Blank: a list item's labels come from its options; a search item's keys have "
+        "none.",
+    )
+    lookup_method = models.CharField(
+        "Key lookup method",
+        max_length=4,
+        choices=LookupMethod.choices,
+        default=LookupMethod.GET,
+        help_text="GET, or POST with a JSON body.",
+    )
+    lookup_body_template = models.TextField(
+        "Key lookup JSON body",
+        blank=True,
+        help_text='Sent with a POST lookup as application/json, e.g. {"ids": ["$key"]}. Variables are JSON-encoded '
+        "where they stand, as in the query's body.",
+    )
+    # Who may use this item through the item API with a Connect session (items/access.py). Embedding tokens are
+    # judged by their application's grant instead.
+    access = models.CharField(
+        "Who may use this item",
+        max_length=20,
+        choices=Access.choices,
+        default=Access.SIGNED_IN,
+        help_text="Who may read its options in a form with their Connect account. Applications' embedding tokens "
+        "follow the application's grant instead.",
+    )
+    allowed_groups = models.ManyToManyField(
+        "auth.Group",
+        blank=True,
+        related_name="items_allowed",
+        verbose_name="groups allowed",
+        help_text="With “Only the chosen groups”: members of these groups may use the item (Connect's Viewers, "
+        "Editors and Administrators always may).",
     )
     # config_version (VersionedConfiguration) is in the cache keys: an edit makes old cached answers unreachable.
 
@@ -198,6 +272,11 @@ class Item(VersionedConfiguration):
         body = self.body_template if self.method == Method.POST else ""
         return syntax.USER_INPUT in syntax.query_variables(self.query) + syntax.query_variables(body)
 
+    @property
+    def has_lookup(self) -> bool:
+        """True when the item declares a lookup query (a POST lookup may call the base URL itself)."""
+        return bool((self.lookup_query or "").strip()) or self.lookup_method == LookupMethod.POST
+
     def clean(self):
         self.name = (self.name or "").strip()
         errors = {}
@@ -206,13 +285,15 @@ class Item(VersionedConfiguration):
         elif Item.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
             errors["name"] = "An item with this name already exists (names ignore case)."
         checks = {
-            "dependencies": _dependency_errors(self.dependencies),
+            "dependencies": null_character_error(self.dependencies) or _dependency_errors(self.dependencies),
             "query": _query_errors(self.query or "", self.dependencies),
             "body_template": _body_errors(self.method, self.body_template or "", self.dependencies),
             "list_path": _path_errors(self.list_path),
             "key_field": _path_errors(self.key_field),
             "label_template": _label_errors(self.label_template),
+            "api_filter": _api_filter_errors(self),
             **_pagination_errors(self),
+            **_lookup_errors(self),
         }
         errors.update({field: message for field, message in checks.items() if message})
         if errors:
@@ -263,7 +344,9 @@ def _dependency_errors(dependencies) -> str:
                 "or _ (it is used as $name in the query)."
             )
         if name.lower() in syntax.RESERVED_NAMES:
-            return f"“{name}” is reserved (userInput, currentUser and q are built in): choose another name."
+            return (
+                f"“{name}” is reserved (userInput, currentUser, q, offset and limit are built in): choose another name."
+            )
         if name.lower() in seen:
             return f"The dependency “{name}” is declared twice."
         if not isinstance(dependency.get("optional", False), bool):
@@ -284,29 +367,36 @@ def _query_errors(query: str, dependencies) -> str:
     return _unknown_variables(query, dependencies)
 
 
-def _unknown_variables(text: str, dependencies) -> str:
+def _unknown_variables(text: str, dependencies, *, lookup: bool = False) -> str:
+    """The query's variables are $userInput, $currentUser (and its parts) and the dependencies; a lookup's are $key
+    instead of $userInput (a key is looked up without typed text)."""
     declared = {d.get("name") for d in dependencies if isinstance(d, dict)} if isinstance(dependencies, list) else set()
-    known = declared | {syntax.USER_INPUT, *syntax.CURRENT_USER_VARIABLES}
-    unknown = [n for n in syntax.query_variables(text) if n not in known]
+    first = syntax.KEY if lookup else syntax.USER_INPUT
+    known = declared | {first, *syntax.CURRENT_USER_VARIABLES}
+    used = syntax.query_variables(text)
+    if lookup and syntax.USER_INPUT in used:
+        return "A lookup has no typed text: use $key (the key whose label is wanted) instead of $userInput."
+    unknown = [n for n in used if n not in known]
     if unknown:
         names = ", ".join(f"${n}" for n in unknown)
         return (
-            f"Unknown variable {names}: use $userInput, $currentUser, $currentUser.email, "
+            f"Unknown variable {names}: use ${first}, $currentUser, $currentUser.email, "
             "$currentUser.displayName or declare it as a dependency."
         )
     return ""
 
 
-def _body_errors(method: str, body: str, dependencies) -> str:
+def _body_errors(method: str, body: str, dependencies, *, lookup: bool = False) -> str:
     if not body.strip():
         return ""
     if method != Method.POST:
-        return "A body is only sent with POST: choose POST as the method, or clear the body."
+        what = "lookup method" if lookup else "method"
+        return f"A body is only sent with POST: choose POST as the {what}, or clear the body."
     if len(body) > MAX_BODY_CHARS:
         return f"The body is longer than {MAX_BODY_CHARS:,} characters."
     if syntax.has_unclosed_brace(body):
         return "A ${ is not closed: write ${name}."
-    unknown = _unknown_variables(body, dependencies)
+    unknown = _unknown_variables(body, dependencies, lookup=lookup)
     if unknown:
         return unknown
     try:
@@ -317,6 +407,45 @@ def _body_errors(method: str, body: str, dependencies) -> str:
             f"{exc.lineno}, column {exc.colno}."
         )
     return ""
+
+
+def _lookup_errors(item) -> dict:
+    """The lookup query follows the query's rules, with $key as its own variable, which it must use."""
+    query, body = item.lookup_query or "", item.lookup_body_template or ""
+    errors = {}
+    body_error = _body_errors(item.lookup_method, body, item.dependencies, lookup=True)
+    if body_error:
+        errors["lookup_body_template"] = body_error
+    if not item.has_lookup:
+        return errors
+    if syntax.has_unclosed_brace(query):
+        errors["lookup_query"] = "A ${ is not closed: write ${name}."
+        return errors
+    try:
+        url_rules.check_path_and_query(syntax.with_sample_values(query))
+    except url_rules.URLRuleError as exc:
+        errors["lookup_query"] = exc.message
+        return errors
+    unknown = _unknown_variables(query, item.dependencies, lookup=True)
+    if unknown:
+        errors["lookup_query"] = unknown
+    elif syntax.KEY in {d.get("name") for d in item.dependencies or [] if isinstance(d, dict)}:
+        errors["lookup_query"] = "A dependency is named “key”, which hides the lookup's $key: rename the dependency."
+    elif syntax.KEY not in syntax.query_variables(query) + syntax.query_variables(
+        body if item.lookup_method == LookupMethod.POST else ""
+    ):
+        where = "query or its body" if item.lookup_method == LookupMethod.POST else "query"
+        errors["lookup_query"] = f"The lookup {where} must use $key, the key whose entry it fetches (/assets/$key)."
+    return errors
+
+
+def _api_filter_errors(item) -> str:
+    if item.api_filter == ApiFilter.NOTHING or item.uses_user_input:
+        return ""
+    return (
+        "Only a search item is narrowed: its query (or JSON body) must use $userInput. Choose “Nothing”, or use "
+        "$userInput."
+    )
 
 
 def _pagination_errors(item) -> dict:

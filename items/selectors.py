@@ -17,8 +17,6 @@ import threading
 from collections import OrderedDict
 
 from django.db import connections, router
-from django.db.models import signals
-from django.db.models.base import ModelState
 
 from connect_project.precompiled import sql_by_pk
 from datasources.models import Datasource
@@ -97,16 +95,8 @@ def _instances(alias: str, row: tuple) -> Item:
 
 
 def _instance(model, alias: str, values: tuple):
-    """What model.from_db(alias, fields, values) gives for values it gave before, without running Model.__init__
-    (half the cost of a hit's item lookup) when no pre_init/post_init receiver needs it to run."""
-    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
-        return model.from_db(alias, _attnames(model), _copied(values))
-    instance = model.__new__(model)
-    instance.__dict__.update(zip(_attnames(model), _copied(values), strict=True))
-    instance._state = ModelState()
-    instance._state.adding = False
-    instance._state.db = alias
-    return instance
+    """The instance Model.from_db builds for values it built before (each caller gets its own)."""
+    return model.from_db(alias, _attnames(model), _copied(values))
 
 
 def _copied(values: tuple) -> list:

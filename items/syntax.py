@@ -14,6 +14,7 @@ import jsonpath
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 USER_INPUT = "userInput"
 CURRENT_USER = "currentUser"
+KEY = "key"  # the lookup query's own variable: the key whose entry it fetches
 # $currentUser has parts: $currentUser.email, $currentUser.displayName (SPEC 7).
 CURRENT_USER_PARTS = ("email", "displayName")
 CURRENT_USER_VARIABLES = (CURRENT_USER,) + tuple(f"{CURRENT_USER}.{part}" for part in CURRENT_USER_PARTS)
@@ -27,8 +28,8 @@ VARIABLE_RE = re.compile(
 UNCLOSED_BRACE_RE = re.compile(rf"(?<!\$)\$\{{(?!(?:{CURRENT_USER}\.(?:{_PART})|[A-Za-z_][A-Za-z0-9_]*)\}})")
 # One segment of a dotted path: anything but dots, whitespace, braces and brackets.
 PATH_SEGMENT_RE = re.compile(r"^[^.\s{}\[\]]+$")
-# `q` carries $userInput on the options endpoint, so a dependency cannot use it.
-RESERVED_NAMES = frozenset(name.lower() for name in (USER_INPUT, CURRENT_USER, "q"))
+# `q` carries $userInput on the options endpoint, `offset` and `limit` ask for a slice: a dependency cannot use them.
+RESERVED_NAMES = frozenset(name.lower() for name in (USER_INPUT, CURRENT_USER, "q", "offset", "limit"))
 SAMPLE_VALUE = "x"
 
 # RFC 9535 only: python-jsonpath's own extensions (keys selectors, pseudo root, ...) are off.

@@ -8,6 +8,7 @@ from django.utils.html import escape
 
 from . import bindings
 from .models import Item
+from .services.proofs import judge_submission
 
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
 
@@ -21,6 +22,7 @@ class TryField:
     value: str = ""
     value_label: str = ""
     help: str = ""
+    verdict: object = None  # proofs.Verdict of a submitted key, as the system receiving the form would judge it
 
     @property
     def field_id(self) -> str:
@@ -29,6 +31,10 @@ class TryField:
     @property
     def label_name(self) -> str:
         return f"{self.name}_label"
+
+    @property
+    def proof_name(self) -> str:
+        return f"{self.name}_proof"
 
     @property
     def depends_attribute(self) -> str:
@@ -61,6 +67,15 @@ def try_it_fields(*, item: Item, submitted) -> list[TryField]:
         this.value, this.value_label = submitted.get(this.name, ""), submitted.get(this.label_name, "")
         fields.append(this)
     return fields
+
+
+def judge_submitted(*, fields: list[TryField], submitted, caller) -> None:
+    """Each submitted key's proof, verified as the system receiving the form would (Try it shows the verdict)."""
+    for f in fields:
+        if f.item is not None and submitted.get(f.name):
+            f.verdict = judge_submission(
+                proof=submitted.get(f.proof_name, ""), keys=[submitted[f.name]], item=f.item, caller=caller
+            )
 
 
 def embed_snippet(*, fields: list[TryField], script_url: str, public_url: str) -> str:

@@ -6,12 +6,22 @@ share their values through PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py makes a fr
 """
 
 import functools
+import importlib.metadata
 import os
 import re
 import time
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
+
+from .process_metrics import InstanceProcesses, gunicorn_master_pid
+
+BUILD_INFO = Gauge(
+    "connect_build_info",
+    "Connect's version (always 1; one series per version running).",
+    ["version"],
+    multiprocess_mode="livemax",
+)
 
 OPTIONS_REQUESTS = Counter(
     "connect_options_requests",
@@ -47,7 +57,7 @@ PROTECTION_EVENTS = Counter(
 )
 CACHE_ERRORS = Counter(
     "connect_cache_errors",
-    "Redis errors, by what noticed them (item_cache, django_cache, oauth_lock, readiness).",
+    "Redis errors, by what noticed them (item_cache, django_cache, oauth_lock, readiness, protection).",
     ["noticed_by"],
 )
 
@@ -61,6 +71,25 @@ def _code(value) -> str:
 
 def _id(value) -> str:
     return str(value) if isinstance(value, int) else "other"
+
+
+def connect_version() -> str:
+    try:
+        return importlib.metadata.version("connect")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def record_build_info() -> None:
+    """At each process's start (operations' AppConfig.ready): /metrics is never empty, even before any request. A
+    management command run beside a server that shares its metrics directory has nothing to add to them."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and gunicorn_master_pid() is None:
+        return
+    BUILD_INFO.labels(version=_label(connect_version())).set(1)
+
+
+def _label(value: str) -> str:
+    return value if re.fullmatch(r"[0-9A-Za-z.+_-]{1,40}", value) else "other"
 
 
 def record_options_request(*, item_id: int, cache_status: str) -> None:
@@ -186,11 +215,15 @@ class _Families:
 
 
 def exposition(*, families=()) -> bytes:
-    """Every metric in Prometheus text format: all workers' values under gunicorn, this process's otherwise; then
-    `families` read for this scrape (from the database: the same for every worker)."""
+    """Every metric in Prometheus text format: under gunicorn the values of all workers, and the process metrics of
+    the instance (master and workers summed, operations/process_metrics.py); this process's otherwise. Then
+    `families`, read for this scrape (from the database: the same for every worker)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        master = gunicorn_master_pid()
+        if master is not None:
+            registry.register(InstanceProcesses(master))
         text = generate_latest(registry)
     else:
         text = generate_latest(REGISTRY)

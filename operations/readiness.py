@@ -1,8 +1,12 @@
-"""Is this process ready to serve: does the database answer, and Redis (when Connect uses it)?
+"""Is this process ready to serve? Ready while the database answers (SPEC 5). Redis is shared by every host and
+Connect serves without it (uncached calls, sessions from the database): Redis down is *degraded*, never unready, or a
+load balancer would take every host out at once for a cache outage.
 
-Only the names of the failing parts leave this module: no error text, host or version (they would help an attacker
-more than an operator, who has the logs).
+Only the names of parts leave this module: no error text, host or version (they would help an attacker more than an
+operator, who has the logs).
 """
+
+from dataclasses import dataclass, field
 
 from django.core.cache import caches
 from django.db import connections
@@ -11,14 +15,21 @@ from django_redis.cache import RedisCache
 from .redis_outage import report_redis_failure
 
 
-def failing_parts() -> list[str]:
-    """["database"], ["redis"], both, or [] when ready."""
-    failing = []
-    if not database_answers():
-        failing.append("database")
-    if not redis_answers():
-        failing.append("redis")
-    return failing
+@dataclass(frozen=True)
+class Readiness:
+    failing: list[str] = field(default_factory=list)  # what makes this process unready: ["database"] or []
+    degraded: list[str] = field(default_factory=list)  # what it serves without: ["redis"] or []
+
+    @property
+    def ready(self) -> bool:
+        return not self.failing
+
+
+def readiness() -> Readiness:
+    return Readiness(
+        failing=[] if database_answers() else ["database"],
+        degraded=[] if redis_answers() else ["redis"],
+    )
 
 
 def database_answers() -> bool:

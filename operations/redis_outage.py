@@ -1,17 +1,16 @@
-"""Redis outages, reported once per interval per process on "connect.cache", whoever noticed them: the item
-cache, Django's cache through django-redis (sessions), the OAuth renewal lock, or the readiness probe.
+"""Redis outages, reported once per interval per process on "connect.cache" (operations/reports.py), whoever noticed
+them: the item cache, Django's cache through django-redis (sessions), the OAuth renewal lock, or the readiness probe.
 
 An outage is expected (Connect goes on without Redis), so the report is one warning without a traceback, naming only
 the error's class (its text can carry Redis' address). Every error is still counted (connect_cache_errors_total).
 """
 
 import logging
-import threading
-import time
 
 from django.conf import settings
 
 from . import metrics
+from .reports import IntervalReports
 
 logger = logging.getLogger("connect.cache")
 
@@ -24,32 +23,28 @@ NOTICED_BY = {
 
 
 class OutageReport:
-    """Per process: when the last warning was logged."""
+    """Per process: one warning per interval, counting the errors noticed since the last one."""
 
     def __init__(self):
-        self._lock = threading.Lock()
-        self.last_warning_at = None
+        self.lines = IntervalReports(lambda: settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS)
 
     def report(self, exc: BaseException, *, noticed_by: str) -> None:
         metrics.record_cache_error(noticed_by=noticed_by)
-        interval = settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS
-        now = time.monotonic()
-        with self._lock:
-            if self.last_warning_at is not None and now - self.last_warning_at < interval:
-                return
-            self.last_warning_at = now
+        held = self.lines.note("redis", NOTICED_BY.get(noticed_by, noticed_by))
+        if held is None:
+            return
         logger.warning(
             "Redis cache unavailable (%s, noticed by %s): Connect goes on without it (item answers are "
             "fetched uncached, sessions read from the database, OAuth renewals serialised per process). "
-            "Reported at most once every %g s per process.",
+            "Reported at most once every %g s per process%s.",
             type(exc).__name__,
             NOTICED_BY.get(noticed_by, noticed_by),
-            interval,
+            settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS,
+            "" if held.since_seconds is None else f"; errors since the last report: {held.describe()}",
         )
 
     def reset(self) -> None:
-        with self._lock:
-            self.last_warning_at = None
+        self.lines.reset()
 
 
 outage = OutageReport()

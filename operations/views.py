@@ -1,21 +1,26 @@
 """Health, readiness and metrics for operators: no sign-in, no details that would help an attacker.
 
-/healthz: the process answers. /readyz: the database and Redis answer (503 naming only the failing parts).
+/healthz: the process answers. /readyz: the database answers (else 503 naming it); Redis down is "degraded", still
+200 (SPEC 5: a load balancer must never take every host out for a cache outage).
 /metrics: Prometheus text, only with `Authorization: Bearer <CONNECT_METRICS_TOKEN>` (unset: 404, as if absent).
+/favicon.ico: where browsers and tools look for the icon without reading a page (pages link it): a redirect to the
+static file, not a 404 warning in the log for every visit.
 """
 
 import hmac
 
 from django.conf import settings
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from datasources.selectors import client_certificate_expiries
 
 from . import metrics, readiness
+from .request_log import expected_answer
 
 
 @never_cache
@@ -27,14 +32,17 @@ def healthz(request):
 @never_cache
 @require_GET
 def readyz(request):
-    failing = readiness.failing_parts()
-    if not failing:
-        return JsonResponse({"status": "ready"})
-    response = JsonResponse({"status": "unavailable", "failing": failing}, status=503)
-    # An expected answer, asked every few seconds during an outage: not a django.request ERROR each time (the
-    # outage itself is reported once per interval, operations/redis_outage.py).
-    response._has_been_logged = True
-    return response
+    state = readiness.readiness()
+    if not state.ready:
+        answer = {"status": "unavailable", "failing": state.failing}
+        if state.degraded:
+            answer["degraded"] = state.degraded
+        # Asked every few seconds during an outage: not a django.request ERROR each time.
+        expected_answer(request)
+        return JsonResponse(answer, status=503)
+    if state.degraded:
+        return JsonResponse({"status": "degraded", "degraded": state.degraded})
+    return JsonResponse({"status": "ready"})
 
 
 @never_cache
@@ -54,3 +62,9 @@ def metrics_view(request):
         return response
     certificates = metrics.client_certificate_expiry(client_certificate_expiries(), now=timezone.now())
     return HttpResponse(metrics.exposition(families=[certificates]), content_type=CONTENT_TYPE_LATEST)
+
+
+@cache_control(max_age=86400, public=True)
+@require_GET
+def favicon(request):
+    return HttpResponseRedirect(static("favicon.ico"))

@@ -11,7 +11,13 @@
  *   data-connect-token     an embedding token (cross-origin pages); Connect's own pages use the session
  *   data-connect-label     the label of a pre-filled key (value="NL" data-connect-label="Netherlands")
  *   data-connect-label-name  also submit the chosen label under this name
+ *   data-connect-proof-name  where the selection proof goes (default: the input's name + "_proof")
+ *   data-connect-proof     "off": no selection proof is asked for
  *   data-connect-debounce  milliseconds to wait after typing (default 250)
+ * A choice is signed by Connect (POST /api/items/<id>/selections): the proof (a JWT) goes in a hidden input beside
+ * the key, and a form submitted before it arrived waits for it (or goes without it when it failed). A pre-filled
+ * key without data-connect-label shows its label from /api/items/<id>/labels (one request per item and page). An
+ * input with `required` stays required: typed text without a choice blocks the submission (setCustomValidity).
  */
 (function () {
   "use strict";
@@ -22,8 +28,15 @@
   var fields = new WeakMap();  // element (input, select or hidden input) -> Field
   var answers = new Map();     // request URL + token -> successful answer, reused on the page
   var descriptions = new Map(); // base URL + item -> promise of the item's field description
+  var labelBatches = new Map(); // base URL + item + token + values -> pre-filled keys waiting for their labels
+  var allFields = [];
+  var watchedForms = new WeakSet();
+  var releasing = new WeakSet(); // forms whose submission no longer waits for proofs
   var counter = 0;
   var MAX_ANSWERS = 300;
+  var MAX_LABEL_KEYS = 50;      // keys per /labels request
+  var PROOF_WAIT_MS = 8000;     // the longest a submission waits for a pending proof
+  var TEXT_WITHOUT_CHOICE = "Choose one of the options: typed text alone sets no value.";
 
   function configure(options) {
     Object.keys(options || {}).forEach(function (name) { settings[name] = options[name]; });
@@ -53,13 +66,18 @@
     return Promise.resolve(settings.token || scriptAttribute("token") || null);
   }
 
-  function send(url, token, signal) {
+  function send(url, token, signal, body) {
     var sameOrigin = new URL(url, location.href).origin === location.origin;
     var headers = {Accept: "application/json"};
     if (token) headers.Authorization = "Bearer " + token;
     // Cookies only on Connect's own pages (the session); never sent cross-origin.
     var init = {headers: headers, credentials: sameOrigin ? "same-origin" : "omit", mode: "cors", cache: "no-store"};
     if (signal) init.signal = signal;
+    if (body !== undefined) {
+      init.method = "POST";
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
     return fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (body) {
         if (response.ok && body) return body;
@@ -75,13 +93,73 @@
     });
   }
 
-  function call(el, url, signal) {
+  function call(el, url, signal, body) {
     return tokenFor(el, false).then(function (token) {
-      return send(url, token, signal).catch(function (error) {
+      return send(url, token, signal, body).catch(function (error) {
         if (error.code !== "token_expired" || typeof settings.token !== "function") throw error;
-        return tokenFor(el, true).then(function (fresh) { return send(url, fresh, signal); });
+        return tokenFor(el, true).then(function (fresh) { return send(url, fresh, signal, body); });
       });
     });
+  }
+
+  // Pre-filled keys of one item (and the same values) asked together, once the fields are set up.
+  function askLabel(field) {
+    var values = field.values().values;
+    var id = [field.base, field.itemId, field.input.getAttribute("data-connect-token") || "",
+              JSON.stringify(values)].join("|");
+    var batch = labelBatches.get(id);
+    if (!batch) {
+      batch = {fields: [], values: values};
+      labelBatches.set(id, batch);
+      setTimeout(function () { labelBatches.delete(id); sendLabels(batch); }, 0);
+    }
+    batch.fields.push(field);
+  }
+
+  function sendLabels(batch) {
+    var first = batch.fields[0], keys = [];
+    batch.fields.forEach(function (field) { if (keys.indexOf(field.key) === -1) keys.push(field.key); });
+    for (var start = 0; start < keys.length; start += MAX_LABEL_KEYS) {
+      var params = new URLSearchParams();
+      keys.slice(start, start + MAX_LABEL_KEYS).forEach(function (key) { params.append("key", key); });
+      Object.keys(batch.values).forEach(function (name) {
+        if (batch.values[name]) params.set(name, batch.values[name]);
+      });
+      call(first.input, first.base + "/api/items/" + first.itemId + "/labels?" + params.toString()).then(
+        function (answer) {
+          var labels = (answer && answer.labels) || {};
+          batch.fields.forEach(function (field) {
+            if (typeof labels[field.key] === "string") field.labelArrived(field.key, labels[field.key]);
+          });
+        }, function () { /* the key stays shown: a label is a nicety, never an error */ });
+    }
+  }
+
+  // A submission waits for the proofs still on their way (each field's own request), then goes on.
+  function watchForm(form) {
+    if (!form || watchedForms.has(form)) return;
+    watchedForms.add(form);
+    form.addEventListener("submit", function (event) {
+      if (releasing.has(form)) return;
+      var pending = allFields.filter(function (field) {
+        return field.proofPending && form.contains(field.wrapper);
+      }).map(function (field) { return field.proofPending; });
+      if (!pending.length) return;
+      event.preventDefault();
+      event.stopImmediatePropagation();  // the page's own handlers see the submission that goes
+      var submitter = event.submitter, sent = false;
+      function go() {
+        if (sent) return;
+        sent = true;
+        releasing.add(form);
+        try {
+          if (form.requestSubmit) form.requestSubmit(submitter && submitter.form === form ? submitter : undefined);
+          else form.submit();
+        } finally { releasing.delete(form); }
+      }
+      Promise.all(pending).then(go, go);
+      setTimeout(go, PROOF_WAIT_MS);
+    }, true);
   }
 
   function describe(field) {
@@ -140,8 +218,21 @@
     ".connect-field-status:empty{display:none}" +
     ".connect-field-status.is-error{color:#b3261e}" +
     ".connect-field-live{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
+  var styled = false;
   function addStyle() {
-    if (document.querySelector("style[data-connect-field]")) return;
+    if (styled || document.querySelector("style[data-connect-field]")) return;
+    styled = true;
+    // A constructed stylesheet is CSSOM, which a Content-Security-Policy without 'unsafe-inline' allows (Connect's own
+    // pages send such a policy, and so may a page that embeds the widget); a <style> element where it is missing.
+    if (typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype &&
+        "adoptedStyleSheets" in document) {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(STYLE);
+        document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
+        return;
+      } catch (error) { /* the <style> element below */ }
+    }
     var style = element("style", {"data-connect-field": ""});
     style.textContent = STYLE;
     document.head.appendChild(style);
@@ -158,6 +249,10 @@
     this.name = labelText(input);
     this.key = input.value;
     this.label = input.getAttribute("data-connect-label") || input.value;
+    this.labelWanted = !!input.value && !input.hasAttribute("data-connect-label");
+    this.keyText = "";  // the text typed when the key was chosen (a search field)
+    this.required = input.required;
+    this.proofOff = (input.getAttribute("data-connect-proof") || "").toLowerCase() === "off";
     this.links = parseDepends(input.getAttribute("data-connect-depends")).map(function (link) {
       return {name: link.name, selector: link.selector, el: find(link.selector)};
     });
@@ -168,6 +263,7 @@
     this.ready = false;
     this.id = "connect-field-" + (++counter);
     fields.set(input, this);
+    allFields.push(this);
   }
 
   Field.prototype.start = function () {
@@ -194,6 +290,8 @@
       self.ready = true;
       if (description.search) self.buildCombobox(); else self.buildSelect();
       self.refresh();
+      // A list shows the label of a pre-filled key once loaded; a search field asks for it, when it has a lookup.
+      if (description.search && description.lookup && self.key && self.labelWanted) askLabel(self);
     }, function (error) {
       self.setState("error", error.message || "This field could not be set up.");
     });
@@ -222,7 +320,13 @@
       this.labelCarrier.value = this.key ? this.label : "";
       this.wrapper.appendChild(this.labelCarrier);
     }
+    var proofName = this.input.getAttribute("data-connect-proof-name") || (this.input.name + "_proof");
+    if (!this.proofOff && this.input.name) {
+      this.proofCarrier = element("input", {type: "hidden", name: proofName});
+      this.wrapper.appendChild(this.proofCarrier);
+    }
     this.input.removeAttribute("name");
+    watchForm(this.input.form);
   };
 
   // The values the item's dependencies get, the first required one still empty (the field waits for it), and a
@@ -279,16 +383,68 @@
     this.refresh();
   };
 
-  Field.prototype.setKey = function (key, label) {
+  Field.prototype.setKey = function (key, label, text) {
     var changed = key !== this.key;
     this.key = key;
     this.label = label;
+    if (changed) this.keyText = text || "";
     if (this.hidden) this.hidden.value = key;
     if (this.labelCarrier) this.labelCarrier.value = key ? label : "";
+    this.validate();
+    this.prove();
     if (!changed) return;
     (this.select || this.input).dispatchEvent(new CustomEvent("connect-field:change", {
       bubbles: true, detail: {key: key, label: label}}));
     this.children.forEach(function (child) { child.parentChanged(); });
+  };
+
+  // The label of a pre-filled key, from /labels: shown unless the person has typed over the key meanwhile.
+  Field.prototype.labelArrived = function (key, label) {
+    if (this.key !== key) return;
+    this.label = label;
+    if (this.labelCarrier) this.labelCarrier.value = label;
+    if (!this.select && this.input.value === key) this.input.value = label;
+  };
+
+  // Ask Connect to sign the chosen key (once per key and values); the proof goes in its hidden input.
+  Field.prototype.prove = function () {
+    if (!this.proofCarrier) return;
+    if (!this.key) {
+      this.proofCarrier.value = "";
+      this.provenFor = this.provingFor = this.proofPending = null;
+      this.wrapper.removeAttribute("data-connect-proof-state");
+      return;
+    }
+    var body = {keys: [this.key], values: this.values().values};
+    if (this.description.search) body.q = this.keyText;
+    var signature = JSON.stringify(body), self = this;
+    if (signature === this.provenFor || signature === this.provingFor) return;
+    this.proofCarrier.value = "";
+    this.provenFor = null;
+    this.provingFor = signature;
+    this.wrapper.setAttribute("data-connect-proof-state", "pending");
+    var pending = call(this.input, this.base + "/api/items/" + this.itemId + "/selections", null, body).then(
+      function (answer) {
+        if (self.provingFor !== signature) return;
+        self.proofCarrier.value = (answer && answer.proof) || "";
+        self.provenFor = signature;
+        self.wrapper.setAttribute("data-connect-proof-state", "ready");
+      }, function () {
+        // The form goes without a proof, which the system receiving it sees.
+        if (self.provingFor === signature) self.wrapper.setAttribute("data-connect-proof-state", "failed");
+      }).then(function () {
+        if (self.provingFor === signature) self.provingFor = null;
+        if (self.proofPending === pending) self.proofPending = null;
+      });
+    this.proofPending = pending;
+  };
+
+  // A required search field with typed text but no choice is invalid: the browser says so and blocks the form.
+  Field.prototype.validate = function () {
+    if (!this.listbox) return;
+    var message = this.required && this.input.value && !this.key ? TEXT_WITHOUT_CHOICE : "";
+    this.input.setCustomValidity(message);
+    if (!message && !this.input.validity.valueMissing) this.input.removeAttribute("aria-invalid");
   };
 
   Field.prototype.abort = function () {
@@ -335,7 +491,9 @@
     fields.set(select, this);
     this.carriers();
     var self = this;
+    select.addEventListener("invalid", function () { select.setAttribute("aria-invalid", "true"); });
     select.addEventListener("change", function () {
+      if (select.value) select.removeAttribute("aria-invalid");
       var option = select.options[select.selectedIndex];
       self.setKey(select.value, select.value ? option.textContent : "");
     });
@@ -402,6 +560,8 @@
     addToken(input, "aria-describedby", hint.id);
     addToken(input, "aria-describedby", this.status.id);
     input.addEventListener("input", function () { self.onInput(); });
+    input.addEventListener("invalid", function () { input.setAttribute("aria-invalid", "true"); });
+    this.validate();
     input.addEventListener("keydown", function (event) { self.onKeyDown(event); });
     input.addEventListener("blur", function () { setTimeout(function () { self.onBlur(); }, 150); });
     this.listbox.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the focus
@@ -414,6 +574,7 @@
   Field.prototype.onInput = function () {
     var self = this, text = this.input.value;
     if (this.key) this.setKey("", "");  // typing again: the previous choice no longer holds
+    this.validate();
     this.abort();
     if (!text && !this.description.user_input_optional) {
       this.close();
@@ -435,6 +596,7 @@
   Field.prototype.show = function (options, text) {
     var listbox = this.listbox, id = this.id;
     this.options = options;
+    this.optionsText = text;
     this.active = -1;
     this.input.removeAttribute("aria-activedescendant");
     listbox.textContent = "";
@@ -484,7 +646,7 @@
     this.input.value = option.label;
     this.close();
     this.setState("ready", "");
-    this.setKey(String(option.key), option.label);
+    this.setKey(String(option.key), option.label, this.optionsText);
     this.announce(option.label + " selected.");
   };
 

@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from datasources.models import AuthConfig, Datasource, Header
 from items.services import cache as item_cache
-from operations.redis_outage import outage
+from operations.reports import reset_every_report
 
 # Fixtures shared by every test folder (the real local HTTPS server, its CA, the suite's Redis, a second process).
 pytest_plugins = [
@@ -37,6 +37,9 @@ def pytest_configure(config):
     """Pages rendered in the suite use plain static names, whatever DEBUG the environment says: the test servers
     (live_server) serve static/ through the finders, which know no hashed names, and no collectstatic ran. Hashed,
     compressed files are tested where they are served: under gunicorn (tests/operations/test_serving.py)."""
+    # Passwords: a fast hasher for the suite's own accounts (Django's PBKDF2 takes about a second per password on this
+    # machine, and most tests create a signed-in user). Production keeps Django's default hashers.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -61,26 +64,27 @@ def _no_connection_left_at_the_end(django_db_setup):
         return
     gc.collect()
     for obj in gc.get_objects():
-        if isinstance(obj, psycopg.Connection) and not obj.closed:
+        # type(), not isinstance(): isinstance asks a lazy object (a request's user) its __class__, which loads it.
+        if issubclass(type(obj), psycopg.Connection) and not obj.closed:
             obj.close()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_redis_memory():
     """ "Redis is down" is remembered per process (the item cache skips Redis for a while, the outage is reported
-    once per interval): no test inherits another's."""
+    once per interval), and so are the other reports written once per interval: no test inherits another's."""
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
     yield
     item_cache.health.reset()
-    outage.reset()
+    reset_every_report()
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Each test starts with an empty cache (the suite's own Redis db when REDIS_URL is set), and with no protection
     state (limits, breakers, health) from another test, in Redis or in this process."""
-    from datasources.services import protection
+    from datasources import protection
 
     protection.reset()
     cache.clear()
@@ -111,13 +115,25 @@ def fake_dns(monkeypatch):
     return answers
 
 
+def with_role(user, role: str):
+    """`user` in the role's group (core/roles.py: Viewer, Editor, Administrator), made by the data migration."""
+    from django.contrib.auth.models import Group
+
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def staff_user(django_user_model):
-    return django_user_model.objects.create_user("admin", "admin@example.com", "pw-admin-123", is_staff=True)
+    """A staff account with the Administrator role: every Connect page."""
+    user = django_user_model.objects.create_user("admin", "admin@example.com", "pw-admin-123", is_staff=True)
+    return with_role(user, "Administrator")
 
 
 @pytest.fixture
 def staff_client(client, staff_user):
+    # force_login, not login(): django-axes' backend needs the request, so a test that signs in with a password
+    # calls client.login(request=HttpRequest(), username=..., password=...) (or posts the login page).
     client.force_login(staff_user)
     return client
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from connect_project.limits import MAX_TOKEN_BYTES
 from core.callers import CallerRefused, ItemNotGranted
 
 from .lookup import KnownApplication, find_application, verified_tokens
@@ -29,6 +30,12 @@ class TokenRefused(CallerRefused):
 
 class InvalidToken(TokenRefused):
     pass
+
+
+class TokenTooLong(TokenRefused):
+    code = "token_too_long"
+    http_status = 431
+    message = f"The embedding token is longer than {MAX_TOKEN_BYTES} bytes: Connect does not read it."
 
 
 class AlgorithmNotAllowed(TokenRefused):

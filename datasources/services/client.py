@@ -9,9 +9,12 @@
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
   decompression) the call fails with ResponseTooLarge.
-- Protection (protection/): pause, circuit breaker and limits before each call, its outcome recorded after.
-- Log: one INFO line per answered call (redacted URL, status, time, size); the calls of one run (`calls_in_a_run`:
-  the pages of one resolution) share one line, written when the run ends. A failed call logs its own line at once.
+- Protection (datasources/protection/): pause, circuit breaker and limits before each call is sent (once its URL is
+  built), its outcome recorded after.
+- Log: one line per answered call (status, time, size, and the redacted URL: at INFO without its query values, which
+  carry what people type; at DEBUG in full); the calls of one run (`calls_in_a_run`: the pages of one resolution)
+  share one line, written when the run ends. A refused or failed call is counted in /metrics and summarised at most
+  once per interval per datasource (operations/call_failures.py); its own message is a DEBUG line.
 
 Redirects: followed, at most 5. Each hop must be https:// (a redirect to http:// or anything else is refused with
 RedirectRefused) and goes through the address policy again. Custom headers and credentials (Basic, API key header,
@@ -25,18 +28,20 @@ Imports run one way: transport below oauth below this module.
 
 import logging
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import requests
 
+from operations.call_failures import report_failed_call
 from operations.metrics import observed_upstream_call
 
+from .. import protection
+from ..header_values import HeaderValueError, check_header_value
 from ..models import Datasource
-from . import call_url, oauth, protection, redaction, sessions, transport
-from .errors import DatasourceError, RedirectRefused
+from . import call_url, oauth, redaction, sessions, transport
+from .errors import AuthenticationFailure, DatasourceError, RedirectRefused, UnsendableHeader
 from .outbound_errors import LIBRARY_ERRORS, translate_request_error
 from .response import UpstreamResponse, read_body, size_budget
 
@@ -47,14 +52,13 @@ _run_log: ContextVar["RunLog | None"] = ContextVar("connect_run_log", default=No
 
 
 @contextmanager
-def calls_in_a_run(datasource: Datasource, *, calls: int):
-    """The calls to `datasource` made inside, one after another and at most `calls` of them (the pages of one
-    resolution), are one run: one deadline and one size cap for all of them, one admission of the API's protection
-    while they follow each other quickly (protection.calls_in_a_run), and one log line for the calls answered."""
+def calls_in_a_run():
+    """The calls made inside, one after another (the pages of one resolution), are one run: one deadline and one size
+    cap for all of them, and one log line for the calls answered. The API's protection admits each call on its own."""
     run_log = RunLog()
     token = _run_log.set(run_log)
     try:
-        with transport.call_deadline(), size_budget(), protection.calls_in_a_run(datasource, calls=calls):
+        with transport.call_deadline(), size_budget():
             yield
     finally:
         _run_log.reset(token)
@@ -70,17 +74,29 @@ class RunLog:
 
     def write(self) -> None:
         answered, self.answered = self.answered, []
-        if not answered or not log.isEnabledFor(logging.INFO):
-            return
-        if len(answered) == 1:
-            log.info(CALL_LINE, *answered[0])
-            return
-        log.info(
-            "%d calls in one run, %.3fs: %s",
-            len(answered),
-            time.monotonic() - self.began,
-            "; ".join(CALL_LINE % call for call in answered),
-        )
+        if answered:
+            _log_answered(answered, time.monotonic() - self.began)
+
+
+def _log_answered(answered: list[tuple], seconds: float) -> None:
+    """The line of answered calls: at DEBUG with their full redacted URLs, else at INFO without query values."""
+    if log.isEnabledFor(logging.DEBUG):
+        level = logging.DEBUG
+    elif log.isEnabledFor(logging.INFO):
+        level = logging.INFO
+        answered = [(method, redaction.as_logged_at_info(url), *rest) for method, url, *rest in answered]
+    else:
+        return
+    if len(answered) == 1:
+        log.log(level, CALL_LINE, *answered[0])
+        return
+    log.log(
+        level,
+        "%d calls in one run, %.3fs: %s",
+        len(answered),
+        seconds,
+        "; ".join(CALL_LINE % call for call in answered),
+    )
 
 
 @observed_upstream_call
@@ -88,11 +104,7 @@ def call_datasource(*, datasource: Datasource, bypass_protection: bool = False, 
     """One call (arguments of _call), through the API's protection (protection/): a Retry-After pause, the circuit
     breaker or the datasource's limits may refuse it (RateLimited, UpstreamPaused, CircuitOpen) before anything is
     sent; its outcome is recorded after. bypass_protection (Test connection) skips the refusals, not the record."""
-    return protection.guarded_call(
-        datasource=datasource,
-        enforce=not bypass_protection,
-        send=lambda gate: _call(datasource=datasource, gate=gate, **call),
-    )
+    return _call(datasource=datasource, enforce=not bypass_protection, **call)
 
 
 def _call(
@@ -103,7 +115,7 @@ def _call(
     expect_success: bool = True,
     method: str = "GET",
     body: bytes | None = None,
-    gate=None,
+    enforce: bool = True,
 ) -> UpstreamResponse:
     """GET (or POST `body` as JSON to) the datasource's base URL + path_and_query, or the absolute https:// `url`;
     see the module docstring.
@@ -114,13 +126,17 @@ def _call(
     entry = sessions.session_for(datasource)
     started = time.monotonic()
     target = None
-    sending = Sending(method=method, body=body, gate=gate or _no_gate)
+    sending = Sending(method=method, body=body)
     with redaction.redacting(entry.plan.redaction), transport.call_deadline():
         try:
             target = url_for_call(datasource, path_and_query=path_and_query, url=url)
             # A URL built from the base URL has its origin by construction; a test URL may have another one.
             same_origin = url is None or call_url.origin(target) == entry.plan.origin
-            upstream = _follow(entry, datasource, target, started, sending, same_origin=same_origin)
+            upstream = protection.guarded_call(
+                datasource=datasource,
+                enforce=enforce,
+                send=lambda: _follow(entry, datasource, target, started, sending, same_origin=same_origin),
+            )
             if expect_success and not 200 <= upstream.status_code < 300:
                 raise upstream.status_error()
         except DatasourceError as error:
@@ -128,38 +144,37 @@ def _call(
             run_log = _run_log.get()
             if run_log is not None:  # the run's calls answered before this one come first in the log
                 run_log.write()
-            # A call refused before anything was sent is a known state (one line per keystroke would flood).
-            log.log(
-                logging.INFO if error.nothing_sent else logging.WARNING,
-                "%s %s failed after %.3fs: [%s] %s",
-                method,
-                error.shown_url,
-                time.monotonic() - started,
-                error.code,
-                error.message,
-            )
+            _log_failed(datasource, method, error, time.monotonic() - started)
             raise error from None
     call = (method, upstream.redacted_url, upstream.status_code, upstream.elapsed_seconds, len(upstream.body))
     run_log = _run_log.get()
     if run_log is None:
-        log.info(CALL_LINE, *call)
+        _log_answered([call], upstream.elapsed_seconds)
     else:
         run_log.answered.append(call)
     return upstream
 
 
-def _no_gate() -> None:
-    pass
+def _log_failed(datasource: Datasource, method: str, error: DatasourceError, seconds: float) -> None:
+    """A refused or failed call: summarised once per interval per datasource (what an API that fails under load
+    would otherwise write per keystroke); its message, which can quote the answer, at DEBUG only."""
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s failed after %.3fs: [%s] %s", method, error.shown_url, seconds, error.code, error.message)
+    report_failed_call(
+        datasource_id=datasource.pk,
+        code=error.code,
+        status=error.status_code,
+        method=method,
+        url=redaction.as_logged_at_info(error.shown_url),
+    )
 
 
 @dataclass(frozen=True)
 class Sending:
-    """What a call sends besides its URL (GET, or POST with a JSON body), and the gate it must pass right before
-    anything goes on the network (protection's admission, read as late as possible: see protection.guarded_call)."""
+    """What a call sends besides its URL: GET, or POST with a JSON body."""
 
     method: str = "GET"
     body: bytes | None = None
-    gate: Callable[[], None] = field(default=_no_gate, repr=False)
 
 
 def _shown_on_failure(plan, target: str | None, given: str) -> str:
@@ -235,11 +250,12 @@ def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
     on a 401."""
     plan = entry.plan
     headers, basic, sent_url = {}, None, with_api_key_param(plan, url, same_origin)
+    if same_origin and plan.unsendable:
+        raise UnsendableHeader(plan.unsendable)
     if same_origin:
         headers, basic = dict(plan.headers), plan.basic_auth
     if not (same_origin and plan.token_header):
         return _request(entry.session, sending, sent_url, headers, basic), sent_url
-    sending.gate()  # a token request is network too
     token = _stored_token(datasource)
     response = _request(entry.session, sending, sent_url, {**headers, **_token_sent(plan, token)}, None)
     if response.status_code == 401:
@@ -274,7 +290,6 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
         if basic_auth is not None:
             request.prepare_auth(basic_auth)
         adapter = session.get_adapter(request.url)
-        sending.gate()
         return adapter.send(request, stream=True, timeout=(max(transport.time_left(), 0.001),) * 2)
     except (DatasourceError, *LIBRARY_ERRORS) as exc:
         raise translate_request_error(exc, url=url) from None
@@ -288,4 +303,10 @@ def _stored_token(datasource: Datasource, *, rejected_token: str | None = None) 
     else:
         token = oauth.bearer_token_for(datasource.auth, force_new=True, rejected_token=rejected_token)
     redaction.also_redact(token)
+    try:
+        check_header_value(token)
+    except HeaderValueError as exc:
+        raise AuthenticationFailure(
+            f"The access token from the token endpoint cannot be sent in an Authorization header. {exc.message}"
+        ) from None
     return token

@@ -27,6 +27,8 @@ def _save_the_rest(*, datasource: Datasource, header_formset, auth_form, network
     header_formset.instance = datasource
     save_headers(header_formset=header_formset)
     for form in (auth_form, network_form):
+        if form is network_form and form.instance.pk is None and not form.has_changed():
+            continue  # no proxy or certificate yet: no row (nothing to record in the audit log either)
         row = form.save(commit=False)
         row.datasource = datasource
         row.save()

@@ -17,13 +17,12 @@ from django.utils import timezone
 from .. import url_rules
 from ..auth_modes import mode_spec
 from ..models import Datasource
-from . import client, oauth, protection, redaction
-from .errors import LABELS, DatasourceError
+from ..protection_status import breaker_state
+from . import client, oauth, redaction
+from .errors import DatasourceError, label_for
 
 SESSION_KEY = "datasource_connection_checks"
 KEPT_RESULTS = 20
-
-CATEGORY_LABELS = LABELS  # one list of labels, in errors.py
 
 
 @dataclass
@@ -41,7 +40,7 @@ class ConnectionCheck:
 
     @property
     def category_label(self) -> str:
-        return "Success" if self.ok else CATEGORY_LABELS.get(self.category, "Call failed")
+        return "Success" if self.ok else label_for(self.category)
 
     @property
     def tested_at_time(self) -> datetime:
@@ -128,7 +127,7 @@ def target_of(datasource: Datasource) -> dict:
 
 def _result(datasource: Datasource, started: float, **fields) -> ConnectionCheck:
     elapsed_ms = round((time.monotonic() - started) * 1000)
-    breaker = protection.breaker_state(datasource).text if datasource.pk is not None else ""
+    breaker = breaker_state(datasource).text if datasource.pk is not None else ""
     return ConnectionCheck(
         elapsed_ms=elapsed_ms,
         tested_at=timezone.now().isoformat(),

@@ -14,6 +14,11 @@ class DatasourceError(Exception):
 
     code = "datasource_error"
     http_status = 502
+    label = "Call failed"  # what pages call this kind of failure (Test connection, the datasource's last failure)
+    # What a form filler is told (the options API): never the URL or any part of the answer, which the message may
+    # quote for administrators. {seconds}: a protection refusal's wait; {status}: the answer's HTTP status.
+    public_message = "The call to the API failed."
+    page: int | None = None  # the page of a paginated resolution that failed (set by items/services/fetching.py)
     shown_url = ""  # the URL a failed call started at, redacted (set by the client)
     nothing_sent = False  # True when the call failed before anything was sent (a known state, not an incident)
 
@@ -26,9 +31,18 @@ class DatasourceError(Exception):
     def __str__(self):
         return self.message
 
+    def public_text(self) -> str:
+        """public_message with its values, naming the page when a later page of a resolution failed."""
+        message = self.public_message.format(seconds=getattr(self, "retry_after", ""), status=self.status_code or "")
+        if self.page and self.page > 1:
+            return f"{message[:-1]} (page {self.page})."
+        return message
+
 
 class InvalidURL(DatasourceError):
     code = "invalid_url"
+    label = "Invalid URL"
+    public_message = "The item's query does not make a valid URL for its datasource."
     http_status = 400
 
 
@@ -36,32 +50,46 @@ class NextPageRefused(InvalidURL):
     """An answer's link to its next page points outside the datasource's base URL: it is not followed."""
 
     code = "next_page_refused"
+    label = "Next page refused"
+    public_message = "The API's link to a next page points outside the datasource: Connect does not follow it."
 
 
 class AddressRefused(DatasourceError):
     code = "address_refused"
+    label = "Address refused"
+    public_message = "The API's address is not allowed by Connect's outbound address policy."
 
 
 class DNSFailure(DatasourceError):
     code = "dns_failure"
+    label = "DNS failure"
+    public_message = "The API's host name could not be resolved."
 
 
 class ConnectFailure(DatasourceError):
     code = "connect_failure"
+    label = "Connection failed"
+    public_message = "Connect could not connect to the API."
 
 
 class ConnectTimeout(DatasourceError):
     code = "connect_timeout"
+    label = "Connection timed out"
+    public_message = "The API did not accept the connection in time."
     http_status = 504
 
 
 class UpstreamTimeout(DatasourceError):
     code = "timeout"
+    label = "Timed out"
+    public_message = "The API did not answer in time."
     http_status = 504
 
 
 class TLSFailure(DatasourceError):
     code = "tls_failure"
+    label = "TLS / certificate failure"
+    public_message = "The secure (TLS) connection to the API failed."
 
 
 class ProxyFailure(DatasourceError):
@@ -69,40 +97,68 @@ class ProxyFailure(DatasourceError):
     http://host:port, never with its credentials."""
 
     code = "proxy_failure"
+    label = "Proxy failure"
+    public_message = "Connect's outbound proxy failed or refused the connection to the API."
 
 
 class RedirectRefused(DatasourceError):
     code = "redirect_refused"
+    label = "Redirect refused"
+    public_message = "The API redirected to a place Connect does not follow."
 
 
 class HTTPStatusError(DatasourceError):
     code = "http_status"
+    label = "Unexpected HTTP status"
+    public_message = "The API answered HTTP {status}."
     # The answer's Retry-After header, if any (read by protection/pause.py; never shown).
     retry_after_header: str | None = None
+
+    def public_text(self) -> str:
+        return super().public_text() if self.status_code else DatasourceError.public_message
 
 
 class ResponseTooLarge(DatasourceError):
     code = "response_too_large"
+    label = "Answer too large"
+    public_message = "The API's answer is larger than Connect accepts."
 
 
 class InvalidJSON(DatasourceError):
     code = "invalid_json"
+    label = "Not JSON"
+    public_message = "The API answered with a body that is not JSON."
 
 
 class InvalidResponse(DatasourceError):
     """The answer broke HTTP or its Content-Encoding (not a status or JSON problem)."""
 
     code = "invalid_response"
+    label = "Invalid answer"
+    public_message = "The call to the API failed."
+
+
+class UnsendableHeader(DatasourceError):
+    """A header value Connect cannot send (stored before the header rules of header_values.py): nothing is sent."""
+
+    code = "unsendable_header"
+    label = "Header cannot be sent"
+    public_message = "The datasource has a header value Connect cannot send: an administrator must correct it."
+    nothing_sent = True
 
 
 class AuthenticationFailure(DatasourceError):
     """Credentials missing or refused, token endpoint errors, reconnect needed."""
 
     code = "authentication_failure"
+    label = "Authentication failed"
+    public_message = "The API refused Connect's credentials, or no valid credentials are available."
 
 
 class ReconnectNeeded(AuthenticationFailure):
     code = "reconnect_needed"
+    label = "Reconnect needed"
+    public_message = "The datasource's account must be reconnected by an administrator."
 
 
 class ProtectionRefusal(DatasourceError):
@@ -120,6 +176,8 @@ class RateLimited(ProtectionRefusal):
     """Over the datasource's calls per second or concurrent calls for longer than the wait bound."""
 
     code = "rate_limited"
+    label = "Rate limited by Connect"
+    public_message = "Too many calls to this API right now: try again in {seconds} s."
     http_status = 429
 
 
@@ -127,37 +185,26 @@ class UpstreamPaused(ProtectionRefusal):
     """The API answered 429 or 503 with Retry-After: no process calls it until then."""
 
     code = "upstream_paused"
+    label = "Paused (the API asked to wait)"
+    public_message = "The API asked Connect to wait: calls to it are paused for {seconds} s more."
 
 
 class CircuitOpen(ProtectionRefusal):
     """The API failed too many times in a row: calls fail fast until one probe call succeeds."""
 
     code = "circuit_open"
+    label = "Circuit breaker open"
+    public_message = "The API is failing, so Connect is not calling it for now: try again in {seconds} s."
 
 
-# What each kind of failure is called on pages (Test connection, the datasource's last failure).
-LABELS = {
-    "invalid_url": "Invalid URL",
-    "next_page_refused": "Next page refused",
-    "address_refused": "Address refused",
-    "dns_failure": "DNS failure",
-    "connect_failure": "Connection failed",
-    "connect_timeout": "Connection timed out",
-    "timeout": "Timed out",
-    "tls_failure": "TLS / certificate failure",
-    "proxy_failure": "Proxy failure",
-    "redirect_refused": "Redirect refused",
-    "http_status": "Unexpected HTTP status",
-    "response_too_large": "Answer too large",
-    "invalid_json": "Not JSON",
-    "invalid_response": "Invalid answer",
-    "authentication_failure": "Authentication failed",
-    "reconnect_needed": "Reconnect needed",
-    "rate_limited": "Rate limited by Connect",
-    "upstream_paused": "Paused (the API asked to wait)",
-    "circuit_open": "Circuit breaker open",
-}
+def _codes_of(cls) -> dict[str, type]:
+    found = {cls.code: cls}
+    for sub in cls.__subclasses__():
+        found.update(_codes_of(sub))
+    return found
 
 
 def label_for(code: str) -> str:
-    return LABELS.get(code, "Call failed")
+    """What pages call the failure `code` (stored codes outlive their exceptions: the breaker, health)."""
+    cls = _codes_of(DatasourceError).get(code)
+    return cls.label if cls is not None else DatasourceError.label

@@ -34,6 +34,7 @@ from operations.redis_outage import report_redis_failure
 
 from .. import url_rules
 from ..auth_modes import mode_spec
+from ..header_values import basic_credentials
 from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
 from . import errors, redaction
 from .login_call import fetch_login_token
@@ -281,7 +282,8 @@ def _token_headers(auth: AuthConfig) -> dict:
 def _client_auth_kwargs(auth: AuthConfig) -> dict:
     if auth.client_auth_method == ClientAuthMethod.BODY:
         return {"include_client_id": True, "client_secret": auth.client_secret}
-    return {"auth": HTTPBasicAuth(auth.client_id, auth.client_secret), "include_client_id": False}
+    # UTF-8, as any Basic credentials (header_values.py): requests alone would encode Latin-1 and fail on the rest.
+    return {"auth": HTTPBasicAuth(*basic_credentials(auth.client_id, auth.client_secret)), "include_client_id": False}
 
 
 @observed_token_request

@@ -137,6 +137,48 @@ class Redaction:
 GENERIC = Redaction()
 
 
+def without_query_values(url: str) -> str:
+    """A (redacted) URL with every query parameter's value (when not empty) replaced by "…": what people type stays
+    out of the lines logged at INFO (the full redacted URL is logged at DEBUG only). The fragment is dropped."""
+    base, mark, query = url.partition("?")
+    if not mark:
+        return url
+    query = query.partition("#")[0]
+    return base + "?" + "&".join(_hidden_value(part) for part in query.split("&"))
+
+
+# The paths of the calls being made whose values people typed or chose (an item's variables in its query's path), with
+# each value shown as "…": (path as sent, path as logged at INFO).
+_private_paths: contextvars.ContextVar[tuple] = contextvars.ContextVar("connect_private_paths", default=())
+
+
+@contextmanager
+def private_path(sent: str, shown: str):
+    """While calls are made inside, a URL logged at INFO that contains the path `sent` shows `shown` instead (an
+    item's evaluated path, and the same path with each variable's value as "…": items/services/evaluation.py)."""
+    token = _private_paths.set((*_private_paths.get(), (sent, shown)) if sent != shown else _private_paths.get())
+    try:
+        yield
+    finally:
+        _private_paths.reset(token)
+
+
+def as_logged_at_info(url: str) -> str:
+    """A (redacted) URL as a line at INFO shows it: without query values, and with the values of a private path (an
+    item's variables in its query's path) as "…"."""
+    url = without_query_values(url)
+    for sent, shown in _private_paths.get():
+        url = url.replace(sent, shown, 1)
+    return url
+
+
+def _hidden_value(parameter: str) -> str:
+    name, equals, value = parameter.partition("=")
+    if not equals:
+        return "…" if name else ""
+    return f"{name}=…" if value else f"{name}="
+
+
 def redaction_for_auth(auth) -> Redaction:
     """The redaction of a datasource's authentication (an AuthConfig, or None): its stored secrets, the Basic
     credentials as sent (base64 of user:password) and the API key's parameter name."""

@@ -3,14 +3,13 @@ datasource's own secrets masked, so an API that echoes the request back never sh
 
 import http.client
 import json
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import requests
 from django.conf import settings
-
-from connect_project.hot_settings import hot_setting
 
 from . import transport
 from .errors import HTTPStatusError, InvalidJSON, ResponseTooLarge
@@ -20,6 +19,15 @@ from .redaction import GENERIC, Redaction
 CHUNK_BYTES = 64 * 1024
 EXCERPT_CHARS = 200
 EXCERPT_BYTES_READ = 64 * 1024
+# Arrays and objects nested deeper than this are refused (invalid_json): parsing, masking, the preview's indented
+# display and JSONPath all recurse once or more per level, and Python's recursion limit is about a thousand frames.
+# Real APIs nest a few dozen levels at most.
+MAX_JSON_DEPTH = 100
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Brackets only, as "(" and ")": what the nesting check reads (bytes.translate, at C speed).
+_BRACKETS = bytes.maketrans(b"[]{}", b"()()")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 @dataclass
@@ -38,7 +46,9 @@ class UpstreamResponse:
     def json(self):
         """The decoded JSON body (as sent: secrets not masked); raises errors.InvalidJSON."""
         try:
-            return json.loads(self.body)
+            return loads_within_depth(self.body)
+        except TooDeep:
+            raise self.too_deep() from None
         except ValueError:
             raise self.invalid_json() from None
 
@@ -55,6 +65,8 @@ class UpstreamResponse:
             text = body.decode(encoding, "surrogatepass")
         except UnicodeDecodeError:
             raise self.invalid_json() from None
+        if nested_deeper_than(body, MAX_JSON_DEPTH):
+            raise self.too_deep()
         self.body = body = b""
         masked = self.redaction.values(text)
         try:
@@ -84,6 +96,13 @@ class UpstreamResponse:
             status_code=self.status_code,
         )
 
+    def too_deep(self) -> InvalidJSON:
+        return InvalidJSON(
+            f"The API answered with JSON nested more than {MAX_JSON_DEPTH} levels deep for {self.redacted_url}: "
+            f"Connect does not read answers that deep.",
+            status_code=self.status_code,
+        )
+
     def status_error(self) -> HTTPStatusError:
         reason = http.client.responses.get(self.status_code, "")
         error = HTTPStatusError(
@@ -98,6 +117,43 @@ class UpstreamResponse:
         """A header of the answer, whatever its case (Set-Cookie is never kept)."""
         lowered = name.lower()
         return next((value for key, value in self.headers.items() if key.lower() == lowered), None)
+
+
+class TooDeep(ValueError):
+    """A JSON text nested more than MAX_JSON_DEPTH levels deep."""
+
+
+def nested_deeper_than(text: str | bytes, limit: int) -> bool:
+    """Do arrays and objects nest more than `limit` levels deep in this JSON text? It runs on every answer before it
+    is parsed, so it works at C speed: the brackets alone, from which each round removes the innermost pairs (a text
+    nested d levels deep is empty after d rounds). Brackets inside strings count too at first; only when that says
+    "too deep" are the strings taken out (a slower regular expression) and the brackets read again."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if raw.count(b"[") + raw.count(b"{") <= limit or not _deeper_than(raw, limit):
+        return False
+    unquoted = _JSON_STRING.sub("", raw.decode("utf-8", "replace"))
+    return _deeper_than(unquoted.encode("utf-8"), limit)
+
+
+def _deeper_than(raw: bytes, limit: int) -> bool:
+    brackets = raw.translate(_BRACKETS, _NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = brackets.replace(b"()", b"")
+        if len(shorter) == len(brackets):
+            return bool(shorter)  # done, or unbalanced (not JSON: the parser says so, or hits its own limit)
+        brackets = shorter
+    return bool(brackets)
+
+
+def loads_within_depth(text):
+    """json.loads, refusing a text nested more than MAX_JSON_DEPTH levels deep with TooDeep (a ValueError, so that
+    callers that treat a ValueError as "not JSON" keep doing so)."""
+    if nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise TooDeep(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
+    try:
+        return json.loads(text)
+    except RecursionError:  # not reachable within the limit; kept so that no depth ever becomes a 500
+        raise TooDeep(f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.") from None
 
 
 def _masked_texts(data, redaction: Redaction) -> tuple[object, bool]:
@@ -139,7 +195,7 @@ def read_body(response: requests.Response, url: str) -> bytes:
     """The whole (decoded) body, counted while streaming against the size cap (what is left of it inside a
     size_budget block) and the deadline."""
     budget = _bytes_read.get()
-    cap = hot_setting("CONNECT_MAX_RESPONSE_BYTES") - (budget[0] if budget else 0)
+    cap = settings.CONNECT_MAX_RESPONSE_BYTES - (budget[0] if budget else 0)
     try:
         if _announced_length(response) > cap:
             raise too_large(cap, url, announced=True)

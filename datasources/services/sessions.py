@@ -16,6 +16,7 @@ from django.dispatch import receiver
 from requests.auth import HTTPBasicAuth
 
 from ..auth_modes import mode_spec
+from ..header_values import HeaderValueError, basic_credentials, check_header_value
 from ..models import ApiKeyLocation, AuthMode, Datasource
 from . import client_tls, proxy_tunnel
 from .call_url import origin
@@ -37,6 +38,8 @@ class CallPlan:
     # A stored token (OAuth2, a login call) is sent as "name: prefix token": (name, prefix), or None.
     token_header: tuple[str, str] | None
     redaction: Redaction
+    # Why the headers cannot be sent (a value stored before the header rules, header_values.py); "" when they can.
+    unsendable: str = ""
 
 
 @dataclass
@@ -95,7 +98,7 @@ def plan_for(datasource: Datasource) -> CallPlan:
     mode = auth.mode if auth is not None else AuthMode.NONE
     basic, api_key = None, None
     if mode == AuthMode.BASIC:
-        basic = HTTPBasicAuth(auth.username, auth.password)
+        basic = HTTPBasicAuth(*basic_credentials(auth.username, auth.password))
     elif mode == AuthMode.API_KEY and auth.api_key_location == ApiKeyLocation.QUERY:
         api_key = (auth.api_key_name, auth.api_key_value)
     elif mode == AuthMode.API_KEY:
@@ -107,6 +110,7 @@ def plan_for(datasource: Datasource) -> CallPlan:
         api_key_param=api_key,
         token_header=_token_header(auth, mode),
         redaction=redaction_for_auth(auth),
+        unsendable=_unsendable(headers, api_key_header=auth.api_key_name if mode == AuthMode.API_KEY else None),
     )
 
 
@@ -145,6 +149,21 @@ def network_of(datasource: Datasource):
         return datasource.network
     except ObjectDoesNotExist:
         return None
+
+
+def _unsendable(headers: dict, *, api_key_header: str | None) -> str:
+    """Why these headers cannot be sent, naming the header but never its value; "" when they can."""
+    for name, value in headers.items():
+        try:
+            check_header_value(value)
+        except HeaderValueError as exc:
+            if name == api_key_header:
+                return (
+                    f"The API key cannot be sent in the header “{name}”. {exc.message} Enter it again on the "
+                    f"datasource's edit page."
+                )
+            return f"The header “{name}” cannot be sent. {exc.message} Correct it on the datasource's edit page."
+    return ""
 
 
 def _auth_of(datasource: Datasource):

@@ -38,8 +38,6 @@ from urllib3.poolmanager import PoolKey, _default_key_normalizer
 from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
 
-from connect_project.hot_settings import hot_setting
-
 from . import address_policy, call_url, client_tls, proxy_tunnel, redaction
 from .errors import InvalidURL, RedirectRefused, TLSFailure, UpstreamTimeout
 
@@ -53,7 +51,7 @@ _deadline: ContextVar[float | None] = ContextVar("connect_call_deadline", defaul
 
 
 def deadline_seconds() -> float:
-    return float(hot_setting("CONNECT_CALL_DEADLINE_SECONDS"))
+    return float(settings.CONNECT_CALL_DEADLINE_SECONDS)
 
 
 class call_deadline:  # noqa: N801 (used as a function: `with call_deadline():`)
@@ -100,7 +98,7 @@ class _DeadlineReader(io.RawIOBase):
 
     def __init__(self, sock, deadline: float):
         super().__init__()
-        self._sock = sock
+        self.sock = sock
         self._raw = sock.makefile("rb", buffering=0)  # holds a reference, so the socket lives as long as we do
         self._deadline = deadline
 
@@ -111,9 +109,9 @@ class _DeadlineReader(io.RawIOBase):
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TimeoutError("the call deadline has passed")
-        current = self._sock.gettimeout()
+        current = self.sock.gettimeout()
         if current is None or current > left + DEADLINE_SLACK_SECONDS:
-            self._sock.settimeout(left)
+            self.sock.settimeout(left)
         return self._raw.readinto(buffer)
 
     def close(self) -> None:
@@ -126,10 +124,10 @@ class _DeadlineSocket:
     """Just enough of a socket for http.client.HTTPResponse, which only calls makefile("rb")."""
 
     def __init__(self, sock, deadline: float):
-        self._sock, self._deadline = sock, deadline
+        self.sock, self._deadline = sock, deadline
 
     def makefile(self, mode="rb", *args, **kwargs):
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+        return io.BufferedReader(_DeadlineReader(self.sock, self._deadline))
 
 
 class _DeadlineHTTPResponse(http.client.HTTPResponse):

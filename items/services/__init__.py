@@ -4,7 +4,7 @@ from .cache import cache_key_for
 from .errors import ExtractionError, InvalidVariableValue, ItemError, MissingVariable
 from .evaluation import evaluate_query
 from .extraction import extract_options
-from .resolution import Resolution, resolve_item
+from .resolution import Resolution, resolve_item, resolve_lookup
 
 __all__ = [
     "ExtractionError",
@@ -16,4 +16,5 @@ __all__ = [
     "evaluate_query",
     "extract_options",
     "resolve_item",
+    "resolve_lookup",
 ]

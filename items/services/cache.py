@@ -8,7 +8,7 @@ swallowed silently here: they mark the cache unavailable for a short while (call
 import hashlib
 import threading
 import time
-import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
@@ -23,14 +23,17 @@ class CacheUnavailable(Exception):
     """Redis did not answer."""
 
 
-def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str | None = None) -> str:
+def cache_key_for(item, evaluated_query: str, *, method: str = "GET", body: str | None = None, kind: str = "") -> str:
     """item id + item and datasource config versions + SHA-256 of the evaluated call: the query for a GET (as it
-    always was), the method, the query and the evaluated body for a POST.
+    always was), the method, the query and the evaluated body for a POST; a lookup (kind="lookup") hashes its kind
+    too, so the lookup of a key never reads an answer of the query.
 
     Saving the item or its datasource changes a version, so old entries are never read again (they expire).
     The datasource id is there so that one datasource's entries can be deleted by pattern.
     """
     called = evaluated_query if method == "GET" else f"{method}\n{evaluated_query}\n{body or ''}"
+    if kind:
+        called = f"{kind}\n{method}\n{evaluated_query}\n{body or ''}"
     digest = hashlib.sha256(called.encode("utf-8")).hexdigest()
     datasource = item.datasource
     return f"{KEY_PREFIX}:{item.pk}:{item.config_version}:{datasource.pk}:{datasource.config_version}:{digest}"
@@ -88,19 +91,105 @@ def _run(operation: str, *args):
         raise CacheUnavailable() from exc
 
 
-def read_body(key: str) -> bytes | None:
-    """The cached raw body, None on a miss; raises CacheUnavailable."""
-    value = _run("get", key)
-    return value if isinstance(value, bytes) else None
+def ttl_seconds(item=None) -> int:
+    """How long an answer of `item` stays in the cache: the item's own "answers are kept for" (SPEC 12; 0: never
+    cached, which resolution.py checks before it reads or writes the cache), or for None the default lifetime
+    (CONNECT_CACHE_TTL_SECONDS). The one place it is read."""
+    if item is None:
+        return settings.CONNECT_CACHE_TTL_SECONDS
+    return item.cache_seconds
 
 
-def store_body(key: str, body: bytes, seconds: int) -> bool:
-    """Store a raw body for `seconds` (the item's cache lifetime); False (never an exception) when Redis is down."""
+@dataclass(frozen=True)
+class Entry:
+    """One cached answer. Stored as the raw body alone (bytes: the common one-page answer, as always) or, for the
+    pages of a paginated item and for a narrowed answer, as a small dict of plain values (never a class: entries
+    outlive a deploy).
+
+    `following` is where the next page is ({"number": n} for a page parameter, plus "url" for a next link) when
+    more pages may be read later; `end` says the API itself said nothing follows (an empty page, no next link)."""
+
+    body: bytes
+    paged: bool = False  # body is the JSON list of the pages read
+    pages: int = 1
+    following: dict | None = None
+    end: bool = True
+    narrowed: bool = False  # body is the JSON list of options computed from a shorter text's complete answer
+
+    def stored(self):
+        if not (self.paged or self.narrowed):
+            return bytes(self.body)
+        return {
+            "body": bytes(self.body),
+            "paged": self.paged,
+            "pages": self.pages,
+            "following": self.following,
+            "end": self.end,
+            "narrowed": self.narrowed,
+        }
+
+
+def _entry(value) -> Entry | None:
+    if isinstance(value, bytes):
+        return Entry(body=value)
+    if isinstance(value, dict) and isinstance(value.get("body"), bytes):
+        following = value.get("following")
+        return Entry(
+            body=value["body"],
+            paged=bool(value.get("paged")),
+            pages=value.get("pages") if type(value.get("pages")) is int else 1,
+            following=following if isinstance(following, dict) else None,
+            end=bool(value.get("end")),
+            narrowed=bool(value.get("narrowed")),
+        )
+    return None
+
+
+def read_entry(key: str) -> Entry | None:
+    """The cached answer, None on a miss; raises CacheUnavailable."""
+    return _entry(_run("get", key))
+
+
+def read_entries(keys: list[str]) -> dict[str, Entry]:
+    """The cached answers of several keys in one round trip (the missing ones left out); raises CacheUnavailable."""
+    if not keys:
+        return {}
+    found = _run("get_many", keys)
+    return {key: entry for key, entry in ((k, _entry(v)) for k, v in found.items()) if entry is not None}
+
+
+def store_entry(key: str, entry: Entry, seconds: float) -> bool:
+    """Store an answer for `seconds`; False (never an exception) when Redis is down."""
     try:
-        _run("set", key, bytes(body), seconds)
+        _run("set", key, entry.stored(), seconds)
     except CacheUnavailable:
         return False
     return True
+
+
+def seconds_left(item, key: str) -> float | None:
+    """How long the entry at `key` still lives (None when it is gone or Redis is down): what is computed from an
+    entry or added to it must not outlive the answer it comes from. (The in-process cache of development cannot
+    say: there it is the item's whole lifetime.)"""
+    backend = caches["default"]
+    try:
+        if not isinstance(backend, RedisCache):
+            return float(ttl_seconds(item)) if backend.has_key(key) else None
+        left = _run("pttl", key)
+    except CacheUnavailable:
+        return None
+    return left / 1000 if left and left > 0 else None
+
+
+def read_body(key: str) -> bytes | None:
+    """The cached raw body of a one-page answer, None on a miss; raises CacheUnavailable."""
+    entry = read_entry(key)
+    return entry.body if entry is not None and not (entry.paged or entry.narrowed) else None
+
+
+def store_body(key: str, body: bytes) -> bool:
+    """Store a one-page answer's raw body for the default lifetime; False when Redis is down."""
+    return store_entry(key, Entry(body=body), ttl_seconds())
 
 
 def last_good_key(key: str) -> str:
@@ -128,18 +217,29 @@ def read_last_good(key: str) -> tuple[float, bytes] | None:
     return None
 
 
-def acquire_fill_lock(key: str, seconds: float) -> str | None:
-    """A token when this caller may fill `key`, None when another caller already is; raises CacheUnavailable."""
-    token = uuid.uuid4().hex
-    return token if _run("add", f"{key}:lock", token, seconds) else None
+def acquire_fill_lock(key: str, seconds: float):
+    """A held lock (release it with release_fill_lock) when this caller may fill `key`, None when another caller
+    already is; raises CacheUnavailable.
 
-
-def release_fill_lock(key: str, token: str) -> None:
-    # Only our own lock: after a very slow call it may have expired and been taken by someone else.
+    On Redis it is django-redis' cache.lock (redis-py's Lock, as the OAuth renewal uses): it expires by itself after
+    `seconds`, and its release deletes it only while this caller still holds it, atomically. The in-process cache of
+    development has no lock: there add() of a marker does, for the one process it serves."""
+    backend = caches["default"]
     try:
-        if _run("get", f"{key}:lock") == token:
-            _run("delete", f"{key}:lock")
-    except CacheUnavailable:
+        if isinstance(backend, RedisCache):
+            lock = backend.lock(f"{key}:lock", timeout=seconds)
+            return lock if lock.acquire(blocking=False) else None
+        return _ProcessLock(backend, f"{key}:lock") if backend.add(f"{key}:lock", 1, seconds) else None
+    except _failures() as exc:
+        health.record_failure(exc)
+        raise CacheUnavailable() from exc
+
+
+def release_fill_lock(lock) -> None:
+    """Give the lock back; a lock that expired meanwhile (a very slow call) is simply gone, or someone else's."""
+    try:
+        lock.release()
+    except Exception:  # noqa: BLE001 - not held any more, or Redis gone: it expires by itself
         pass
 
 
@@ -156,6 +256,14 @@ def drop_item_answers(item) -> int | None:
         return delete_pattern(item_key_pattern(item.pk))
     except CacheUnavailable:
         return None
+
+
+class _ProcessLock:
+    def __init__(self, backend, key: str):
+        self.backend, self.key = backend, key
+
+    def release(self) -> None:
+        self.backend.delete(self.key)
 
 
 def delete_pattern(pattern: str) -> int | None:

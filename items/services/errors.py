@@ -34,3 +34,13 @@ class ExtractionError(ItemError):
 
     code = "extraction_error"
     http_status = 502
+
+
+class InvalidParameter(ItemError):
+    """A parameter of the options endpoint that is not a whole number in its range (offset, limit)."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, name: str, *, low: int, high: int):
+        super().__init__(f"“{name}” must be a whole number from {low} to {high}.")
+        self.name = name

@@ -48,6 +48,9 @@ class Evaluated:
     query: str
     method: str = "GET"
     body: str | None = None
+    # The query's path as sent, and as logged at INFO: each variable's value there shown as "…" (personal data).
+    path: str = ""
+    shown_path: str = ""
 
 
 def evaluate_query(*, item, user_input: str = "", current_user="", values: dict | None = None) -> str:
@@ -63,25 +66,42 @@ def evaluate_call(*, item, user_input: str = "", current_user="", values: dict |
     client's own rule) change the host. In the body every value is JSON-encoded where it stands. A required
     variable without a value raises MissingVariable; an optional one is empty.
     """
-    body_template = (item.body_template or "") if item.method == "POST" else ""
-    template = _template(item.query or "", body_template)
+    supplied = _supplied(item, current_user, values)
+    supplied[syntax.USER_INPUT] = _text(user_input)
+    return _evaluated(item, item.query or "", item.method, item.body_template or "", supplied)
+
+
+def evaluate_lookup(*, item, key: str, current_user="", values: dict | None = None) -> Evaluated:
+    """The item's lookup query (and body) for one key: $key is the key, the other variables as in the query."""
+    supplied = _supplied(item, current_user, values)
+    supplied[syntax.KEY] = _text(key)
+    return _evaluated(item, item.lookup_query or "", item.lookup_method, item.lookup_body_template or "", supplied)
+
+
+def _supplied(item, current_user, values: dict | None) -> dict:
     values = values or {}
     supplied = {name: _text(values.get(name, "")) for name in item.dependency_names}
-    supplied[syntax.USER_INPUT] = _text(user_input)
     if isinstance(current_user, CurrentUser):
         supplied.update(current_user.variables())
     else:
         supplied[syntax.CURRENT_USER] = supplied[f"{syntax.CURRENT_USER}.displayName"] = _text(current_user)
         supplied[f"{syntax.CURRENT_USER}.email"] = ""
+    return supplied
+
+
+def _evaluated(item, query: str, method: str, body_template: str, supplied: dict) -> Evaluated:
+    body_template = body_template if method == "POST" else ""
+    template = _template(query, body_template)
     _check_supplied(item, template.used, supplied)
 
     evaluated_path = _substitute(template.path, supplied)
     _refuse_dot_segments(evaluated_path, template.path)
     query = evaluated_path + template.mark + _substitute(template.query_string, supplied)
-    if item.method != "POST":
-        return Evaluated(query=query)
+    paths = {"path": evaluated_path, "shown_path": _substitute(template.path, supplied, shown=True)}
+    if method != "POST":
+        return Evaluated(query=query, **paths)
     body = syntax.fill_json_template(body_template, supplied.__getitem__) if body_template.strip() else None
-    return Evaluated(query=query, method="POST", body=body)
+    return Evaluated(query=query, method="POST", body=body, **paths)
 
 
 @dataclass(frozen=True)
@@ -117,11 +137,15 @@ def _check_supplied(item, used: tuple[str, ...], supplied: dict) -> None:
             raise MissingVariable(f"No value for {_names(missing)}: this item needs it to run its query.")
 
 
-def _substitute(text: str, supplied: dict) -> str:
+def _substitute(text: str, supplied: dict, *, shown: bool = False) -> str:
+    """The text with each variable's value, percent-encoded; shown=True: "…" in place of each non-empty value."""
+
     def replace(match):
         name = syntax.variable_name(match)
         if name is None:  # `$$`
             return "$"
+        if shown:
+            return "…" if supplied[name] else ""
         return quote(supplied[name], safe="")
 
     return syntax.VARIABLE_RE.sub(replace, text)

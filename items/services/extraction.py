@@ -17,7 +17,38 @@ _MISSING = syntax.MISSING
 
 def extract_options(*, item, data) -> list[dict]:
     """[{"key": ..., "label": ...}] for at most item.max_options entries of the list at item.list_path."""
-    entries = find_entries(data, item.list_path)[: item.max_options]
+    return options_of_entries(item, find_entries(data, item.list_path)[: item.max_options])
+
+
+def lookup_options(*, item, data) -> list[dict]:
+    """The options in a lookup's answer: the entries at the item's path to the list, the object found there instead
+    of a list (one entry), or else the answer itself when it is an object (as /assets/$key answers). An entry without
+    the key field or the label's fields is not the key's entry (an error object, say): it is skipped, never an
+    error."""
+    try:
+        entries = find_entries(data, item.list_path)
+    except ExtractionError:
+        entries = [found for found in _found_at(data, item.list_path) if isinstance(found, dict)][:1]
+    if not entries and isinstance(data, dict):
+        entries = [data]
+    options = []
+    for entry in entries[: item.max_options]:
+        try:
+            options += options_of_entries(item, [entry])
+        except ExtractionError:
+            continue
+    return options
+
+
+def _found_at(data, list_path: str) -> list:
+    try:
+        return syntax.compile_path(list_path or "").values(data)
+    except ValueError:
+        return []
+
+
+def options_of_entries(item, entries: list) -> list[dict]:
+    """The option (key and label) of each entry."""
     if not entries:
         return []
     key_field = item.key_field or ""

@@ -6,10 +6,11 @@ page on another host is refused. One deadline (CONNECT_CALL_DEADLINE_SECONDS) an
 page cap; a page that fails fails the whole resolution (nothing is cached) with an error that names the page.
 
 What is cached is the answer as received (the datasource's own secrets masked): the one page's JSON, or for a
-paginated item a JSON list of its pages, which `options_from_cached` reads back.
+paginated item a JSON list of the pages read, which `options_from_cached` reads back. A paginated item's pages may be
+read in steps (as far as `want` options, then on from where the last step stopped: `Fetched.following`); where the
+next page is is kept only when it holds none of the datasource's secrets.
 """
 
-import json
 import time
 from dataclasses import dataclass, field
 
@@ -17,12 +18,13 @@ from requests.utils import parse_header_links
 
 from datasources.services import call_url, client, errors, redaction
 from datasources.services.redaction import redaction_for_datasource
+from datasources.services.response import loads_within_depth
 
 from .. import syntax
 from ..models import Pagination
 from .errors import ExtractionError, ItemError
 from .evaluation import Evaluated
-from .extraction import extract_options
+from .extraction import extract_options, lookup_options
 
 
 @dataclass
@@ -44,11 +46,25 @@ class Fetched:
     text: str  # what the cache keeps: the answer (or the list of pages), secrets masked
     encoding: str
     pages: list[PageCall] = field(default_factory=list)
+    page_texts: list[str] = field(default_factory=list)  # a paginated item: the pages read by this fetch
+    following: dict | None = None  # where a later fetch may go on (cache.Entry.following)
+    end: bool = True  # the API said nothing follows these pages
 
 
-def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetched:
+def fetch_options(
+    *, item, evaluated: Evaluated, pages: list[PageCall], start: dict | None = None, known: int = 0, want=None
+) -> Fetched:
     """The options of a fresh call (or calls) of the item; `pages` is filled as each call is made, so a failure
-    still shows what was called. Raises DatasourceError or ItemError (naming the page of a paginated item)."""
+    still shows what was called. Raises DatasourceError or ItemError (naming the page of a paginated item).
+
+    A paginated item's pages are read from page 1, or from `start` (where an earlier fetch stopped, after `known`
+    options), until `want` options are known in all (None: every page), the maximum options, the page cap or the
+    last page."""
+    with redaction.private_path(evaluated.path, evaluated.shown_path):  # what people typed stays out of INFO lines
+        return _fetch(item, evaluated, pages, start=start, known=known, want=want)
+
+
+def _fetch(item, evaluated: Evaluated, pages: list[PageCall], *, start, known: int, want) -> Fetched:
     body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
     if item.pagination == Pagination.NONE:
         response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
@@ -59,26 +75,52 @@ def fetch_options(*, item, evaluated: Evaluated, pages: list[PageCall]) -> Fetch
             exc.raw_text = text
             raise
         return Fetched(options=options, text=text, encoding=encoding, pages=pages)
-    # The pages are one run: one deadline, one size cap, one admission while they follow each other, one log line.
-    with client.calls_in_a_run(item.datasource, calls=item.max_pages):
-        return _fetch_pages(item, evaluated, body, pages)
+    # The pages are one run: one deadline, one size cap, one log line (each page is admitted by the protection).
+    with client.calls_in_a_run():
+        return _fetch_pages(item, evaluated, body, pages, start=start, known=known, want=want)
 
 
-def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fetched:
+def fetch_lookup(*, item, evaluated: Evaluated, pages: list[PageCall], **_steps) -> Fetched:
+    """The entries a lookup call answers: one call (a lookup fetches one key's entry; it is never paginated, so the
+    steps of a paginated fetch, start, known and want, do not apply)."""
+    body = evaluated.body.encode("utf-8") if evaluated.body is not None else None
+    with redaction.private_path(evaluated.path, evaluated.shown_path):  # the key stays out of INFO lines
+        response = _call(item, pages, number=1, evaluated=evaluated, body=body, path_and_query=evaluated.query)
+    data, text, encoding = response.json_releasing_body()
+    return Fetched(options=lookup_options(item=item, data=data), text=text, encoding=encoding, pages=pages)
+
+
+def lookup_from_cached(item, body: bytes) -> list:
+    """The entries of a cached lookup answer."""
+    try:
+        data = loads_within_depth(body)
+    except ValueError:
+        raise errors.InvalidJSON("The cached answer is not JSON.") from None
+    return lookup_options(item=item, data=data)
+
+
+def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall], *, start, known: int, want) -> Fetched:
     options, texts = [], []
-    target = {"path_and_query": _page_query(item, evaluated.query, 1)}
-    for number in range(1, item.max_pages + 1):
+    number = start["number"] if start else 1
+    try:
+        target = _target_of(item, evaluated.query, start)
+    except errors.DatasourceError as exc:
+        pages.append(PageCall(number=number, method=evaluated.method))  # refused before it was called
+        raise _on_page(exc, number, pages) from None
+    following, end = None, False
+    while True:
         try:
             response = _call(item, pages, number=number, evaluated=evaluated, body=body, **target)
             data, text, _encoding = response.json_releasing_body()
             texts.append(text)
-            found = extract_options(item=item, data=data)[: item.max_options - len(options)]
+            found = extract_options(item=item, data=data)[: item.max_options - known - len(options)]
             options += found
-            if len(options) >= item.max_options or not found:  # enough, or an empty page: the last one
-                break
         except (errors.DatasourceError, ItemError) as exc:
             raise _on_page(exc, number, pages) from None
-        if number == item.max_pages:
+        if not found:  # an empty page: the last one
+            end = True
+            break
+        if known + len(options) >= item.max_options or number == item.max_pages:
             break
         try:
             with redaction.redacting(response.redaction):  # the next link may carry the API key parameter
@@ -87,8 +129,43 @@ def _fetch_pages(item, evaluated: Evaluated, body, pages: list[PageCall]) -> Fet
             pages.append(PageCall(number=number + 1, method=evaluated.method))  # refused before it was called
             raise _on_page(exc, number + 1, pages) from None
         if target is None:
+            end = True
             break
-    return Fetched(options=options, text="[" + ",".join(texts) + "]", encoding="utf-8", pages=pages)
+        number += 1
+        if want is not None and known + len(options) >= want:
+            following = _kept_target(number, target, response.redaction)
+            break
+    return Fetched(
+        options=options,
+        text="[" + ",".join(texts) + "]",
+        encoding="utf-8",
+        pages=pages,
+        page_texts=texts,
+        following=following,
+        end=end,
+    )
+
+
+def _target_of(item, query: str, start: dict | None) -> dict:
+    """Where page 1 is, or the page an earlier fetch stopped before (cache.Entry.following). A kept link is checked
+    again as a next link (under the base URL) before it is called: the cache is not where that rule lives."""
+    if start is None or item.pagination == Pagination.PAGE:
+        return {"path_and_query": _page_query(item, query, start["number"] if start else 1)}
+    return {"url": call_url.next_page_url(item.datasource.base_url, start["url"], start["url"])}
+
+
+def _kept_target(number: int, target: dict, masking) -> dict | None:
+    """Where the next page is, as the cache may keep it: the page number, and a next link without a secret (the
+    client sets the API key parameter on every call, so it is dropped). A link that still holds one of the
+    datasource's secrets is not kept: a later fetch starts again at page 1 instead."""
+    if "url" not in target:
+        return {"number": number}
+    url = target["url"]
+    for name in masking.secret_params:
+        url = call_url.without_query_param(url, name)
+    if masking.values(url) != url:
+        return None
+    return {"number": number, "url": url}
 
 
 def _call(item, pages: list[PageCall], *, number: int, evaluated: Evaluated, body, **target):
@@ -159,7 +236,7 @@ def _on_page(exc, number: int, pages: list[PageCall]):
 def options_from_cached(item, body: bytes) -> list:
     """The options of a cached body: the answer, or for a paginated item the list of its pages."""
     try:
-        data = json.loads(body)
+        data = loads_within_depth(body)
     except ValueError:
         raise errors.InvalidJSON("The cached answer is not JSON.") from None
     if item.pagination == Pagination.NONE:

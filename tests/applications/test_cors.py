@@ -84,3 +84,63 @@ def test_a_signed_in_session_is_not_readable_cross_origin(client, item, django_u
     response = client.get(f"/api/items/{item.pk}/field", HTTP_ORIGIN="https://evil.example.com")
     assert response.status_code == 200  # the page itself may ask; another origin cannot read it
     assert "Access-Control-Allow-Origin" not in response
+
+
+# --- the trusted-choice endpoints (SPEC 9): the same rules, POST with a JSON body included ------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["selections", "verify"])
+def test_a_json_post_preflight_from_an_enabled_applications_origin_is_allowed(client, item, endpoint):
+    make_application(items=[item], origins=[ORIGIN])
+    response = client.options(
+        f"/api/items/{item.pk}/{endpoint}",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,content-type",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    allowed = response["Access-Control-Allow-Headers"]
+    assert "authorization" in allowed and "content-type" in allowed
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_a_labels_preflight_from_an_enabled_applications_origin_is_allowed(client, item):
+    make_application(items=[item], origins=[ORIGIN])
+    response = preflight(client, f"/api/items/{item.pk}/labels")
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("endpoint", ["selections", "verify", "labels"])
+def test_a_trusted_choice_preflight_from_an_unknown_origin_is_not_allowed(client, item, endpoint):
+    make_application(items=[item], origins=[ORIGIN])
+    response = preflight(client, f"/api/items/{item.pk}/{endpoint}", origin="https://evil.example.com")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_an_accepted_token_post_carries_its_origin(client, item):
+    application = make_application(items=[item], origins=[ORIGIN])
+    response = client.post(
+        f"/api/items/{item.pk}/verify",
+        data='{"proof": "not.a.proof"}',
+        content_type="application/json",
+        HTTP_ORIGIN=ORIGIN,
+        HTTP_AUTHORIZATION=f"Bearer {mint(application)}",
+    )
+    assert response.status_code == 200 and response.json() == {"valid": False, "reason": "proof_forged"}
+    assert response["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_a_post_from_an_origin_its_application_does_not_list_is_refused(client, item):
+    application = make_application(items=[item], origins=[ORIGIN])
+    response = client.post(
+        f"/api/items/{item.pk}/selections",
+        data='{"keys": ["A"]}',
+        content_type="application/json",
+        HTTP_ORIGIN="https://evil.example.com",
+        HTTP_AUTHORIZATION=f"Bearer {mint(application)}",
+    )
+    assert response.status_code == 403 and response.json()["error"]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in response

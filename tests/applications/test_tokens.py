@@ -246,7 +246,9 @@ def test_field_description_uses_the_same_token_rules(client, application, item):
         "item": item.pk,
         "name": "Assets",
         "search": True,
+        "searchable": False,
         "user_input_optional": False,
+        "lookup": False,
         "dependencies": [],
     }
     refused(

@@ -41,13 +41,27 @@ def browser(playwright):
     browser.close()
 
 
+# How Chromium words what a Content-Security-Policy made it refuse (an inline script or style, a source not allowed).
+CSP_REFUSAL = "Content Security Policy"
+
+
+def watch_csp(page) -> list[str]:
+    """Every refusal Chromium reports on this page from now on, across navigations (its console messages)."""
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text) if CSP_REFUSAL in message.text else None)
+    return refused
+
+
 @pytest.fixture
 def page(browser):
+    """A fresh page; every browser test also checks that Connect's Content-Security-Policy refused nothing."""
     context = browser.new_context(viewport={"width": 1100, "height": 900}, ignore_https_errors=False)
     page = context.new_page()
     page.set_default_timeout(15000)
+    refused = watch_csp(page)
     yield page
     context.close()
+    assert refused == [], "Chromium refused something under the Content-Security-Policy"
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from datasources.models import AuthConfig
 from items.models import Item
 from tests.browser.conftest import CHROMIUM, chromium_args
-from tests.conftest import SECRET_API_KEY, SECRET_CLIENT_SECRET, make_datasource
+from tests.conftest import SECRET_API_KEY, SECRET_CLIENT_SECRET, make_datasource, with_role
 from tests.support import https_server as srv
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fake_dns")]
@@ -102,7 +102,9 @@ def test_oauth_consent_lands_back_connected(
         client_secret=oauth_provider.web_client_secret,
         scopes="read",
     )
-    django_user_model.objects.create_user("staffer", password="pw-staffer-123", is_staff=True)
+    with_role(
+        django_user_model.objects.create_user("staffer", password="pw-staffer-123", is_staff=True), "Administrator"
+    )
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill("staffer")
     page.get_by_label("Password").fill("pw-staffer-123")

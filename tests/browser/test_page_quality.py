@@ -34,6 +34,8 @@ def pages(live_server, datasource, item, application):
         ("application-rotate", f"/applications/{application.pk}/rotate/"),
         ("application-secret-stored", f"/applications/{application.pk}/secret/"),
         ("application-delete", f"/applications/{application.pk}/delete/"),
+        ("audit", "/audit/"),
+        ("configuration", "/configuration/"),
     ]
 
 

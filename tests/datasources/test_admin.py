@@ -245,6 +245,77 @@ def test_the_admin_refuses_a_new_host_for_stored_secrets(superuser_client, jira)
     assert Datasource.objects.get(pk=jira.pk).base_url == "https://api.example.com/rest"
 
 
+@pytest.fixture
+def client_credentials(datasource_factory):
+    return datasource_factory(
+        mode="oauth2_client_credentials",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+    )
+
+
+def _auth_state(datasource):
+    auth = AuthConfig.objects.get(datasource=datasource)
+    return [(f.name, getattr(auth, f.name)) for f in AuthConfig._meta.fields]
+
+
+def test_the_admin_refuses_a_token_url_on_another_host_for_a_stored_client_secret(superuser_client, client_credentials):
+    before = _auth_state(client_credentials)
+
+    response = superuser_client.post(
+        _change_url(client_credentials),
+        _admin_form(superuser_client, client_credentials, **{"auth-0-token_url": "https://evil.example.net/token"}),
+    )
+
+    assert response.status_code == 200
+    assert (
+        "The token URL&#x27;s host changed and this datasource has stored secrets: make this change on the "
+        "datasource&#x27;s edit page"
+    ) in response.content.decode()
+    assert _auth_state(client_credentials) == before
+
+
+def test_the_admin_refuses_an_authorization_url_on_another_host_for_a_stored_client_secret(
+    superuser_client, datasource_factory
+):
+    datasource = datasource_factory(
+        mode="oauth2_authorization_code",
+        provider="custom",
+        authorization_url="https://auth.example.com/authorize",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+    )
+    before = _auth_state(datasource)
+
+    response = superuser_client.post(
+        _change_url(datasource),
+        _admin_form(superuser_client, datasource, **{"auth-0-authorization_url": "https://evil.example.net/auth"}),
+    )
+
+    assert "The authorization URL&#x27;s host changed and this datasource has stored secrets" in (
+        response.content.decode()
+    )
+    assert _auth_state(datasource) == before
+
+
+def test_the_admin_keeps_the_client_secret_for_a_token_url_on_the_same_host(superuser_client, client_credentials):
+    superuser_client.post(
+        _change_url(client_credentials),
+        _admin_form(superuser_client, client_credentials, **{"auth-0-token_url": "https://auth.example.com/v2/token"}),
+    )
+
+    auth = AuthConfig.objects.get(datasource=client_credentials)
+    assert (auth.token_url, auth.client_secret, auth.access_token) == (
+        "https://auth.example.com/v2/token",
+        SECRET_CLIENT_SECRET,
+        "",
+    )
+
+
 def test_the_admin_accepts_a_new_host_without_stored_secrets(superuser_client, datasource_factory):
     datasource = datasource_factory(mode="none")
 
@@ -266,8 +337,10 @@ def test_the_admin_can_swap_two_header_names(superuser_client, datasource_factor
     assert sorted(Header.objects.values_list("name", "value")) == [("X-A", "2"), ("X-B", "1")]
 
 
-def test_staff_without_permissions_get_403_in_the_admin(staff_client, jira):
-    assert staff_client.get(CHANGELIST).status_code == 403
+def test_staff_without_a_role_get_403_in_the_admin(client, django_user_model, jira):
+    client.force_login(django_user_model.objects.create_user("norole", password="pw-norole-123", is_staff=True))
+
+    assert client.get(CHANGELIST).status_code == 403
 
 
 def test_non_staff_users_are_sent_to_the_admin_login(client, django_user_model, jira):

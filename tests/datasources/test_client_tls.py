@@ -317,3 +317,12 @@ def test_an_api_key_in_the_query_never_appears_in_errors_or_logs(
     if case != "dns failure":
         assert SECRET_API_KEY in server.requests[0]["path"]  # it was sent, just never shown
     assert any("***" in r.getMessage() for r in caplog.records)
+
+
+def test_a_lowered_size_cap_applies_to_the_next_call(start_server, settings):
+    server = start_server({"/api/ok": srv.answer(body=b'{"data": "' + b"x" * 2000 + b'"}')})
+    datasource = make_datasource(base_url=server.url("/api"))
+    assert client.call_datasource(datasource=datasource, path_and_query="/ok").status_code == 200
+    settings.CONNECT_MAX_RESPONSE_BYTES = 1000
+    with pytest.raises(errors.ResponseTooLarge, match="1,000 bytes"):
+        client.call_datasource(datasource=datasource, path_and_query="/ok")

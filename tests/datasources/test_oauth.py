@@ -25,6 +25,7 @@ from tests.conftest import (
     SECRET_REFRESH_TOKEN,
     assert_no_secret,
     make_datasource,
+    with_role,
 )
 
 TOKEN_URL = "https://auth.example.com/oauth/token"
@@ -407,7 +408,12 @@ def test_state_from_another_user_is_refused_without_a_token_request(staff_client
     datasource = ac_datasource()
     state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
     other = Client()
-    other.force_login(django_user_model.objects.create_user("other-admin", password="pw-other-123", is_staff=True))
+    other.force_login(
+        with_role(
+            django_user_model.objects.create_user("other-admin", password="pw-other-123", is_staff=True),
+            "Administrator",
+        )
+    )
     response, token_requests = refused_callback(other, {"state": state, "code": "c"})
     assert response.status_code == 400 and b"started by another Connect user" in response.content
     assert token_requests == 0
@@ -666,3 +672,26 @@ def test_an_http_token_url_is_refused():
             oauth.bearer_token_for(AuthConfig.objects.get(pk=auth.pk))
         assert len(mock.calls) == 0
     assert "https://" in caught.value.message
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_an_oauth_connection_is_audited_without_its_tokens(staff_client):
+    from audit.models import AuditEntry
+
+    responses.post(TOKEN_URL, json=token_body(refresh=SECRET_REFRESH_TOKEN, scope="read offline"))
+    datasource = ac_datasource()
+    state = parse_qs(urlsplit(start(staff_client, datasource)).query)["state"][0]
+    AuditEntry.objects.all().delete()
+
+    staff_client.get("/oauth/callback/", {"state": state, "code": "the-code"}, REMOTE_ADDR="192.0.2.44")
+
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.object_name, entry.actor, entry.address) == (
+        "oauth_connect",
+        datasource.name,
+        "admin",
+        "192.0.2.44",
+    )
+    assert entry.changes == [{"field": "auth.tokens", "secret": True}]
+    assert_no_secret(str(list(AuditEntry.objects.values())))

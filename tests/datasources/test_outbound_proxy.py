@@ -15,7 +15,6 @@ import pytest
 
 from datasources.models import Datasource, NetworkConfig
 from datasources.services import client, errors
-from items.api import public_message
 from tests.conftest import ALL_SECRETS, SECRET_CLIENT_SECRET, SECRET_PASSWORD, assert_no_secret, make_datasource
 from tests.support import https_server as srv
 from tests.support.login_api import LoginAPI
@@ -215,7 +214,7 @@ def test_the_options_api_says_the_proxy_failed_and_nothing_more(api, connect_pro
     settings.CONNECT_OUTBOUND_PROXY = with_credentials(proxy.url, "connect", "wrong")
     with pytest.raises(errors.ProxyFailure) as caught:
         call(datasource_for(api))
-    assert public_message(caught.value) == "Connect's outbound proxy failed or refused the connection to the API."
+    assert caught.value.public_text() == "Connect's outbound proxy failed or refused the connection to the API."
 
 
 def test_test_connection_shows_a_proxy_failure(api, connect_proxy, settings, staff_client):

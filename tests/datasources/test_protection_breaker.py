@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from datasources.services import errors, protection
+from datasources.protection_status import breaker_state
+from datasources.services import errors
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.protection import at_once, call, code_of, limited_datasource, wait_for
@@ -30,7 +31,7 @@ def open_breaker(datasource):
 
 
 def state(datasource) -> str:
-    return protection.breaker_state(datasource).state
+    return breaker_state(datasource).state
 
 
 def test_five_failures_open_it_and_calls_then_fail_fast_without_calling(start_server, settings):
@@ -81,7 +82,7 @@ def test_an_answer_resets_the_count_of_consecutive_failures(start_server):
     for _ in range(4):
         call(datasource, "/flaky")
     assert state(datasource) == "closed"
-    assert protection.breaker_state(datasource).failures == 4
+    assert breaker_state(datasource).failures == 4
 
 
 def test_after_the_open_time_one_probe_across_processes_decides_and_its_success_closes_it(
@@ -94,7 +95,7 @@ def test_after_the_open_time_one_probe_across_processes_decides_and_its_success_
     open_breaker(datasource)
     flaky.use(srv.working(srv.answer(), seconds=1.0))  # the API is back, and slow: the others arrive meanwhile
     other = other_process(datasource, "/flaky", threads=10)
-    assert wait_for(lambda: protection.breaker_state(datasource).probe_due, timeout=5)
+    assert wait_for(lambda: breaker_state(datasource).probe_due, timeout=5)
 
     results = at_once(10, lambda: code_of(call(datasource, "/flaky")), before_release=other.go)
     codes = Counter(results) + Counter(r["code"] for r in other.results())
@@ -109,7 +110,7 @@ def test_a_failed_probe_opens_it_again_for_the_same_time(start_server, settings)
     server = start_server({"/api/flaky": srv.answer(503, b"{}")})
     datasource = unlimited(server)
     open_breaker(datasource)
-    assert wait_for(lambda: protection.breaker_state(datasource).probe_due, timeout=5)
+    assert wait_for(lambda: breaker_state(datasource).probe_due, timeout=5)
     assert isinstance(call(datasource, "/flaky"), errors.HTTPStatusError)  # the probe, and it failed
     assert state(datasource) == "open"
     assert isinstance(call(datasource, "/flaky"), errors.CircuitOpen)
@@ -122,7 +123,7 @@ def test_a_probe_that_says_nothing_about_the_api_gives_its_claim_back(start_serv
     server = start_server({"/api/flaky": flaky})
     datasource = unlimited(server)
     open_breaker(datasource)
-    assert wait_for(lambda: protection.breaker_state(datasource).probe_due, timeout=5)
+    assert wait_for(lambda: breaker_state(datasource).probe_due, timeout=5)
     assert isinstance(call(datasource, "/../escape"), errors.InvalidURL)  # was the probe: neutral
     flaky.use(srv.answer())
     assert call(datasource, "/flaky") == "ok"  # the next caller probes, instead of failing fast
@@ -133,6 +134,6 @@ def test_the_last_failure_is_kept_without_url_query_or_answer_text(start_server)
     server = start_server({"/api/flaky": srv.echo_request(502)})
     datasource = unlimited(server)
     call(datasource, "/flaky?q=typed-text-4411")
-    last = protection.breaker_state(datasource).last_failure
+    last = breaker_state(datasource).last_failure
     assert last.code == "http_502" and last.status_code == 502 and last.label == "HTTP 502"
     assert "typed-text-4411" not in repr(last)

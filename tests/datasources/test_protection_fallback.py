@@ -2,78 +2,22 @@
 per interval, without a traceback; when Redis answers again it is used again."""
 
 import logging
-import socket
-import subprocess
+import threading
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
-from datasources.services import errors, protection
+from datasources.protection import limits
+from datasources.protection_status import status_for
+from datasources.services import connection_check, errors
+from tests.conftest import SECRET_API_KEY, assert_no_secret
 from tests.support import https_server as srv
-from tests.support.protection import at_once, call, code_of, limited_datasource
+from tests.support.protection import at_once, call, code_of, limited_datasource, wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("trust_test_ca")]
 
 LOGGER = "connect.protection"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of this test's own, on a free port, without persistence; stopped at teardown."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-
-    def start(self) -> "OwnRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        assert srv.wait_until(self._answers, timeout=10), "redis-server did not start"
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def own_redis(settings):
-    if subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0:
-        pytest.skip("needs redis-server")
-    server = OwnRedis().start()
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{server.port}/0",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 1,
-                "SOCKET_TIMEOUT": 2,
-            },
-            "KEY_PREFIX": "connect",
-        }
-    }
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def limited(server, *, concurrent_calls=2):
@@ -99,7 +43,7 @@ def test_without_redis_the_limits_hold_per_process_and_the_log_says_so_once(
     logged = warnings_of(caplog)
     assert len(logged) == 1 and logged[0].exc_info is None and "Traceback" not in caplog.text
     assert "kept per process" in logged[0].getMessage() and "no Redis is configured" in logged[0].getMessage()
-    assert protection.status_for(datasource).health.calls == 12
+    assert status_for(datasource).health.calls == 12
     page = staff_client.get(f"/datasources/{datasource.pk}/").content.decode()
     assert "Redis is not available, so these figures and the limits are this server process's own" in page
     assert "<dd data-health-calls>12</dd>" in page
@@ -112,7 +56,7 @@ def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_aga
     server = start_server({"/api/work": srv.working(srv.answer(), seconds=0.05)})
     datasource = limited(server)
     assert call(datasource, "/work") == "ok"
-    assert protection.status_for(datasource).shared is True
+    assert status_for(datasource).shared is True
 
     own_redis.stop()
     with caplog.at_level(logging.WARNING, logger=LOGGER):
@@ -125,26 +69,68 @@ def test_when_redis_goes_down_the_limits_hold_per_process_then_redis_is_used_aga
     assert logged[0].exc_info is None and "Traceback" not in caplog.text
     assert "Redis did not answer (ConnectionError)" in logged[0].getMessage()
     assert f"127.0.0.1:{own_redis.port}" not in caplog.text
-    assert protection.status_for(datasource).shared is False
+    assert status_for(datasource).shared is False
 
     own_redis.start()  # the same port
     time.sleep(0.35)
     assert call(datasource, "/work") == "ok"
-    assert protection.status_for(datasource).shared is True
+    assert status_for(datasource).shared is True
 
 
-def test_a_connection_redis_closed_is_opened_again_and_nothing_is_lost(start_server, redis, caplog):
-    from datasources.services import connection_check
-    from datasources.services.protection import store
-
+def test_a_connection_redis_closed_is_opened_again_and_nothing_is_lost(start_server, own_redis, caplog):
     server = start_server({"/api/work": srv.answer(), "/api": srv.answer()})
     datasource = limited(server)
     assert call(datasource, "/work") == "ok"
-    own = store._thread_client(redis)  # this thread's connection, as the calls above used it
-    redis.client_kill_filter(_id=own.client_id())  # only that connection: Redis closes it, as an idle timeout would
+    own_redis.client().client_kill_filter(_type="normal", skipme=True)  # as an idle timeout would
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        assert connection_check.check_connection(datasource=datasource).ok  # its finish is the first use
+        assert connection_check.check_connection(datasource=datasource).ok
         assert call(datasource, "/work") == "ok"
     assert warnings_of(caplog) == []
-    status = protection.status_for(datasource)
+    status = status_for(datasource)
     assert status.shared is True and status.health.calls == 3
+
+
+def test_a_finish_redis_refuses_is_logged_once_and_counted_and_kept_here(start_server, own_redis, caplog):
+    """Redis runs out of memory while a call is on its way: its finish is refused. The outcome is kept in this
+    process's memory, the error logged (once per interval) and counted, and the next calls go on here."""
+    counted = lambda: REGISTRY.get_sample_value("connect_cache_errors_total", {"noticed_by": "protection"}) or 0  # noqa: E731
+
+    def full(handler):
+        own_redis.client().config_set("maxmemory", 1)  # every write refused from now on (OOM)
+        srv.send(handler, 200, b"{}")
+
+    server = start_server({"/api/full": full, "/api/work": srv.answer()})
+    datasource = limited(server, concurrent_calls=0)  # its finish's first write is the health count: refused
+    before = counted()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert call(datasource, "/full") == "ok"
+        assert call(datasource, "/work") == "ok"
+    logged = warnings_of(caplog)
+    assert len(logged) == 1 and "Redis refused a protection script (OutOfMemoryError)" in logged[0].getMessage()
+    assert counted() - before == 1
+    status = status_for(datasource)
+    assert status.shared is False and status.health.calls == 2 and status.in_flight == 0
+
+
+def test_a_renewal_that_fails_unexpectedly_is_said_without_a_secret_and_the_call_goes_on(
+    start_server, redis, settings, caplog
+):
+    """The cache is no longer Redis while a call holding a slot runs (a settings change): its renewal cannot work.
+    That is logged with the error's class only, and the call, the renewals and the finish go on."""
+    server = start_server({"/api/hold": srv.working(srv.answer(), seconds=limits.RENEW_SECONDS + 2)})
+    datasource = limited_datasource(
+        server.url("/api"), concurrent_calls=1, mode="api_key", api_key_name="key", api_key_value=SECRET_API_KEY
+    )
+    redis_caches, results = settings.CACHES, []
+    holding = threading.Thread(target=lambda: results.append(call(datasource, "/hold")))
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        holding.start()
+        assert srv.wait_until(lambda: server.in_flight == 1)
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        assert wait_for(lambda: "renewal failed" in caplog.text, timeout=limits.RENEW_SECONDS + 1.5)
+        settings.CACHES = redis_caches
+        holding.join(timeout=10)
+    assert results == ["ok"]
+    assert "A slot's renewal failed (NotImplementedError)" in caplog.text
+    assert_no_secret(caplog.text)
+    assert status_for(datasource).in_flight == 0

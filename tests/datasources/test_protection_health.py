@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from datasources.models import AuthConfig
-from datasources.services import connection_check, errors, protection
-from datasources.services.protection import health, store
+from datasources.protection import health
+from datasources.protection_status import status_for
+from datasources.services import connection_check, errors
 from items.services import resolve_item
 from tests.conftest import ALL_SECRETS, SECRET_API_KEY, SECRET_PASSWORD, assert_no_secret, make_datasource
 from tests.items.conftest import make_item
@@ -60,7 +61,7 @@ def test_the_health_panel_shows_the_calls_made(start_server, settings, staff_cli
     assert figure(page, "circuit-open") == "2"
     assert figure(page, "paused") == "1"
     assert re.fullmatch(r"p50 \d+ ms, p95 \d+ ms \(10 calls sampled\)", figure(page, "latency"))
-    summary = protection.status_for(datasource).health
+    summary = status_for(datasource).health
     assert summary.p50_ms <= summary.p95_ms
     assert summary.p95_ms >= 500 * 0.9  # of 10 samples, p95 is the slowest: the call that held the slot 0.5 s
     # The chart and its text alternatives.
@@ -140,12 +141,13 @@ def test_what_is_kept_is_bounded(start_server, redis, monkeypatch):
     datasource = limited_datasource(server.url("/api"))
     for _ in range(7):
         assert call(datasource, "/ok") == "ok"
-    keys = store.keys_of(datasource.pk)
-    assert redis.llen(keys["latency"]) == 4  # the latest samples only
-    assert redis.hgetall(keys["health"]) == {b"calls": b"7"}
-    assert 0 < redis.ttl(keys["health"]) <= health.TTL_SECONDS
-    assert 0 < redis.ttl(keys["latency"]) <= health.TTL_SECONDS
-    assert protection.status_for(datasource).health.calls == 7
+    (latency,) = redis.keys(f"*protection:{{{datasource.pk}}}:latency:*")
+    (counts,) = redis.keys(f"*protection:{{{datasource.pk}}}:health:*")
+    assert redis.llen(latency) == 4  # the latest samples only
+    assert redis.hgetall(counts) == {b"calls": b"7"}
+    assert 0 < redis.ttl(counts) <= health.TTL_SECONDS
+    assert 0 < redis.ttl(latency) <= health.TTL_SECONDS
+    assert status_for(datasource).health.calls == 7
 
 
 def test_a_calls_latency_is_counted_from_its_admission_not_from_its_wait_for_a_turn(start_server, settings):
@@ -158,6 +160,5 @@ def test_a_calls_latency_is_counted_from_its_admission_not_from_its_wait_for_a_t
     assert srv.wait_until(lambda: server.in_flight == 1)
     assert call(datasource, "/hold") == "ok"  # waited about 1 s for the slot, then took about 1 s
     first.join()
-    raw = store.stores.current().read(datasource.pk)
-    latencies = [ms for _bucket, _counts, samples in raw["health"] for ms in samples]
-    assert len(latencies) == 2 and max(latencies) < 1700  # a wait counted in would make it about 2,000 ms
+    summary = status_for(datasource).health
+    assert summary.samples == 2 and summary.p95_ms < 1700  # a wait counted in would make it about 2,000 ms

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from datasources.models import Datasource
-from datasources.services import protection
+from datasources.protection_status import breaker_state
 from tests.conftest import SECRET_API_KEY, assert_no_secret
 from tests.support import https_server as srv
 from tests.support.protection import call, code_of, limited_datasource, wait_for
@@ -58,7 +58,7 @@ def test_the_page_shows_an_open_breaker_until_when_and_the_last_failure(start_se
     server = start_server({"/api/echo": srv.echo_request(500)})
     datasource = secret_datasource(server)
     call(datasource, "/echo?q=typed-4411"), call(datasource, "/echo?q=typed-4411")
-    state = protection.breaker_state(datasource)
+    state = breaker_state(datasource)
     page = page_of(staff_client, datasource)
     until = timezone.localtime(state.open_until).strftime("%H:%M:%S")
     assert breaker_cell(page) == ("open", f"Open until {until} (2 consecutive failures; opens at 2)")
@@ -74,7 +74,7 @@ def test_the_page_shows_probing_while_the_probe_runs(start_server, staff_client,
     datasource = secret_datasource(server)
     call(datasource, "/flaky"), call(datasource, "/flaky")
     flaky.use(srv.working(srv.answer(), seconds=1.0))
-    assert wait_for(lambda: protection.breaker_state(datasource).probe_due)
+    assert wait_for(lambda: breaker_state(datasource).probe_due)
     probe = threading.Thread(target=call, args=(datasource, "/flaky"))
     probe.start()
     assert srv.wait_until(lambda: server.in_flight == 1)

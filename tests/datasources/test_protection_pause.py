@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from datasources.services import connection_check, errors, protection
-from datasources.services.protection import pause
+from datasources.protection import pause
+from datasources.protection_status import status_for
+from datasources.services import connection_check, errors
 from tests.support import https_server as srv
 from tests.support.protection import call, code_of, limited_datasource
 
@@ -93,7 +94,7 @@ def test_a_shorter_retry_after_never_shortens_a_pause(start_server):
     check = connection_check.check_connection(datasource=datasource)  # made during the pause: an admin checking
     assert check.status_code == 503
     assert len(server.arrivals("/api/short")) == 1
-    assert protection.status_for(datasource).paused_for > 50
+    assert status_for(datasource).paused_for > 50
 
 
 def test_a_retry_after_on_another_status_pauses_nothing(start_server):
@@ -102,4 +103,4 @@ def test_a_retry_after_on_another_status_pauses_nothing(start_server):
     call(datasource, "/items")
     assert isinstance(call(datasource, "/items"), errors.HTTPStatusError)
     assert code_of(call(datasource, "/items")) == "http_status"
-    assert protection.status_for(datasource).paused_for == 0
+    assert status_for(datasource).paused_for == 0

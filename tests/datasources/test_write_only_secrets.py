@@ -194,6 +194,111 @@ def test_the_same_host_keeps_the_secret(staff_client, basic, base_url):
     assert _auth(basic).password == SECRET_PASSWORD
 
 
+@pytest.mark.parametrize(
+    "token_url",
+    [
+        "https://evil.example.net/token",
+        "https://auth.example.com:8443/token",
+        "https://auth.example.com.evil.test/token",
+    ],
+)
+def test_a_token_url_on_another_host_without_the_client_secret_again_is_refused(staff_client, oauth, token_url):
+    before = _state(oauth)
+
+    response = _edit(staff_client, oauth, **{"auth-token_url": token_url})
+
+    assert errors_next_to(response, "auth-client_secret") == [
+        "The token URL's host changed: enter the client secret again, so a stored secret never follows a datasource "
+        "to another host."
+    ]
+    assert _state(oauth) == before
+
+
+def test_a_token_url_on_another_host_with_the_client_secret_again_is_saved_and_clears_the_tokens(staff_client, oauth):
+    response = _edit(
+        staff_client,
+        oauth,
+        follow=True,
+        **{"auth-token_url": "https://evil.example.net/token", "auth-client_secret": "n3w-CLIENT-SECRET-x"},
+    )
+
+    auth = _auth(oauth)
+    assert (auth.token_url, auth.client_secret, auth.access_token, auth.refresh_token) == (
+        "https://evil.example.net/token",
+        "n3w-CLIENT-SECRET-x",
+        "",
+        "",
+    )
+    assert TOKENS_REMOVED in [str(m) for m in response.context["messages"]]
+
+
+def test_a_token_url_on_the_same_host_keeps_the_client_secret(staff_client, oauth):
+    response = _edit(staff_client, oauth, **{"auth-token_url": "https://AUTH.example.com:443/oauth/v2/token"})
+
+    assert response.status_code == 302
+    assert _auth(oauth).client_secret == SECRET_CLIENT_SECRET
+
+
+@pytest.fixture
+def authorization_code(datasource_factory):
+    return datasource_factory(
+        name="Consent",
+        mode="oauth2_authorization_code",
+        provider="custom",
+        authorization_url="https://auth.example.com/authorize",
+        token_url="https://auth.example.com/token",
+        client_id="connect",
+        client_secret=SECRET_CLIENT_SECRET,
+        access_token=SECRET_ACCESS_TOKEN,
+        refresh_token=SECRET_REFRESH_TOKEN,
+    )
+
+
+def test_an_authorization_url_on_another_host_without_the_client_secret_again_is_refused(
+    staff_client, authorization_code
+):
+    before = _state(authorization_code)
+
+    response = _edit(staff_client, authorization_code, **{"auth-authorization_url": "https://evil.example.net/auth"})
+
+    assert errors_next_to(response, "auth-client_secret") == [
+        "The authorization URL's host changed: enter the client secret again, so a stored secret never follows a "
+        "datasource to another host."
+    ]
+    assert _state(authorization_code) == before
+
+
+def test_a_preset_moving_both_oauth_urls_names_both(staff_client, authorization_code):
+    response = _edit(
+        staff_client,
+        authorization_code,
+        **{"auth-provider": "github", "auth-authorization_url": "", "auth-token_url": ""},
+    )
+
+    assert errors_next_to(response, "auth-client_secret") == [
+        "The token URL's host and authorization URL's host changed: enter the client secret again, so a stored "
+        "secret never follows a datasource to another host."
+    ]
+
+
+def test_an_authorization_url_on_another_host_with_the_client_secret_again_clears_the_tokens(
+    staff_client, authorization_code
+):
+    _edit(
+        staff_client,
+        authorization_code,
+        **{"auth-authorization_url": "https://evil.example.net/auth", "auth-client_secret": "n3w-CLIENT-SECRET-x"},
+    )
+
+    auth = _auth(authorization_code)
+    assert (auth.authorization_url, auth.client_secret, auth.access_token, auth.refresh_token) == (
+        "https://evil.example.net/auth",
+        "n3w-CLIENT-SECRET-x",
+        "",
+        "",
+    )
+
+
 def test_a_new_host_removes_oauth_tokens_with_a_warning(staff_client, oauth):
     response = _edit(
         staff_client,

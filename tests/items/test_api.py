@@ -39,6 +39,9 @@ def test_options_as_json_for_a_signed_in_user(item, member_client, upstream, fak
         ],
         "cached": False,
         "item": item.pk,
+        "has_more": False,
+        "total_known": 2,
+        "complete": True,
     }
     assert "no-store" in response["Cache-Control"]
 

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from datasources.models import Datasource
-from items.api import PUBLIC_MESSAGES
+from datasources.services import errors
 from tests.conftest import SECRET_API_KEY, assert_no_secret
 
 from .conftest import BASE_URL, ISSUES
@@ -81,6 +81,6 @@ def test_circuit_open_is_503_with_retry_after(item, member_client, upstream, fak
 
 
 def test_every_new_public_message_names_the_wait_and_nothing_else():
-    for code in ("rate_limited", "upstream_paused", "circuit_open"):
-        text = PUBLIC_MESSAGES[code].format(seconds=12)
+    for refusal in (errors.RateLimited, errors.UpstreamPaused, errors.CircuitOpen):
+        text = refusal("detail for administrators", retry_after=12).public_text()
         assert "12 s" in text and "{" not in text and "http" not in text.lower()

@@ -263,7 +263,9 @@ def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client
         "item",
         "name",
         "search",
+        "searchable",
         "user_input_optional",
+        "lookup",
         "dependencies",
     }
     assert_no_secret(field.content)

@@ -93,13 +93,33 @@ def test_the_least_recently_used_entry_goes_first():
     assert extract.calls == calls + 1
 
 
+def test_the_options_kept_in_all_are_bounded_oldest_lists_first():
+    many = [{"key": n, "label": str(n)} for n in range(40)]
+    remembered, extract = ExtractedOptions(max_options=100), Extractions(many)
+    for key in ("a", "b", "c"):  # 120 options: "a" goes
+        remembered.options_for(item=settings_item(), key=key, body=b"[1]", extract=extract)
+    calls = extract.calls
+    for key in ("b", "c"):
+        remembered.options_for(item=settings_item(), key=key, body=b"[1]", extract=extract)
+    assert extract.calls == calls
+    remembered.options_for(item=settings_item(), key="a", body=b"[1]", extract=extract)
+    assert extract.calls == calls + 1
+
+
+def test_a_list_larger_than_the_bound_is_never_kept():
+    remembered, extract = ExtractedOptions(max_options=10), Extractions([{"key": n, "label": ""} for n in range(11)])
+    for _ in range(2):
+        assert len(remembered.options_for(item=settings_item(), key="k", body=b"[1]", extract=extract)) == 11
+    assert extract.calls == 2
+
+
 def test_a_hit_reads_a_replaced_cache_entry(item_factory, datasource_factory, upstream, fake_dns, redis):
     item = item_factory(datasource_factory(base_url=BASE_URL))
     upstream.get(f"{BASE_URL}/search", json=ISSUES)
     resolve_item(item=item, user_input="printer")
     assert resolve_item(item=item, user_input="printer").options[0]["key"] == "OPS-1"
     replaced = {"issues": [{"key": "OPS-9", "fields": {"summary": "Replaced"}}]}
-    item_cache.store_body(cache_key_for(item, "/search?q=printer"), json.dumps(replaced).encode(), item.cache_seconds)
+    item_cache.store_body(cache_key_for(item, "/search?q=printer"), json.dumps(replaced).encode())
     hit = resolve_item(item=item, user_input="printer")
     assert hit.cache_status == "hit"
     assert hit.options == [{"key": "OPS-9", "label": "OPS-9 - Replaced"}]

@@ -1,16 +1,16 @@
-"""The pages of one resolution are one run for the API's protection (protection.calls_in_a_run): one slot, tokens
-taken once for the pages that may follow and the unused ones given back, each page still counted, a pause or an
-open breaker still seen once the run's admission is old. Real Redis (per process where named) and a real local
-HTTPS API."""
+"""The pages of one resolution and the API's protection: each page is admitted and finished on its own (a token and
+a slot each, given back before the next page), so the limits, a pause and an open breaker apply between pages, and
+each page is counted. Real Redis (per process where named) and a real local HTTPS API."""
 
 import json
+import logging
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from datasources.services import errors, protection
-from datasources.services.protection import store
+from datasources.protection_status import breaker_state, status_for
+from datasources.services import errors
 from items.services import resolve_item
 from tests.conftest import make_datasource
 from tests.items.conftest import make_item
@@ -54,71 +54,37 @@ def limited_item(server, *, calls_per_second=10, concurrent_calls=1, max_pages=5
     )
 
 
-def tokens_left(redis, datasource) -> float:
-    return float(redis.hget(store.keys_of(datasource.pk)["bucket"], "tokens"))
-
-
-def test_a_run_takes_its_tokens_once_and_gives_back_those_it_did_not_use(start_server, redis):
-    server = start_server({"/api/items": numbered_pages(2)})  # pages 1, 2 and the empty page 3: 3 of 5 used
-    item = limited_item(server, calls_per_second=10, max_pages=5)
-    resolution = resolve_item(item=item, use_cache=False)
-    assert [o["key"] for o in resolution.options] == ["1a", "1b", "2a", "2b"]
-    assert len(server.requests) == 3
-    # 10 tokens, 3 calls: 7 left (plus what refilled meanwhile), not 5 (the 5 taken for the run, kept).
-    assert 7 <= tokens_left(redis, item.datasource) < 8
-    assert redis.zcard(store.keys_of(item.datasource.pk)["slots"]) == 0  # the run's slot is given back
-
-
 def test_each_page_is_counted_in_the_health_figures(start_server, redis):
     server = start_server({"/api/items": numbered_pages(2)})
     item = limited_item(server)
     resolve_item(item=item, use_cache=False)
-    health = protection.status_for(item.datasource).health
+    health = status_for(item.datasource).health
     assert health.calls == 3 and health.samples == 3 and health.errors == 0
 
 
-def test_the_run_holds_one_slot_and_never_waits_for_its_own(start_server, redis, settings, monkeypatch):
-    """One call at once and no wait: a page asking for a slot of its own would be refused while the run holds it.
-    Every page is admitted again here (no fresh window), so each admission runs while the run holds its slot."""
+def test_each_page_takes_the_only_slot_and_gives_it_back_before_the_next(start_server, redis, settings):
+    """One call at once and no wait: a page still holding its slot when the next asks would get it refused."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
-    monkeypatch.setattr(protection, "RUN_FRESH_SECONDS", 0)
     in_use = []
     server = start_server({})
     item = limited_item(server, concurrent_calls=1, max_pages=4)
-    slots = store.keys_of(item.datasource.pk)["slots"]
-    server.routes["/api/items"] = numbered_pages(3, on_page=lambda page: in_use.append(redis.zcard(slots)))
+    server.routes["/api/items"] = numbered_pages(3, on_page=lambda page: in_use.append(status_for(item.datasource)))
     resolution = resolve_item(item=item, use_cache=False)
     assert len(resolution.options) == 6 and len(server.requests) == 4
-    assert in_use == [1, 1, 1, 1]  # one slot, the run's, while each page was being answered
-    assert redis.zcard(slots) == 0
+    assert [status.in_flight for status in in_use] == [1, 1, 1, 1]  # the page's own slot, while it was answered
+    assert status_for(item.datasource).in_flight == 0
 
 
-def test_a_pause_set_between_pages_stops_the_run_once_its_admission_is_old(start_server, redis, monkeypatch):
-    """Another process is told to pause (Retry-After) while page 1 is answered: page 2, admitted again because
-    the run's admission is no longer fresh, is refused without being sent, and the error names page 2."""
-    monkeypatch.setattr(protection, "RUN_FRESH_SECONDS", 0)
-    server = start_server({})
-    item = limited_item(server)
-    pause_key = store.keys_of(item.datasource.pk)["pause"]
-    server.routes["/api/items"] = numbered_pages(3, on_page=lambda page: redis.set(pause_key, "1", px=30_000))
+def test_a_pause_set_while_a_page_is_answered_stops_the_next_page(start_server, redis):
+    """Another caller is told to pause (Retry-After) while page 1 is answered: page 2 is refused without being sent,
+    and the error names page 2."""
+    server = start_server({"/api/busy": srv.answer(429, b"{}", headers=[("Retry-After", "30")])})
+    item = limited_item(server, concurrent_calls=0)
+    server.routes["/api/items"] = numbered_pages(3, on_page=lambda page: call(item.datasource, "/busy"))
     with pytest.raises(errors.UpstreamPaused) as raised:
         resolve_item(item=item, use_cache=False)
-    assert len(server.requests) == 1
     assert raised.value.message.startswith("Page 2 failed:")
-    assert 8 <= tokens_left(redis, item.datasource) < 9.5  # one call made: the others' tokens were given back
-
-
-def test_within_the_fresh_window_the_next_pages_ask_nothing(start_server, redis, monkeypatch):
-    """What the fresh window is for: pages that follow at once are sent on the run's first admission."""
-    asked = []
-    admit_soon = store.RedisStore.admit_soon
-    monkeypatch.setattr(
-        store.RedisStore, "admit_soon", lambda self, *a, **kw: asked.append(kw["want"]) or admit_soon(self, *a, **kw)
-    )
-    server = start_server({"/api/items": numbered_pages(2)})
-    item = limited_item(server, max_pages=5)
-    resolve_item(item=item, use_cache=False)
-    assert asked == [5] and len(server.requests) == 3
+    assert len(server.arrivals("/api/items")) == 1 and len(server.arrivals("/api/busy")) == 1
 
 
 def test_a_failing_page_is_counted_after_the_pages_before_it(start_server, redis, settings):
@@ -129,16 +95,15 @@ def test_a_failing_page_is_counted_after_the_pages_before_it(start_server, redis
     item = limited_item(server)
     with pytest.raises(errors.HTTPStatusError):
         resolve_item(item=item, use_cache=False)
-    breaker = protection.breaker_state(item.datasource)
+    breaker = breaker_state(item.datasource)
     assert breaker.state == "closed" and breaker.failures == 1
-    health = protection.status_for(item.datasource).health
-    assert health.calls == 2 and health.errors == 1
-    assert redis.zcard(store.keys_of(item.datasource.pk)["slots"]) == 0
+    status = status_for(item.datasource)
+    assert status.health.calls == 2 and status.health.errors == 1 and status.in_flight == 0
 
 
-def test_over_the_rate_a_run_takes_what_the_bucket_holds_and_asks_again_for_the_rest(start_server, redis, settings):
-    """A bucket of 2 (2 calls per second) and 4 pages: a run never takes more than half the bucket, so each page
-    asks for its token; page 3 waits for its turn (the bucket refills), and the rate holds across the run."""
+def test_over_the_rate_each_page_waits_for_its_token(start_server, redis, settings):
+    """A bucket of 2 (2 calls per second) and 4 pages: page 3 waits for its turn (the bucket refills), and the rate
+    holds across the resolution."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 5
     server = start_server({"/api/items": numbered_pages(3)})
     item = limited_item(server, calls_per_second=2, concurrent_calls=0, max_pages=4)
@@ -151,24 +116,24 @@ def test_over_the_rate_a_run_takes_what_the_bucket_holds_and_asks_again_for_the_
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process"])
-def test_runs_keep_the_limits_with_redis_and_per_process(start_server, settings, shared):
+def test_pages_keep_the_limits_with_redis_and_per_process(start_server, settings, shared):
     if not shared:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
     server = start_server({"/api/items": numbered_pages(2)})
     item = limited_item(server, calls_per_second=4, concurrent_calls=1, max_pages=5)
     assert len(resolve_item(item=item, use_cache=False).options) == 4  # 3 calls of the 4 tokens
-    # One token left: the next run's page 1 goes, its page 2 is refused (no wait), naming the page.
+    # One token left: the next resolution's page 1 goes, its page 2 is refused (no wait), naming the page.
     with pytest.raises(errors.RateLimited) as raised:
         resolve_item(item=item, use_cache=False)
     assert raised.value.message.startswith("Page 2 failed:") and len(server.requests) == 4
-    assert protection.status_for(item.datasource).shared is shared
-    assert protection.status_for(item.datasource).in_flight == 0
+    assert status_for(item.datasource).shared is shared
+    assert status_for(item.datasource).in_flight == 0
 
 
-def test_a_run_takes_at_most_half_the_bucket(start_server, redis, settings):
-    """Others are not kept waiting by a run's reservation: with 3 calls per second, a run of up to 5 pages holds
-    no token beyond its own call's, so another caller with no wait is still admitted during the run."""
+def test_pages_do_not_keep_other_callers_waiting(start_server, redis, settings):
+    """With 3 calls per second, a resolution of up to 5 pages takes one token per page sent: another caller with no
+    wait is still admitted during it."""
     settings.CONNECT_RATE_LIMIT_WAIT_SECONDS = 0
     others = []
     server = start_server({"/api/one": srv.answer()})
@@ -183,77 +148,64 @@ def test_a_run_takes_at_most_half_the_bucket(start_server, redis, settings):
     assert others == ["ok"]
 
 
-def open_breaker_elsewhere(datasource, shared: bool, redis=None):
-    """What another process's failures leave: the breaker open from now, for 30 s."""
-    now = time.time()
-    state = {"failures": 3, "open_until": now + 30, "opened_at": now}
-    if shared:
-        redis.hset(store.keys_of(datasource.pk)["breaker"], mapping={k: str(v) for k, v in state.items()})
-    else:
-        store.stores.local._state(datasource.pk).breaker.update(state)
+def fail_elsewhere(datasource, times: int) -> None:
+    """What other callers' failures do meanwhile (threshold 3: the breaker opens)."""
+    for _ in range(times):
+        assert isinstance(call(datasource, "/boom"), errors.HTTPStatusError)
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process"])
 def test_an_answer_from_before_the_breaker_opened_does_not_close_it(start_server, settings, shared):
-    """Page 1 answers; while page 2 is on its way the breaker opens (other processes' failures); page 2 fails.
-    Page 1's answer, sent with page 2's failure when it came, must not close the breaker the others opened."""
+    """Page 1 answers; while it is answered other callers' failures open the breaker; page 1's answer must not
+    close it, and page 2 is refused."""
     if not shared:
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.CONNECT_BREAKER_FAILURES = 3
-    raw = None
-    if shared:
-        from django_redis import get_redis_connection
-
-        raw = get_redis_connection("default")
-    server = start_server({})
-    item = limited_item(server)
-    server.routes["/api/items"] = numbered_pages(
-        3, failing=2, on_page=lambda page: page == 2 and open_breaker_elsewhere(item.datasource, shared, raw)
-    )
-    with pytest.raises(errors.HTTPStatusError):
+    server = start_server({"/api/boom": srv.answer(500, b"{}")})
+    item = limited_item(server, concurrent_calls=0)
+    server.routes["/api/items"] = numbered_pages(3, on_page=lambda page: fail_elsewhere(item.datasource, 3))
+    with pytest.raises(errors.CircuitOpen) as raised:
         resolve_item(item=item, use_cache=False)
-    assert protection.breaker_state(item.datasource).state == "open"
+    assert raised.value.message.startswith("Page 2 failed:")
+    assert breaker_state(item.datasource).state == "open"
 
 
 def test_a_slow_answer_from_before_the_breaker_opened_does_not_close_it(start_server, redis, settings):
     settings.CONNECT_BREAKER_FAILURES = 3
-    server = start_server({})
+    server = start_server({"/api/boom": srv.answer(500, b"{}")})
     datasource = make_datasource(name="Slow API", base_url=server.url("/api"))
 
     def slow_ok(handler):
-        open_breaker_elsewhere(datasource, True, redis)
+        fail_elsewhere(datasource, 3)
         srv.send(handler, 200, b'{"ok": true}')
 
     server.routes["/api/slow"] = slow_ok
     assert call(datasource, "/slow") == "ok"
-    assert protection.breaker_state(datasource).state == "open"
+    assert breaker_state(datasource).state == "open"
 
 
-def test_redis_gone_during_a_run_gives_nothing_of_it_to_this_process(start_server, redis, settings):
-    """Redis stops answering after page 1 (here: marked down): the run goes on in this process's memory, with its
-    own slot and tokens there; the tokens it took in Redis are not given back to this process's bucket."""
+def test_redis_gone_while_a_page_is_answered_the_next_pages_go_on_in_this_process(start_server, own_redis, caplog):
+    """Redis stops while page 1 is answered: its finish and the next pages go to this process's memory, the
+    resolution still answers, and the page says the figures are this process's own."""
     server = start_server({})
     item = limited_item(server, calls_per_second=10, concurrent_calls=1, max_pages=5)
-    server.routes["/api/items"] = numbered_pages(
-        2, on_page=lambda page: page == 1 and store.stores.failed("test: Redis marked down")
-    )
-    resolution = resolve_item(item=item, use_cache=False)
+    server.routes["/api/items"] = numbered_pages(2, on_page=lambda page: page == 1 and own_redis.stop())
+    with caplog.at_level(logging.WARNING, logger="connect.protection"):
+        resolution = resolve_item(item=item, use_cache=False)
     assert len(resolution.options) == 4 and len(server.requests) == 3
-    local = store.stores.local._state(item.datasource.pk)
-    assert local.tokens == 10 - 4 + 2  # pages 2 and 3 here: 4 taken (the pages left), 2 used, 2 given back
-    assert local.slots == {}
-    assert tokens_left(redis, item.datasource) == 5  # what page 1 took in Redis stays taken
+    assert "Redis did not answer (ConnectionError)" in caplog.text
+    status = status_for(item.datasource)
+    assert status.shared is False and status.health.calls == 3 and status.in_flight == 0
 
 
-def test_redis_forgetting_the_scripts_is_not_an_outage(start_server, redis):
+def test_redis_forgetting_the_scripts_is_not_an_outage(start_server, own_redis):
     """SCRIPT FLUSH (or a restart that kept the connection's place): the next admission loads the scripts again
     and the call, its slot and its outcome stay in Redis; nothing falls back to this process's memory."""
     server = start_server({"/api/ok": srv.answer(), "/api/items": numbered_pages(2)})
     item = limited_item(server, calls_per_second=10, concurrent_calls=2)
-    redis.script_flush()
+    own_redis.client().script_flush()
     assert call(item.datasource, "/ok") == "ok"
-    redis.script_flush()
+    own_redis.client().script_flush()
     assert [o["key"] for o in resolve_item(item=item, use_cache=False).options] == ["1a", "1b", "2a", "2b"]
-    assert store.stores.current().shared  # Redis was never taken for down
-    status = protection.status_for(item.datasource)
+    status = status_for(item.datasource)
     assert status.shared and status.health.calls == 4 and status.in_flight == 0

@@ -287,29 +287,44 @@ def client_lines(caplog):
 
 
 def test_the_pages_of_a_resolution_are_one_log_line_without_the_api_key(api, caplog):
-    """The API key travels as a query parameter on every page: the one line lists the pages, each URL masked."""
+    """The API key travels as a query parameter on every page: the one line lists the pages, each URL masked (at
+    INFO without any query value: they carry what people type)."""
     datasource = api.datasource(
         mode="api_key", api_key_location="query", api_key_name="appid", api_key_value=SECRET_API_KEY
     )
     api.routes["/api/items"] = link_pages(api, 3)
     caplog.set_level(logging.INFO, logger="connect.client")
-    resolve_item(item=paged_item(datasource, pagination="link"))
+    resolve_item(item=paged_item(datasource, pagination="link"), user_input="typed-Q-51b7")
     assert SECRET_API_KEY in api.requests[0]["path"]  # it really was sent
     [(level, line)] = client_lines(caplog)
     assert level == "INFO" and line.startswith("3 calls in one run, ")
-    assert line.count(" -> HTTP 200 in ") == 3 and "page=2" in line and "page=3" in line
-    assert line.count("appid=***") == 3
+    assert line.count(" -> HTTP 200 in ") == 3 and line.count("page=…") == 2 and line.count("appid=…") == 3
+    assert "typed-Q-51b7" not in line
     assert_no_secret(caplog.text)
 
 
-def test_the_pages_answered_before_a_failing_one_are_logged_before_its_warning(api, caplog):
+def test_at_debug_the_line_of_the_pages_has_their_full_redacted_urls(api, caplog):
+    datasource = api.datasource(
+        mode="api_key", api_key_location="query", api_key_name="appid", api_key_value=SECRET_API_KEY
+    )
+    api.routes["/api/items"] = link_pages(api, 3)
+    caplog.set_level(logging.DEBUG, logger="connect.client")
+    resolve_item(item=paged_item(datasource, pagination="link"), user_input="typed-Q-51b7")
+    [(level, line)] = client_lines(caplog)
+    assert level == "DEBUG" and line.startswith("3 calls in one run, ")
+    assert "page=2" in line and "page=3" in line and line.count("appid=***") == 3 and "q=typed-Q-51b7" in line
+    assert_no_secret(caplog.text)
+
+
+def test_the_pages_answered_before_a_failing_one_are_logged_before_its_summary(api, caplog):
     api.routes["/api/items"] = linked_pages_failing_at(api, 3)
     caplog.set_level(logging.INFO, logger="connect.client")
     with pytest.raises(errors.HTTPStatusError):
         resolve_item(item=paged_item(api.datasource(), pagination="link"))
     (first_level, first), (second_level, second) = client_lines(caplog)
-    assert first_level == "INFO" and first.startswith("2 calls in one run, ") and "page=2 -> HTTP 200" in first
-    assert second_level == "WARNING" and "page=3 failed" in second and "HTTP 500" in second
+    assert first_level == "INFO" and first.startswith("2 calls in one run, ") and "page=… -> HTTP 200" in first
+    assert second_level == "WARNING" and "calls refused or failed: 1 (HTTP 500); the last one: GET https://" in second
+    assert "page=…" in second
 
 
 def test_a_one_page_resolution_logs_the_line_of_one_call(api, caplog):

@@ -301,3 +301,16 @@ def test_cache_is_used_again_once_redis_answers(item, upstream, fake_dns, redis)
     item_cache.health.down_until = 0.0
     resolve_item(item=item, user_input="printer")
     assert resolve_item(item=item, user_input="printer").cached is True
+
+
+def test_a_fill_lock_released_after_it_expired_leaves_the_next_holders_lock(redis):
+    key = "item-options:lock-test"
+    first = item_cache.acquire_fill_lock(key, 0.2)
+    assert first is not None and item_cache.acquire_fill_lock(key, 30) is None
+    time.sleep(0.3)  # the first caller's call outlived its lock
+    second = item_cache.acquire_fill_lock(key, 30)
+    assert second is not None
+    item_cache.release_fill_lock(first)
+    assert item_cache.acquire_fill_lock(key, 30) is None  # still the second caller's
+    item_cache.release_fill_lock(second)
+    assert item_cache.acquire_fill_lock(key, 30) is not None

@@ -91,7 +91,16 @@ def test_the_options_endpoint_says_stale_and_the_age(item, upstream, fake_dns, r
     later(7)
     response = member_client.get(f"/api/items/{item.pk}/options?q=printer")
     assert response.status_code == 200
-    assert response.json() == {"options": OPTIONS, "cached": True, "stale": True, "age_seconds": 7, "item": item.pk}
+    assert response.json() == {
+        "options": OPTIONS,
+        "cached": True,
+        "stale": True,
+        "age_seconds": 7,
+        "item": item.pk,
+        "has_more": False,
+        "total_known": 2,
+        "complete": True,
+    }
 
 
 def test_off_the_error_is_the_answer(item, upstream, fake_dns, redis, member_client):

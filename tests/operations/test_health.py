@@ -1,6 +1,8 @@
 """/healthz and /readyz: no sign-in, tiny JSON, only the names of failing parts. (Redis stopped:
 tests/operations/test_redis_outage.py; under gunicorn with both answering: tests/operations/test_serving.py.)"""
 
+import logging
+
 import pytest
 
 from tests.support.connect_server import connect_env, free_port, running_connect
@@ -33,3 +35,20 @@ def test_readyz_names_the_database_when_it_does_not_answer(tmp_path, suite_redis
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable", "failing": ["database"]}
         assert server.get("/healthz").status_code == 200
+        assert "Service Unavailable" not in server.output()  # the probe's answer is not a django.request ERROR
+
+
+def test_favicon_ico_is_the_shipped_icon_without_a_not_found_line(client, caplog):
+    caplog.set_level(logging.INFO, logger="django.request")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and "max-age=86400" in response["Cache-Control"]
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200
+    assert b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert caplog.records == []
+
+
+@pytest.mark.django_db
+def test_pages_link_the_icon(client):
+    page = client.get("/login/").content.decode()
+    assert '<link rel="icon" href="/static/favicon.ico"' in page

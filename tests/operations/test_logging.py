@@ -83,3 +83,27 @@ def test_plain_log_lines_by_default(tmp_path):
     result = run(LOG_SOME_LINES, tmp_path, DEBUG="true")
     assert " WARNING connect.items: plain line" in result.stderr
     assert "GET /search?q=x&key=*** HTTP/1.1" in result.stderr and SECRET_API_KEY not in result.stderr
+
+
+REQUEST_ANOTHER_HOST = """
+import django
+django.setup()
+from django.test import Client
+print(Client().get("/login/", HTTP_HOST="scanner.example").status_code)
+"""
+
+
+def test_a_request_for_another_host_is_one_warning_line_without_a_traceback(tmp_path):
+    result = run(REQUEST_ANOTHER_HOST, tmp_path, DEBUG="false", STATIC_ROOT=str(tmp_path))
+    assert result.stdout.strip() == "400"
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert " WARNING django.security.DisallowedHost: Invalid HTTP_HOST header: 'scanner.example'." in lines[0]
+    assert lines[0].endswith("(client 127.0.0.1)")
+
+
+def test_in_json_a_request_line_names_its_client(tmp_path):
+    result = run(REQUEST_ANOTHER_HOST, tmp_path, DEBUG="false", CONNECT_LOG_FORMAT="json", STATIC_ROOT=str(tmp_path))
+    (line,) = [json.loads(line) for line in result.stderr.splitlines()]
+    assert (line["level"], line["logger"], line["client"]) == ("WARNING", "django.security.DisallowedHost", "127.0.0.1")
+    assert "exception" not in line

@@ -1,6 +1,7 @@
 """/metrics in this process: who may read it, which events move which counters, and that no label carries a secret,
 a URL or what a person typed. (Several workers sharing their values: tests/operations/test_serving.py.)"""
 
+import importlib.metadata
 import json
 
 import pytest
@@ -228,3 +229,9 @@ def test_protection_events_are_counted_and_refused_calls_are_not_upstream_calls(
         before, "connect_upstream_calls_total", **labels
     )
     assert DISTINCTIVE_QUERY not in after
+
+
+def test_metrics_carry_the_build_info_and_process_metrics_before_any_request(client):
+    text = scrape(client).content.decode()
+    assert value(text, "connect_build_info", version=importlib.metadata.version("connect")) == 1
+    assert value(text, "process_resident_memory_bytes") > 0

@@ -3,6 +3,8 @@ the log says so once per interval per process on "connect.cache", whoever notice
 
 import json
 import logging
+import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +14,6 @@ from django.contrib.auth import get_user_model
 from connect_project.caches import redis_caches
 from datasources.services import oauth
 from items.models import Item
-from operations.redis_outage import outage
 from tests.conftest import make_datasource
 from tests.support import https_server as srv
 from tests.support.connect_server import connect_env, http_session, run_connect_tasks, start_connect, start_redis
@@ -87,7 +88,8 @@ def test_each_noticer_alone_reports_the_outage(member_client, item, redis_down, 
     assert len(warnings_of(caplog)) == 1
 
 
-def test_django_redis_own_error_records_are_dropped_after_being_reported(member_client, redis_down):
+def test_django_redis_own_error_records_are_dropped_after_being_reported(member_client, redis_down, caplog):
+    caplog.set_level(logging.WARNING)
     seen = []
     handler = logging.Handler()
     handler.emit = seen.append
@@ -98,10 +100,14 @@ def test_django_redis_own_error_records_are_dropped_after_being_reported(member_
     finally:
         ignored.removeHandler(handler)
     assert seen == []
-    assert outage.last_warning_at is not None
+    assert [r.getMessage() for r in warnings_of(caplog)][0].startswith(
+        "Redis cache unavailable (ConnectionError, noticed by Django's cache (sessions))"
+    )
 
 
-def test_the_warning_comes_again_after_the_interval(member_client, item, redis_down, settings, caplog):
+def test_the_warning_comes_again_after_the_interval_counting_what_it_held_back(
+    member_client, item, redis_down, settings, caplog
+):
     settings.CONNECT_CACHE_WARNING_INTERVAL_SECONDS = 0.2
     caplog.set_level(logging.WARNING)
     member_client.get("/datasources/")
@@ -109,7 +115,12 @@ def test_the_warning_comes_again_after_the_interval(member_client, item, redis_d
     assert len(warnings_of(caplog)) == 1
     time.sleep(0.3)
     member_client.get("/datasources/")
-    assert len(warnings_of(caplog)) == 2
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 2
+    assert re.search(
+        r"errors since the last report: (\d+) in the last 0\.\d s \(Django's cache \(sessions\) ×\1\)\.$",
+        warnings[1].getMessage(),
+    ), warnings[1].getMessage()
 
 
 # --- real gunicorn workers ----------------------------------------------------------------------------------
@@ -117,10 +128,11 @@ def test_the_warning_comes_again_after_the_interval(member_client, item, redis_d
 
 @pytest.fixture(scope="module")
 def outage_server(tmp_path_factory, sqlite_url, static_root, ca_file, module_upstream):
-    """Connect (JSON log lines) on a Redis of its own, which is stopped after one cached answer."""
+    """Two Connect instances (JSON log lines) sharing a Redis of their own, which is stopped after one cached answer."""
     workdir = tmp_path_factory.mktemp("outage")
     api = module_upstream({"/search": srv.answer(200, ISSUES_BODY)})
     redis_server = start_redis(workdir / "redis")
+    servers = []
     try:
         env = connect_env(
             workdir,
@@ -133,27 +145,69 @@ def outage_server(tmp_path_factory, sqlite_url, static_root, ca_file, module_ups
         cookie, item = run_connect_tasks(
             env,
             ("sign_in", {"username": "filler"}),
-            ("create_item", {"base_url": api.url("/"), "query": "/search?q=$userInput"}),
+            (
+                "create_item",
+                {
+                    "base_url": api.url("/"),
+                    "query": "/search?q=$userInput",
+                    "limits": {"calls_per_second": 0, "concurrent_calls": 0},  # the load below is not refused
+                },
+            ),
         )
-        server = start_connect(workdir, env)
-        try:
-            server.session.cookies.set(cookie["name"], cookie["value"])
-            path = f"/api/items/{item['item']}/options"
-            server.get(path, params={"q": "printer"})
-            assert server.get(path, params={"q": "printer"}).json()["cached"] is True
-            assert server.get("/readyz").status_code == 200
-            redis_server.shutdown()
-            yield {"server": server, "path": path}
-        finally:
-            server.stop()
+        for number in range(2):
+            servers.append(start_connect(workdir / f"instance-{number}", env))
+            servers[-1].session.cookies.set(cookie["name"], cookie["value"])
+        path = f"/api/items/{item['item']}/options"
+        servers[0].get(path, params={"q": "printer"})
+        assert servers[1].get(path, params={"q": "printer"}).json()["cached"] is True
+        assert [server.get("/readyz").json() for server in servers] == [{"status": "ready"}] * 2
+        redis_server.shutdown()
+        yield {"server": servers[0], "servers": servers, "path": path}
     finally:
+        for server in servers:
+            server.stop()
         redis_server.stop()
 
 
-def test_readyz_names_redis_when_it_is_stopped(outage_server):
+def test_readyz_is_200_degraded_naming_redis_when_it_is_stopped(outage_server):
     response = outage_server["server"].get("/readyz", headers={"Cookie": ""})
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "failing": ["redis"]}
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "degraded": ["redis"]}
+
+
+def test_under_load_in_an_outage_every_instance_stays_ready_degraded(outage_server):
+    """The load balancer's view of a Redis outage: every host answers /readyz 200 while options are asked."""
+    servers, stop = outage_server["servers"], threading.Event()
+
+    def load(number):
+        answers = []
+        with http_session() as session:
+            session.cookies.update(servers[0].session.cookies)
+            while not stop.is_set():
+                url = servers[number % 2].url(outage_server["path"])
+                answers.append(session.get(url, params={"q": f"load-{number}-{len(answers)}"}, timeout=30).status_code)
+        return answers
+
+    def probe(server):
+        answers = []
+        with http_session() as session:
+            for _ in range(20):
+                response = session.get(server.url("/readyz"), timeout=30)
+                answers.append((response.status_code, response.json()))
+                time.sleep(0.1)
+        return answers
+
+    with ThreadPoolExecutor(6) as pool:
+        loads = [pool.submit(load, number) for number in range(4)]
+        probes = [pool.submit(probe, server) for server in servers]
+        ready = [probe.result() for probe in probes]
+        stop.set()
+        options = [status for answers in loads for status in answers.result()]
+    degraded = (200, {"status": "degraded", "degraded": ["redis"]})
+    assert ready == [[degraded] * 20, [degraded] * 20]
+    assert options and set(options) == {200}
+    for server in servers:
+        assert "/readyz" not in server.stderr_path.read_text()  # no django.request line for the probe
 
 
 def test_fifty_requests_in_an_outage_are_answered_and_logged_once_per_process(outage_server):

@@ -1,6 +1,7 @@
 """Connect as `make serve` runs it: gunicorn with the repository's gunicorn.conf.py, DEBUG=false, collected static
 files through WhiteNoise, a short call deadline (2 s), metrics enabled. One server for the module."""
 
+import importlib.metadata
 import os
 import re
 import runpy
@@ -14,7 +15,14 @@ from gunicorn.config import Config
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import SECRET_API_KEY, assert_no_secret
-from tests.support.connect_server import GUNICORN_CONFIG, connect_env, http_session, run_connect_tasks, start_connect
+from tests.support.connect_server import (
+    GUNICORN_CONFIG,
+    connect_env,
+    http_session,
+    run_connect_tasks,
+    running_connect,
+    start_connect,
+)
 from tests.support.https_server import answer, slow_body
 
 from .answers import ISSUES_BODY
@@ -98,6 +106,16 @@ def test_the_stylesheet_has_a_compressed_variant(served):
     assert "Accept-Encoding" in compressed.headers.get("Vary", "")
     assert int(compressed.headers["Content-Length"]) < int(plain.headers["Content-Length"])
     assert "Content-Encoding" not in plain.headers
+
+
+def test_favicon_ico_leads_to_the_hashed_icon(served):
+    server = served["server"]
+    response = server.get("/favicon.ico", allow_redirects=False)
+    assert response.status_code == 302
+    assert re.fullmatch(r"/static/favicon\.[0-9a-f]{12}\.ico", response.headers["Location"])
+    icon = server.get(response.headers["Location"])
+    assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"
+    assert '<link rel="icon" href="' + response.headers["Location"] + '"' in server.get("/login/").text
 
 
 def test_an_unhashed_static_name_still_answers_but_is_cached_briefly(served):
@@ -257,6 +275,35 @@ def test_metrics_count_the_requests_of_every_worker(served):
 def served_by(server, path: str) -> set[str]:
     """The worker pids of the access log lines for `path`."""
     return set(re.findall(r"<(\d+)> \"GET " + re.escape(path) + " ", server.stdout_path.read_text()))
+
+
+def test_metrics_carry_the_build_info_and_the_process_metrics_of_the_whole_instance(served):
+    server = served["server"]
+    text = scrape(served).text
+    assert samples(text, "connect_build_info", version=importlib.metadata.version("connect")) == 1
+    memory = samples(text, "process_resident_memory_bytes")
+    one_worker = Path(f"/proc/{min(server.worker_pids())}/statm").read_text().split()[1]
+    assert memory > int(one_worker) * os.sysconf("SC_PAGE_SIZE")  # the master's and both workers' memory
+    assert samples(text, "process_cpu_seconds_total") > 0 and samples(text, "process_open_fds") > 0
+    assert 0 < samples(text, "process_start_time_seconds") <= time.time()
+
+
+def test_metrics_are_not_empty_after_a_restart(tmp_path, sqlite_url, suite_redis_url, static_root):
+    env = connect_env(
+        tmp_path,
+        database_url=sqlite_url,
+        redis_url=suite_redis_url,
+        static_root=static_root,
+        CONNECT_METRICS_TOKEN=METRICS_TOKEN,
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+    )
+    for start in ("first", "restarted"):
+        with running_connect(tmp_path / start, env) as server:
+            answer = server.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+            assert answer.status_code == 200
+            version = importlib.metadata.version("connect")
+            assert samples(answer.text, "connect_build_info", version=version) == 1, (start, answer.text)
+            assert samples(answer.text, "process_resident_memory_bytes") > 0, start
 
 
 def test_metrics_need_the_bearer_token(served):

@@ -136,8 +136,11 @@ class ConnectServer:
         self.session.close()
 
 
-def start_connect(workdir: Path, env: dict, *, ready_path: str = "/healthz", timeout: float = 60) -> ConnectServer:
-    """gunicorn -c gunicorn.conf.py on a free 127.0.0.1 port; returns once `ready_path` answers 200."""
+def start_connect(
+    workdir: Path, env: dict, *, ready_path: str = "/healthz", timeout: float = 60, command: list[str] | None = None
+) -> ConnectServer:
+    """gunicorn -c gunicorn.conf.py (or `command`, run in the repository) on a free 127.0.0.1 port; returns once
+    `ready_path` answers 200."""
     workdir.mkdir(parents=True, exist_ok=True)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -148,7 +151,7 @@ def start_connect(workdir: Path, env: dict, *, ready_path: str = "/healthz", tim
     try:
         with open(server.stdout_path, "ab") as out, open(server.stderr_path, "ab") as err:
             server.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)],
+                command or [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG)],
                 cwd=REPO_ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,

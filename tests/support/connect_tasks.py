@@ -37,6 +37,17 @@ def sign_in(*, username: str = "alice", staff: bool = False) -> dict:
     return {"name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value}
 
 
+def create_user(*, username: str, password: str, staff: bool = False, role: str = "") -> dict:
+    """A user who signs in with a password (through the login page); a staff user has the Administrator role unless
+    told another (core/roles.py)."""
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password=password, is_staff=staff)
+    if staff or role:
+        user.groups.add(Group.objects.get(name=role or "Administrator"))
+    return {"user": user.pk}
+
+
 def create_item(
     *,
     base_url: str,
@@ -45,12 +56,14 @@ def create_item(
     item_name: str = "Issues",
     auth: dict | None = None,
     label_template: str = "{key} - {fields.summary}",
+    limits: dict | None = None,
 ) -> dict:
-    """A datasource (auth: AuthConfig fields, e.g. mode and api_key_value) and an item on it."""
+    """A datasource (auth: AuthConfig fields, e.g. mode and api_key_value; limits: calls_per_second,
+    concurrent_calls) and an item on it."""
     from datasources.models import AuthConfig, Datasource
     from items.models import Item
 
-    datasource = Datasource.objects.create(name=datasource_name, base_url=base_url)
+    datasource = Datasource.objects.create(name=datasource_name, base_url=base_url, **(limits or {}))
     AuthConfig.objects.create(datasource=datasource, **(auth or {}))
     item = Item(
         name=item_name,
@@ -95,9 +108,33 @@ def stored_token(*, datasource: int) -> dict:
     return {"access_token": auth.access_token}
 
 
+def check_secret(*, datasource: int) -> dict:
+    """Whether the datasource's stored API key can be decrypted with this process's FERNET_KEYS, and what it is (the
+    tests' own distinctive secret, compared by the test)."""
+    from cryptography.fernet import InvalidToken
+
+    from datasources.models import AuthConfig
+
+    try:
+        value = AuthConfig.objects.get(datasource_id=datasource).api_key_value
+    except InvalidToken:
+        return {"readable": False, "matches": None}
+    return {"readable": True, "matches": value}
+
+
 TASKS = {
     task.__name__: task
-    for task in (migrate, collectstatic, sign_in, create_item, update_item, expire_token, stored_token)
+    for task in (
+        migrate,
+        collectstatic,
+        sign_in,
+        create_user,
+        create_item,
+        update_item,
+        expire_token,
+        stored_token,
+        check_secret,
+    )
 }
 
 if __name__ == "__main__":

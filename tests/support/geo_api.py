@@ -68,7 +68,18 @@ def cities(handler):
     _json(handler, [{"code": name[:3].upper(), "name": name} for name in names if text in name.lower()])
 
 
-ROUTES = {"/geo/countries": countries, "/geo/regions": regions, "/geo/cities": cities}
+def city(handler):
+    """One city by its code (a lookup query: /city?code=$key), or 404."""
+    code = _query(handler).get("code", "")
+    for _country, regions_ in GEO.values():
+        for _name, cities_ in regions_.values():
+            for name in cities_:
+                if name[:3].upper() == code:
+                    return _json(handler, {"code": code, "name": name})
+    _json(handler, {"error": "no such city"}, status=404)
+
+
+ROUTES = {"/geo/countries": countries, "/geo/regions": regions, "/geo/cities": cities, "/geo/city": city}
 
 
 @dataclass
@@ -79,7 +90,8 @@ class Chain:
 
 
 def make_chain(upstream, *, name_prefix: str = "") -> Chain:
-    """Country (a list), Region (a list, $country bound to Country), City (a search, $region bound to Region)."""
+    """Country (a list), Region (a list, $country bound to Country), City (a search, $region bound to Region, with a
+    lookup query for the labels of its keys)."""
     datasource = make_datasource(name=f"{name_prefix}Geo API", base_url=upstream.url("/geo"))
     common = {"datasource": datasource, "list_path": "", "key_field": "code", "label_template": "{name}"}
     country = Item.objects.create(name=f"{name_prefix}Country", query="/countries", **common)
@@ -94,6 +106,7 @@ def make_chain(upstream, *, name_prefix: str = "") -> Chain:
         query="/cities?region=$region&q=$userInput",
         dependencies=[{"name": "region", "optional": False}],
         user_input_optional=True,
+        lookup_query="/city?code=$key",
         **common,
     )
     save_bindings(item=region, sources={"country": country})

@@ -95,7 +95,7 @@ class HTTPSTestServer:
         ssl_context.sni_callback = self._sni
         self._server = _Server(self)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def _sni(self, ssl_socket, name, context):
         with self.lock:
@@ -114,14 +114,14 @@ class HTTPSTestServer:
         return f"https://{host}:{self.port}{path}"
 
     def start(self) -> "HTTPSTestServer":
-        self._thread.start()
+        self.thread.start()
         return self
 
     def stop(self) -> None:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        self.thread.join(timeout=5)
 
 
 def server_context(ca: trustme.CA, *hostnames: str) -> ssl.SSLContext:

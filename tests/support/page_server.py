@@ -1,9 +1,12 @@
 """A tiny plain-HTTP server on 127.0.0.1 (an ephemeral port) serving fixed pages: a second web origin for the
-cross-origin widget tests. The same server reached as localhost is a third origin."""
+cross-origin widget tests. The same server reached as localhost is a third origin. It can also receive forms, as the
+system behind a page would: `forms` maps a path to a function of the posted fields ({name: [values]}) that returns
+the HTML answer (the posted fields are kept in `received`)."""
 
 import http.server
 import socketserver
 import threading
+from urllib.parse import parse_qs
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -12,8 +15,10 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class PageServer:
-    def __init__(self, pages: dict[str, str]):
+    def __init__(self, pages: dict[str, str], forms: dict | None = None):
         self.pages = dict(pages)
+        self.forms = dict(forms or {})
+        self.received: list[dict[str, list[str]]] = []
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -27,13 +32,25 @@ class PageServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_POST(self):
+                receive = owner.forms.get(self.path.split("?", 1)[0])
+                length = int(self.headers.get("Content-Length") or 0)
+                fields = parse_qs(self.rfile.read(length).decode(), keep_blank_values=True)
+                owner.received.append(fields)
+                data = (receive(fields) if receive else "not found").encode()
+                self.send_response(200 if receive else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args):
                 pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self.thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
 
     def origin(self, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}"
@@ -41,4 +58,4 @@ class PageServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        self.thread.join(timeout=5)

@@ -4,11 +4,11 @@
 bundle and protection settings in the environment) builds the datasource in memory (the same id and limits as the
 parent's: the protection state is keyed by id in Redis, so no database is needed), prints "ready", waits for a line
 on stdin, then makes the calls: `threads` threads released at once, each making `calls` calls `interval` seconds
-apart. It prints one JSON list of results, {"code": "ok" or an error code, "message", "started", "ended"}
-(time.monotonic(), the machine's clock), and exits.
+apart (or, with "for_seconds", calls until that many seconds have passed). It prints one JSON list of results,
+{"code": "ok" or an error code, "message", "started", "ended"} (time.monotonic(), the machine's clock), and exits.
 
 SPEC_JSON: {"datasource": {"id", "base_url", "calls_per_second", "concurrent_calls"}, "path", "threads", "calls",
-"interval"}.
+"interval", "for_seconds" (optional)}.
 """
 
 import json
@@ -47,9 +47,12 @@ def main(spec: dict) -> None:
 
     def caller():
         barrier.wait()
-        for number in range(spec["calls"]):
+        until = time.monotonic() + spec.get("for_seconds", 0)
+        number = 0
+        while number < spec["calls"] or time.monotonic() < until:
             if number:
                 time.sleep(spec["interval"])
+            number += 1
             started = time.monotonic()
             try:
                 client.call_datasource(datasource=datasource, path_and_query=spec["path"])

@@ -1,11 +1,12 @@
-"""Helpers for the tests of the API's protection: calls released at once, windows of arrival times, and other Connect
-processes (tests/support/protected_caller.py) sharing the same Redis db.
+"""Helpers for the tests of the API's protection: calls released at once, windows of arrival times, other Connect
+processes (tests/support/protected_caller.py) sharing the same Redis, and a Redis of a test's own.
 
-Fixtures here are imported by the test modules that use them (like https_server's).
+Its fixtures (other_process, own_redis) are registered for the whole suite through pytest_plugins (tests/conftest.py).
 """
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +17,8 @@ import pytest
 from django.conf import settings
 
 from datasources.services import client, errors, sessions
+from tests.support import https_server as srv
+from tests.support.connect_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTECTION_SETTINGS = (
@@ -117,11 +120,14 @@ class OtherProcess:
 
 @pytest.fixture
 def other_process(tmp_path, trust_test_ca):
-    """other_process(datasource, path, threads=..., calls=..., interval=...) -> a started OtherProcess (stopped at
-    teardown), with this test's Redis db, CA bundle and protection settings."""
+    """other_process(datasource, path, threads=..., calls=..., interval=..., for_seconds=..., env_extra=...) -> a
+    started OtherProcess (stopped at teardown), with this test's Redis db (or env_extra's Redis settings), CA bundle
+    and protection settings."""
     started = []
 
-    def start(datasource, path: str, *, threads: int = 1, calls: int = 1, interval: float = 0.0) -> OtherProcess:
+    def start(
+        datasource, path: str, *, threads=1, calls=1, interval=0.0, for_seconds=0.0, env_extra=None
+    ) -> OtherProcess:
         spec = {
             "datasource": {
                 "id": datasource.pk,
@@ -133,6 +139,7 @@ def other_process(tmp_path, trust_test_ca):
             "threads": threads,
             "calls": calls,
             "interval": interval,
+            "for_seconds": for_seconds,
         }
         env = {
             **os.environ,
@@ -140,12 +147,12 @@ def other_process(tmp_path, trust_test_ca):
             "DEBUG": "true",
             "SECRET_KEY": "other-process-test-key",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+            "REDIS_URL": settings.CACHES["default"]["LOCATION"] if env_extra is None else "",
             "CONNECT_CA_BUNDLE": str(trust_test_ca),
             "CONNECT_ALLOWED_PRIVATE_NETWORKS": "127.0.0.1",
             "CONNECT_LOG_LEVEL": "WARNING",
         }
-        env.update({name: str(getattr(settings, name)) for name in PROTECTION_SETTINGS})
+        env.update({name: str(getattr(settings, name)) for name in PROTECTION_SETTINGS}, **(env_extra or {}))
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.support.protected_caller", json.dumps(spec)],
             cwd=ROOT,
@@ -171,3 +178,62 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return predicate()
+
+
+class OwnRedis:
+    """A redis-server of the test's own (`own_redis`: Django's cache points to it), on a free port, without
+    persistence; it can be stopped and started again on the same port, and is stopped at teardown."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    def start(self) -> "OwnRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert srv.wait_until(self._answers, timeout=10), "redis-server did not start"
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def client(self):
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(settings):
+    if subprocess.run(["which", "redis-server"], capture_output=True).returncode != 0:
+        pytest.skip("needs redis-server")
+    server = OwnRedis().start()
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{server.port}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 1,
+                "SOCKET_TIMEOUT": 2,
+            },
+            "KEY_PREFIX": "connect",
+        }
+    }
+    try:
+        yield server
+    finally:
+        server.stop()

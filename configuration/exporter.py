@@ -1,0 +1,79 @@
+"""export_config: Connect's configuration as YAML, with a ${env:NAME} reference (a suggested name) in place of every
+stored secret and never a value. The same function describes an object for the applier's diff, so that applying an
+export to the instance it came from finds nothing to change."""
+
+import re
+
+import yaml
+from django.db.models.functions import Lower
+
+from applications.models import Application
+from datasources.models import AuthConfig, Datasource
+from items.bindings import bound_sources
+from items.models import Item
+
+from . import schema
+
+
+def export_configuration() -> dict:
+    names = SecretNames()
+    return {
+        "connect": schema.VERSION,
+        "datasources": [
+            describe_datasource(d, names=names)
+            for d in Datasource.objects.select_related("auth").prefetch_related("headers").order_by(Lower("name"))
+        ],
+        "applications": [
+            describe_application(a) for a in Application.objects.prefetch_related("items").order_by(Lower("name"))
+        ],
+    }
+
+
+def dump(document: dict) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000)
+
+
+def describe_datasource(datasource: Datasource, *, names: "SecretNames") -> dict:
+    data = {"name": datasource.name, **{f: getattr(datasource, f) for f in schema.DATASOURCE_FIELDS}}
+    data["headers"] = [{f: getattr(h, f) for f in schema.HEADER_FIELDS} for h in datasource.headers.all()]
+    data["auth"] = describe_auth(
+        getattr(datasource, "auth", None) or AuthConfig(datasource=datasource), datasource=datasource, names=names
+    )
+    data["items"] = [describe_item(item) for item in datasource.items.order_by(Lower("name"))]
+    return data
+
+
+def describe_auth(auth: AuthConfig, *, datasource: Datasource, names: "SecretNames") -> dict:
+    data = {"mode": auth.mode, **{f: getattr(auth, f) for f in schema.auth_fields_of_mode(auth.mode)}}
+    for secret in schema.auth_secrets_of_mode(auth.mode):
+        if getattr(auth, secret):
+            data[secret] = "${env:" + names.suggest(datasource.name, secret) + "}"
+    return data
+
+
+def describe_item(item: Item) -> dict:
+    data = {"name": item.name, **{f: getattr(item, f) for f in schema.ITEM_FIELDS}}
+    data["allowed_groups"] = sorted(g.name for g in item.allowed_groups.all())
+    data["bindings"] = {name: source.name for name, source in sorted(bound_sources(item=item).items())}
+    return data
+
+
+def describe_application(application: Application) -> dict:
+    data = {"name": application.name, **{f: getattr(application, f) for f in schema.APPLICATION_FIELDS}}
+    data["items"] = sorted((i.name for i in application.items.all()), key=str.lower)
+    return data
+
+
+class SecretNames:
+    """Suggested environment variable names, one per secret: CONNECT_<DATASOURCE>_<FIELD>, unique in a file."""
+
+    def __init__(self):
+        self.used: set[str] = set()
+
+    def suggest(self, datasource_name: str, field: str) -> str:
+        base = re.sub(r"[^A-Z0-9]+", "_", f"CONNECT_{datasource_name}_{field}".upper()).strip("_")
+        name, n = base, 2
+        while name in self.used:
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        return name
