@@ -7,7 +7,7 @@ by its name. Relations are written by name too: bindings, granted items, allowed
 
 from django.db import models
 
-from datasources.models import ENTERED_SECRETS, MODE_FIELDS
+from datasources.models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS
 
 VERSION = 1
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -49,6 +49,9 @@ AUTH_FIELDS = (
 # Secrets a person enters: written as ${env:NAME} references, never as values. (OAuth tokens are not exported: an
 # authorization-code datasource is connected again on the new instance.)
 AUTH_SECRETS = ENTERED_SECRETS
+# How the datasource is reached (NetworkConfig, SPEC 12): its proxy and client certificate; the proxy password, the
+# private key and its passphrase are secrets (${env:NAME}). Written only for a datasource that has one of them.
+NETWORK_FIELDS = ("proxy_url", "client_certificate")
 ITEM_FIELDS = (
     "query",
     "method",
@@ -75,10 +78,11 @@ ITEM_FIELDS = (
 APPLICATION_FIELDS = ("allowed_origins", "enabled", "may_purge")
 
 # Keys that are not model fields, per section.
-DATASOURCE_KEYS = ("name", *DATASOURCE_FIELDS, "headers", "auth", "items")
+DATASOURCE_KEYS = ("name", *DATASOURCE_FIELDS, "headers", "auth", "network", "items")
 ITEM_KEYS = ("name", *ITEM_FIELDS, "allowed_groups", "bindings")
 APPLICATION_KEYS = ("name", *APPLICATION_FIELDS, "items")
 AUTH_KEYS = (*AUTH_FIELDS, *AUTH_SECRETS)
+NETWORK_KEYS = (*NETWORK_FIELDS, *NETWORK_SECRETS)
 TOP_KEYS = ("connect", "datasources", "applications")
 
 

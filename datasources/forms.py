@@ -544,7 +544,11 @@ class NetworkForm(forms.ModelForm):
                 setattr(self.instance, secret, data[secret])
         if "proxy_url" in data and not data["proxy_url"]:
             self.instance.proxy_password = ""  # no proxy, no proxy password
-        elif self._proxy_host_changed(data) and self.instance.proxy_password and not data.get("proxy_password"):
+        elif (
+            secret_binding.proxy_moved(self.original_proxy_url, data.get("proxy_url", self.original_proxy_url))
+            and self.instance.proxy_password
+            and not data.get("proxy_password")
+        ):
             if not data.get("clear_proxy_password"):
                 self.add_error(
                     "proxy_password",
@@ -556,13 +560,3 @@ class NetworkForm(forms.ModelForm):
             data = self.data.copy()
             data[self.add_prefix("proxy_url")] = url_rules.without_password(data.get(self.add_prefix("proxy_url")))
             self.data = data
-
-    def _proxy_host_changed(self, data: dict) -> bool:
-        if not self.original_proxy_url or "proxy_url" not in data:
-            return False
-        try:
-            before = url_rules.check_proxy_url(self.original_proxy_url, password_allowed=False)
-            after = url_rules.check_proxy_url(data["proxy_url"], password_allowed=False)
-        except url_rules.URLRuleError:
-            return False
-        return (after.host, after.port) != (before.host, before.port)

@@ -70,3 +70,16 @@ def _origin(url: str | None):
         return url_rules.origin(url or "") if url else ("", "", 0)
     except url_rules.URLRuleError:
         return None
+
+
+def proxy_moved(before: str, after: str) -> bool:
+    """A datasource's proxy password goes to its proxy: a proxy URL naming another host or port is a move (a proxy
+    set where there was none is not: nothing was stored for it)."""
+    if not before or not after:
+        return False
+    try:
+        old = url_rules.check_proxy_url(before, password_allowed=False)
+        new = url_rules.check_proxy_url(after, password_allowed=False)
+    except url_rules.URLRuleError:
+        return False  # its own validator refuses it
+    return (old.host, old.port) != (new.host, new.port)

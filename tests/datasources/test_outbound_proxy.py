@@ -420,3 +420,15 @@ def test_a_bad_operator_proxy_stops_connect_with_a_message_without_the_password(
     assert f"ImproperlyConfigured: CONNECT_OUTBOUND_PROXY is not valid: {message}" in result.stderr
     assert PROXY_PASSWORD not in result.stderr
     assert_no_secret(result.stderr)
+
+
+def test_a_proxy_change_is_audited_with_its_password_only_as_changed(staff_client):
+    from audit.models import AuditEntry
+
+    datasource = make_datasource()
+    AuditEntry.objects.all().delete()
+    edit(staff_client, datasource, proxy_url="http://connect@proxy.example.com:3128", proxy_password=PROXY_PASSWORD)
+    [entry] = AuditEntry.objects.filter(object_type="datasource", object_id=str(datasource.pk))
+    assert {"field": "network.proxy_password", "secret": True} in entry.changes
+    assert any(c.get("field") == "network.proxy_url" for c in entry.changes)
+    assert PROXY_PASSWORD not in str(entry.changes)
