@@ -23,7 +23,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "last_used_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "items", "allowed_origins", "enabled")}),
+        (None, {"fields": ("name", "items", "allowed_origins", "enabled", "may_purge")}),
         ("Secret", {"fields": ("secret_state", "secret_rotated_at")}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at", "last_used_at")}),
     )

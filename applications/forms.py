@@ -31,7 +31,7 @@ class ApplicationForm(forms.ModelForm):
 
     class Meta:
         model = Application
-        fields = ["name", "items", "allowed_origins", "enabled"]
+        fields = ["name", "items", "allowed_origins", "enabled", "may_purge"]
         widgets = {"items": forms.CheckboxSelectMultiple}
         help_texts = {"enabled": "A disabled application's tokens are refused at the next request."}
 

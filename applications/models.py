@@ -40,6 +40,12 @@ class Application(VersionedConfiguration):
         help_text="The pages allowed to embed the widget, as https://host[:port], one per line.",
     )
     enabled = models.BooleanField(default=True, help_text="A disabled application's tokens are refused at once.")
+    may_purge = models.BooleanField(
+        "May purge cached answers",
+        default=False,
+        help_text="Its embedding tokens may drop the cached answers of the items they grant (POST "
+        "/api/items/<id>/cache/purge), e.g. from a webhook when the data changed at the source.",
+    )
     # Stored encrypted (HS256 needs the secret itself to verify a signature); shown once, after creation or rotation.
     secret = EncryptedTextField(default=new_secret, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -21,6 +21,14 @@ def track_connect_models() -> None:
         prefix=lambda auth: "auth",
         ignore=frozenset(TOKEN_STATUS_FIELDS),
     )
+    # The network (proxy, client certificate): its secrets are encrypted fields, recorded only as changed; what is
+    # read from the certificate follows from it.
+    track(
+        apps.get_model("datasources", "NetworkConfig"),
+        parent="datasource",
+        prefix=lambda network: "network",
+        ignore=frozenset({"certificate_subject", "certificate_issuer", "certificate_expires_at"}),
+    )
     Item = apps.get_model("items", "Item")
     track(Item, object_type="item")
     track(apps.get_model("items", "Binding"), parent="item", prefix=lambda b: f"bindings[{b.dependency}]")

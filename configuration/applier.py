@@ -17,7 +17,7 @@ from applications.models import Application
 from audit.models import Action
 from audit.recorder import Actor, record, recording
 from datasources import secret_binding
-from datasources.models import AuthConfig, Datasource, Header
+from datasources.models import NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
 from items import bindings as item_bindings
 from items.access import access_error
 from items.models import Item
@@ -135,6 +135,8 @@ class _Run:
             self._headers(datasource, entry["headers"], path)
         if "auth" in entry:
             self._auth(datasource, i, entry["auth"], path, stored_base_url=stored_base_url)
+        if "network" in entry:
+            self._network(datasource, i, entry["network"], path)
         for k, item_entry in enumerate(entry.get("items") or []):
             self._item(datasource, item_entry, f"{path}.items[{k}]")
 
@@ -186,6 +188,37 @@ class _Run:
         key = ("datasource", datasource.pk)
         if key in self.touched:
             self.touched[key]["secrets"] += changed_secrets
+
+    def _network(self, datasource: Datasource, index: int, entry: dict, path: str) -> None:
+        """The proxy and client certificate, checked as the edit page checks them (NetworkConfig.clean: the
+        certificate, key and passphrase together; secret_binding: a proxy password never follows a new proxy host)."""
+        network = NetworkConfig.objects.filter(datasource=datasource).first() or NetworkConfig(datasource=datasource)
+        before = {f: getattr(network, f) for f in (*schema.NETWORK_FIELDS, *NETWORK_SECRETS)}
+        _assign(network, _pick(entry, schema.NETWORK_FIELDS))
+        given = {secret for secret in NETWORK_SECRETS if (index, secret) in self.secrets}
+        for secret in given:
+            setattr(network, secret, self.secrets[(index, secret)])
+        if not network.proxy_url:
+            network.proxy_password = ""  # no proxy, no proxy password
+        elif (
+            "proxy_password" not in given
+            and network.proxy_password
+            and secret_binding.proxy_moved(before["proxy_url"], network.proxy_url)
+        ):
+            self.errors.append(
+                f"{path}.network.proxy_password: the proxy's host changed, so the stored proxy password is not kept: "
+                "give it again as ${env:NAME}."
+            )
+        if not network.client_certificate and "client_key" not in given:
+            network.client_key = network.client_key_passphrase = ""  # no certificate, no key
+        if not self._valid(network, f"{path}.network"):
+            return
+        after = {f: getattr(network, f) for f in before}
+        if after != before and (network.pk is not None or any(after.values())):
+            network.save()
+        key = ("datasource", datasource.pk)
+        if key in self.touched:
+            self.touched[key]["secrets"] += [f"network.{s}" for s in NETWORK_SECRETS if before[s] != after[s]]
 
     def _item(self, datasource: Datasource, entry: dict, path: str) -> None:
         name = entry["name"].strip()

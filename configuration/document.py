@@ -8,7 +8,7 @@ import re
 import yaml
 
 from applications.models import Application
-from datasources.models import AuthConfig, Datasource, Header
+from datasources.models import NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
 from items.models import Item
 
 from . import schema
@@ -96,6 +96,15 @@ def check(document: dict, *, environ) -> dict:
             for secret in schema.AUTH_SECRETS:
                 if secret in auth:
                     value = _secret(auth[secret], f"{path}.auth.{secret}", environ, errors)
+                    if value is not None:
+                        secrets[(i, secret)] = value
+        if "network" in entry and _mapping(entry["network"], f"{path}.network", errors):
+            network = entry["network"]
+            _known_keys(network, schema.NETWORK_KEYS, f"{path}.network", errors)
+            _typed(network, NetworkConfig, schema.NETWORK_FIELDS, f"{path}.network", errors)
+            for secret in NETWORK_SECRETS:
+                if secret in network:
+                    value = _secret(network[secret], f"{path}.network.{secret}", environ, errors)
                     if value is not None:
                         secrets[(i, secret)] = value
         for k, item in enumerate(_list(entry, "items", path, errors)):

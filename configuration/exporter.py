@@ -8,7 +8,7 @@ import yaml
 from django.db.models.functions import Lower
 
 from applications.models import Application
-from datasources.models import AuthConfig, Datasource
+from datasources.models import NETWORK_SECRETS, AuthConfig, Datasource, NetworkConfig
 from items.bindings import bound_sources
 from items.models import Item
 
@@ -39,7 +39,18 @@ def describe_datasource(datasource: Datasource, *, names: "SecretNames") -> dict
     data["auth"] = describe_auth(
         getattr(datasource, "auth", None) or AuthConfig(datasource=datasource), datasource=datasource, names=names
     )
+    network = NetworkConfig.objects.filter(datasource=datasource).first() if datasource.pk else None
+    if network is not None and any(getattr(network, f) for f in (*schema.NETWORK_FIELDS, *NETWORK_SECRETS)):
+        data["network"] = describe_network(network, datasource=datasource, names=names)
     data["items"] = [describe_item(item) for item in datasource.items.order_by(Lower("name"))]
+    return data
+
+
+def describe_network(network, *, datasource: Datasource, names: "SecretNames") -> dict:
+    data = {f: getattr(network, f) for f in schema.NETWORK_FIELDS}
+    for secret in NETWORK_SECRETS:
+        if getattr(network, secret):
+            data[secret] = "${env:" + names.suggest(datasource.name, secret) + "}"
     return data
 
 

@@ -7,7 +7,7 @@ by its name. Relations are written by name too: bindings, granted items, allowed
 
 from django.db import models
 
-from datasources.models import ENTERED_SECRETS, MODE_FIELDS
+from datasources.models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS
 
 VERSION = 1
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -37,10 +37,21 @@ AUTH_FIELDS = (
     "scopes",
     "extra_token_params",
     "client_auth_method",
+    "login_url",
+    "login_body_format",
+    "login_body",
+    "login_token_path",
+    "login_expires_in_path",
+    "login_token_seconds",
+    "login_header_name",
+    "login_header_prefix",
 )
 # Secrets a person enters: written as ${env:NAME} references, never as values. (OAuth tokens are not exported: an
 # authorization-code datasource is connected again on the new instance.)
 AUTH_SECRETS = ENTERED_SECRETS
+# How the datasource is reached (NetworkConfig, SPEC 12): its proxy and client certificate; the proxy password, the
+# private key and its passphrase are secrets (${env:NAME}). Written only for a datasource that has one of them.
+NETWORK_FIELDS = ("proxy_url", "client_certificate")
 ITEM_FIELDS = (
     "query",
     "method",
@@ -62,14 +73,16 @@ ITEM_FIELDS = (
     "lookup_method",
     "lookup_body_template",
     "access",
+    "cache_seconds",
 )
-APPLICATION_FIELDS = ("allowed_origins", "enabled")
+APPLICATION_FIELDS = ("allowed_origins", "enabled", "may_purge")
 
 # Keys that are not model fields, per section.
-DATASOURCE_KEYS = ("name", *DATASOURCE_FIELDS, "headers", "auth", "items")
+DATASOURCE_KEYS = ("name", *DATASOURCE_FIELDS, "headers", "auth", "network", "items")
 ITEM_KEYS = ("name", *ITEM_FIELDS, "allowed_groups", "bindings")
 APPLICATION_KEYS = ("name", *APPLICATION_FIELDS, "items")
 AUTH_KEYS = (*AUTH_FIELDS, *AUTH_SECRETS)
+NETWORK_KEYS = (*NETWORK_FIELDS, *NETWORK_SECRETS)
 TOP_KEYS = ("connect", "datasources", "applications")
 
 

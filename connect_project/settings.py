@@ -249,6 +249,18 @@ CONNECT_RETRY_AFTER_MAX_SECONDS = env.float("CONNECT_RETRY_AFTER_MAX_SECONDS", d
 # probe call decides.
 CONNECT_BREAKER_FAILURES = env.int("CONNECT_BREAKER_FAILURES", default=5)
 CONNECT_BREAKER_OPEN_SECONDS = env.float("CONNECT_BREAKER_OPEN_SECONDS", default=30.0)
+# Outbound proxy for every datasource without a proxy of its own: http://[user:password@]host:port (HTTPS to the API
+# is tunnelled with CONNECT to an address Connect checked itself). Hosts reached directly: names, .domain suffixes,
+# IP addresses or networks (comma-separated).
+CONNECT_OUTBOUND_PROXY = env.str("CONNECT_OUTBOUND_PROXY", default="").strip()
+CONNECT_OUTBOUND_PROXY_EXCEPTIONS = env.list("CONNECT_OUTBOUND_PROXY_EXCEPTIONS", default=[])
+if CONNECT_OUTBOUND_PROXY:
+    from datasources.url_rules import URLRuleError, check_proxy_url
+
+    try:
+        check_proxy_url(CONNECT_OUTBOUND_PROXY, password_allowed=True)
+    except URLRuleError as exc:  # the message never quotes the URL (it may hold the proxy's password)
+        raise ImproperlyConfigured(f"CONNECT_OUTBOUND_PROXY is not valid: {exc.message}") from None
 # Sign-in protection (django-axes; core/sign_in.py), on /login/ and /admin/login/ alike: wrong passwords are counted
 # per account and address; from the fourth one each is answered after a pause (PAUSE_SECONDS, doubling, at most four
 # times as long; 0: no pause); after FAILURES of them that account and address are locked for LOCKOUT_MINUTES (each

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from . import secret_binding, validators
 from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields, ProtectionFields
-from .models import SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header
+from .models import NETWORK_SECRETS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header, NetworkConfig
 from .services import configuration
 
 
@@ -71,6 +71,29 @@ class AuthConfigInline(admin.StackedInline):
     readonly_fields = tuple(_secret_state(f) for f in SECRET_FIELDS) + TOKEN_STATUS_FIELDS
 
 
+class NetworkConfigAdminForm(ModelErrorsOnShownFields, forms.ModelForm):
+    """The proxy URL can be repaired here; the proxy password, the client key and its passphrase are entered on the
+    datasource's edit page (a certificate is checked with its key, so it is changed there too)."""
+
+    unshown_field_hint = "Secrets are entered on the datasource's edit page, not in the admin site."
+
+    class Meta:
+        model = NetworkConfig
+        fields = ["proxy_url"]
+
+
+class NetworkConfigInline(admin.StackedInline):
+    model = NetworkConfig
+    form = NetworkConfigAdminForm
+    can_delete = False
+    exclude = NETWORK_SECRETS + ("client_certificate",)
+    readonly_fields = tuple(_secret_state(f) for f in NETWORK_SECRETS) + (
+        "certificate_subject",
+        "certificate_issuer",
+        "certificate_expires_at",
+    )
+
+
 class DatasourceAdminForm(ProtectionFields, forms.ModelForm):
     class Meta:
         model = Datasource
@@ -96,7 +119,7 @@ class DatasourceAdmin(admin.ModelAdmin):
     search_fields = ("name",)
     list_filter = ("type", "auth__mode")
     readonly_fields = ("config_version", "created_at", "updated_at")
-    inlines = [HeaderInline, AuthConfigInline]
+    inlines = [HeaderInline, AuthConfigInline, NetworkConfigInline]
 
     @admin.display(description="auth mode", ordering="auth__mode")
     def auth_mode(self, obj):
@@ -104,7 +127,7 @@ class DatasourceAdmin(admin.ModelAdmin):
         return auth.get_mode_display() if auth else "No auth"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("auth")
+        return super().get_queryset(request).select_related("auth", "network")
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Header:

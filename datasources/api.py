@@ -5,18 +5,27 @@ from django.http import JsonResponse
 
 from core.json_api import error_response, json_view
 
-from .models import MODE_FIELDS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource
+from .auth_modes import mode_spec
+from .models import (
+    MODE_FIELDS,
+    NETWORK_SECRETS,
+    SECRET_FIELDS,
+    TOKEN_STATUS_FIELDS,
+    AuthConfig,
+    Datasource,
+    NetworkConfig,
+)
 
 
 @json_view(permission="datasources.view_datasource")
 def datasource_list(request):
-    datasources = Datasource.objects.select_related("auth").prefetch_related("headers")
+    datasources = Datasource.objects.select_related("auth", "network").prefetch_related("headers")
     return JsonResponse({"datasources": [serialize_datasource(d) for d in datasources]})
 
 
 @json_view(permission="datasources.view_datasource")
 def datasource_detail(request, pk):
-    datasource = Datasource.objects.select_related("auth").prefetch_related("headers").filter(pk=pk).first()
+    datasource = Datasource.objects.select_related("auth", "network").prefetch_related("headers").filter(pk=pk).first()
     if datasource is None:
         return error_response("not_found", f"There is no datasource {pk}.", 404)
     return JsonResponse(serialize_datasource(datasource))
@@ -37,6 +46,7 @@ def serialize_datasource(datasource: Datasource) -> dict:
         "stale_max_age_seconds": datasource.stale_max_age_seconds,
         "headers": [{"name": h.name, "value": h.value} for h in datasource.headers.all()],
         "auth": _serialize_auth(getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)),
+        "network": _serialize_network(getattr(datasource, "network", None) or NetworkConfig(datasource=datasource)),
         "created_at": datasource.created_at,
         "updated_at": datasource.updated_at,
     }
@@ -47,7 +57,21 @@ def _serialize_auth(auth: AuthConfig) -> dict:
     for field in MODE_FIELDS.get(auth.mode, ()):
         if field not in SECRET_FIELDS:
             data[field] = getattr(auth, field)
-    if auth.mode.startswith("oauth2_"):
+    if mode_spec(auth.mode).token is not None:
         data.update({field: getattr(auth, field) for field in TOKEN_STATUS_FIELDS})
     data.update({f"{field}_set": bool(getattr(auth, field)) for field in SECRET_FIELDS})
+    return data
+
+
+def _serialize_network(network: NetworkConfig) -> dict:
+    """The proxy URL (a user name at most, never a password) and the certificate as the page shows it."""
+    certificate = None
+    if network.certificate_expires_at is not None:
+        certificate = {
+            "subject": network.certificate_subject,
+            "issuer": network.certificate_issuer,
+            "expires_at": network.certificate_expires_at,
+        }
+    data = {"proxy_url": network.proxy_url, "client_certificate": certificate}
+    data.update({f"{field}_set": bool(getattr(network, field)) for field in NETWORK_SECRETS})
     return data

@@ -9,9 +9,10 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from core.text_rules import validate_no_null_characters
 
-from . import secret_binding, validators
-from .models import ENTERED_SECRETS, MODE_FIELDS, AuthConfig, Datasource, Header
-from .services.presets import PRESETS, get_preset, preset_choices
+from . import secret_binding, url_rules, validators
+from .auth_modes import AuthMode
+from .models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
+from .services.presets import PRESETS, get_preset, preset_choices, preset_notes
 from .types import type_choices
 
 SECRET_LABELS = {"password": "Password", "api_key_value": "Key value", "client_secret": "Client secret"}
@@ -245,8 +246,54 @@ class AuthForm(forms.ModelForm):
             "scopes",
             "extra_token_params",
             "client_auth_method",
+            "login_url",
+            "login_body_format",
+            "login_body",
+            "login_token_path",
+            "login_expires_in_path",
+            "login_token_seconds",
+            "login_header_name",
+            "login_header_prefix",
         ]
-        widgets = {"mode": forms.RadioSelect, "api_key_location": forms.RadioSelect}
+        widgets = {
+            "mode": forms.RadioSelect,
+            "api_key_location": forms.RadioSelect,
+            "login_body_format": forms.RadioSelect,
+            "login_url": forms.URLInput(attrs={"placeholder": "https://auth.example.com/login"}),
+            "login_body": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+            "login_token_path": forms.TextInput(attrs={"placeholder": "$.access_token"}),
+            "login_expires_in_path": forms.TextInput(attrs={"placeholder": "$.expires_in"}),
+        }
+
+    # Each secret right after the field it goes with; a mode shows only its own fields (auth_modes.py).
+    field_order = [
+        "mode",
+        "username",
+        "password",
+        "clear_password",
+        "api_key_location",
+        "api_key_name",
+        "api_key_value",
+        "clear_api_key_value",
+        "provider",
+        "tenant",
+        "authorization_url",
+        "token_url",
+        "client_id",
+        "client_secret",
+        "clear_client_secret",
+        "scopes",
+        "extra_token_params",
+        "client_auth_method",
+        "login_url",
+        "login_body_format",
+        "login_body",
+        "login_token_path",
+        "login_expires_in_path",
+        "login_token_seconds",
+        "login_header_name",
+        "login_header_prefix",
+    ]
 
     def __init__(self, *args, base_url_from: str = "", base_url_to: str = "", **kwargs):
         """`base_url_from` and `base_url_to`: the stored base URL and the one being saved (edit page), so that a move of
@@ -263,7 +310,9 @@ class AuthForm(forms.ModelForm):
             label="Provider preset",
             choices=preset_choices(),
             required=False,
-            help_text="Fills the URLs and the provider's quirks; every field stays editable.",
+            help_text=" ".join(
+                ["Fills the URLs and the provider's quirks; every field stays editable.", *preset_notes()]
+            ),
         )
         if not self.is_bound:
             # The model holds a dict; the wizard's back/forward hands back the text that was typed.
@@ -272,7 +321,17 @@ class AuthForm(forms.ModelForm):
                 params = json.dumps(params) if params else ""
             self.initial["extra_token_params"] = params
         self.fields["mode"].help_text = "How Connect authenticates to this API."
-        self.fields["username"].help_text = "Sent with the password as an Authorization: Basic header."
+        self.fields["username"].help_text = (
+            "Basic: sent with the password as an Authorization: Basic header. Login call: the $username of the "
+            "login body."
+        )
+        seconds = self.fields["login_token_seconds"]
+        seconds.validators = [
+            v for v in seconds.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))
+        ] + [validators.validate_login_token_seconds]
+        seconds.widget.attrs.update({"min": 0, "step": 1})
+        # Only the login mode shows these: a form of another mode (the admin's, an older page) may leave them out.
+        seconds.required = self.fields["login_body_format"].required = False
         self.fields["client_id"].help_text = "The identifier of the application registered at the provider."
         self.fields["token_url"].help_text = "https:// only: where Connect asks for access tokens."
         self.fields["authorization_url"].help_text = "https:// only: where the administrator gives consent."
@@ -308,9 +367,21 @@ class AuthForm(forms.ModelForm):
     def preset_data(self) -> dict:
         """For the page's script: what each provider preset fills in."""
         return {
-            key: {"authorization_url": p.authorization_url, "token_url": p.token_url, "scopes": p.default_scopes}
+            key: {
+                "authorization_url": p.authorization_url,
+                "token_url": p.token_url,
+                "scopes": p.default_scopes,
+                "base_url": p.base_url_placeholder,
+            }
             for key, p in PRESETS.items()
         }
+
+    def clean_login_token_seconds(self):
+        value = self.cleaned_data.get("login_token_seconds")
+        return AuthConfig._meta.get_field("login_token_seconds").default if value is None else value
+
+    def clean_login_body_format(self):
+        return self.cleaned_data.get("login_body_format") or self.instance.login_body_format
 
     def clean_extra_token_params(self):
         raw = (self.cleaned_data.get("extra_token_params") or "").strip()
@@ -365,6 +436,127 @@ class AuthForm(forms.ModelForm):
             return
         if self.instance.clear_tokens_if_rebound(original=self.original, moved=bool(moved)):
             self.notes.append(
-                "The stored OAuth tokens were removed because the authentication or the API host "
+                "The stored token was removed because the login settings or the API host changed: Connect logs in "
+                "again at the next call."
+                if mode == AuthMode.LOGIN_TOKEN
+                else "The stored OAuth tokens were removed because the authentication or the API host "
                 "changed: connect again."
             )
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """A text area for a secret (a private key): what was typed is never sent back, not even after an error."""
+
+    def format_value(self, value):
+        return None
+
+
+def _secret_input(label: str) -> forms.CharField:
+    widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    return forms.CharField(label=label, required=False, strip=False, widget=widget)
+
+
+NETWORK_SECRET_LABELS = {
+    "proxy_password": "proxy password",
+    "client_key": "private key",
+    "client_key_passphrase": "passphrase",
+}
+
+
+class NetworkForm(forms.ModelForm):
+    """How Connect reaches the API: a proxy of its own and a client certificate. The proxy password, the private key
+    and its passphrase are write-only secrets, as the authentication's: never rendered, blank keeps the stored
+    value, "clear" removes it."""
+
+    proxy_password = _secret_input("Proxy password")
+    clear_proxy_password = forms.BooleanField(label="Clear the stored proxy password", required=False)
+    client_key = forms.CharField(
+        label="Private key (PEM)",
+        required=False,
+        strip=False,
+        widget=WriteOnlyTextarea(attrs={"rows": 4, "spellcheck": "false", "autocomplete": "off"}),
+    )
+    client_key_passphrase = _secret_input("Passphrase of the private key")
+    clear_client_key_passphrase = forms.BooleanField(label="Clear the stored passphrase", required=False)
+    clear_client_certificate = forms.BooleanField(
+        label="Remove the client certificate, its private key and passphrase", required=False
+    )
+
+    class Meta:
+        model = NetworkConfig
+        fields = ["proxy_url", "client_certificate"]
+        widgets = {
+            "proxy_url": forms.TextInput(attrs={"placeholder": "http://proxy.example.com:3128"}),
+            "client_certificate": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        }
+
+    field_order = [
+        "proxy_url",
+        "proxy_password",
+        "clear_proxy_password",
+        "client_certificate",
+        "client_key",
+        "client_key_passphrase",
+        "clear_client_key_passphrase",
+        "clear_client_certificate",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stored = {field: bool(getattr(self.instance, field)) for field in NETWORK_SECRETS}
+        self.original_proxy_url = self.instance.proxy_url
+        for secret, clear in (
+            ("proxy_password", "clear_proxy_password"),
+            ("client_key_passphrase", "clear_client_key_passphrase"),
+            ("client_key", "clear_client_certificate"),
+        ):
+            if not self.stored[secret] and not (secret == "client_key" and self.instance.client_certificate):
+                del self.fields[clear]
+        states = {field: "stored" if self.stored[field] else "not set" for field in NETWORK_SECRETS}
+        self.fields["proxy_password"].help_text = (
+            f"Currently {states['proxy_password']}. Sent to the proxy only (Proxy-Authorization), with the user name "
+            "of the proxy URL. Leave blank to keep the stored value."
+        )
+        self.fields["client_key"].help_text = (
+            f"Currently {states['client_key']}. The key of the certificate above, from its -----BEGIN ... PRIVATE "
+            "KEY----- line to its END line; kept encrypted and never shown again. Leave blank to keep the stored key."
+        )
+        self.fields["client_key_passphrase"].help_text = (
+            f"Currently {states['client_key_passphrase']}. Only for an encrypted private key. Leave blank to keep "
+            "the stored value."
+        )
+
+    def _post_clean(self):
+        data = getattr(self, "cleaned_data", {})
+        if data.get("clear_client_certificate"):
+            data["client_certificate"] = self.instance.client_certificate = ""
+            for secret in ("client_key", "client_key_passphrase"):
+                if data.get(secret):
+                    self.add_error(secret, "Either paste a new certificate and key or tick “remove”, not both.")
+                setattr(self.instance, secret, "")
+        for secret in ("proxy_password", "client_key", "client_key_passphrase"):
+            clear = data.get(f"clear_{secret}")
+            if clear and data.get(secret):
+                self.add_error(secret, "Either enter a new value or tick “clear”, not both.")
+            elif clear:
+                setattr(self.instance, secret, "")
+            elif data.get(secret) and not data.get("clear_client_certificate"):
+                setattr(self.instance, secret, data[secret])
+        if "proxy_url" in data and not data["proxy_url"]:
+            self.instance.proxy_password = ""  # no proxy, no proxy password
+        elif (
+            secret_binding.proxy_moved(self.original_proxy_url, data.get("proxy_url", self.original_proxy_url))
+            and self.instance.proxy_password
+            and not data.get("proxy_password")
+        ):
+            if not data.get("clear_proxy_password"):
+                self.add_error(
+                    "proxy_password",
+                    "The proxy's host changed: enter the proxy password again (or clear it), so a stored secret "
+                    "never follows a datasource to another host.",
+                )
+        super()._post_clean()
+        if "proxy_url" in self.errors:  # a password typed into the URL is never sent back
+            data = self.data.copy()
+            data[self.add_prefix("proxy_url")] = url_rules.without_password(data.get(self.add_prefix("proxy_url")))
+            self.data = data

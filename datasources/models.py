@@ -3,12 +3,15 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from fernet_fields import EncryptedTextField
 
 from core.models import VersionedConfiguration
 from core.text_rules import validate_no_null_characters
 
-from . import validators
+from . import client_certificates, login_template, url_rules, validators
+from .auth_modes import REGISTRY as AUTH_MODES
+from .auth_modes import AuthMode, mode_spec
 from .services.presets import get_preset
 from .types import type_choices
 
@@ -63,7 +66,7 @@ class Datasource(VersionedConfiguration):
         default=3600,
         validators=[validators.validate_stale_seconds],
         help_text="Only with the option above: 60 to 86,400 (24 hours). Fresh answers are still cached "
-        "for 5 minutes as usual.",
+        "for their item's lifetime as usual.",
     )
     # config_version (VersionedConfiguration) changes on every save of the datasource, its headers or its auth.
 
@@ -149,14 +152,6 @@ class Header(models.Model):
         return result
 
 
-class AuthMode(models.TextChoices):
-    NONE = "none", "No auth"
-    BASIC = "basic", "Basic"
-    API_KEY = "api_key", "API key"
-    OAUTH2_CLIENT_CREDENTIALS = "oauth2_client_credentials", "OAuth2 client credentials"
-    OAUTH2_AUTHORIZATION_CODE = "oauth2_authorization_code", "OAuth2 authorization code"
-
-
 class ApiKeyLocation(models.TextChoices):
     HEADER = "header", "HTTP header"
     QUERY = "query", "Query parameter"
@@ -167,37 +162,14 @@ class ClientAuthMethod(models.TextChoices):
     BODY = "body", "In the request body (client_secret_post)"
 
 
-# Which fields each mode needs; secrets are the encrypted ones.
-MODE_REQUIRED_FIELDS = {
-    AuthMode.NONE: (),
-    AuthMode.BASIC: ("username", "password"),
-    AuthMode.API_KEY: ("api_key_name", "api_key_value"),
-    AuthMode.OAUTH2_CLIENT_CREDENTIALS: ("token_url", "client_id", "client_secret"),
-    AuthMode.OAUTH2_AUTHORIZATION_CODE: ("authorization_url", "token_url", "client_id", "client_secret"),
-}
-MODE_FIELDS = {
-    AuthMode.NONE: (),
-    AuthMode.BASIC: ("username", "password"),
-    AuthMode.API_KEY: ("api_key_location", "api_key_name", "api_key_value"),
-    AuthMode.OAUTH2_CLIENT_CREDENTIALS: (
-        "token_url",
-        "client_id",
-        "client_secret",
-        "scopes",
-        "extra_token_params",
-        "client_auth_method",
-    ),
-    AuthMode.OAUTH2_AUTHORIZATION_CODE: (
-        "provider",
-        "tenant",
-        "authorization_url",
-        "token_url",
-        "client_id",
-        "client_secret",
-        "scopes",
-        "client_auth_method",
-    ),
-}
+class LoginBodyFormat(models.TextChoices):
+    JSON = login_template.JSON, "JSON"
+    FORM = login_template.FORM, "Form (application/x-www-form-urlencoded)"
+
+
+# Which fields each mode shows and needs (the registry of modes, auth_modes.py); secrets are the encrypted ones.
+MODE_REQUIRED_FIELDS = {spec.mode: spec.required for spec in AUTH_MODES.values()}
+MODE_FIELDS = {spec.mode: spec.fields for spec in AUTH_MODES.values()}
 ENTERED_SECRETS = ("password", "api_key_value", "client_secret")
 TOKEN_SECRETS = ("access_token", "refresh_token")
 SECRET_FIELDS = ENTERED_SECRETS + TOKEN_SECRETS
@@ -212,7 +184,20 @@ TOKEN_STATUS_FIELDS = (
 )
 TOKEN_STATE_FIELDS = TOKEN_SECRETS + TOKEN_STATUS_FIELDS
 # Changing one of these makes stored OAuth tokens meaningless.
-TOKEN_BINDING_FIELDS = ("mode", "client_id", "token_url", "authorization_url", "scopes", "tenant", "provider")
+TOKEN_BINDING_FIELDS = (
+    "mode",
+    "client_id",
+    "token_url",
+    "authorization_url",
+    "scopes",
+    "tenant",
+    "provider",
+    "login_url",
+    "login_body",
+    "login_body_format",
+    "username",
+    "login_token_path",
+)
 
 REQUIRED_MESSAGES = {
     "username": "Enter the user name for Basic authentication.",
@@ -223,7 +208,12 @@ REQUIRED_MESSAGES = {
     "authorization_url": "Enter the authorization URL.",
     "client_id": "Enter the client ID.",
     "client_secret": "Enter the client secret.",
+    "login_url": "Enter the login URL.",
+    "login_body": "Enter the login body: the credentials Connect sends to the login URL.",
+    "login_token_path": "Enter where the token is in the login answer, e.g. $.access_token.",
+    "login_header_name": "Enter the header the token is sent in, e.g. Authorization.",
 }
+DEFAULT_LOGIN_BODY = '{"username": "$username", "password": "$password"}'
 
 
 class AuthConfig(models.Model):
@@ -263,7 +253,64 @@ class AuthConfig(models.Model):
         "Client authentication", max_length=10, choices=ClientAuthMethod.choices, default=ClientAuthMethod.BASIC
     )
 
-    # Filled by the OAuth flows, never by a person.
+    # Token from a login call (auth_modes.py): the credentials are POSTed to the login URL, the token is read from
+    # the answer and sent in a header. The body's $password is the password above (a secret).
+    login_url = models.CharField(
+        "Login URL",
+        max_length=2000,
+        blank=True,
+        validators=[validators.validate_https_url],
+        help_text="https:// only: where Connect POSTs the credentials to get a token.",
+    )
+    login_body_format = models.CharField(
+        "Body format", max_length=4, choices=LoginBodyFormat.choices, default=LoginBodyFormat.JSON
+    )
+    login_body = models.TextField(
+        "Login body",
+        blank=True,
+        default=DEFAULT_LOGIN_BODY,
+        help_text="What is POSTed to the login URL. $username is the user name below and $password the password "
+        '(a secret, never shown): in JSON put them inside quotes, e.g. {"user": "$username", "pass": "$password"}; '
+        "in a form body write username=$username&password=$password. Values are escaped for you.",
+    )
+    login_token_path = models.CharField(
+        "Path to the token",
+        max_length=500,
+        blank=True,
+        default="$.access_token",
+        help_text="Where the token is in the login answer: a JSONPath ($.access_token, $.data.token) or a dotted "
+        "path (data.token).",
+    )
+    login_expires_in_path = models.CharField(
+        "Path to its lifetime",
+        max_length=500,
+        blank=True,
+        help_text="Optional: where the answer says how many seconds the token lasts, e.g. $.expires_in. Blank, or "
+        "nothing there: the lifetime below.",
+    )
+    login_token_seconds = models.PositiveIntegerField(
+        "Token lifetime (seconds)",
+        default=3600,
+        validators=[validators.validate_login_token_seconds],
+        help_text="How long a token is used when the answer does not say: 0 = until the API answers 401. Connect "
+        "logs in again shortly before it ends, and once after a 401.",
+    )
+    login_header_name = models.CharField(
+        "Token header name",
+        max_length=200,
+        blank=True,
+        default="Authorization",
+        help_text="The header each call sends the token in, e.g. Authorization or X-Auth-Token.",
+    )
+    login_header_prefix = models.CharField(
+        "Token header prefix",
+        max_length=100,
+        blank=True,
+        default="Bearer",
+        help_text="Written before the token and a space, e.g. Bearer or Token. Blank: the token alone.",
+    )
+
+    # Filled by the OAuth flows and the login call, never by a person.
     access_token = EncryptedTextField(blank=True, default="", editable=False)
     refresh_token = EncryptedTextField(blank=True, default="", editable=False)
     token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -315,8 +362,33 @@ class AuthConfig(models.Model):
                 validate_no_null_characters(self.extra_token_params)
             except ValidationError as exc:
                 errors["extra_token_params"] = exc.messages
+        if self.mode == AuthMode.LOGIN_TOKEN:
+            for field, message in self._login_errors().items():
+                errors.setdefault(field, message)
         if errors:
             raise ValidationError(errors)
+
+    def _login_errors(self) -> dict:
+        errors = {}
+        if self.login_body:
+            errors["login_body"] = login_template.body_error(self.login_body, self.login_body_format)
+            used = login_template.variables_in(self.login_body)
+            if "username" in used and not (self.username or "").strip():
+                errors["username"] = "Enter the user name: the login body uses $username."
+            if "password" in used and not self.password:
+                errors["password"] = "Enter the password: the login body uses $password."
+        for field in ("login_token_path", "login_expires_in_path"):
+            if getattr(self, field):
+                errors[field] = login_template.path_error(getattr(self, field))
+        for field, validate in (
+            ("login_header_name", validators.validate_token_header_name),
+            ("login_header_prefix", validators.validate_token_header_prefix),
+        ):
+            try:
+                validate(getattr(self, field))
+            except ValidationError as exc:
+                errors[field] = exc.messages
+        return {field: message for field, message in errors.items() if message}
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -343,7 +415,7 @@ class AuthConfig(models.Model):
         for field in ENTERED_SECRETS:
             if field not in used:
                 setattr(self, field, "")
-        if self.mode != AuthMode.OAUTH2_CLIENT_CREDENTIALS and self.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
+        if mode_spec(self.mode).token is None:
             self.clear_tokens()
 
     def clear_tokens(self):
@@ -354,6 +426,100 @@ class AuthConfig(models.Model):
         self.connected_at = None
         self.last_refresh_at = None
         self.reconnect_needed = False
+
+
+# The secrets of how a datasource is reached (NetworkConfig): encrypted, write-only like the authentication's.
+NETWORK_SECRETS = ("proxy_password", "client_key", "client_key_passphrase")
+
+
+class NetworkConfig(models.Model):
+    """How Connect reaches a datasource's API on the network (SPEC 12): through an outbound proxy of its own, and
+    with a client certificate (mTLS). Kept apart from the Datasource row, which every cache hit loads, so that only
+    a call (which builds the pooled session) decrypts these secrets."""
+
+    datasource = models.OneToOneField(Datasource, on_delete=models.CASCADE, related_name="network")
+    proxy_url = models.CharField(
+        "Proxy URL",
+        max_length=2000,
+        blank=True,
+        validators=[validators.validate_proxy_url],
+        help_text="Optional: http://proxy.example.com:3128, with the user name if the proxy asks for one "
+        "(http://connect@proxy.example.com:3128). Calls to this API (and its token requests) go through it, "
+        "whatever the operator's CONNECT_OUTBOUND_PROXY says. Blank: the operator's proxy, if any.",
+    )
+    proxy_password = EncryptedTextField(blank=True, default="")
+    client_certificate = models.TextField(
+        "Client certificate (PEM)",
+        blank=True,
+        help_text="Optional, for APIs that ask for a client certificate (mutual TLS): the certificate from "
+        "-----BEGIN CERTIFICATE----- to its END line, the issuing certificates after it if the API needs them.",
+    )
+    client_key = EncryptedTextField(blank=True, default="")
+    client_key_passphrase = EncryptedTextField(blank=True, default="")
+    # Read from the certificate when it is saved (never typed): shown on the page and in the expiry metric.
+    certificate_subject = models.CharField(max_length=1000, blank=True, editable=False)
+    certificate_issuer = models.CharField(max_length=1000, blank=True, editable=False)
+    certificate_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return f"Network of {self.datasource_id}"
+
+    @property
+    def proxy(self) -> url_rules.ProxyAddress | None:
+        """The datasource's own proxy, with its stored password; None when it has none."""
+        if not self.proxy_url:
+            return None
+        address = url_rules.check_proxy_url(self.proxy_url, password_allowed=False)
+        return url_rules.ProxyAddress(address.host, address.port, address.username, self.proxy_password)
+
+    @property
+    def certificate_expires_soon(self) -> bool:
+        return client_certificates.expires_soon(self.certificate_expires_at)
+
+    @property
+    def certificate_days_left(self) -> int | None:
+        if self.certificate_expires_at is None:
+            return None
+        return max((self.certificate_expires_at - timezone.now()).days, 0)
+
+    def clean(self):
+        errors = {}
+        if self.proxy_password and self.proxy_url and "@" not in self.proxy_url:
+            errors["proxy_password"] = (
+                "Put the proxy user name in the proxy URL (http://user@proxy.example.com:3128) to use a password."
+            )
+        try:
+            self.read_certificate()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        if errors:
+            raise ValidationError(errors)
+
+    def read_certificate(self) -> None:
+        """Check the certificate, key and passphrase together and keep what the page shows of the certificate;
+        raises ValidationError naming the field (client_certificate, client_key, client_key_passphrase)."""
+        if not self.client_certificate and not self.client_key:
+            self.certificate_subject = self.certificate_issuer = ""
+            self.certificate_expires_at = None
+            return
+        if not self.client_key:
+            raise ValidationError({"client_key": "Paste the private key that goes with the certificate."})
+        if not self.client_certificate:
+            raise ValidationError({"client_certificate": "Paste the certificate that goes with the private key."})
+        try:
+            summary = client_certificates.inspect(self.client_certificate, self.client_key, self.client_key_passphrase)
+        except client_certificates.CertificateProblem as problem:
+            field = {"certificate": "client_certificate", "key": "client_key"}.get(
+                problem.field, "client_key_passphrase"
+            )
+            raise ValidationError({field: problem.message}) from None
+        self.certificate_subject = summary.subject[:1000]
+        self.certificate_issuer = summary.issuer[:1000]
+        self.certificate_expires_at = summary.not_after
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.datasource.bump_config_version()
 
 
 class OAuthState(models.Model):

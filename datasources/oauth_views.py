@@ -75,6 +75,10 @@ def oauth_callback(request):
         else:
             record_event(action=Action.OAUTH_CONNECT, instance=auth, changes=[{"field": "auth.tokens", "secret": True}])
             messages.success(request, f"Connected: “{auth.datasource.name}” can now call the API with this account.")
+            if auth.datasource.base_url != row.datasource.base_url:
+                messages.info(
+                    request, f"The API base URL is now {auth.datasource.base_url}, from the provider's answer."
+                )
     return _no_referrer(redirect("datasources:detail", pk=row.datasource_id))
 
 

@@ -3,8 +3,9 @@ the admin and the configuration import alike.
 
 A secret was entered for the places it is used with: the API base URL (every call carries the password, the key or the
 access token) and, in the OAuth modes, the token URL (the client secret is sent there) and the authorization URL (where
-consent, and so the tokens, come from). Moving one of them to another origin (scheme, host, port: url_rules.origin)
-needs every stored secret of the mode entered again, and clears the stored OAuth tokens.
+consent, and so the tokens, come from), and in the login-call mode the login URL (the password is sent there). Moving
+one of them to another origin (scheme, host, port: url_rules.origin) needs every stored secret of the mode entered
+again, and clears the stored tokens.
 """
 
 from . import url_rules
@@ -15,13 +16,14 @@ BOUND_URLS = {
     "base_url": "API host",
     "token_url": "token URL's host",
     "authorization_url": "authorization URL's host",
+    "login_url": "login URL's host",
 }
-OAUTH_URLS = ("token_url", "authorization_url")
+OAUTH_URLS = ("token_url", "authorization_url", "login_url")  # the authentication's URLs, in the modes that have them
 
 
 def bound_urls(*, mode: str, base_url: str, auth_values: dict) -> dict[str, str]:
-    """The bound URLs that `mode` uses: the base URL always, the token and authorization URLs when the mode has them
-    (`auth_values` holds their values)."""
+    """The bound URLs that `mode` uses: the base URL always, the token, authorization and login URLs when the mode
+    has them (`auth_values` holds their values)."""
     used = MODE_FIELDS.get(mode, ())
     urls = {"base_url": base_url or ""}
     urls.update({field: auth_values.get(field) or "" for field in OAUTH_URLS if field in used})
@@ -68,3 +70,16 @@ def _origin(url: str | None):
         return url_rules.origin(url or "") if url else ("", "", 0)
     except url_rules.URLRuleError:
         return None
+
+
+def proxy_moved(before: str, after: str) -> bool:
+    """A datasource's proxy password goes to its proxy: a proxy URL naming another host or port is a move (a proxy
+    set where there was none is not: nothing was stored for it)."""
+    if not before or not after:
+        return False
+    try:
+        old = url_rules.check_proxy_url(before, password_allowed=False)
+        new = url_rules.check_proxy_url(after, password_allowed=False)
+    except url_rules.URLRuleError:
+        return False  # its own validator refuses it
+    return (old.host, old.port) != (new.host, new.port)

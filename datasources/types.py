@@ -14,7 +14,8 @@ class DatasourceType:
 REST_API = DatasourceType(
     key="rest_api",
     label="REST API",
-    description="An HTTPS JSON API: base URL, custom headers and authentication (none, basic, API key, OAuth2).",
+    description="An HTTPS JSON API: base URL, custom headers and authentication (none, basic, API key, OAuth2, a "
+    "token from a login call).",
 )
 
 REGISTRY: dict[str, DatasourceType] = {t.key: t for t in (REST_API,)}

@@ -8,6 +8,7 @@ A rule never quotes the URL it refuses (it may hold a secret): callers add the c
 
 import functools
 import re
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ValidationError
@@ -143,3 +144,76 @@ def fully_decoded(text: str) -> str:
             break
         text = decoded
     return text
+
+
+# --- outbound proxies (SPEC 12) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProxyAddress:
+    """Where a proxy listens and who Connect is to it; `shown` never holds the password."""
+
+    host: str
+    port: int
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def shown(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+@functools.lru_cache(maxsize=256)
+def check_proxy_url(url: str, *, password_allowed: bool) -> ProxyAddress:
+    """An outbound proxy: http://[user[:password]@]host[:port] (port 80 when left out), nothing else. Connect asks it
+    for a CONNECT tunnel and speaks TLS to the API inside it, so the proxy never sees the API's traffic in clear; an
+    https:// proxy (TLS to the proxy itself) is not supported. A datasource's proxy URL may name a user, never a
+    password (`password_allowed` is for the operator's CONNECT_OUTBOUND_PROXY). Raises URLRuleError. A pure function
+    of its text, so each URL is checked once per process (a refusal raises and is not cached)."""
+    text = (url or "").strip()
+    if CONTROL.search(text) or " " in text or "\\" in text:
+        raise URLRuleError("The proxy URL contains spaces, backslashes or control characters.", "bad_chars")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        raise URLRuleError(
+            "Use the proxy's http:// address: Connect opens a CONNECT tunnel through it and the API's traffic stays "
+            "TLS from end to end inside the tunnel (https:// proxies are not supported).",
+            "https_proxy",
+        )
+    if scheme != "http" or not parts.netloc:
+        got = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise URLRuleError(f"A proxy URL is http://host:port (got {got}).", "proxy_scheme")
+    if parts.path not in ("", "/") or parts.query or "?" in text:
+        raise URLRuleError("Remove the path: a proxy URL is only http://host:port.", "proxy_path")
+    if parts.fragment or "#" in text:
+        raise URLRuleError("Remove the #fragment: a proxy URL is only http://host:port.", "fragment")
+    if not parts.hostname:
+        raise URLRuleError("The proxy URL needs a host name, as in http://proxy.example.com:3128.", "no_host")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise URLRuleError("The port must be a number from 1 to 65535.", "bad_port")
+    if parts.password is not None and not password_allowed:
+        raise URLRuleError(
+            "Do not put the proxy password in the URL: enter it in the proxy password field, where it is kept "
+            "encrypted and never shown.",
+            "credentials_in_url",
+        )
+    return ProxyAddress(
+        host=parts.hostname.lower().rstrip("."),
+        port=port or 80,
+        username=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+    )
+
+
+_USERINFO_PASSWORD = re.compile(r"^(?P<start>[A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^/@?#]*@")
+
+
+def without_password(url: str) -> str:
+    """The URL with the password of its user:password@ removed (user@ kept), to show a refused URL back."""
+    return _USERINFO_PASSWORD.sub(lambda match: match["start"] + "@", url or "")

@@ -57,6 +57,12 @@ def validate_test_url(value: str) -> None:
             _validated(url_rules.check_path_and_query, value)
 
 
+def validate_proxy_url(value: str) -> None:
+    """A datasource's outbound proxy: http://[user@]host:port (url_rules.check_proxy_url)."""
+    if value:
+        _validated(lambda url: url_rules.check_proxy_url(url, password_allowed=False), value)
+
+
 def _validated(check, value: str) -> None:
     try:
         check(value)
@@ -82,6 +88,33 @@ def validate_header_name(value: str) -> None:
             "The header “%(name)s” is forbidden: browsers and HTTP clients control it themselves.",
             code="header_forbidden",
             params={"name": value},
+        )
+
+
+def validate_token_header_name(value: str) -> None:
+    """The header a login call's token is sent in: a header name as above, Authorization included."""
+    if (value or "").lower() != "authorization":
+        validate_header_name(value)
+
+
+def validate_token_header_prefix(value: str) -> None:
+    """Written before the token ("Bearer"): a word of header-token characters, or nothing."""
+    if value and not HEADER_NAME_RE.match(value):
+        raise ValidationError(
+            "Write the prefix as one word without spaces, e.g. Bearer or Token (or leave it blank).",
+            code="token_header_prefix",
+        )
+
+
+MAX_LOGIN_TOKEN_SECONDS = 365 * 86400
+
+
+def validate_login_token_seconds(value) -> None:
+    if value is None or not 0 <= value <= MAX_LOGIN_TOKEN_SECONDS:
+        raise ValidationError(
+            f"Enter a number of seconds from 0 (until the API answers 401) to {MAX_LOGIN_TOKEN_SECONDS:,} (a year), "
+            "e.g. 3600 for an hour.",
+            code="login_token_seconds",
         )
 
 

@@ -10,11 +10,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 from audit.recorder import audited
 from core.access import permission_required
 
-from .forms import AuthForm, DatasourceEditForm, NameForm, ServerDetailsForm, TypeForm, header_formset_class
-from .models import AuthConfig, Datasource
+from . import url_rules
+from .auth_modes import mode_spec
+from .forms import (
+    AuthForm,
+    DatasourceEditForm,
+    NameForm,
+    NetworkForm,
+    ServerDetailsForm,
+    TypeForm,
+    header_formset_class,
+)
+from .models import AuthConfig, Datasource, NetworkConfig
 from .oauth_views import callback_url
 from .protection_status import status_for
-from .services import configuration, connection_check
+from .services import configuration, connection_check, proxy_tunnel
+from .services.presets import get_preset
 from .types import get_type
 
 WIZARD_KEY = "datasource_wizard"
@@ -84,16 +95,18 @@ def wizard_config(request):
         server_form = ServerDetailsForm(request.POST, instance=draft)
         header_formset = header_formset_class(extra=0)(request.POST, instance=draft, prefix="headers")
         auth_form = AuthForm(request.POST, instance=AuthConfig(), prefix="auth")
+        network_form = NetworkForm(request.POST, instance=NetworkConfig(), prefix="network")
         if request.POST.get("action") == "back":
             _save_wizard(request, config=_typed_config(request, header_formset))
             return redirect("datasources:wizard_name")
-        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid():
+        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
             datasource = configuration.create_datasource(
                 type_key=wizard["type"],
                 name=wizard["name"],
                 server_form=server_form,
                 header_formset=header_formset,
                 auth_form=auth_form,
+                network_form=network_form,
             )
             request.session.pop(WIZARD_KEY, None)
             messages.success(request, f"Datasource “{datasource.name}” created.")
@@ -106,6 +119,7 @@ def wizard_config(request):
         server_form = ServerDetailsForm(instance=draft, initial=config.get("server", {}))
         header_formset = header_formset_class(extra=len(rows) + 1)(instance=draft, prefix="headers", initial=rows)
         auth_form = AuthForm(instance=AuthConfig(), prefix="auth", initial=config.get("auth", {}))
+        network_form = NetworkForm(instance=NetworkConfig(), prefix="network", initial=config.get("network", {}))
     return render(
         request,
         "datasources/wizard_config.html",
@@ -116,6 +130,7 @@ def wizard_config(request):
             "server_form": server_form,
             "header_formset": header_formset,
             "auth_form": auth_form,
+            "network_form": network_form,
         },
     )
 
@@ -124,14 +139,19 @@ def _typed_config(request, header_formset) -> dict:
     """Non-secret values typed on step 3, kept server side for back/forward."""
     server = {f: request.POST.get(f, "") for f in ServerDetailsForm.Meta.fields}
     auth = {f: request.POST.get(f"auth-{f}", "") for f in AuthForm.Meta.fields}
-    return {"server": server, "headers": header_formset.kept_rows(), "auth": auth}
+    network = {f: request.POST.get(f"network-{f}", "") for f in NetworkForm.Meta.fields}
+    return {"server": server, "headers": header_formset.kept_rows(), "auth": auth, "network": network}
 
 
 @permission_required("datasources.view_datasource")
 def datasource_detail(request, pk):
-    datasource = get_object_or_404(Datasource.objects.select_related("auth").prefetch_related("headers"), pk=pk)
+    datasource = get_object_or_404(
+        Datasource.objects.select_related("auth", "network").prefetch_related("headers"), pk=pk
+    )
     auth = getattr(datasource, "auth", None) or AuthConfig(datasource=datasource)
+    network = getattr(datasource, "network", None) or NetworkConfig(datasource=datasource)
     check = connection_check.last_check(request.session, datasource=datasource)
+    preset = get_preset(auth.provider)
     return render(
         request,
         "datasources/detail.html",
@@ -142,6 +162,12 @@ def datasource_detail(request, pk):
             "check": check,
             "callback_from_public_url": bool(settings.CONNECT_PUBLIC_URL),
             "protection": status_for(datasource),
+            "preset": preset,
+            "token_use": mode_spec(auth.mode).token,
+            "network": network,
+            "operator_proxy": settings.CONNECT_OUTBOUND_PROXY
+            and proxy_tunnel.operator_proxy_for(url_rules.origin(datasource.base_url)[1]),
+            "base_url_is_placeholder": preset.base_url_is_placeholder(datasource.base_url),
         },
     )
 
@@ -152,6 +178,7 @@ def datasource_detail(request, pk):
 def datasource_edit(request, pk):
     datasource = get_object_or_404(Datasource, pk=pk)
     auth = AuthConfig.objects.filter(datasource=datasource).first() or AuthConfig(datasource=datasource)
+    network = NetworkConfig.objects.filter(datasource=datasource).first() or NetworkConfig(datasource=datasource)
     stored_base_url = datasource.base_url
     if request.method == "POST":
         server_form = DatasourceEditForm(request.POST, instance=datasource)
@@ -164,8 +191,11 @@ def datasource_edit(request, pk):
             base_url_from=stored_base_url,
             base_url_to=datasource.base_url if server_valid else stored_base_url,
         )
-        if server_valid & header_formset.is_valid() & auth_form.is_valid():
-            configuration.update_datasource(server_form=server_form, header_formset=header_formset, auth_form=auth_form)
+        network_form = NetworkForm(request.POST, instance=network, prefix="network")
+        if server_valid & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
+            configuration.update_datasource(
+                server_form=server_form, header_formset=header_formset, auth_form=auth_form, network_form=network_form
+            )
             for note in auth_form.notes:
                 messages.warning(request, note)
             messages.success(request, f"Datasource “{datasource.name}” saved.")
@@ -176,6 +206,7 @@ def datasource_edit(request, pk):
         server_form = DatasourceEditForm(instance=datasource)
         header_formset = header_formset_class(extra=1)(instance=datasource, prefix="headers")
         auth_form = AuthForm(instance=auth, prefix="auth")
+        network_form = NetworkForm(instance=network, prefix="network")
     return render(
         request,
         "datasources/edit.html",
@@ -184,6 +215,7 @@ def datasource_edit(request, pk):
             "server_form": server_form,
             "header_formset": header_formset,
             "auth_form": auth_form,
+            "network_form": network_form,
         },
     )
 

@@ -52,6 +52,7 @@ class ItemAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "datasource", "query", "dependencies", "user_input_optional", "api_filter")}),
         ("Options", {"fields": ("list_path", "key_field", "label_template", "max_options")}),
+        ("Cache", {"fields": ("cache_seconds",)}),
         ("Labels of keys (lookup)", {"fields": ("lookup_query", "lookup_method", "lookup_body_template")}),
         ("Who may use this item", {"fields": ("access", "allowed_groups")}),
         ("Bookkeeping", {"fields": ("config_version", "created_at", "updated_at")}),

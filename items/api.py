@@ -18,6 +18,7 @@ from operations.request_log import expected_answer
 from .access import check_item_access
 from .selectors import find_item
 from .services import ItemError
+from .services.cache import drop_item_answers
 from .services.evaluation import CurrentUser
 from .services.listing import list_options, slice_asked
 
@@ -70,6 +71,30 @@ def item_options(request, item):
     response, cache_status = _options_answer(request, item, request.caller)
     record_options_request(item_id=item.pk, cache_status=cache_status)
     return response
+
+
+@item_endpoint(methods=("POST",))
+def item_cache_purge(request, item):
+    """Drop the item's cached answers (a webhook after the data changed at the source): 204. Only an embedding token
+    of an application allowed to purge (and granted the item) may; anyone else gets a JSON 403."""
+    application = request.caller.application
+    if application is None:
+        return error_response(
+            "purge_not_allowed",
+            "Purging needs an embedding token of an application allowed to purge; administrators use "
+            "“Refresh now” on the item's page.",
+            403,
+        )
+    if not application.may_purge:
+        return error_response(
+            "purge_not_allowed",
+            "This application may not purge cached answers: an administrator can allow it on the application's "
+            "page (“May purge cached answers”).",
+            403,
+        )
+    drop_item_answers(item)
+    # Audit: when the audit log exists (SPEC 11), record here that this application purged the item's cache.
+    return HttpResponse(status=204)
 
 
 def _options_answer(request, item, caller) -> tuple[HttpResponse, str]:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("items/<int:pk>/selections", selection_api.item_selections, name="item_selections"),
     path("items/<int:pk>/verify", selection_api.item_verify, name="item_verify"),
     path("items/<int:pk>/labels", selection_api.item_labels, name="item_labels"),
+    path("items/<int:pk>/cache/purge", api.item_cache_purge, name="item_cache_purge"),
 ]

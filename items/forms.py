@@ -2,10 +2,11 @@
 
 from django import forms
 from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from . import bindings
 from .access import access_error
-from .models import Access, ApiFilter, Item, LookupMethod
+from .models import Access, ApiFilter, Item, LookupMethod, default_cache_seconds, validate_cache_seconds
 from .services.evaluation import CurrentUser
 from .syntax import IDENTIFIER_RE
 
@@ -43,6 +44,7 @@ class ItemForm(forms.ModelForm):
             "page_start",
             "page_step",
             "max_pages",
+            "cache_seconds",
             "lookup_query",
             "lookup_method",
             "lookup_body_template",
@@ -74,6 +76,14 @@ class ItemForm(forms.ModelForm):
         if not self.is_bound:
             self.initial["dependencies"] = format_dependencies(self.instance.dependencies or [])
         self.fields["datasource"].empty_label = "Choose a datasource"
+        # One message that says the range, instead of Django's generic bound message beside it.
+        cache_seconds = self.fields["cache_seconds"]
+        cache_seconds.validators = [
+            v for v in cache_seconds.validators if not isinstance(v, (MinValueValidator, MaxValueValidator))
+        ] + [validate_cache_seconds]
+        cache_seconds.widget.attrs.update({"min": 0, "step": 1})
+        cache_seconds.required = False
+        cache_seconds.help_text += f" Blank: Connect's default, {default_cache_seconds()} seconds."
         self.fields["api_filter"].required = False  # a post without it (a script, an older page) means "nothing"
         self.fields["lookup_method"].required = False  # likewise: GET
         # Nothing chosen (a form built without the section) keeps the default: every signed-in user.
@@ -119,6 +129,10 @@ class ItemForm(forms.ModelForm):
             for name in self.fields
             if name.startswith(BINDING_PREFIX)
         }
+
+    def clean_cache_seconds(self):
+        value = self.cleaned_data.get("cache_seconds")
+        return default_cache_seconds() if value is None else value
 
     def clean_api_filter(self):
         return self.cleaned_data["api_filter"] or ApiFilter.NOTHING

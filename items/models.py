@@ -3,6 +3,7 @@
 import json
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -20,6 +21,22 @@ MAX_DEPENDENCIES = 20
 MAX_OPTIONS_LIMIT = 10_000
 MAX_PAGES_LIMIT = 20
 MAX_BODY_CHARS = 20_000
+MAX_CACHE_SECONDS = 24 * 3600
+
+
+def default_cache_seconds() -> int:
+    """A new item keeps its answers as long as the operator's CONNECT_CACHE_TTL_SECONDS says (300: the reference's
+    5 minutes), within the range an item may choose."""
+    return min(max(int(settings.CONNECT_CACHE_TTL_SECONDS), 0), MAX_CACHE_SECONDS)
+
+
+def validate_cache_seconds(value) -> None:
+    if value is None or not 0 <= value <= MAX_CACHE_SECONDS:
+        raise ValidationError(
+            f"Enter a number of seconds from 0 (answers are never kept) to {MAX_CACHE_SECONDS:,} (24 hours); "
+            "300 is 5 minutes.",
+            code="cache_seconds",
+        )
 
 
 class Method(models.TextChoices):
@@ -156,6 +173,14 @@ class Item(VersionedConfiguration):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_PAGES_LIMIT)],
         help_text=f"At most this many pages are read (1-{MAX_PAGES_LIMIT}).",
     )
+    cache_seconds = models.PositiveIntegerField(
+        "Answers are kept for (seconds)",
+        default=default_cache_seconds,
+        validators=[validate_cache_seconds],
+        help_text="How long an answer is reused from the cache before the API is called again: 0 = never kept (every "
+        "request calls the API; stale-if-error then has nothing to serve), at most 86,400 (24 hours). 300 is the "
+        "usual 5 minutes; reference data may be kept for a day, stock levels for ten seconds.",
+    )
     # Labels of keys (SPEC 9): a call that fetches one entry by its key, so a pre-filled key can show its label.
     lookup_query = models.CharField(
         "Key lookup",
@@ -216,6 +241,18 @@ class Item(VersionedConfiguration):
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()
         super().save(*args, **kwargs)
+
+    @property
+    def cache_lifetime(self) -> str:
+        """The cache lifetime as people say it: "5 minutes", "1 day", "90 seconds", "never kept"."""
+        seconds = self.cache_seconds
+        if not seconds:
+            return "never kept"
+        for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds >= size and seconds % size == 0:
+                count = seconds // size
+                return f"{count} {unit}{'s' if count != 1 else ''}"
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
 
     @property
     def dependency_names(self) -> list[str]:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<int:pk>/delete/", views.item_delete, name="delete"),
     path("<int:pk>/preview/", views.item_preview, name="preview"),
     path("<int:pk>/try/", views.item_try, name="try"),
+    path("<int:pk>/cache/refresh/", views.item_refresh, name="refresh"),
 ]

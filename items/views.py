@@ -7,7 +7,8 @@ import logging
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.recorder import audited
 from core.access import permission_required
@@ -20,6 +21,7 @@ from . import bindings
 from .forms import ItemForm, PreviewForm
 from .models import Item
 from .services import ItemError, narrowing, resolve_item
+from .services.cache import drop_item_answers
 from .try_it import embed_snippet, judge_submitted, try_it_fields
 
 logger = logging.getLogger("connect.items")
@@ -113,6 +115,23 @@ def item_preview(request, pk):
     if context["resolution"] is not None:
         context["raw"] = _displayed_body(context["resolution"].raw_body)
     return render(request, "items/preview.html", context)
+
+
+@permission_required("items.change_item")
+@require_POST
+def item_refresh(request, pk):
+    """Refresh now: the item's cached answers are dropped; the page says what happened."""
+    item = get_object_or_404(Item, pk=pk)
+    deleted = drop_item_answers(item)
+    # Audit: dropping cached answers changes no configuration, so the audit log (audit/) has no entry for it yet;
+    # when it gets an action for it, record it here (audit.recorder.record_event(action=..., instance=item)).
+    if deleted is None:
+        detail = "The cache did not answer, so no key was deleted: the old answers can no longer be read and expire "
+        detail += "by themselves."
+    else:
+        detail = f"{deleted} cache key{'s' if deleted != 1 else ''} deleted."
+    messages.success(request, f"Cached answers of “{item.name}” dropped: the next request calls the API. {detail}")
+    return redirect(reverse("items:preview", args=[item.pk]) + "#cache")
 
 
 @permission_required("items.view_item")

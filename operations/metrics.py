@@ -12,6 +12,7 @@ import re
 import time
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 from .process_metrics import InstanceProcesses, gunicorn_master_pid
 
@@ -25,7 +26,7 @@ BUILD_INFO = Gauge(
 OPTIONS_REQUESTS = Counter(
     "connect_options_requests",
     "Options endpoint answers, by item and cache status "
-    "(hit, miss, bypassed, unavailable, wait_timeout, or error when the call failed).",
+    "(hit, miss, bypassed, not_cached, unavailable, wait_timeout, stale, or error when the call failed).",
     ["item", "cache_status"],
 )
 UPSTREAM_CALLS = Counter(
@@ -43,8 +44,8 @@ UPSTREAM_SECONDS = Histogram(
 )
 TOKEN_REQUESTS = Counter(
     "connect_token_requests",
-    "OAuth2 token requests, by grant (client_credentials, "
-    "authorization_code, refresh_token) and outcome (ok or the error code).",
+    "Token requests: OAuth2, by grant (client_credentials, "
+    "authorization_code, refresh_token), and login calls (login_call), by outcome (ok or the error code).",
     ["grant", "outcome"],
 )
 PROTECTION_EVENTS = Counter(
@@ -162,8 +163,8 @@ PROTECTION_REFUSALS = frozenset({"rate_limited", "upstream_paused", "circuit_ope
 
 
 def observed_token_request(request):
-    """For datasources.services.oauth._token_request(auth, request, *, refreshing=False): each token request
-    counted by grant and outcome."""
+    """For datasources.services.oauth._token_request(auth, request, *, refreshing=False) and the login call
+    (login_call._log_in): each token request counted by grant and outcome."""
 
     @functools.wraps(request)
     def observed(auth, *args, refreshing: bool = False, **kwargs):
@@ -184,17 +185,50 @@ def observed_token_request(request):
 def _grant(auth, refreshing: bool) -> str:
     if refreshing:
         return "refresh_token"
-    return "client_credentials" if auth.mode == "oauth2_client_credentials" else "authorization_code"
+    return {"oauth2_client_credentials": "client_credentials", "login_token": "login_call"}.get(
+        auth.mode, "authorization_code"
+    )
 
 
-def exposition() -> bytes:
+def client_certificate_expiry(expiries, *, now) -> GaugeMetricFamily:
+    """connect_client_certificate_expiry_seconds{datasource}: read from the database at each scrape (a time left
+    changes by itself), from (datasource id, expiry) pairs."""
+    family = GaugeMetricFamily(
+        "connect_client_certificate_expiry_seconds",
+        "Seconds until a datasource's client certificate (mTLS) expires, negative once it has; by datasource. "
+        "The datasource page warns 30 days before.",
+        labels=["datasource"],
+    )
+    for datasource_id, expires_at in expiries:
+        family.add_metric([_id(datasource_id)], (expires_at - now).total_seconds())
+    return family
+
+
+class _Families:
+    """A collector of families built for one scrape."""
+
+    def __init__(self, families):
+        self.families = list(families)
+
+    def collect(self):
+        return iter(self.families)
+
+
+def exposition(*, families=()) -> bytes:
     """Every metric in Prometheus text format: under gunicorn the values of all workers, and the process metrics of
-    the instance (master and workers summed, operations/process_metrics.py); this process's otherwise."""
+    the instance (master and workers summed, operations/process_metrics.py); this process's otherwise. Then
+    `families`, read for this scrape (from the database: the same for every worker)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         master = gunicorn_master_pid()
         if master is not None:
             registry.register(InstanceProcesses(master))
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    if families:
+        scraped = CollectorRegistry(auto_describe=False)
+        scraped.register(_Families(families))
+        text += generate_latest(scraped)
+    return text

@@ -12,9 +12,12 @@ import hmac
 from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
+from django.utils import timezone
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
+
+from datasources.selectors import client_certificate_expiries
 
 from . import metrics, readiness
 from .request_log import expected_answer
@@ -57,7 +60,8 @@ def metrics_view(request):
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+    certificates = metrics.client_certificate_expiry(client_certificate_expiries(), now=timezone.now())
+    return HttpResponse(metrics.exposition(families=[certificates]), content_type=CONTENT_TYPE_LATEST)
 
 
 @cache_control(max_age=86400, public=True)

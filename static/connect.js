@@ -78,12 +78,14 @@
     apply();
   }
 
-  // OAuth provider presets: choosing one fills the URLs and scopes; every field stays editable.
+  // OAuth provider presets: choosing one fills the URLs and scopes, and a base URL placeholder (Salesforce) when the
+  // base URL is empty or another preset's placeholder; every field stays editable.
   function setupPresets(section) {
     var data = document.getElementById("oauth-presets");
     var select = section.querySelector("select[name$='provider']");
     if (!data || !select) return;
     var presets = JSON.parse(data.textContent);
+    var placeholders = Object.keys(presets).map(function (key) { return presets[key].base_url; });
     select.addEventListener("change", function () {
       var preset = presets[select.value];
       if (!preset || select.value === "custom") return;
@@ -91,6 +93,10 @@
         var input = section.querySelector("[name$='-" + name + "']");
         if (input && preset[name]) input.value = preset[name];
       });
+      var baseUrl = document.querySelector("input[name='base_url']");
+      if (baseUrl && preset.base_url && (!baseUrl.value || placeholders.indexOf(baseUrl.value) !== -1)) {
+        baseUrl.value = preset.base_url;
+      }
     });
   }
 

@@ -9,7 +9,12 @@ from items.services import cache as item_cache
 from operations.reports import reset_every_report
 
 # Fixtures shared by every test folder (the real local HTTPS server, its CA, the suite's Redis, a second process).
-pytest_plugins = ["tests.support.https_server", "tests.support.redis_store", "tests.support.protection"]
+pytest_plugins = [
+    "tests.support.https_server",
+    "tests.support.redis_store",
+    "tests.support.protection",
+    "tests.support.connect_proxy",
+]
 
 SECRET_PASSWORD = "s3cr3t-PASSWORD-91ad"
 SECRET_API_KEY = "s3cr3t-API-KEY-7f1c"

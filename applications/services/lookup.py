@@ -39,6 +39,7 @@ class KnownApplication:
     origins: frozenset
     item_ids: frozenset
     version: str
+    may_purge: bool = False
 
 
 class ApplicationLookup:
@@ -84,6 +85,7 @@ class ApplicationLookup:
             origins=frozenset(application.allowed_origins or ()),
             item_ids=frozenset(application.items.using(alias).values_list("pk", flat=True)),
             version=application.config_version,
+            may_purge=application.may_purge,
         )
         with self._lock:
             self._known[pk] = known

@@ -76,10 +76,11 @@ def resolve_host(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def checked_addresses(host: str, port: int) -> tuple[str, ...]:
+def checked_addresses(host: str, port: int, *, trusted: bool = False) -> tuple[str, ...]:
     """The addresses to connect to for host:port, all of them checked; raises AddressRefused or DNSFailure.
 
-    Order: IPv4 first, then IPv6, each sorted, so that equal answers give equal connection pools.
+    Order: IPv4 first, then IPv6, each sorted, so that equal answers give equal connection pools. `trusted` (the
+    operator's own outbound proxy) skips the non-public check; cloud metadata addresses are refused all the same.
     """
     host = normalise_host(host)
     literal = ip_literal(host)
@@ -88,7 +89,10 @@ def checked_addresses(host: str, port: int) -> tuple[str, ...]:
     else:
         addresses = [_parse_answer(host, a) for a in _resolve(host, port)]
     for address in addresses:
-        check_address(address, host=host)
+        if trusted:
+            check_not_metadata(address, host=host)
+        else:
+            check_address(address, host=host)
     if literal is not None and literal.version == 4 and str(literal) != host:
         raise InvalidURL(f"Write the IP address “{host}” in the usual form, {literal}.")
     return tuple(str(a) for a in sorted(set(addresses), key=lambda a: (a.version, int(a))))
@@ -139,10 +143,9 @@ def _parse_answer(host: str, answer: str) -> IPAddress:
 
 def check_address(address: IPAddress, *, host: str) -> None:
     """Raises AddressRefused unless Connect may connect to `address` (which `host` resolved to)."""
+    check_not_metadata(address, host=host)
     embedded = embedded_ipv4(address)
     shown = _shown(host, address, embedded)
-    if address in METADATA_ADDRESSES or embedded in METADATA_ADDRESSES:
-        raise AddressRefused(f"Refused {shown}: a cloud metadata address, which Connect never calls.")
     reason = refusal_reason(address)
     if reason is None or _allowed(host, address, embedded):
         return
@@ -150,6 +153,14 @@ def check_address(address: IPAddress, *, host: str) -> None:
         f"Refused {shown}: {reason} address. Connect only calls public addresses unless the operator allows "
         f"this host or network in CONNECT_ALLOWED_PRIVATE_NETWORKS."
     )
+
+
+def check_not_metadata(address: IPAddress, *, host: str) -> None:
+    embedded = embedded_ipv4(address)
+    if address in METADATA_ADDRESSES or embedded in METADATA_ADDRESSES:
+        raise AddressRefused(
+            f"Refused {_shown(host, address, embedded)}: a cloud metadata address, which Connect never calls."
+        )
 
 
 def refusal_reason(address: IPAddress) -> str | None:

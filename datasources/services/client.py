@@ -4,7 +4,7 @@
 - URL: the base URL plus a path and query string that can never change scheme, host or port (call_url.py, with the
   rules of url_rules.py).
 - Sent with every call to the base URL's origin: the custom headers and the authentication (Basic, an API key
-  header or query parameter, or an OAuth2 bearer token from oauth.py, renewed once on a 401).
+  header or query parameter, or a stored token, OAuth2's or a login call's, from oauth.py, renewed once on a 401).
 - Transport (transport.py): pooled session per datasource (sessions.py), address policy checked and pinned for
   every connection, certificates always verified, one deadline from connect to the last byte.
 - The body is streamed and counted (response.py): over CONNECT_MAX_RESPONSE_BYTES (announced or actual, after
@@ -246,22 +246,28 @@ def with_api_key_param(plan, url: str, same_origin: bool | None = None) -> str:
 
 
 def _send(entry, datasource, url: str, sending: Sending, *, same_origin: bool):
-    """One request: credentials only to the base URL's origin; an OAuth2 token is renewed once on a 401."""
+    """One request: credentials only to the base URL's origin; a stored token (OAuth2, a login call) is renewed once
+    on a 401."""
     plan = entry.plan
     headers, basic, sent_url = {}, None, with_api_key_param(plan, url, same_origin)
     if same_origin and plan.unsendable:
         raise UnsendableHeader(plan.unsendable)
     if same_origin:
         headers, basic = dict(plan.headers), plan.basic_auth
-    if not (same_origin and plan.oauth):
+    if not (same_origin and plan.token_header):
         return _request(entry.session, sending, sent_url, headers, basic), sent_url
-    token = _bearer_token(datasource)
-    response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
+    token = _stored_token(datasource)
+    response = _request(entry.session, sending, sent_url, {**headers, **_token_sent(plan, token)}, None)
     if response.status_code == 401:
         response.close()
-        token = _bearer_token(datasource, rejected_token=token)
-        response = _request(entry.session, sending, sent_url, {**headers, "Authorization": f"Bearer {token}"}, None)
+        token = _stored_token(datasource, rejected_token=token)
+        response = _request(entry.session, sending, sent_url, {**headers, **_token_sent(plan, token)}, None)
     return response, sent_url
+
+
+def _token_sent(plan, token: str) -> dict:
+    name, prefix = plan.token_header
+    return {name: f"{prefix} {token}" if prefix else token}
 
 
 def _request(session: requests.Session, sending: Sending, url: str, headers: dict, basic_auth) -> requests.Response:
@@ -289,8 +295,9 @@ def _request(session: requests.Session, sending: Sending, url: str, headers: dic
         raise translate_request_error(exc, url=url) from None
 
 
-def _bearer_token(datasource: Datasource, *, rejected_token: str | None = None) -> str:
-    """The OAuth2 access token; with rejected_token, a new one after a 401. Redacted in whatever the call shows."""
+def _stored_token(datasource: Datasource, *, rejected_token: str | None = None) -> str:
+    """The stored token (OAuth2, a login call: renewed when needed); with rejected_token, a new one after a 401.
+    Redacted in whatever the call shows."""
     if rejected_token is None:
         token = oauth.bearer_token_for(datasource.auth)
     else:

@@ -1,4 +1,5 @@
-"""Saving a datasource's configuration: the server details, the headers and the authentication, all or nothing."""
+"""Saving a datasource's configuration: the server details, the headers, the authentication and the network (proxy,
+client certificate), all or nothing."""
 
 from django.db import transaction
 
@@ -6,28 +7,31 @@ from ..models import Datasource, Header
 
 
 @transaction.atomic
-def create_datasource(*, type_key: str, name: str, server_form, header_formset, auth_form) -> Datasource:
+def create_datasource(*, type_key: str, name: str, server_form, header_formset, auth_form, network_form) -> Datasource:
     datasource = server_form.save(commit=False)
     datasource.type = type_key
     datasource.name = name
     datasource.save()
-    _save_headers_and_auth(datasource=datasource, header_formset=header_formset, auth_form=auth_form)
+    _save_the_rest(datasource=datasource, header_formset=header_formset, auth_form=auth_form, network_form=network_form)
     return datasource
 
 
 @transaction.atomic
-def update_datasource(*, server_form, header_formset, auth_form) -> Datasource:
+def update_datasource(*, server_form, header_formset, auth_form, network_form) -> Datasource:
     datasource = server_form.save()
-    _save_headers_and_auth(datasource=datasource, header_formset=header_formset, auth_form=auth_form)
+    _save_the_rest(datasource=datasource, header_formset=header_formset, auth_form=auth_form, network_form=network_form)
     return datasource
 
 
-def _save_headers_and_auth(*, datasource: Datasource, header_formset, auth_form) -> None:
+def _save_the_rest(*, datasource: Datasource, header_formset, auth_form, network_form) -> None:
     header_formset.instance = datasource
     save_headers(header_formset=header_formset)
-    auth = auth_form.save(commit=False)
-    auth.datasource = datasource
-    auth.save()
+    for form in (auth_form, network_form):
+        if form is network_form and form.instance.pk is None and not form.has_changed():
+            continue  # no proxy or certificate yet: no row (nothing to record in the audit log either)
+        row = form.save(commit=False)
+        row.datasource = datasource
+        row.save()
 
 
 def save_headers(*, header_formset) -> None:

@@ -15,9 +15,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from .. import url_rules
+from ..auth_modes import mode_spec
 from ..models import Datasource
 from ..protection_status import breaker_state
-from . import client
+from . import client, oauth, redaction
 from .errors import DatasourceError, label_for
 
 SESSION_KEY = "datasource_connection_checks"
@@ -35,6 +36,7 @@ class ConnectionCheck:
     tested_at: str
     config_version: str
     breaker: str = ""  # the circuit breaker after the call: "closed", "open until 12:03:04", ...
+    login: str = ""  # the login call made first (token from a login call): its status, never its answer
 
     @property
     def category_label(self) -> str:
@@ -56,6 +58,19 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
     target = target_of(datasource)
     started = time.monotonic()
     try:
+        login = _log_in_first(datasource)
+    except DatasourceError as error:
+        return _result(
+            datasource,
+            started,
+            ok=False,
+            status_code=error.status_code,
+            url=redaction.redaction_for_datasource(datasource).url(datasource.auth.login_url),
+            category=error.code,
+            message=f"The login call failed, so the API was not called: {error.message}",
+            login=f"Failed: {error.message}",
+        )
+    try:
         response = client.call_datasource(datasource=datasource, expect_success=False, bypass_protection=True, **target)
     except DatasourceError as error:
         return _result(
@@ -66,6 +81,7 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
             url=error.shown_url,
             category=error.code,
             message=error.message,
+            login=login,
         )
     if response.status_code == 200:
         return _result(
@@ -76,6 +92,7 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
             url=response.redacted_url,
             category="",
             message="The API answered HTTP 200.",
+            login=login,
         )
     message = response.status_error().message + " Test connection expects HTTP 200."
     return _result(
@@ -86,7 +103,18 @@ def check_connection(*, datasource: Datasource) -> ConnectionCheck:
         url=response.redacted_url,
         category="http_status",
         message=message,
+        login=login,
     )
+
+
+def _log_in_first(datasource: Datasource) -> str:
+    """For a mode whose token Test connection renews first (the login call): a new token now, so that the test
+    shows the login call itself; its summary, or "" for other modes. Raises DatasourceError."""
+    auth = getattr(datasource, "auth", None)
+    token_use = mode_spec(auth.mode).token if auth is not None else None
+    if token_use is None or not token_use.renewed_by_test:
+        return ""
+    return oauth.renew_token_now(auth).summary
 
 
 def target_of(datasource: Datasource) -> dict:

@@ -92,6 +92,15 @@ class TLSFailure(DatasourceError):
     public_message = "The secure (TLS) connection to the API failed."
 
 
+class ProxyFailure(DatasourceError):
+    """The outbound proxy failed or refused the tunnel (407: its credentials). Its message names the proxy as
+    http://host:port, never with its credentials."""
+
+    code = "proxy_failure"
+    label = "Proxy failure"
+    public_message = "Connect's outbound proxy failed or refused the connection to the API."
+
+
 class RedirectRefused(DatasourceError):
     code = "redirect_refused"
     label = "Redirect refused"

@@ -3,7 +3,8 @@
 Tokens are stored encrypted on AuthConfig with a queryset update (one UPDATE: atomic, and it does not bump
 the datasource's config version, so cached answers stay valid across renewals).
 
-Renewal (a new client-credentials token, or a refresh) is serialised per datasource: a thread lock in the
+Renewal of every stored token (a new client-credentials token, a refresh, or the login call of login_call.py: the
+mode's TokenUse.renewal in auth_modes.py, through RENEWALS) is serialised per datasource: a thread lock in the
 process and a Redis lock across processes; after taking the lock the stored token is read again, so N callers
 that found it expired cause one token request. We call OAuth2Session.refresh_token() explicitly under that lock
 rather than the session's auto-refresh, because auto-refresh fires inside request(), where no lock can be held
@@ -18,6 +19,7 @@ import secrets
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -30,11 +32,16 @@ from requests_oauthlib import OAuth2Session
 from operations.metrics import observed_token_request
 from operations.redis_outage import report_redis_failure
 
+from .. import url_rules
+from ..auth_modes import mode_spec
 from ..header_values import basic_credentials
 from ..models import TOKEN_STATE_FIELDS, AuthConfig, AuthMode, ClientAuthMethod, OAuthState
 from . import errors, redaction
+from .login_call import fetch_login_token
 from .outbound_errors import translate_request_error
 from .presets import get_preset
+from .sessions import route_for
+from .token_store import mark_reconnect_needed, record_error, store_token
 from .transport import configure_outbound_session
 
 log = logging.getLogger("connect.oauth")
@@ -106,14 +113,29 @@ def bearer_token_for(auth: AuthConfig, *, force_new: bool = False, rejected_toke
         if token_is_fresh(current) and (not force_new or renewed_by_another):
             _copy_token_fields(current, auth)
             return current.access_token
-        if current.mode == AuthMode.OAUTH2_CLIENT_CREDENTIALS:
-            fetch_client_credentials_token(auth=current)
-        elif current.mode == AuthMode.OAUTH2_AUTHORIZATION_CODE:
-            refresh_authorization_code_token(auth=current)
-        else:
-            raise errors.AuthenticationFailure("This datasource does not use OAuth2.")
+        _renew(current)
         _copy_token_fields(current, auth)
         return current.access_token
+
+
+def renew_token_now(auth: AuthConfig):
+    """A new token whatever the stored one (Test connection), under the renewal lock; returns what the renewal
+    answered (the login call's LoginAnswer). Raises DatasourceError."""
+    with renewal_lock(auth.datasource_id):
+        current = AuthConfig.objects.get(pk=auth.pk)
+        try:
+            return _renew(current)
+        finally:
+            _copy_token_fields(current, auth)
+
+
+def _renew(auth: AuthConfig):
+    """The mode's renewal (auth_modes.py: TokenUse.renewal), which stores the new token."""
+    token_use = mode_spec(auth.mode).token
+    renewal = RENEWALS.get(token_use.renewal) if token_use is not None else None
+    if renewal is None:
+        raise errors.AuthenticationFailure("This datasource's authentication uses no token.")
+    return renewal(auth=auth)
 
 
 def _reconnect_needed_now(auth: AuthConfig) -> errors.ReconnectNeeded:
@@ -168,7 +190,7 @@ TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error", "
 def fetch_client_credentials_token(*, auth: AuthConfig) -> None:
     """Client-credentials grant; stores the new token. No refresh token is used in this mode."""
     client = BackendApplicationClient(client_id=auth.client_id, scope=scope_list(auth))
-    session = _token_session(OAuth2Session(client=client, scope=scope_list(auth)))
+    session = _token_session(OAuth2Session(client=client, scope=scope_list(auth)), auth)
     token = _token_request(
         auth,
         session,
@@ -180,19 +202,19 @@ def fetch_client_credentials_token(*, auth: AuthConfig) -> None:
             **(auth.extra_token_params or {}),
         ),
     )
-    store_token(auth, token)
+    store_oauth_token(auth, token)
 
 
 def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
     """Refresh grant; keeps the old refresh token when the provider does not send a new one. Any OAuth error in
     the answer (invalid_grant, GitHub's bad_refresh_token, ...) but a transient one marks "reconnect needed"."""
     if not auth.refresh_token:
-        _mark_reconnect_needed(auth, "No refresh token is stored.")
+        mark_reconnect_needed(auth, "No refresh token is stored.")
         raise errors.ReconnectNeeded(
             "The connected account must be reconnected: no refresh token is stored. "
             "Open the datasource page and click Reconnect."
         )
-    session = _token_session(OAuth2Session(client_id=auth.client_id, scope=scope_list(auth)))
+    session = _token_session(OAuth2Session(client_id=auth.client_id, scope=scope_list(auth)), auth)
     kwargs = _client_auth_kwargs(auth)
     if kwargs.get("include_client_id"):
         kwargs = {"client_id": auth.client_id, "client_secret": auth.client_secret}
@@ -210,14 +232,15 @@ def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
             refreshing=True,
         )
     except errors.ReconnectNeeded as exc:
-        _mark_reconnect_needed(auth, exc.message)
+        mark_reconnect_needed(auth, exc.message)
         raise
-    store_token(auth, token)
+    store_oauth_token(auth, token)
 
 
-def _token_session(session: OAuth2Session) -> OAuth2Session:
-    """An OAuth2Session on the outbound transport whose token answers are judged by their HTTP status first."""
-    configure_outbound_session(session)
+def _token_session(session: OAuth2Session, auth: AuthConfig) -> OAuth2Session:
+    """An OAuth2Session on the outbound transport (the datasource's route: its proxy and client certificate) whose
+    token answers are judged by their HTTP status first."""
+    configure_outbound_session(session, route_for(auth.datasource))
 
     def hook(response):
         session.answer_status = response.status_code
@@ -275,7 +298,7 @@ def _token_request(auth: AuthConfig, session: OAuth2Session, request, *, refresh
         try:
             return _requested(auth, session, request, refreshing=refreshing)
         except errors.DatasourceError as exc:
-            _record_error(auth, exc.message)
+            record_error(auth, exc.message)
             raise
 
 
@@ -307,43 +330,52 @@ def _requested(auth: AuthConfig, session: OAuth2Session, request, *, refreshing:
         raise translate_request_error(exc, url=token_url, called="the token endpoint") from None
 
 
-def store_token(auth: AuthConfig, token: dict, *, connected: bool = False) -> None:
-    now = timezone.now()
-    expires_in = token.get("expires_in")
-    scope = token.get("scope") or []
-    fields = {
-        "access_token": token["access_token"],
-        "token_expires_at": now + timedelta(seconds=int(float(expires_in))) if expires_in else None,
-        "token_scopes": " ".join(scope) if isinstance(scope, (list, tuple)) else str(scope),
-        "last_refresh_at": now,
-        "last_error": "",
-        "reconnect_needed": False,
-    }
-    if token.get("refresh_token"):
-        fields["refresh_token"] = token["refresh_token"]
-    if connected:
-        fields["connected_at"] = now
-        fields["refresh_token"] = token.get("refresh_token") or ""
-    AuthConfig.objects.filter(pk=auth.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(auth, name, value)
+def store_oauth_token(auth: AuthConfig, token: dict, *, connected: bool = False) -> None:
+    store_token(auth, token, connected=connected)
+    adopt_base_url_from_token(auth, token)
 
 
-def _record_error(auth: AuthConfig, message: str) -> None:
-    AuthConfig.objects.filter(pk=auth.pk).update(last_error=message[:1000])
-    auth.last_error = message[:1000]
-
-
-def _mark_reconnect_needed(auth: AuthConfig, message: str) -> None:
-    AuthConfig.objects.filter(pk=auth.pk).update(reconnect_needed=True, last_error=message[:1000])
-    auth.reconnect_needed = True
-    auth.last_error = message[:1000]
+def adopt_base_url_from_token(auth: AuthConfig, token: dict) -> None:
+    """A provider quirk, from the preset's data (Salesforce's instance_url): while the datasource's base URL is the
+    preset's placeholder, the token answer's URL replaces its scheme, host and port (the path, e.g. the API
+    version, is kept). Only an https:// URL on one of the preset's hosts is taken: a token answer never sends the
+    datasource's calls (and its bearer token) anywhere else."""
+    preset = get_preset(auth.provider)
+    given = token.get(preset.base_url_from_token) if preset.base_url_from_token else None
+    if auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE or not given:
+        return
+    datasource = auth.datasource
+    if not preset.base_url_is_placeholder(datasource.base_url):
+        return  # an administrator chose the base URL: it is kept
+    try:
+        parts = urlsplit(url_rules.check_https_url(str(given)))
+        host = url_rules.origin(str(given))[1]
+    except url_rules.URLRuleError:
+        host = ""
+    if not host or not preset.base_url_host_allowed(host):
+        record_error(
+            auth,
+            f"The token answer's {preset.base_url_from_token} is not an https:// URL on "
+            f"{' or '.join(preset.base_url_hosts)}, so the API base URL is still the {preset.label} placeholder.",
+        )
+        return
+    kept = urlsplit(datasource.base_url)
+    datasource.base_url = urlunsplit(("https", parts.netloc.lower(), kept.path, kept.query, ""))
+    datasource.save(update_fields=["base_url", "config_version", "updated_at"])
 
 
 def disconnect(*, auth: AuthConfig) -> None:
     auth.clear_tokens()
     auth.last_error = ""
     AuthConfig.objects.filter(pk=auth.pk).update(**{field: getattr(auth, field) for field in TOKEN_STATE_FIELDS})
+
+
+# How each mode's token is renewed (auth_modes.py names the renewal of each mode that uses a token).
+RENEWALS = {
+    "client_credentials": fetch_client_credentials_token,
+    "refresh": refresh_authorization_code_token,
+    "login_call": fetch_login_token,
+}
 
 
 # --- the authorization-code consent --------------------------------------------------------------------------
@@ -418,7 +450,7 @@ def _consent_refused(auth: AuthConfig, error: str, description: str) -> OAuthFlo
     if connected:
         return OAuthFlowError(f"Reconnect cancelled: {what[0].lower() + what[1:]}. The existing connection is kept.")
     failure = OAuthFlowError(f"{what}: the datasource was not connected.")
-    _record_error(auth, failure.message)
+    record_error(auth, failure.message)
     return failure
 
 
@@ -437,7 +469,7 @@ def complete_authorization(*, row: OAuthState, code: str, error: str = "", error
     if auth.datasource.config_version != row.config_version or auth.mode != AuthMode.OAUTH2_AUTHORIZATION_CODE:
         raise OAuthFlowError("The datasource's configuration changed during the sign-in. Click Connect again.")
     session = _token_session(
-        OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri, scope=scope_list(auth))
+        OAuth2Session(client_id=auth.client_id, redirect_uri=row.redirect_uri, scope=scope_list(auth)), auth
     )
     token = _token_request(
         auth,
@@ -451,5 +483,5 @@ def complete_authorization(*, row: OAuthState, code: str, error: str = "", error
             **_client_auth_kwargs(auth),
         ),
     )
-    store_token(auth, token, connected=True)
+    store_oauth_token(auth, token, connected=True)
     return auth

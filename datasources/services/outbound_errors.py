@@ -87,9 +87,35 @@ def _tls(chain, where, called, url):
     error = _first(chain, TLS_ERRORS)
     if error is None:
         return None
-    reason = getattr(error, "reason", None)
+    # OpenSSL's reason (an alert's name) is on the ssl.SSLError, which requests and urllib3 may wrap.
+    reason = next(
+        (e.reason for e in chain if isinstance(e, ssl.SSLError) and isinstance(getattr(e, "reason", None), str)),
+        getattr(error, "reason", None),
+    )
     detail = f" ({reason.rstrip('.')})" if isinstance(reason, str) and reason else ""
-    return TLSFailure(f"The TLS connection to {where} failed{detail}.")
+    explained = CLIENT_CERTIFICATE_ALERTS.get(reason) if isinstance(reason, str) else None
+    if not detail and _first(chain, ssl.SSLEOFError) is not None:
+        # With TLS 1.3 a server refusing the client certificate may close the connection before its alert is read.
+        explained = (
+            "the server closed the connection during the TLS exchange, as a server that requires a client "
+            "certificate does when none, or one it does not trust, is sent (see the datasource's Network section)"
+        )
+    return TLSFailure(f"The TLS connection to {where} failed{detail}{': ' + explained if explained else ''}.")
+
+
+# TLS alerts a server sends about the client certificate (mTLS): what they mean for the person reading the error.
+CLIENT_CERTIFICATE_ALERTS = {
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the server asks for a client certificate and none was sent (add one in "
+    "the datasource's Network section)",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server refused the handshake; if it asks for a client certificate, add one "
+    "in the datasource's Network section",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the server refused the client certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the server refused the client certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "the server refused the client certificate: it does not trust its issuer",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "the server refused the client certificate: it has expired",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED": "the server refused the client certificate: it was revoked",
+    "TLSV1_ALERT_ACCESS_DENIED": "the server refused the client certificate (access denied)",
+}
 
 
 def _dns(chain, where, called, url):

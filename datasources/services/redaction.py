@@ -192,7 +192,11 @@ def redaction_for_auth(auth) -> Redaction:
 
 
 def redaction_for_datasource(datasource) -> Redaction:
-    """The redaction of a datasource's stored secrets (its auth is read, and decrypted, if not loaded yet)."""
+    """The redaction of a datasource's stored secrets (its auth is read, and decrypted, if not loaded yet).
+
+    The network's secrets are not in it: the proxy password goes to the proxy only (the API never receives it, so
+    it cannot echo it back), and the messages about a proxy are built without it (proxy_tunnel.py); the client key
+    and its passphrase are never sent anywhere. So a call needs no read of the network row to be redacted."""
     try:
         return redaction_for_auth(datasource.auth)
     except ObjectDoesNotExist:

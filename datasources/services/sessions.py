@@ -15,15 +15,16 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 from requests.auth import HTTPBasicAuth
 
+from ..auth_modes import mode_spec
 from ..header_values import HeaderValueError, basic_credentials, check_header_value
 from ..models import ApiKeyLocation, AuthMode, Datasource
+from . import client_tls, proxy_tunnel
 from .call_url import origin
 from .redaction import Redaction, redaction_for_auth
-from .transport import configure_outbound_session
+from .transport import DIRECT, OutboundRoute, configure_outbound_session
 
 MAX_SESSIONS = 64
 DEFAULT_HEADERS = {"User-Agent": "Connect/0.1", "Accept": "application/json", "Accept-Encoding": "gzip, deflate"}
-OAUTH_MODES = (AuthMode.OAUTH2_CLIENT_CREDENTIALS, AuthMode.OAUTH2_AUTHORIZATION_CODE)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class CallPlan:
     headers: dict
     basic_auth: HTTPBasicAuth | None
     api_key_param: tuple[str, str] | None
-    oauth: bool
+    # A stored token (OAuth2, a login call) is sent as "name: prefix token": (name, prefix), or None.
+    token_header: tuple[str, str] | None
     redaction: Redaction
     # Why the headers cannot be sent (a value stored before the header rules, header_values.py); "" when they can.
     unsendable: str = ""
@@ -58,7 +60,7 @@ def session_for(datasource: Datasource) -> DatasourceSession:
     entry = _cached(datasource)
     if entry is not None:
         return entry
-    fresh = DatasourceSession(datasource.config_version, new_session(), plan_for(datasource))
+    fresh = DatasourceSession(datasource.config_version, new_session(route_for(datasource)), plan_for(datasource))
     with _lock:
         entry = _sessions.get(datasource.pk)
         if entry is not None and entry.config_version == datasource.config_version:
@@ -83,8 +85,8 @@ def _cached(datasource: Datasource) -> DatasourceSession | None:
     return None
 
 
-def new_session() -> requests.Session:
-    session = configure_outbound_session(requests.Session())
+def new_session(route: OutboundRoute = DIRECT) -> requests.Session:
+    session = configure_outbound_session(requests.Session(), route)
     session.headers.clear()
     session.headers.update(DEFAULT_HEADERS)
     return session
@@ -106,10 +108,47 @@ def plan_for(datasource: Datasource) -> CallPlan:
         headers=headers,
         basic_auth=basic,
         api_key_param=api_key,
-        oauth=mode in OAUTH_MODES,
+        token_header=_token_header(auth, mode),
         redaction=redaction_for_auth(auth),
         unsendable=_unsendable(headers, api_key_header=auth.api_key_name if mode == AuthMode.API_KEY else None),
     )
+
+
+def _token_header(auth, mode: str) -> tuple[str, str] | None:
+    """Where the mode's stored token goes (auth_modes.py): a fixed header, or the one the configuration names."""
+    token = mode_spec(mode).token
+    if token is None:
+        return None
+    if token.header_from_config:
+        return auth.login_header_name, auth.login_header_prefix
+    return token.header_name, token.header_prefix
+
+
+def route_for(datasource: Datasource) -> OutboundRoute:
+    """How the datasource's calls and token requests reach the network (NetworkConfig): its proxy and client
+    certificate; DIRECT (the operator's proxy, if any) without them."""
+    network = network_of(datasource)
+    if network is None:
+        return DIRECT
+    proxy = network.proxy
+    certificate = None
+    if network.client_certificate and network.client_key:
+        certificate = client_tls.ClientCertificate(
+            network.client_certificate, network.client_key, network.client_key_passphrase
+        )
+    return OutboundRoute(
+        proxy=proxy_tunnel.Proxy(proxy, operator=False) if proxy is not None else None,
+        client_certificate=certificate,
+    )
+
+
+def network_of(datasource: Datasource):
+    if datasource.pk is None:
+        return None
+    try:
+        return datasource.network
+    except ObjectDoesNotExist:
+        return None
 
 
 def _unsendable(headers: dict, *, api_key_header: str | None) -> str:

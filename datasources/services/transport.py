@@ -8,7 +8,10 @@
   another policy is never reused.
 - Certificates are verified with one SSLContext: CONNECT_CA_BUNDLE when set (only that bundle is trusted), else the
   operating system's trust store as OpenSSL finds it (ssl.create_default_context()). requests' own bundle (certifi),
-  REQUESTS_CA_BUNDLE, proxies and .netrc are never used: sessions have trust_env off and no proxies.
+  REQUESTS_CA_BUNDLE, proxies and .netrc are never used: sessions have trust_env off and none of requests' proxies.
+  A datasource's route (OutboundRoute) may add a client certificate (client_tls.py) and an outbound proxy: the
+  connection then tunnels through the proxy to the address it checked (proxy_tunnel.py); pools are keyed by the
+  proxy too.
 - One deadline per call (CONNECT_CALL_DEADLINE_SECONDS), from connect to the last byte: connect and read timeouts
   never exceed the time left, and every socket read of the response re-checks it (a body or headers dripped
   slowly are cut at the deadline, not per read; a read may block at most DEADLINE_SLACK_SECONDS past it).
@@ -23,6 +26,7 @@ import ssl
 import sys
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import requests
 from django.conf import settings
@@ -34,7 +38,7 @@ from urllib3.poolmanager import PoolKey, _default_key_normalizer
 from urllib3.util import connection as urllib3_connection
 from urllib3.util import parse_url
 
-from . import address_policy, call_url, redaction
+from . import address_policy, call_url, client_tls, proxy_tunnel, redaction
 from .errors import InvalidURL, RedirectRefused, TLSFailure, UpstreamTimeout
 
 MAX_REDIRECTS = 5
@@ -144,16 +148,30 @@ class PinnedHTTPSConnection(HTTPSConnection):
 
     response_class = _DeadlineHTTPResponse
 
-    def __init__(self, *args, checked_under: tuple[str, ...] = (), **kwargs):
+    def __init__(self, *args, checked_under: tuple[str, ...] = (), outbound_proxy=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.checked_under = checked_under  # the allow-list it was checked under (in the pool key)
+        self.outbound_proxy = outbound_proxy  # a proxy_tunnel.Proxy, or None (in the pool key)
 
     # A reused connection's spent timeout (cut by the last answer's reads) is set again by urllib3's own request()
     # and getresponse(), to this request's timeouts, which never exceed the time left.
 
     def _new_conn(self) -> socket.socket:
+        addresses = address_policy.checked_addresses(self._dns_host, self.port)
+        if self.outbound_proxy is not None:  # checked first: a refused address is never asked of the proxy
+            sock = proxy_tunnel.open_tunnel(
+                self.outbound_proxy,
+                host=self.host,
+                addresses=addresses,
+                port=self.port,
+                timeout=self.timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+            sys.audit("http.client.connect", self, self.host, self.port)
+            return sock
         last_error: OSError | None = None
-        for address in address_policy.checked_addresses(self._dns_host, self.port):
+        for address in addresses:
             try:
                 sock = urllib3_connection.create_connection(
                     (address, self.port),
@@ -176,7 +194,7 @@ class PinnedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = PinnedHTTPSConnection
 
 
-PinnedPoolKey = collections.namedtuple("PinnedPoolKey", PoolKey._fields + ("key_checked_under",))
+PinnedPoolKey = collections.namedtuple("PinnedPoolKey", PoolKey._fields + ("key_checked_under", "key_outbound_proxy"))
 
 
 @functools.lru_cache(maxsize=4)
@@ -194,11 +212,44 @@ def tls_context() -> ssl.SSLContext:
     return _tls_context_for(settings.CONNECT_CA_BUNDLE or "")
 
 
-class PinnedHTTPSAdapter(HTTPAdapter):
-    """An HTTPAdapter for https:// only, whose connections are made to addresses the policy checked."""
+@dataclass(frozen=True)
+class OutboundRoute:
+    """How one datasource's calls (and its token requests) reach the network: its own proxy (else the operator's
+    CONNECT_OUTBOUND_PROXY, read at each new connection, unless CONNECT_OUTBOUND_PROXY_EXCEPTIONS lists the host)
+    and its client certificate."""
 
-    def __init__(self):
+    proxy: proxy_tunnel.Proxy | None = None
+    client_certificate: client_tls.ClientCertificate | None = None
+
+    def proxy_for(self, host: str) -> proxy_tunnel.Proxy | None:
+        return self.proxy or proxy_tunnel.operator_proxy_for(host)
+
+
+DIRECT = OutboundRoute()
+
+
+class PinnedHTTPSAdapter(HTTPAdapter):
+    """An HTTPAdapter for https:// only, whose connections are made to addresses the policy checked (through the
+    route's proxy, if any, with its client certificate, if any)."""
+
+    def __init__(self, route: OutboundRoute = DIRECT):
+        self.route = route
+        self._client_contexts: dict[str, ssl.SSLContext] = {}
         super().__init__(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """tls_context(), or with the route's client certificate loaded (once per CA bundle setting)."""
+        base = tls_context()
+        certificate = self.route.client_certificate
+        if certificate is None:
+            return base
+        ca_bundle = settings.CONNECT_CA_BUNDLE or ""
+        context = self._client_contexts.get(ca_bundle)
+        if context is None:
+            context = self._client_contexts[ca_bundle] = client_tls.context_with_certificate(
+                base, ca_bundle, certificate
+            )
+        return context
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
@@ -215,9 +266,10 @@ class PinnedHTTPSAdapter(HTTPAdapter):
     def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
         host, port = _host_and_port(request.url)
         pool_kwargs = {
-            "ssl_context": tls_context(),
+            "ssl_context": self._tls_context(),
             "cert_reqs": "CERT_REQUIRED",
             "checked_under": address_policy.policy_key(),
+            "outbound_proxy": self.route.proxy_for(host),
         }
         try:
             return self.poolmanager.connection_from_host(host, port=port, scheme="https", pool_kwargs=pool_kwargs)
@@ -233,7 +285,9 @@ class PinnedHTTPSAdapter(HTTPAdapter):
         conn.ca_cert_dir = None
 
     def proxy_manager_for(self, proxy, **proxy_kwargs):
-        raise InvalidURL("Outbound calls never use a proxy.")
+        # requests' own proxies (forwarding, or a tunnel to a name the proxy resolves) are never used: the route's
+        # proxy is a tunnel to a checked address, opened by PinnedHTTPSConnection.
+        raise InvalidURL("Outbound calls never use requests' proxies.")
 
 
 class RefusePlainHTTPAdapter(BaseAdapter):
@@ -284,11 +338,12 @@ def refuse_redirects(response, *args, **kwargs):
     return response
 
 
-def configure_outbound_session(session: requests.Session) -> requests.Session:
+def configure_outbound_session(session: requests.Session, route: OutboundRoute = DIRECT) -> requests.Session:
     """Make any requests.Session (also an OAuth2Session) safe for outbound calls; returns the same session.
 
-    https only through the policy-checking pinned adapter, http:// refused, trust_env off (no REQUESTS_CA_BUNDLE,
-    proxies or .netrc from the environment), no proxies, and no redirect followed by requests itself.
+    https only through the policy-checking pinned adapter (with the datasource's route: its proxy and client
+    certificate), http:// refused, trust_env off (no REQUESTS_CA_BUNDLE, proxies or .netrc from the environment),
+    none of requests' own proxies, and no redirect followed by requests itself.
     """
     session.trust_env = False
     session.proxies = {}
@@ -296,7 +351,7 @@ def configure_outbound_session(session: requests.Session) -> requests.Session:
     for adapter in session.adapters.values():
         adapter.close()
     session.adapters.clear()
-    session.mount("https://", PinnedHTTPSAdapter())
+    session.mount("https://", PinnedHTTPSAdapter(route))
     session.mount("http://", RefusePlainHTTPAdapter())
     hooks = session.hooks.setdefault("response", [])
     if refuse_redirects not in hooks:

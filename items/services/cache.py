@@ -92,8 +92,12 @@ def _run(operation: str, *args):
 
 
 def ttl_seconds(item=None) -> int:
-    """How long an answer of `item` stays in the cache (None: the default lifetime): the one place it is read."""
-    return settings.CONNECT_CACHE_TTL_SECONDS
+    """How long an answer of `item` stays in the cache: the item's own "answers are kept for" (SPEC 12; 0: never
+    cached, which resolution.py checks before it reads or writes the cache), or for None the default lifetime
+    (CONNECT_CACHE_TTL_SECONDS). The one place it is read."""
+    if item is None:
+        return settings.CONNECT_CACHE_TTL_SECONDS
+    return item.cache_seconds
 
 
 @dataclass(frozen=True)
@@ -237,6 +241,21 @@ def release_fill_lock(lock) -> None:
         lock.release()
     except Exception:  # noqa: BLE001 - not held any more, or Redis gone: it expires by itself
         pass
+
+
+def drop_item_answers(item) -> int | None:
+    """Drop every cached answer of one item ("Refresh now", the purge API), so the next request calls the API.
+
+    The item gets a new config version first: its old entries can no longer be read whatever Redis says (down now,
+    or a fill in flight storing an answer under the old key meanwhile). Then its keys (answers, stale-if-error
+    copies, fill locks) are deleted. Returns how many keys were deleted; None when none could be (Redis down, or a
+    cache that is not Redis): the unreachable entries then expire by themselves.
+    """
+    item.bump_config_version()
+    try:
+        return delete_pattern(item_key_pattern(item.pk))
+    except CacheUnavailable:
+        return None
 
 
 class _ProcessLock:

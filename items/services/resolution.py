@@ -18,7 +18,10 @@ narrowed, its entries in the cache apart from the query's (`kind` is in the key)
 Stale-if-error (opt-in per datasource): each good answer is also kept, with the time it was stored, under the same
 key plus ":last-good" for the datasource's stale_max_age_seconds. When a call through the cache fails in a way that
 allows it (datasources.protection.allows_stale: the API failing or throttling, or Connect holding calls
-back), that answer is served instead, marked stale with its age. A fresh hit is unchanged (CONNECT_CACHE_TTL_SECONDS).
+back), that answer is served instead, marked stale with its age. A fresh hit is unchanged.
+
+Each item chooses how long its answers are kept (Item.cache_seconds, default CONNECT_CACHE_TTL_SECONDS; read through
+cache.ttl_seconds); 0 means never: every resolution calls the API and nothing is read from or written to the cache.
 """
 
 import functools
@@ -43,7 +46,7 @@ from .fetching import fetch_lookup, fetch_options, lookup_from_cached, options_f
 POLL_SECONDS = 0.05
 
 HIT, MISS, BYPASSED, UNAVAILABLE, WAIT_TIMEOUT = "hit", "miss", "bypassed", "unavailable", "wait_timeout"
-STALE, NARROWED = "stale", "narrowed"
+STALE, NARROWED, NOT_CACHED = "stale", "narrowed", "not_cached"
 CACHE_NOTES = {
     NARROWED: "Narrowed: computed on Connect from the cached complete answer for a shorter text this one starts "
     "with (the item's API filters by its label), without calling the API; cached like any answer.",
@@ -52,6 +55,8 @@ CACHE_NOTES = {
     HIT: "Cache hit: the answer was read from the cache, where it was stored less than {ttl} seconds ago.",
     MISS: "Cache miss: the API was called and its answer is cached for {ttl} seconds.",
     BYPASSED: "Cache bypassed: the API was called and nothing was read from or written to the cache.",
+    NOT_CACHED: "Not cached: this item keeps no answers (its cache lifetime is 0 seconds), so every request calls "
+    "the API.",
     UNAVAILABLE: "Cache unavailable: Redis did not answer, so the API was called directly and nothing was cached.",
     WAIT_TIMEOUT: "Another request was fetching the same answer and took too long, so this request called the "
     "API itself.",
@@ -83,6 +88,7 @@ class Resolution:
     complete: bool = False  # the options are all the API has for this call: no next page, under the maximum
     more_upstream: bool = False  # a paginated item: later pages may be read (an offset further down asks for them)
     entry: cache.Entry | None = field(default=None, repr=False)  # what the cache keeps of this answer
+    cache_seconds: int = 300  # the item's cache lifetime, for the note
 
     @cached_property
     def evaluated_query(self) -> str:
@@ -99,9 +105,7 @@ class Resolution:
 
     @property
     def cache_note(self) -> str:
-        return CACHE_NOTES.get(self.cache_status, "").format(
-            ttl=settings.CONNECT_CACHE_TTL_SECONDS, age=self.age_seconds
-        )
+        return CACHE_NOTES.get(self.cache_status, "").format(ttl=self.cache_seconds, age=self.age_seconds)
 
 
 @dataclass(frozen=True)
@@ -153,10 +157,17 @@ def resolve_lookup(*, item, key: str, current_user="", values: dict | None = Non
 
 
 def _resolve(item, evaluated: Evaluated, reading: Reading, *, started, use_cache, want, typed, sources) -> Resolution:
-    resolution = Resolution(datasource=item.datasource, raw_query=evaluated.query, method=evaluated.method)
+    resolution = Resolution(
+        datasource=item.datasource,
+        raw_query=evaluated.query,
+        method=evaluated.method,
+        cache_seconds=cache.ttl_seconds(item),
+    )
     try:
         if not use_cache:
             _fill_from_upstream(item, evaluated, reading, resolution, status=BYPASSED, want=want)
+        elif not resolution.cache_seconds:
+            _fill_from_upstream(item, evaluated, reading, resolution, status=NOT_CACHED, want=want)
         elif not cache.health.is_available():
             _fill_from_upstream(item, evaluated, reading, resolution, status=UNAVAILABLE, want=want)
         else:

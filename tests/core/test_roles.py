@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC = "public"  # no sign-in needed (or the view judges something else: the metrics token, a 404)
 SIGNED_IN = "signed in"  # any signed-in account (the item API; the item's own rule is tested in test_item_access)
 VIEWER, EDITOR, ADMINISTRATOR = "Viewer", "Editor", "Administrator"
+TOKEN_ONLY = "an embedding token only"  # no signed-in account, whatever its role (the purge API, for webhooks)
 
 RULES = {
     "api/items/<int:pk>/options": SIGNED_IN,
@@ -24,6 +25,7 @@ RULES = {
     "api/items/<int:pk>/selections": SIGNED_IN,
     "api/items/<int:pk>/verify": SIGNED_IN,
     "api/items/<int:pk>/labels": SIGNED_IN,
+    "api/items/<int:pk>/cache/purge": TOKEN_ONLY,
     "": PUBLIC,
     "login/": PUBLIC,
     "logout/": PUBLIC,
@@ -44,6 +46,7 @@ RULES = {
     "items/<int:pk>/delete/": EDITOR,
     "items/<int:pk>/preview/": VIEWER,
     "items/<int:pk>/try/": VIEWER,
+    "items/<int:pk>/cache/refresh/": EDITOR,
     "applications/": VIEWER,
     "applications/new/": ADMINISTRATOR,
     "applications/<int:pk>/": VIEWER,
@@ -72,7 +75,7 @@ OWN_RULES = ("admin/",)
 # Who asks, from nobody to everybody; each role's rank says which rules it passes.
 ACTORS = ["anonymous", "member", "staff without a role", VIEWER, EDITOR, ADMINISTRATOR, "superuser"]
 RANK = {"anonymous": 0, "member": 1, "staff without a role": 1, VIEWER: 2, EDITOR: 3, ADMINISTRATOR: 4, "superuser": 5}
-NEEDED = {PUBLIC: 0, SIGNED_IN: 1, VIEWER: 2, EDITOR: 3, ADMINISTRATOR: 4}
+NEEDED = {PUBLIC: 0, SIGNED_IN: 1, VIEWER: 2, EDITOR: 3, ADMINISTRATOR: 4, TOKEN_ONLY: 6}
 
 
 def url_map(resolver=None, prefix=""):

@@ -89,6 +89,9 @@ def test_the_change_page_says_stored_or_not_set(superuser_client, datasource_fac
         "Client secret": "not set",
         "Access token": "not set",
         "Refresh token": "not set",
+        "Proxy password": "not set",
+        "Client key": "not set",
+        "Client key passphrase": "not set",
     }
 
 

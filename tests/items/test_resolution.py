@@ -49,8 +49,9 @@ def test_entry_lives_300_seconds_in_redis(item, upstream, fake_dns, redis):
     assert 299_000 < redis.pttl(key) <= 300_000
 
 
-def test_entry_expires_after_the_ttl(item, upstream, fake_dns, redis, settings):
-    settings.CONNECT_CACHE_TTL_SECONDS = 1
+def test_entry_expires_after_the_ttl(item, upstream, fake_dns, redis):
+    item.cache_seconds = 1  # the item's own lifetime (SPEC 12)
+    item.save()
     upstream.get(SEARCH_URL, json=ISSUES)
     resolve_item(item=item, user_input="printer")
     time.sleep(1.1)

@@ -19,7 +19,7 @@ import time
 
 
 def build_datasource(spec: dict):
-    from datasources.models import AuthConfig, Datasource, Header
+    from datasources.models import AuthConfig, Datasource, Header, NetworkConfig
 
     datasource = Datasource(
         pk=spec["id"],
@@ -31,6 +31,7 @@ def build_datasource(spec: dict):
     )
     datasource._prefetched_objects_cache = {"headers": Header.objects.none()}
     datasource.auth = AuthConfig(mode="none")
+    datasource.network = NetworkConfig()
     return datasource
 
 
