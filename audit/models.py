@@ -16,6 +16,7 @@ class Action(models.TextChoices):
     OAUTH_DISCONNECT = "oauth_disconnect", "OAuth account disconnected"
     ROLE_CHANGE = "role_change", "Roles changed"
     IMPORT = "import", "Configuration imported"
+    CACHE_REFRESH = "cache_refresh", "Cached answers dropped"
 
 
 class AuditEntry(models.Model):

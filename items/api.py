@@ -9,6 +9,8 @@ from functools import wraps
 
 from django.http import HttpResponse, JsonResponse
 
+from audit.models import Action
+from audit.recorder import Actor, record_event, recording
 from core.callers import CallerRefused
 from core.json_api import error_response, json_view
 from datasources.services import errors
@@ -93,7 +95,9 @@ def item_cache_purge(request, item):
             403,
         )
     drop_item_answers(item)
-    # Audit: when the audit log exists (SPEC 11), record here that this application purged the item's cache.
+    actor = Actor(name=f"application {application.name}", address=request.META.get("REMOTE_ADDR") or None, via="api")
+    with recording(actor=actor):
+        record_event(action=Action.CACHE_REFRESH, instance=item)
     return HttpResponse(status=204)
 
 

@@ -10,7 +10,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audit.recorder import audited
+from audit.models import Action
+from audit.recorder import audited, record_event
 from core.access import permission_required
 from core.callers import Caller, audience_for
 from datasources.services import errors
@@ -123,8 +124,7 @@ def item_refresh(request, pk):
     """Refresh now: the item's cached answers are dropped; the page says what happened."""
     item = get_object_or_404(Item, pk=pk)
     deleted = drop_item_answers(item)
-    # Audit: dropping cached answers changes no configuration, so the audit log (audit/) has no entry for it yet;
-    # when it gets an action for it, record it here (audit.recorder.record_event(action=..., instance=item)).
+    record_event(action=Action.CACHE_REFRESH, instance=item)
     if deleted is None:
         detail = "The cache did not answer, so no key was deleted: the old answers can no longer be read and expire "
         detail += "by themselves."

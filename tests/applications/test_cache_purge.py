@@ -143,3 +143,19 @@ def test_the_application_page_says_whether_it_may_purge(staff_client, item):
     assert "<dt>May purge cached answers</dt><dd>yes" in page
     form = staff_client.get(f"/applications/{application.pk}/edit/").content.decode()
     assert 'name="may_purge"' in form and "webhook" in form
+
+
+def test_a_purge_is_audited_as_its_application(client, item, redis):
+    from audit.models import AuditEntry
+
+    application = allowed_application(item)
+    assert purge(client, item, mint(application, items=[item.pk])).status_code == 204
+    entry = AuditEntry.objects.get(action="cache_refresh")
+    assert (entry.actor, entry.via, entry.object_id) == (f"application {application.name}", "api", str(item.pk))
+
+
+def test_a_refused_purge_is_not_audited(client, item, redis):
+    from audit.models import AuditEntry
+
+    assert purge(client, item, mint(make_application(items=[item]), items=[item.pk])).status_code == 403
+    assert not AuditEntry.objects.filter(action="cache_refresh").exists()

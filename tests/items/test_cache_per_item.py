@@ -192,3 +192,16 @@ def test_refresh_now_is_for_staff_only(client, django_user_model, cached_item, r
 
 def test_refresh_now_of_an_unknown_item_is_a_404(staff_client, db):
     assert staff_client.post("/items/999999/cache/refresh/").status_code == 404
+
+
+def test_refresh_now_is_audited_with_who_and_what(staff_client, cached_item, redis):
+    from audit.models import AuditEntry
+
+    staff_client.post(f"/items/{cached_item.pk}/cache/refresh/")
+    entry = AuditEntry.objects.get(action="cache_refresh")
+    assert (entry.actor, entry.via, entry.object_id, entry.object_name) == (
+        "admin",
+        "page",
+        str(cached_item.pk),
+        "Issues",
+    )
