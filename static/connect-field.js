@@ -35,6 +35,9 @@
   var counter = 0;
   var MAX_ANSWERS = 300;
   var MAX_LABEL_KEYS = 50;      // keys per /labels request
+  var MAX_KEYS = 50;            // keys one selection proof covers: the most a field with several values takes
+  var SLICE = 100;              // options per request (the endpoint's limit); more as the list is scrolled
+  var SELECT_AT_MOST = 50;      // a list with more options is a searchable combobox, not a <select>
   var PROOF_WAIT_MS = 8000;     // the longest a submission waits for a pending proof
   var TEXT_WITHOUT_CHOICE = "Choose one of the options: typed text alone sets no value.";
 
@@ -118,7 +121,9 @@
 
   function sendLabels(batch) {
     var first = batch.fields[0], keys = [];
-    batch.fields.forEach(function (field) { if (keys.indexOf(field.key) === -1) keys.push(field.key); });
+    batch.fields.forEach(function (field) {
+      field.wantedLabels().forEach(function (key) { if (keys.indexOf(key) === -1) keys.push(key); });
+    });
     for (var start = 0; start < keys.length; start += MAX_LABEL_KEYS) {
       var params = new URLSearchParams();
       keys.slice(start, start + MAX_LABEL_KEYS).forEach(function (key) { params.append("key", key); });
@@ -129,7 +134,9 @@
         function (answer) {
           var labels = (answer && answer.labels) || {};
           batch.fields.forEach(function (field) {
-            if (typeof labels[field.key] === "string") field.labelArrived(field.key, labels[field.key]);
+            field.wantedLabels().forEach(function (key) {
+              if (typeof labels[key] === "string") field.labelArrived(key, labels[key]);
+            });
           });
         }, function () { /* the key stays shown: a label is a nicety, never an error */ });
     }
@@ -259,6 +266,8 @@
     this.children = [];
     this.options = [];
     this.active = -1;
+    this.multiple = input.hasAttribute("data-connect-multiple");
+    if (this.multiple) this.takePrefilled();
     this.seq = 0;
     this.ready = false;
     this.id = "connect-field-" + (++counter);
@@ -288,10 +297,11 @@
     describe(this).then(function (description) {
       self.description = description;
       self.ready = true;
-      if (description.search) self.buildCombobox(); else self.buildSelect();
+      if (description.search || self.multiple) self.buildCombobox(); else self.buildSelect();
       self.refresh();
       // A list shows the label of a pre-filled key once loaded; a search field asks for it, when it has a lookup.
-      if (description.search && description.lookup && self.key && self.labelWanted) askLabel(self);
+      if (self.multiple) { if (self.wantedLabels().length && (description.lookup || !description.search)) askLabel(self); }
+      else if (description.search && description.lookup && self.key && self.labelWanted) askLabel(self);
     }, function (error) {
       self.setState("error", error.message || "This field could not be set up.");
     });
@@ -310,12 +320,22 @@
   };
 
   Field.prototype.carriers = function () {
-    this.hidden = element("input", {type: "hidden", name: this.input.name});
-    this.hidden.value = this.key;
-    this.wrapper.appendChild(this.hidden);
-    fields.set(this.hidden, this);
+    if (this.carried) return;  // a list that became a combobox keeps its carriers
+    this.carried = true;
     var labelName = this.input.getAttribute("data-connect-label-name");
-    if (labelName) {
+    if (this.multiple) {  // one hidden input per key (and per label), rebuilt at each change
+      this.keyName = this.input.name;
+      this.labelName = labelName;
+      this.carrierBox = element("span", {"class": "connect-field-carriers"});
+      this.wrapper.appendChild(this.carrierBox);
+      this.carry();
+    } else {
+      this.hidden = element("input", {type: "hidden", name: this.input.name});
+      this.hidden.value = this.key;
+      this.wrapper.appendChild(this.hidden);
+      fields.set(this.hidden, this);
+    }
+    if (labelName && !this.multiple) {
       this.labelCarrier = element("input", {type: "hidden", name: labelName});
       this.labelCarrier.value = this.key ? this.label : "";
       this.wrapper.appendChild(this.labelCarrier);
@@ -361,7 +381,7 @@
                                       "Fill in " + labelText(link.el) + " first.");
     }
     this.disable(false);
-    if (this.select) this.loadList(state.values);
+    if (this.select || !this.description.search) this.loadList(state.values);
     else this.setState("ready", "");
   };
 
@@ -380,10 +400,12 @@
     else this.input.value = "";
     this.abort();
     this.options = [];
+    this.slice = null;
     this.refresh();
   };
 
   Field.prototype.setKey = function (key, label, text) {
+    if (this.multiple) return this.setChosen(key ? [{key: key, label: label, text: text || ""}] : []);
     var changed = key !== this.key;
     this.key = key;
     this.label = label;
@@ -400,6 +422,7 @@
 
   // The label of a pre-filled key, from /labels: shown unless the person has typed over the key meanwhile.
   Field.prototype.labelArrived = function (key, label) {
+    if (this.multiple) return this.chosenLabelArrived(key, label);
     if (this.key !== key) return;
     this.label = label;
     if (this.labelCarrier) this.labelCarrier.value = label;
@@ -415,8 +438,9 @@
       this.wrapper.removeAttribute("data-connect-proof-state");
       return;
     }
-    var body = {keys: [this.key], values: this.values().values};
-    if (this.description.search) body.q = this.keyText;
+    var body = {keys: this.multiple ? this.chosenKeys() : [this.key], values: this.values().values};
+    // Several keys: each with the text it was chosen with (one proof covers them all).
+    if (this.description.search) body.q = this.multiple ? this.chosen.map(function (c) { return c.text; }) : this.keyText;
     var signature = JSON.stringify(body), self = this;
     if (signature === this.provenFor || signature === this.provingFor) return;
     this.proofCarrier.value = "";
@@ -442,6 +466,7 @@
   // A required search field with typed text but no choice is invalid: the browser says so and blocks the form.
   Field.prototype.validate = function () {
     if (!this.listbox) return;
+    if (this.multiple) this.input.required = this.required && !this.chosen.length;  // one value is enough
     var message = this.required && this.input.value && !this.key ? TEXT_WITHOUT_CHOICE : "";
     this.input.setCustomValidity(message);
     if (!message && !this.input.validity.valueMissing) this.input.removeAttribute("aria-invalid");
@@ -455,23 +480,29 @@
   };
 
   // Options for these values and text: from the page's earlier answers, or one request; only the newest counts.
-  Field.prototype.fetchOptions = function (values, text, done) {
+  // A slice of SLICE options from `offset` (Connect's offset/limit), unless a dependency of the item takes a name.
+  // done(error, options, answer): the answer says has_more, total_known and complete.
+  Field.prototype.fetchOptions = function (values, text, done, offset) {
     var params = new URLSearchParams();
-    if (text !== null) params.set("q", text);
+    if (text) params.set("q", text);
+    if (!("offset" in values) && !("limit" in values)) {
+      params.set("offset", String(offset || 0));
+      params.set("limit", String(SLICE));
+    }
     Object.keys(values).forEach(function (name) { params.set(name, values[name]); });
     var url = this.base + "/api/items/" + this.itemId + "/options?" + params.toString();
     var cacheKey = url + "|" + (this.input.getAttribute("data-connect-token") || "");
     this.abort();
     var seq = this.seq, self = this;
-    if (answers.has(cacheKey)) return done(null, answers.get(cacheKey).options || []);
+    if (answers.has(cacheKey)) return done(null, answers.get(cacheKey).options || [], answers.get(cacheKey));
     this.controller = typeof AbortController === "function" ? new AbortController() : null;
     this.setState("loading", "Loading options…");
     this.wrapper.setAttribute("aria-busy", "true");
     call(this.input, url, this.controller && this.controller.signal).then(function (body) {
       remember(cacheKey, body);
-      if (seq === self.seq) done(null, body.options || []);
+      if (seq === self.seq) done(null, body.options || [], body);
     }, function (error) {
-      if (seq === self.seq && !(error && error.name === "AbortError")) done(error, []);
+      if (seq === self.seq && !(error && error.name === "AbortError")) done(error, [], {});
     }).then(function () { if (seq === self.seq) self.wrapper.removeAttribute("aria-busy"); });
   };
 
@@ -518,14 +549,19 @@
   };
 
   Field.prototype.loadList = function (values) {
+    if (!this.select) return this.search("");  // a list shown as a combobox: its first slice
     var self = this;
     this.select.disabled = true;
     this.fillSelect([], "Loading…");
-    this.fetchOptions(values, null, function (error, options) {
+    this.fetchOptions(values, "", function (error, options, answer) {
       self.select.disabled = false;
       if (error) {
         self.fillSelect([], "Options could not be loaded");
         return self.setState("error", error.message);
+      }
+      if (answer.has_more || Math.max(answer.total_known || 0, options.length) > SELECT_AT_MOST) {
+        self.becomeCombobox();  // a long list: searchable, read in slices, for good
+        return self.showSlice(values, "", options, answer);
       }
       self.fillSelect(options, options.length ? "Choose…" : "No options");
       self.setState("ready", options.length ? "" : "No options.");
@@ -533,19 +569,45 @@
     });
   };
 
-  // --- an autocomplete (items whose query uses $userInput) -------------------------------------------------------
+  // A list too long for a <select>: the input comes back as a combobox whose typing filters on Connect (`q`).
+  Field.prototype.becomeCombobox = function () {
+    var select = this.select;
+    if (select.id) { this.input.id = select.id; select.removeAttribute("id"); }
+    fields.delete(select);
+    select.remove();
+    this.select = null;
+    this.input.hidden = false;
+    this.input.disabled = false;
+    this.buildCombobox();
+    if (this.key && this.labelWanted) this.labelFromSliceOrConnect();
+  };
+
+  Field.prototype.labelFromSliceOrConnect = function () {
+    var key = this.key, found = this.options.filter(function (o) { return String(o.key) === key; })[0];
+    if (found) this.labelArrived(key, found.label);
+    else askLabel(this);
+  };
+
+  // --- an autocomplete (items whose query uses $userInput, long lists, and fields with several values) -----------
+
+  // Search items may show all options on Down without typing when $userInput is optional; lists always may.
+  Field.prototype.showsAll = function () {
+    return !this.description.search || this.description.user_input_optional;
+  };
 
   Field.prototype.buildCombobox = function () {
     var input = this.input, self = this;
     this.carriers();
-    input.value = this.key ? this.label : input.value;
+    input.value = this.key && !this.multiple ? this.label : (this.multiple ? "" : input.value);
     var label = input.labels && input.labels[0];
     if (label && !label.id) label.id = this.id + "-label";
     this.listbox = element("ul", {"class": "connect-field-listbox", id: this.id + "-listbox", role: "listbox"});
     if (label) this.listbox.setAttribute("aria-labelledby", label.id);
     else this.listbox.setAttribute("aria-label", this.name);
+    if (this.multiple) this.listbox.setAttribute("aria-multiselectable", "true");
     this.listbox.hidden = true;
     this.wrapper.insertBefore(this.listbox, this.status);
+    if (this.multiple) this.buildChips();
     input.setAttribute("role", "combobox");
     input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-expanded", "false");
@@ -553,32 +615,37 @@
     input.setAttribute("autocomplete", "off");
     // Read with the field, as GOV.UK's accessible-autocomplete does: how to use it without seeing it.
     var hint = element("span", {"class": "connect-field-live", id: this.id + "-hint"},
-                       (this.description.user_input_optional ? "Type to search, or press the down arrow for all " +
+                       (this.showsAll() ? "Type to search, or press the down arrow for all " +
                         "options." : "Type to search.") + " Use the up and down arrows to move through the " +
-                       "options and Enter to choose one.");
+                       "options and Enter to choose one." + (this.multiple ? " " + this.text("hintMultiple") : ""));
     this.wrapper.appendChild(hint);
     addToken(input, "aria-describedby", hint.id);
     addToken(input, "aria-describedby", this.status.id);
-    input.addEventListener("input", function () { self.onInput(); });
-    input.addEventListener("invalid", function () { input.setAttribute("aria-invalid", "true"); });
+    this.on(input, "input", function () { self.onInput(); });
+    this.on(input, "invalid", function () { input.setAttribute("aria-invalid", "true"); });
     this.validate();
-    input.addEventListener("keydown", function (event) { self.onKeyDown(event); });
-    input.addEventListener("blur", function () { setTimeout(function () { self.onBlur(); }, 150); });
-    this.listbox.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the focus
-    this.listbox.addEventListener("click", function (event) {
+    this.on(input, "keydown", function (event) { self.onKeyDown(event); });
+    this.on(input, "blur", function () { setTimeout(function () { self.onBlur(); }, 150); });
+    this.on(this.listbox, "mousedown", function (event) { event.preventDefault(); });  // keep the focus
+    this.on(this.listbox, "click", function (event) {
       var li = event.target.closest("[role=option]");
       if (li) self.choose(parseInt(li.getAttribute("data-index"), 10));
+    });
+    this.on(this.listbox, "scroll", function () {  // scrolled to its end: the next slice
+      var box = self.listbox;
+      if (box.scrollTop + box.clientHeight >= box.scrollHeight - 8) self.loadMore();
     });
   };
 
   Field.prototype.onInput = function () {
     var self = this, text = this.input.value;
-    if (this.key) this.setKey("", "");  // typing again: the previous choice no longer holds
+    if (this.key && !this.multiple) this.setKey("", "");  // typing again: the previous choice no longer holds
     this.validate();
     this.abort();
-    if (!text && !this.description.user_input_optional) {
+    if (!text && !this.showsAll()) {
       this.close();
       this.options = [];
+      this.slice = null;
       return this.setState("ready", "");
     }
     this.timer = setTimeout(function () { self.search(text); }, this.debounce);
@@ -587,24 +654,26 @@
   Field.prototype.search = function (text) {
     var self = this, state = this.values();
     if (state.waiting || state.missing) return;
-    this.fetchOptions(state.values, text, function (error, options) {
+    this.fetchOptions(state.values, text, function (error, options, answer) {
       if (error) { self.close(); return self.setState("error", error.message); }
-      self.show(options, text);
+      self.showSlice(state.values, text, options, answer);
     });
   };
 
+  // The first slice of the options for these values and text; what the answer says of the rest.
+  Field.prototype.showSlice = function (values, text, options, answer) {
+    this.slice = {values: values, text: text, hasMore: !!answer.has_more && options.length > 0,
+                  total: answer.total_known, complete: !!answer.complete};
+    this.show(options, text);
+  };
+
   Field.prototype.show = function (options, text) {
-    var listbox = this.listbox, id = this.id;
     this.options = options;
     this.optionsText = text;
     this.active = -1;
     this.input.removeAttribute("aria-activedescendant");
-    listbox.textContent = "";
-    options.forEach(function (option, index) {
-      listbox.appendChild(element("li", {id: id + "-option-" + index, role: "option", "aria-selected": "false",
-                                         "class": "connect-field-option", "data-index": String(index)},
-                                  option.label));
-    });
+    this.listbox.textContent = "";
+    this.renderOptions(0);
     if (!options.length) {
       this.close();
       this.setState("ready", text ? "No options match “" + text + "”." : "No options.");
@@ -612,9 +681,60 @@
     }
     this.setState("ready", "");
     if (document.activeElement === this.input) this.open();
-    this.announce((options.length === 1 ? "1 option available" : options.length + " options available") +
-                  ". Use the up and down arrows to choose, Enter to select.");
+    this.announce(this.countText() + " Use the up and down arrows to choose, Enter to select.");
   };
+
+  // The options from `from` on, and a last "More" option while the list has more.
+  Field.prototype.renderOptions = function (from) {
+    var listbox = this.listbox, id = this.id, self = this;
+    var more = listbox.querySelector(".connect-field-more");
+    if (more) more.remove();
+    this.options.slice(from).forEach(function (option, at) {
+      var index = from + at, chosen = self.multiple && self.isChosen(String(option.key));
+      listbox.appendChild(element("li", {id: id + "-option-" + index, role: "option",
+                                         "aria-selected": chosen ? "true" : "false",
+                                         "class": "connect-field-option", "data-index": String(index)},
+                                  option.label));
+    });
+    if (this.slice && this.slice.hasMore && this.options.length) {
+      listbox.appendChild(element("li", {id: id + "-more", role: "option", "aria-selected": "false",
+                                         "class": "connect-field-option connect-field-more",
+                                         "data-index": String(this.options.length)}, this.text("moreOptions")));
+    }
+  };
+
+  // "12 options available.", or for a list read in slices "100 of 5,000 options shown; …".
+  Field.prototype.countText = function () {
+    var shown = this.options.length, slice = this.slice;
+    if (!slice || !slice.hasMore) return shown === 1 ? "1 option available." : shown + " options available.";
+    return this.text(slice.complete ? "shownOf" : "shownOfAtLeast",
+                     {shown: this.number(shown), total: this.number(Math.max(slice.total || 0, shown))});
+  };
+
+  // The next slice, after the options shown (scrolled to the end, "More" chosen, End on the last option).
+  Field.prototype.loadMore = function () {
+    var slice = this.slice, self = this, from = this.options.length, finished = false;
+    if (!slice || !slice.hasMore || this.loadingMore === this.seq) return;  // a request still on its way
+    var moreActive = this.active === from;
+    this.fetchOptions(slice.values, slice.text, function (error, options, answer) {
+      finished = true;
+      self.loadingMore = null;
+      if (self.slice !== slice) return;
+      if (error) return self.setState("error", error.message);
+      self.options = self.options.concat(options);
+      slice.hasMore = !!answer.has_more && options.length > 0;
+      slice.total = answer.total_known;
+      slice.complete = !!answer.complete;
+      self.renderOptions(from);
+      self.setState("ready", "");
+      if (moreActive) self.activate(Math.min(from, self.optionCount() - 1));
+      else if (self.active >= 0) self.activate(self.active);
+      self.announce(self.countText());
+    }, from);
+    if (!finished) this.loadingMore = this.seq;  // the request's number: any newer request supersedes it
+  };
+
+  Field.prototype.optionCount = function () { return this.listbox ? this.listbox.children.length : 0; };
 
   Field.prototype.open = function () {
     if (!this.listbox || !this.options.length) return;
@@ -629,20 +749,28 @@
   };
   Field.prototype.isOpen = function () { return this.listbox && !this.listbox.hidden; };
 
+  // The active option (aria-activedescendant). With one value it is also the selected one (aria-selected), as in the
+  // APG list autocomplete; with several, aria-selected marks the chosen options and the active one has a class.
   Field.prototype.activate = function (index) {
-    var previous = this.listbox.querySelector("[aria-selected=true]");
-    if (previous) previous.setAttribute("aria-selected", "false");
+    var previous = this.listbox.querySelector(".is-active");
+    if (previous) {
+      previous.classList.remove("is-active");
+      if (!this.multiple) previous.setAttribute("aria-selected", "false");
+    }
     this.active = index;
     if (index < 0) return this.input.removeAttribute("aria-activedescendant");
     var li = this.listbox.children[index];
-    li.setAttribute("aria-selected", "true");
+    li.classList.add("is-active");
+    if (!this.multiple) li.setAttribute("aria-selected", "true");
     this.input.setAttribute("aria-activedescendant", li.id);
     if (li.scrollIntoView) li.scrollIntoView({block: "nearest"});
   };
 
   Field.prototype.choose = function (index) {
+    if (index === this.options.length && this.slice && this.slice.hasMore) return this.loadMore();
     var option = this.options[index];
     if (!option) return;
+    if (this.multiple) return this.toggle(option);
     this.input.value = option.label;
     this.close();
     this.setState("ready", "");
@@ -651,12 +779,12 @@
   };
 
   Field.prototype.onKeyDown = function (event) {
-    var count = this.options.length, open = this.isOpen(), active = this.active;
+    var count = this.optionCount(), open = this.isOpen(), active = this.active;
     switch (event.key) {
       case "ArrowDown":
         event.preventDefault();
         if (!open) {
-          if (!count && (this.input.value || this.description.user_input_optional)) return this.search(this.input.value);
+          if (!count && (this.input.value || this.showsAll())) return this.search(this.input.value);
           this.open();
           if (event.altKey) return;
         }
@@ -667,8 +795,14 @@
         if (!open) this.open();
         if (count) this.activate(active > 0 ? active - 1 : count - 1);
         return;
-      case "Home": case "End":
-        if (open && active >= 0) { event.preventDefault(); this.activate(event.key === "Home" ? 0 : count - 1); }
+      case "Home":
+        if (open && active >= 0) { event.preventDefault(); this.activate(0); }
+        return;
+      case "End":  // the last option; End there (or on "More") loads the next slice
+        if (!open || active < 0) return;
+        event.preventDefault();
+        if (active >= this.options.length - 1 && this.slice && this.slice.hasMore) return this.loadMore();
+        this.activate(this.options.length - 1);
         return;
       case "ArrowLeft": case "ArrowRight":
         if (active >= 0) this.activate(-1);  // back to editing the text
@@ -681,8 +815,15 @@
         if (open) { event.preventDefault(); this.close(); }
         else if (this.input.value) { event.preventDefault(); this.input.value = ""; this.onInput(); }
         return;
+      case "Backspace":  // in the empty text of a field with several values: the last one goes
+        if (this.multiple && !this.input.value && this.chosen.length) {
+          event.preventDefault();
+          this.removeAt(this.chosen.length - 1);
+        }
+        return;
       case "Tab":
-        if (open && active >= 0) this.choose(active);
+        // With several values Tab only leaves: choosing there could remove a value the person meant to keep.
+        if (open && active >= 0 && !this.multiple) this.choose(active);
         else this.close();
         return;
     }
@@ -695,6 +836,174 @@
       this.setState("ready", "Choose one of the options: typed text alone sets no value.");
     }
   };
+
+  // --- several values: chips ------------------------------------------------------------------------------------
+
+  // Pre-filled values: the input's own value (with data-connect-label), then every <input type="hidden"> of the
+  // same form with the input's name (each with its data-connect-label, or none: Connect's /labels tells it). Those
+  // inputs are disabled, not removed: the widget's own carry the keys, and destroy gives them back.
+  Field.prototype.takePrefilled = function () {
+    var input = this.input, name = input.name, scope = input.form || document, chosen = [];
+    this.max = Math.min(parseInt(input.getAttribute("data-connect-max"), 10) || MAX_KEYS, MAX_KEYS);
+    function take(key, label) {
+      if (key && !chosen.some(function (c) { return c.key === key; })) {
+        chosen.push({key: key, label: label || key, text: "", wanted: !label});
+      }
+    }
+    if (input.value) take(input.value, input.getAttribute("data-connect-label"));
+    this.prefilled = Array.prototype.filter.call(scope.querySelectorAll("input[type=hidden]"), function (el) {
+      return name && el.name === name && !el.disabled && !fields.has(el);
+    });
+    this.prefilled.forEach(function (el) {
+      take(el.value, el.getAttribute("data-connect-label"));
+      el.disabled = true;
+    });
+    this.chosen = chosen.slice(0, MAX_KEYS);
+    this.key = this.chosenKeys().join(",");
+    this.labelWanted = false;
+  };
+
+  Field.prototype.chosenKeys = function () { return this.chosen.map(function (c) { return c.key; }); };
+  Field.prototype.isChosen = function (key) { return this.chosenKeys().indexOf(key) !== -1; };
+  Field.prototype.wantedLabels = function () {
+    if (this.multiple) return this.chosen.filter(function (c) { return c.wanted; }).map(function (c) { return c.key; });
+    return this.key && this.labelWanted ? [this.key] : [];
+  };
+
+  Field.prototype.buildChips = function () {
+    var self = this;
+    this.chips = element("ul", {"class": "connect-field-chips", "aria-label": this.text("chosenList",
+                                                                                        {name: this.name})});
+    this.wrapper.insertBefore(this.chips, this.input);
+    this.on(this.chips, "click", function (event) {
+      var button = event.target.closest("button[data-key]");
+      if (!button) return;
+      var at = self.chosenKeys().indexOf(button.getAttribute("data-key"));
+      if (at >= 0) { self.removeAt(at); self.input.focus(); }
+    });
+    this.renderChips();
+  };
+
+  Field.prototype.renderChips = function () {
+    var chips = this.chips, self = this;
+    if (!chips) return;
+    chips.textContent = "";
+    this.chosen.forEach(function (chosen) {
+      var li = element("li", {"class": "connect-field-chip-item"});
+      li.appendChild(element("button", {type: "button", "class": "connect-field-chip", "data-key": chosen.key,
+                                        "aria-label": self.text("removeChip", {label: chosen.label})},
+                             chosen.label));
+      chips.appendChild(li);
+    });
+  };
+
+  // One hidden input per key under the input's name, and per label under data-connect-label-name, in order.
+  Field.prototype.carry = function () {
+    var box = this.carrierBox, self = this;
+    if (!box) return;
+    box.textContent = "";
+    this.chosen.forEach(function (chosen) {
+      var carrier = element("input", {type: "hidden", name: self.keyName});
+      carrier.value = chosen.key;
+      box.appendChild(carrier);
+      fields.set(carrier, self);
+    });
+    if (this.labelName) {
+      this.chosen.forEach(function (chosen) {
+        var carrier = element("input", {type: "hidden", name: self.labelName});
+        carrier.value = chosen.label;
+        box.appendChild(carrier);
+      });
+    }
+  };
+
+  Field.prototype.toggle = function (option) {
+    var key = String(option.key), at = this.chosenKeys().indexOf(key);
+    if (at >= 0) return this.removeAt(at);
+    if (this.chosen.length >= this.max) {
+      var refused = this.text("maxReached", {max: this.number(this.max)});
+      this.setState("ready", refused);
+      return this.announce(refused);
+    }
+    this.input.value = "";
+    this.setState("ready", "");
+    this.setChosen(this.chosen.concat([{key: key, label: option.label, text: this.optionsText || ""}]));
+    this.announce(option.label + " selected.");
+  };
+
+  Field.prototype.removeAt = function (index) {
+    var removed = this.chosen[index];
+    if (!removed) return;
+    this.setChosen(this.chosen.filter(function (c, at) { return at !== index; }));
+    this.setState("ready", "");
+    this.announce(this.text("removed", {label: removed.label}));
+  };
+
+  // Every change of the chosen values: chips, carriers, options marked, validity, one proof for all keys.
+  Field.prototype.setChosen = function (chosen) {
+    var before = this.chosenKeys().join("\n");
+    this.chosen = chosen;
+    this.key = this.chosenKeys().join(",");  // a parent field with several values gives its keys joined by ","
+    this.label = chosen.map(function (c) { return c.label; }).join(", ");
+    this.renderChips();
+    this.carry();
+    this.markChosen();
+    this.validate();
+    if (this.description) this.prove();
+    if (before === this.chosenKeys().join("\n")) return;
+    this.input.dispatchEvent(new CustomEvent("connect-field:change", {bubbles: true, detail: {
+      keys: this.chosenKeys(), labels: chosen.map(function (c) { return c.label; }),
+      key: this.key, label: this.label}}));
+    this.children.forEach(function (child) { child.parentChanged(); });
+  };
+
+  Field.prototype.markChosen = function () {
+    if (!this.listbox) return;
+    var self = this;
+    Array.prototype.forEach.call(this.listbox.querySelectorAll("[role=option]:not(.connect-field-more)"), function (li) {
+      var option = self.options[parseInt(li.getAttribute("data-index"), 10)];
+      li.setAttribute("aria-selected", option && self.isChosen(String(option.key)) ? "true" : "false");
+    });
+  };
+
+  Field.prototype.chosenLabelArrived = function (key, label) {
+    var changed = false;
+    this.chosen.forEach(function (c) {
+      if (c.key === key && c.wanted) { c.label = label; c.wanted = false; changed = true; }
+    });
+    if (!changed) return;
+    this.label = this.chosen.map(function (c) { return c.label; }).join(", ");
+    this.renderChips();
+    this.carry();
+  };
+
+  Field.prototype.number = function (n) {
+    try { return Number(n).toLocaleString(languageOf(this.input)); } catch (error) { return String(n); }
+  };
+
+  // --- TEMPORARY until wcore's messages and listeners land (then: MESSAGES, Field.prototype.on/text) ---------
+
+  var MULTI_MESSAGES = {
+    en: {
+      hintMultiple: "Enter chooses an option or removes a chosen one; Backspace in the empty field removes the last " +
+                    "chosen value.",
+      chosenList: "{name}: chosen", removeChip: "Remove {label}", removed: "{label} removed.",
+      maxReached: "At most {max} values can be chosen: remove one first.",
+      moreOptions: "More options…",
+      shownOf: "{shown} of {total} options shown; more at the end of the list.",
+      shownOfAtLeast: "{shown} of {total} or more options shown; more at the end of the list."
+    }
+  };
+  function languageOf(el) {
+    var holder = el && el.closest("[lang]");
+    return ((holder && holder.getAttribute("lang")) || "en").split("-")[0].toLowerCase();
+  }
+  Field.prototype.on = function (target, type, listener) { target.addEventListener(type, listener); };
+  Field.prototype.text = function (key, params) {
+    params = params || {};
+    return MULTI_MESSAGES.en[key].replace(/\{(\w+)\}/g, function (all, name) { return params[name]; });
+  };
+  STYLE += ".connect-field-chips{display:flex;flex-wrap:wrap;gap:.3rem;margin:0 0 .3rem;padding:0;list-style:none}.connect-field-chips:empty{display:none}.connect-field-chip{display:inline-flex;align-items:center;gap:.35rem;padding:.15rem .55rem;border:1px solid #6b7280;border-radius:1rem;background:#eef2f8;color:#1d2430;font:inherit;line-height:1.4;cursor:pointer}.connect-field-chip::after{content:\"\\00d7\" / \"\";font-weight:700}.connect-field-chip:hover{background:#dde6f3}.connect-field-chip:focus-visible{outline:3px solid #1f5fbf;outline-offset:2px}.connect-field-option.is-active{background:#1f5fbf;color:#fff}[aria-multiselectable=true] .connect-field-option[aria-selected=true]:not(.is-active){background:#e8effa;color:#1d2430;font-weight:600}[aria-multiselectable=true] .connect-field-option[aria-selected=true]::before{content:\"\\2713  \" / \"\"}.connect-field-more{font-style:italic;color:#1f5fbf}";
 
   // --- the page ----------------------------------------------------------------------------------------------------
 
