@@ -68,6 +68,8 @@ def test_a_page_whose_policy_forbids_inline_styles_shows_a_styled_working_field(
     city.wait_for()
     # Waiting for its region, the field is disabled and looks it (the stylesheet's disabled state).
     assert city.is_disabled() and styles(city, "backgroundColor", "cursor") == ["rgb(238, 240, 243)", "not-allowed"]
+    region = page.get_by_label("Region")  # a list: the same
+    assert region.is_disabled() and styles(region, "backgroundColor", "cursor") == ["rgb(238, 240, 243)", "not-allowed"]
     choose_noord_holland(page)
     city.press_sequentially("am")
     listbox = page.get_by_role("listbox", name="City")
