@@ -380,7 +380,7 @@
       this.failed = true;
       control.setAttribute("aria-invalid", "true");
       this.announce(text);
-    } else if (this.failed) {
+    } else if (this.failed && state !== "loading") {  // cleared by the next answer
       this.failed = false;
       control.removeAttribute("aria-invalid");
       this.validate();
@@ -506,7 +506,8 @@
     this.provenFor = null;
     this.provingFor = signature;
     this.wrapper.setAttribute("data-connect-proof-state", "pending");
-    var pending = call(this.input, this.base + "/api/items/" + this.itemId + "/selections", this.life.signal, body).then(
+    var url = this.base + "/api/items/" + this.itemId + "/selections";
+    var pending = call(this.input, url, this.life.signal, body).then(
       function (answer) {
         if (self.provingFor !== signature) return;
         self.proofCarrier.value = (answer && answer.proof) || "";
@@ -795,7 +796,7 @@
     });
     this.children.forEach(function (child) {  // the child reads the plain input from now on
       child.links.forEach(function (link) { if (link.field === self) link.field = null; });
-      child.parentChanged();
+      if (!child.gone) child.parentChanged();
     });
     if (this.labelNamed) this.labelNamed.removeAttribute("id");
     input.setCustomValidity("");
@@ -824,8 +825,9 @@
   function destroy(root) {
     root = root || document;
     var own = fields.get(root);
-    (own ? [own] : allFields.filter(function (field) { return root.contains(field.wrapper); }))
-      .forEach(function (field) { field.destroy(); });
+    var going = own ? [own] : allFields.filter(function (field) { return root.contains(field.wrapper); });
+    going.forEach(function (field) { field.gone = true; });  // children going too are not refreshed first
+    going.forEach(function (field) { field.destroy(); });
   }
 
   window.ConnectField = {enhance: enhance, destroy: destroy, configure: configure};
