@@ -73,7 +73,8 @@ def items(upstream):
     }
 
 
-SCRIPT = """<script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
+SCRIPT = """<link rel="stylesheet" href="{connect}/static/connect-field.css">
+<script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
  data-connect-token="{token}" defer></script>"""
 
 FORM = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>Trip</title>{script}</head>
