@@ -491,6 +491,7 @@
   Field.prototype.parentChanged = function () {
     if (!this.ready) {  // still being set up: a pre-filled key no longer holds; the setup reads the parent then
       this.key = this.label = this.input.value = "";
+      if (this.multiple) this.chosen = [];
       return this.children.forEach(function (child) { child.parentChanged(); });
     }
     this.setKey("", "");
@@ -576,6 +577,7 @@
 
   Field.prototype.abort = function () {
     clearTimeout(this.timer);
+    this.searchDue = false;
     if (this.controller) this.controller.abort();
     this.controller = null;
     this.seq++;
@@ -749,7 +751,8 @@
       this.slice = null;
       return this.setState("ready", "");
     }
-    this.timer = setTimeout(function () { self.search(text); }, this.debounce);
+    this.searchDue = true;  // the list shown is about to change: no further slice of it meanwhile
+    this.timer = setTimeout(function () { self.searchDue = false; self.search(text); }, this.debounce);
   };
 
   Field.prototype.search = function (text) {
@@ -815,7 +818,7 @@
   // The next slice, after the options shown (scrolled to the end, "More" chosen, End on the last option).
   Field.prototype.loadMore = function () {
     var slice = this.slice, self = this, from = this.options.length, finished = false;
-    if (!slice || !slice.hasMore || this.loadingMore === this.seq) return;  // a request still on its way
+    if (!slice || !slice.hasMore || this.searchDue || this.loadingMore === this.seq) return;  // one at a time
     var moreActive = this.active === from;
     this.fetchOptions(slice.values, slice.text, function (error, options, answer) {
       finished = true;

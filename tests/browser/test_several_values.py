@@ -379,3 +379,76 @@ def test_a_list_of_a_few_options_stays_a_native_select(page, trip):
     select = page.get_by_label("Country")
     select.locator("option", has_text="Netherlands").wait_for(state="attached")
     assert select.evaluate("el => el.tagName") == "SELECT"
+
+
+def test_more_is_an_option_the_keyboard_chooses_and_a_prefilled_key_gets_its_label_from_connect(page, trip, upstream):
+    labels = []
+    page.on("request", lambda r: labels.append(r.url) if "/labels?" in r.url else None)
+    page.goto(
+        trip.page_with("/reopened.html", item="products", name="product", label="Product", attributes='value="P04321"')
+    )
+    page.wait_for_function("document.getElementById('product').value === 'Product 4321'")  # not in the first slice
+    assert len(labels) == 1 and "key=P04321" in labels[0]
+    box = page.get_by_role("combobox", name="Product")
+    box.press("ArrowDown")  # the list from its start
+    listbox = page.get_by_role("listbox", name="Product")
+    more = listbox.get_by_role("option", name="More options…")
+    more.wait_for()
+    box.press("ArrowUp")  # from the first option up to the last: "More"
+    assert box.get_attribute("aria-activedescendant") == more.get_attribute("id")
+    box.press("Enter")
+    listbox.get_by_role("option", name="Product 200", exact=True).wait_for()
+    active = box.get_attribute("aria-activedescendant")
+    assert page.locator(f"#{active}").inner_text() == "Product 101"  # the first of the new slice
+    page.wait_for_function(
+        "() => document.querySelector('.connect-field [role=status]').textContent.startsWith('200 of 5,000')"
+    )
+    assert product_calls(upstream) == 1
+
+
+FRENCH_PREFILLED = """<input type="hidden" name="villes" value="AMS" data-connect-label="Amsterdam">
+<input type="hidden" name="villes" value="HAA" data-connect-label="Haarlem">"""
+
+
+def test_chips_speak_the_pages_language(page, trip):
+    page.goto(
+        trip.page_with(
+            "/fr.html",
+            name="villes",
+            label="Villes",
+            lang="fr",
+            extra=FRENCH_PREFILLED,
+            attributes='data-connect-multiple data-connect-max="2"',
+        )
+    )
+    page.get_by_role("button", name="Retirer Haarlem").wait_for()
+    assert page.get_by_role("list", name="Villes : choix").is_visible()
+    box = page.get_by_role("combobox", name="Villes")
+    box.fill("utr")
+    page.get_by_role("option", name="Utrecht").click()
+    page.wait_for_function(
+        "t => document.querySelector('.connect-field [role=status]').textContent === t",
+        arg="Au plus 2 valeurs peuvent être choisies : retirez-en une d’abord.",
+    )
+    box.press("Escape")
+    page.get_by_role("button", name="Retirer Amsterdam").click()
+    page.wait_for_function(
+        "t => document.querySelector('.connect-field [role=status]').textContent === t", arg="Amsterdam retiré."
+    )
+
+
+def test_destroy_gives_back_the_pages_prefilled_values_and_enhance_takes_them_again(page, trip):
+    page.goto(trip.page_with("/again.html", attributes="data-connect-multiple", extra=PREFILLED))
+    page.get_by_role("button", name="Remove Haarlem").wait_for()
+    page.evaluate("ConnectField.destroy(document.getElementById('cities'))")
+    assert page.locator(".connect-field, .connect-field-chip").count() == 0
+    hidden = page.locator("input[type=hidden][name=cities]")
+    assert hidden.evaluate_all("els => els.map(e => [e.value, e.disabled])") == [
+        ["AMS", False],
+        ["HAA", False],
+        ["XYZ", False],
+    ]
+    page.evaluate("ConnectField.enhance(document.getElementById('cities'))")
+    page.get_by_role("button", name="Remove Haarlem").wait_for()
+    assert chips(page) == ["Amsterdam", "Haarlem", "XYZ"]
+    assert page.locator("input[type=hidden][name=cities]:not([disabled])").count() == 3  # the widget's own
