@@ -4,7 +4,10 @@
  * strict Content-Security-Policy is fine). Progressive enhancement: without it the input still submits what was
  * typed. With it, an item whose query uses $userInput becomes an autocomplete (the WAI-ARIA 1.2 combobox pattern,
  * modelled on the APG "list autocomplete" example and GOV.UK's accessible-autocomplete), any other item a select
- * list; the chosen key goes in a hidden input carrying the input's name, the visible control shows the label.
+ * list while it has at most 50 options, a searchable combobox over more (`q` filters it on Connect); the chosen key
+ * goes in a hidden input carrying the input's name, the visible control shows the label. Options come in slices of
+ * 100 (offset/limit): the next loads when the listbox is scrolled to its end, "More options…" is chosen, or End is
+ * pressed on the last option.
  * Attributes (on the input; url and token may also sit on this script's tag, or come from ConnectField.configure):
  *   data-connect-item      the item's id (required)
  *   data-connect-depends   "country=#country, region=#region": where each dependency's value comes from
@@ -15,6 +18,10 @@
  *   data-connect-proof-name  where the selection proof goes (default: the input's name + "_proof")
  *   data-connect-proof     "off": no selection proof is asked for
  *   data-connect-debounce  milliseconds to wait after typing (default 250)
+ *   data-connect-multiple  several values: removable chips (buttons), one hidden input per key (and label), one
+ *                          proof for all keys; pre-filled: <input type="hidden"> of the same name and form, each with
+ *                          its data-connect-label (or none: /labels)
+ *   data-connect-max       the most values a field with several takes (default and cap: 50, one proof's keys)
  * A choice is signed by Connect (POST /api/items/<id>/selections): the proof (a JWT) goes in a hidden input beside
  * the key, and a form submitted before it arrived waits for it (or goes without it when it failed). A pre-filled
  * key without data-connect-label shows its label from /api/items/<id>/labels (one request per item and page). An
