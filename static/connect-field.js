@@ -493,6 +493,7 @@
   Field.prototype.disable = function (disabled) {
     (this.select || this.input).disabled = disabled;
     if (disabled) this.close();
+    this.renderChips();  // a disabled field's values cannot be removed either
   };
 
   Field.prototype.parentChanged = function () {
@@ -1033,9 +1034,10 @@
     chips.textContent = "";
     this.chosen.forEach(function (chosen) {
       var li = element("li", {"class": "connect-field-chip-item"});
-      li.appendChild(element("button", {type: "button", "class": "connect-field-chip", "data-key": chosen.key,
-                                        "aria-label": self.text("removeChip", {label: chosen.label})},
-                             chosen.label));
+      var button = element("button", {type: "button", "class": "connect-field-chip", "data-key": chosen.key,
+                                      "aria-label": self.text("removeChip", {label: chosen.label})}, chosen.label);
+      button.disabled = self.input.disabled;
+      li.appendChild(button);
       chips.appendChild(li);
     });
   };

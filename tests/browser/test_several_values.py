@@ -67,6 +67,14 @@ def items(upstream):
             name="Places", query="/places?q=$userInput", key_field="code", lookup_query="/place?code=$key", **common
         ),
         "countries": Item.objects.create(name="Countries", query="/countries", key_field="code", **common),
+        "cities": Item.objects.create(
+            name="Cities",
+            query="/cities?region=$region&q=$userInput",
+            key_field="code",
+            dependencies=[{"name": "region", "optional": False}],
+            user_input_optional=True,
+            **common,
+        ),
         "products": Item.objects.create(
             name="Products", query="/products", key_field="id", max_options=10_000, **common
         ),
@@ -452,3 +460,33 @@ def test_destroy_gives_back_the_pages_prefilled_values_and_enhance_takes_them_ag
     page.get_by_role("button", name="Remove Haarlem").wait_for()
     assert chips(page) == ["Amsterdam", "Haarlem", "XYZ"]
     assert page.locator("input[type=hidden][name=cities]:not([disabled])").count() == 3  # the widget's own
+
+
+WAITING = """<label for="region">Region code</label><input id="region" name="region">
+<input type="hidden" name="stops" value="AMS" data-connect-label="Amsterdam">"""
+
+
+def test_a_field_waiting_for_its_parent_keeps_its_values_out_of_reach_until_the_parent_is_filled(page, trip):
+    page.goto(
+        trip.page_with(
+            "/waiting.html",
+            item="cities",
+            name="stops",
+            label="Stops",
+            extra=WAITING,
+            attributes='data-connect-multiple data-connect-depends="region=#region"',
+        )
+    )
+    chip = page.get_by_role("button", name="Remove Amsterdam")
+    chip.wait_for()
+    page.locator("[data-connect-state=waiting]").wait_for()
+    assert chip.is_disabled() and page.get_by_role("combobox", name="Stops").is_disabled()
+    page.get_by_label("Region code").fill("NH")
+    page.get_by_label("Region code").press("Tab")  # committed: the field reloads for it, its values cleared
+    box = page.get_by_role("combobox", name="Stops")
+    assert box.is_enabled() and chips(page) == []
+    box.press("ArrowDown")
+    page.get_by_role("option", name="Haarlem").click()
+    box.press("Escape")
+    page.get_by_role("button", name="Send").click()
+    assert verdict(page) == ["sent: HAA", "labels: (none)", "proof: covers HAA"]
