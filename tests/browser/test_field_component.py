@@ -45,7 +45,7 @@ def site(live_server, start_server, trust_test_ca):
     french = FORM.format(country_label="Pays", region_label="Région", city_label="Ville", **ids)
     for path, lang, form in (("/order.html", "en", english), ("/empty.html", "en", ""), ("/fr.html", "fr", french)):
         pages.pages[path] = PAGE.format(lang=lang, connect=connect, token=html.escape(token), form=form)
-    yield pages, english
+    yield pages, english, chain
     pages.stop()
 
 
@@ -61,7 +61,7 @@ def choose_noord_holland(page, country="Country", region="Region"):
 
 
 def test_a_page_whose_policy_forbids_inline_styles_shows_a_styled_working_field(page, site, screenshot):
-    pages, _ = site
+    pages, _, _ = site
     response = page.goto(f"{pages.origin()}/order.html")
     assert "unsafe-inline" not in response.headers["content-security-policy"]
     city = page.get_by_role("combobox", name="City")
@@ -92,8 +92,25 @@ def test_a_page_whose_policy_forbids_inline_styles_shows_a_styled_working_field(
     assert page.evaluate("document.querySelectorAll('style').length + document.adoptedStyleSheets.length") == 0
 
 
+def test_connects_own_try_it_page_under_its_policy_shows_the_styled_field(signed_in, live_server, site):
+    page = signed_in
+    chain = site[2]
+    policy = page.goto(f"{live_server.url}/items/{chain.city.pk}/try/").headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+    choose_noord_holland(page)
+    city = page.get_by_role("combobox", name="City")
+    city.press_sequentially("am")
+    listbox = page.get_by_role("listbox", name="City")
+    listbox.get_by_role("option", name="Amsterdam").wait_for()
+    assert styles(listbox, "position", "listStyleType", "borderTopWidth") == ["absolute", "none", "1px"]
+    city.press("ArrowDown")
+    city.press("Enter")
+    assert page.locator("input[type=hidden][name=city]").input_value() == "AMS"
+    assert page.evaluate("document.querySelectorAll('style').length + document.adoptedStyleSheets.length") == 0
+
+
 def test_an_error_marks_the_control_invalid_with_a_visible_border_until_an_answer_comes(page, site):
-    pages, _ = site
+    pages, _, _ = site
     page.goto(f"{pages.origin()}/order.html")
     choose_noord_holland(page)
     city = page.get_by_role("combobox", name="City")
@@ -135,7 +152,7 @@ CYCLES = """async (host, cycles) => {
 
 
 def test_a_hundred_destroy_enhance_cycles_leave_no_node_or_listener_and_the_field_works(page, site, screenshot):
-    pages, form = site
+    pages, form, _ = site
     page.goto(f"{pages.origin()}/empty.html")
     page.wait_for_function("window.ConnectField && document.readyState === 'complete'")
     host = page.locator("#host")
@@ -162,7 +179,7 @@ def test_a_hundred_destroy_enhance_cycles_leave_no_node_or_listener_and_the_fiel
 
 
 def test_destroying_a_field_gives_back_the_input_as_it_was_and_a_parent_lets_its_child_go(page, site):
-    pages, _ = site
+    pages, _, _ = site
     page.goto(f"{pages.origin()}/order.html")
     choose_noord_holland(page)
     city = page.get_by_role("combobox", name="City")
@@ -192,7 +209,7 @@ def test_destroying_a_field_gives_back_the_input_as_it_was_and_a_parent_lets_its
 
 
 def test_under_lang_fr_the_field_speaks_french_and_configure_changes_a_message(page, site, screenshot):
-    pages, _ = site
+    pages, _, _ = site
     page.goto(f"{pages.origin()}/fr.html")
     country = page.get_by_label("Pays")
     country.locator("option", has_text="Netherlands").wait_for(state="attached")
@@ -219,6 +236,10 @@ def test_under_lang_fr_the_field_speaks_french_and_configure_changes_a_message(p
     )
     city.fill("xyz")
     announced.get_by_text("Rien à proposer.").wait_for(state="attached")
+    # An error Connect explains keeps Connect's words, unless the messages have its code.
+    page.evaluate("ConnectField.configure({messages: {fr: {error_http_status: 'L’API a répondu par une erreur.'}}})")
+    city.fill(geo_api.FAILING_TEXT)
+    status.get_by_text("L’API a répondu par une erreur.").wait_for()
     page.get_by_label("Pays").select_option(label="France")
     page.get_by_label("Région").locator("option", has_text="Île-de-France").wait_for(state="attached")
     assert page.get_by_label("Région").locator("option").first.inner_text() == "Choisissez-en un"
