@@ -832,7 +832,7 @@
       finished = true;
       self.loadingMore = null;
       if (self.slice !== slice) return;
-      if (error) return self.setState("error", error.message);
+      if (error) return self.setState("error", self.errorText(error));
       self.options = self.options.concat(options);
       slice.hasMore = !!answer.has_more && options.length > 0;
       slice.total = answer.total_known;
