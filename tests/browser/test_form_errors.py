@@ -15,7 +15,7 @@ def assert_summary_leads_to(page, field_label: str, field_id: str):
     summary = page.locator("[data-error-summary]")
     assert summary.get_by_role("heading", name="There is a problem").is_visible()
     assert page.evaluate("document.activeElement.hasAttribute('data-error-summary')")
-    link = summary.get_by_role("link", name=field_label)
+    link = summary.get_by_role("link", name=field_label).first
     assert link.get_attribute("href") == f"#{field_id}"
     link.click()
     assert page.evaluate("document.activeElement.id") == field_id
@@ -31,6 +31,7 @@ def test_the_item_form_with_errors_has_a_summary_and_no_broken_list(signed_in, l
     assert "id_name_error" in page.locator("#id_name").get_attribute("aria-describedby")
     assert serious_violations(page) == []
     screenshot("item-form-errors")
+    assert_summary_leads_to(page, "Name", "id_name")
 
 
 def test_the_application_form_with_errors_has_a_summary_and_no_broken_list(signed_in, live_server, screenshot):
@@ -43,6 +44,7 @@ def test_the_application_form_with_errors_has_a_summary_and_no_broken_list(signe
     assert "Only https://" in page.locator("#id_allowed_origins_error").inner_text()
     assert serious_violations(page) == []
     screenshot("application-form-errors")
+    assert_summary_leads_to(page, "Name", "id_name")
 
 
 def test_the_datasource_form_with_errors_has_the_same_summary(signed_in, live_server, screenshot):
@@ -54,3 +56,4 @@ def test_the_datasource_form_with_errors_has_the_same_summary(signed_in, live_se
 
     assert serious_violations(page) == []
     screenshot("datasource-form-errors")
+    assert_summary_leads_to(page, "Base URL", "id_base_url")
