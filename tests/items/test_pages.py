@@ -165,6 +165,23 @@ def test_preview_shows_an_upstream_error_readably(staff_client, item, upstream, 
     assert "Traceback" not in page
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 500, "body": "database is down"}, {"json": {"values": [{"id": "7"}]}}],
+    ids=["upstream error", "extraction error"],
+)
+def test_a_failed_preview_never_says_its_answer_was_cached(staff_client, item, upstream, fake_dns, failure):
+    upstream.get(SEARCH_URL, **failure)
+
+    page = preview(staff_client, item, user_input="x").content.decode()
+
+    assert "The preview failed" in page
+    assert "cached for" not in page and "Cache miss" not in page and "Cache hit" not in page
+    assert "not cached: a failed answer is never cached" in page
+    again = preview(staff_client, item, user_input="x").content.decode()
+    assert "Cache hit" not in again and len(upstream.calls) == 2  # and indeed nothing was cached
+
+
 def test_preview_truncates_a_long_raw_answer(staff_client, item, upstream, fake_dns):
     issues = [{"key": f"OPS-{n}", "fields": {"summary": "x" * 200}} for n in range(200)]
     upstream.get(SEARCH_URL, json={"issues": issues})
