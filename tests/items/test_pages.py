@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from items.models import Item
+from tests.conftest import saved_first_by_a_colleague
+from tests.datasources.conftest import errors_next_to
 
 from .conftest import BASE_URL, ISSUES
 from .test_resolution import DOWN_CACHES
@@ -93,6 +95,15 @@ def test_create_refuses_a_query_variable_that_is_not_declared(staff_client, data
     response = staff_client.post("/items/new/", form_data(datasource, dependencies=""))
     assert "Unknown variable $country" in response.content.decode()
     assert not Item.objects.exists()
+
+
+def test_a_name_taken_while_the_form_was_checked_is_an_error_next_to_the_name(staff_client, datasource):
+    with saved_first_by_a_colleague(Item, name="CITIES", datasource=datasource, query="/cities"):
+        response = staff_client.post("/items/new/", form_data(datasource))
+
+    assert response.status_code == 200
+    assert errors_next_to(response, "name") == ["An item with this name already exists (names ignore case)."]
+    assert not Item.objects.filter(name="Cities").exists()
 
 
 def test_create_refuses_a_duplicate_name(staff_client, datasource, item):
