@@ -25,6 +25,7 @@ from .forms import (
 from .models import AuthConfig, Datasource, NetworkConfig
 from .oauth_views import callback_url
 from .protection_status import status_for
+from .selectors import deletion_blockers
 from .services import configuration, connection_check, proxy_tunnel
 from .services.presets import get_preset
 from .types import get_type
@@ -252,7 +253,9 @@ def datasource_delete(request, pk):
             return redirect("datasources:delete", pk=pk)
         messages.success(request, f"Datasource “{name}” deleted.")
         return redirect("datasources:list")
-    return render(request, "datasources/delete.html", {"datasource": datasource})
+    return render(
+        request, "datasources/delete.html", {"datasource": datasource, "blockers": deletion_blockers(datasource)}
+    )
 
 
 @permission_required("datasources.change_datasource")

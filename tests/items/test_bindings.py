@@ -168,6 +168,29 @@ def test_a_datasource_whose_items_other_items_are_bound_to_is_not_deleted(staff_
     assert Datasource.objects.filter(pk=country.datasource_id).exists()
 
 
+def test_the_delete_page_says_up_front_which_items_block_the_datasource(staff_client, chain, datasource_factory):
+    country, _region, _city = chain
+    other = datasource_factory(name="Other API", base_url=BASE_URL)
+    town = Item.objects.create(
+        name="Town", datasource=other, query="/towns?c=$country", dependencies=[{"name": "country", "optional": False}]
+    )
+    save_bindings(item=town, sources={"country": country})
+
+    page = staff_client.get(f"/datasources/{country.datasource_id}/delete/").content.decode()
+
+    assert "It cannot be deleted yet" in page and "<li>Town: $country comes from Country</li>" in page
+    assert 'type="submit" class="danger"' not in page  # no Delete button that would fail after confirming
+
+
+def test_the_delete_page_of_a_datasource_with_its_own_chain_offers_to_delete(staff_client, chain):
+    country, _region, _city = chain
+
+    page = staff_client.get(f"/datasources/{country.datasource_id}/delete/").content.decode()
+
+    assert "It cannot be deleted yet" not in page and 'type="submit" class="danger"' in page
+    assert "will be deleted too" in page
+
+
 def test_a_datasource_whose_chain_is_its_own_is_deleted_whole(staff_client, chain):
     country, _region, _city = chain
     staff_client.post(f"/datasources/{country.datasource_id}/delete/")
