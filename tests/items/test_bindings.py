@@ -1,6 +1,8 @@
 """Item bindings: set in the item form (and the admin), cycles refused with their path, shown on the item page, and
 a bound item kept from deletion; the Try it page lays the chain out parents first."""
 
+import re
+
 import pytest
 
 from datasources.models import Datasource
@@ -292,3 +294,15 @@ def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client
         "dependencies",
     }
     assert_no_secret(field.content)
+
+
+def test_every_field_of_the_admins_bindings_inline_has_a_label(admin_client, chain):
+    _country, region, _city = chain
+    page = admin_client.get(f"/admin/items/item/{region.pk}/change/").content.decode()
+
+    controls = re.findall(r"<(?:input|select|textarea)\b[^>]*\bname=\"bindings-[^\"]*\"[^>]*>", page)
+    visible = [c for c in controls if 'type="hidden"' not in c]
+    ids = [re.search(r'\bid="([^"]+)"', control).group(1) for control in visible]
+    assert any("-0-dependency" in i for i in ids) and any("-0-source" in i for i in ids)
+    unlabelled = [i for i in ids if f'for="{i}"' not in page]
+    assert unlabelled == []
