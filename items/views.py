@@ -135,11 +135,14 @@ def item_refresh(request, pk):
 
 
 @permission_required("items.view_item")
+@require_http_methods(["GET", "POST"])
 def item_try(request, pk):
-    """The item's field as a person sees it, after the fields of the items it is bound to (parents first)."""
+    """The item's field as a person sees it, after the fields of the items it is bound to (parents first). Its form
+    is sent by POST: what a person typed never lands in a URL (access logs, history, Referer)."""
     item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)
-    fields = try_it_fields(item=item, submitted=request.GET)
-    judge_submitted(fields=fields, submitted=request.GET, caller=Caller.of_user(request.user))
+    sent = request.POST if request.method == "POST" else {}
+    fields = try_it_fields(item=item, submitted=sent)
+    judge_submitted(fields=fields, submitted=sent, caller=Caller.of_user(request.user))
     public_url = audience_for(request)
     return render(
         request,
@@ -147,7 +150,7 @@ def item_try(request, pk):
         {
             "item": item,
             "fields": fields,
-            "submitted": _submitted(fields, request.GET),
+            "submitted": _submitted(fields, sent),
             "snippet": embed_snippet(
                 fields=fields, script_url=public_url + static("connect-field.js"), public_url=public_url
             ),

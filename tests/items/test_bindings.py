@@ -256,7 +256,7 @@ def test_an_unbound_dependency_gets_a_plain_field_on_the_try_it_page(staff_clien
         query="/assets?site=$site&q=$userInput",
         dependencies=[{"name": "site", "optional": False}],
     )
-    page = staff_client.get(f"/items/{item.pk}/try/?asset_site=AMS").content.decode()
+    page = staff_client.post(f"/items/{item.pk}/try/", {"asset_site": "AMS"}).content.decode()
     assert '<label for="try-asset_site">$site for Asset</label>' in page
     assert 'data-connect-depends="site=#try-asset_site"' in page
     assert 'value="AMS"' in page
