@@ -1,6 +1,7 @@
 /* Connect field widget: turns <input data-connect-item="7" name="asset"> into a connected field.
  *
- * One dependency-free script, no build step. Progressive enhancement: without it the input still submits what was
+ * One dependency-free script, no build step; its look is connect-field.css (link it: the script adds no style, so a
+ * strict Content-Security-Policy is fine). Progressive enhancement: without it the input still submits what was
  * typed. With it, an item whose query uses $userInput becomes an autocomplete (the WAI-ARIA 1.2 combobox pattern,
  * modelled on the APG "list autocomplete" example and GOV.UK's accessible-autocomplete), any other item a select
  * list; the chosen key goes in a hidden input carrying the input's name, the visible control shows the label.
@@ -18,6 +19,9 @@
  * the key, and a form submitted before it arrived waits for it (or goes without it when it failed). A pre-filled
  * key without data-connect-label shows its label from /api/items/<id>/labels (one request per item and page). An
  * input with `required` stays required: typed text without a choice blocks the submission (setCustomValidity).
+ * ConnectField.enhance(el) enhances inputs added later; ConnectField.destroy(el) removes the field's listeners, timers,
+ * requests and nodes and gives back the input as it was (frameworks that re-render). Texts: MESSAGES below, English
+ * and French, chosen by the closest lang attribute; ConnectField.configure({messages: {fr: {...}}}) changes them.
  */
 (function () {
   "use strict";
@@ -25,23 +29,96 @@
 
   var SCRIPT = document.currentScript;
   var settings = {url: null, token: null};
+  // Every text the widget shows or announces, per language (the primary subtag of the closest lang attribute;
+  // English when the language has no table). "{name}" is replaced; a key + "One" is used when count is 1.
+  var MESSAGES = {
+    en: {
+      loading: "Loading…", loadingOptions: "Loading options…", setupFailed: "This field could not be set up.",
+      choose: "Choose…", listEmpty: "No options", listFailed: "Options could not be loaded",
+      noOptions: "No options.", noMatch: "No options match “{text}”.",
+      available: "{count} options available.", availableOne: "1 option available.",
+      howToChoose: "Use the up and down arrows to choose, Enter to select.", selected: "{label} selected.",
+      hint: "Type to search.", hintAll: "Type to search, or press the down arrow for all options.",
+      hintKeys: "Use the up and down arrows to move through the options and Enter to choose one.",
+      textWithoutChoice: "Choose one of the options: typed text alone sets no value.",
+      chooseFirst: "Choose {name} first.", fillFirst: "Fill in {name} first.",
+      missingOnPage: "This field needs ${name} from “{selector}”, which is not on the page.",
+      missingLink: "This field needs a value for ${name}, which the page does not connect (data-connect-depends).",
+      unnamed: "the field it needs",
+      error_network: "Connect could not be reached.",
+      error_cors: "Connect could not be reached from this page: the network failed, or Connect does not allow this " +
+                  "page's origin (CORS).",
+      error_http: "Connect answered HTTP {status}."
+    },
+    fr: {
+      loading: "Chargement…", loadingOptions: "Chargement des options…",
+      setupFailed: "Ce champ n’a pas pu être préparé.",
+      choose: "Choisir…", listEmpty: "Aucune option", listFailed: "Les options n’ont pas pu être chargées",
+      noOptions: "Aucune option.", noMatch: "Aucune option ne correspond à « {text} ».",
+      available: "{count} options disponibles.", availableOne: "1 option disponible.",
+      howToChoose: "Utilisez les flèches haut et bas pour choisir, Entrée pour sélectionner.",
+      selected: "{label} sélectionné.",
+      hint: "Tapez pour rechercher.", hintAll: "Tapez pour rechercher, ou appuyez sur la flèche bas pour toutes les " +
+            "options.",
+      hintKeys: "Utilisez les flèches haut et bas pour parcourir les options et Entrée pour en choisir une.",
+      textWithoutChoice: "Choisissez l’une des options : le texte tapé seul ne donne pas de valeur.",
+      chooseFirst: "Choisissez d’abord {name}.", fillFirst: "Remplissez d’abord {name}.",
+      missingOnPage: "Ce champ a besoin de ${name} depuis « {selector} », absent de la page.",
+      missingLink: "Ce champ a besoin d’une valeur pour ${name}, que la page ne relie pas (data-connect-depends).",
+      unnamed: "le champ dont il dépend",
+      error_network: "Connect est injoignable.",
+      error_cors: "Connect est injoignable depuis cette page : le réseau a échoué, ou Connect n’autorise pas " +
+                  "l’origine de cette page (CORS).",
+      error_http: "Connect a répondu HTTP {status}."
+    }
+  };
+  var custom = {"*": {}};  // configure({messages}): per language, or "key": text for every language
   var fields = new WeakMap();  // element (input, select or hidden input) -> Field
   var answers = new Map();     // request URL + token -> successful answer, reused on the page
   var descriptions = new Map(); // base URL + item -> promise of the item's field description
   var labelBatches = new Map(); // base URL + item + token + values -> pre-filled keys waiting for their labels
   var allFields = [];
-  var watchedForms = new WeakSet();
+  var watchedForms = new Map(); // form -> the AbortController of its submit watcher (while it has fields)
   var releasing = new WeakSet(); // forms whose submission no longer waits for proofs
   var counter = 0;
   var MAX_ANSWERS = 300;
   var MAX_LABEL_KEYS = 50;      // keys per /labels request
   var PROOF_WAIT_MS = 8000;     // the longest a submission waits for a pending proof
-  var TEXT_WITHOUT_CHOICE = "Choose one of the options: typed text alone sets no value.";
 
   function configure(options) {
-    Object.keys(options || {}).forEach(function (name) { settings[name] = options[name]; });
+    Object.keys(options || {}).forEach(function (name) {
+      if (name !== "messages") return (settings[name] = options[name]);
+      Object.keys(options.messages || {}).forEach(function (key) {
+        var value = options.messages[key];
+        if (value && typeof value === "object") custom[key] = Object.assign(custom[key] || {}, value);
+        else custom["*"][key] = value;
+      });
+    });
   }
   configure(window.ConnectFieldConfig);
+
+  function languageOf(el) {
+    var holder = el && el.closest("[lang]");
+    return ((holder && holder.getAttribute("lang")) || "en").split("-")[0].toLowerCase();
+  }
+  function message(field, key, count) {
+    var lang = languageOf(field && field.input), found;
+    [custom[lang], custom["*"], MESSAGES[lang], custom.en, MESSAGES.en].some(function (table) {
+      if (table && count === 1 && table[key + "One"] != null) found = table[key + "One"];
+      else if (table && table[key] != null) found = table[key];
+      return found != null;
+    });
+    return found;
+  }
+  // The text of a message in the field's language: text(field, "noMatch", {text: "xyz"}).
+  function text(field, key, params) {
+    params = params || {};
+    var found = message(field, key, params.count);
+    if (typeof found === "function") found = found(params);
+    return String(found == null ? key : found).replace(/\{(\w+)\}/g, function (all, name) {
+      return name in params ? params[name] : all;
+    });
+  }
 
   function scriptAttribute(name) { return SCRIPT ? SCRIPT.getAttribute("data-connect-" + name) : null; }
 
@@ -53,7 +130,8 @@
 
   // --- talking to Connect ----------------------------------------------------------------------------------------
 
-  function FieldError(code, message) { this.code = code; this.message = message; }
+  // code: Connect's error code, or network, cors, http_<status>; message: Connect's own text, if any.
+  function FieldError(code, message, status) { this.code = code; this.message = message; this.status = status; }
 
   var tokens = {pending: null};
   function tokenFor(el, fresh) {
@@ -83,13 +161,11 @@
         if (response.ok && body) return body;
         var error = body && body.error;
         if (error && error.message) throw new FieldError(error.code, error.message);
-        throw new FieldError("http_" + response.status, "Connect answered HTTP " + response.status + ".");
+        throw new FieldError("http_" + response.status, null, response.status);
       });
     }, function (error) {
       if (error && error.name === "AbortError") throw error;
-      throw new FieldError("network", sameOrigin ? "Connect could not be reached." :
-        "Connect could not be reached from this page: the network failed, or Connect does not allow this " +
-        "page's origin (CORS).");
+      throw new FieldError(sameOrigin ? "network" : "cors");
     });
   }
 
@@ -138,7 +214,8 @@
   // A submission waits for the proofs still on their way (each field's own request), then goes on.
   function watchForm(form) {
     if (!form || watchedForms.has(form)) return;
-    watchedForms.add(form);
+    var watcher = new AbortController();
+    watchedForms.set(form, watcher);
     form.addEventListener("submit", function (event) {
       if (releasing.has(form)) return;
       var pending = allFields.filter(function (field) {
@@ -159,7 +236,12 @@
       }
       Promise.all(pending).then(go, go);
       setTimeout(go, PROOF_WAIT_MS);
-    }, true);
+    }, {capture: true, signal: watcher.signal});
+  }
+  function unwatchForm(form) {  // once the form's last field is gone
+    if (!watchedForms.has(form) || allFields.some(function (field) { return field.form === form; })) return;
+    watchedForms.get(form).abort();
+    watchedForms.delete(form);
   }
 
   function describe(field) {
@@ -190,9 +272,9 @@
     if (list.indexOf(value) === -1) list.push(value);
     el.setAttribute(attribute, list.join(" "));
   }
-  function labelText(el) {
+  function labelText(el, field) {
     var label = el.labels && el.labels[0];
-    var text = label ? label.textContent : (el.getAttribute("aria-label") || el.name || el.id || "the field it needs");
+    var text = label ? label.textContent : (el.getAttribute("aria-label") || el.name || el.id || field.text("unnamed"));
     return text.replace(/\s*\*\s*$/, "").trim();
   }
   function parseDepends(text) {
@@ -207,37 +289,6 @@
     try { return document.querySelector(selector); } catch (error) { return null; }
   }
 
-  var STYLE = ".connect-field{position:relative;display:block}" +
-    ".connect-field-listbox{position:absolute;z-index:1000;left:0;right:0;top:100%;margin:2px 0 0;padding:0;" +
-    "list-style:none;max-height:16rem;overflow-y:auto;background:#fff;border:1px solid #6b7280;border-radius:4px;" +
-    "box-shadow:0 4px 12px rgba(0,0,0,.15)}" +
-    ".connect-field-option{padding:.4rem .6rem;cursor:pointer;color:#1d2430}" +
-    ".connect-field-option:hover{background:#e8effa}" +
-    ".connect-field-option[aria-selected=true]{background:#1f5fbf;color:#fff}" +
-    ".connect-field-status{margin:.25rem 0 0;font-size:.9rem;color:#444d5c}" +
-    ".connect-field-status:empty{display:none}" +
-    ".connect-field-status.is-error{color:#b3261e}" +
-    ".connect-field-live{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}";
-  var styled = false;
-  function addStyle() {
-    if (styled || document.querySelector("style[data-connect-field]")) return;
-    styled = true;
-    // A constructed stylesheet is CSSOM, which a Content-Security-Policy without 'unsafe-inline' allows (Connect's own
-    // pages send such a policy, and so may a page that embeds the widget); a <style> element where it is missing.
-    if (typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype &&
-        "adoptedStyleSheets" in document) {
-      try {
-        var sheet = new CSSStyleSheet();
-        sheet.replaceSync(STYLE);
-        document.adoptedStyleSheets = document.adoptedStyleSheets.concat([sheet]);
-        return;
-      } catch (error) { /* the <style> element below */ }
-    }
-    var style = element("style", {"data-connect-field": ""});
-    style.textContent = STYLE;
-    document.head.appendChild(style);
-  }
-
   // --- one field ---------------------------------------------------------------------------------------------------
 
   function Field(input) {
@@ -246,7 +297,7 @@
     this.base = baseUrlFor(input);
     this.debounce = parseInt(input.getAttribute("data-connect-debounce"), 10);
     if (!(this.debounce >= 0)) this.debounce = 250;
-    this.name = labelText(input);
+    this.name = labelText(input, this);
     this.key = input.value;
     this.label = input.getAttribute("data-connect-label") || input.value;
     this.labelWanted = !!input.value && !input.hasAttribute("data-connect-label");
@@ -262,9 +313,24 @@
     this.seq = 0;
     this.ready = false;
     this.id = "connect-field-" + (++counter);
+    // Every listener the field adds goes through this controller (on), and so do its requests: destroy aborts it.
+    this.life = new AbortController();
+    this.original = {value: input.value, attributes: Array.prototype.map.call(input.attributes, function (a) {
+      return [a.name, a.value];
+    })};
     fields.set(input, this);
     allFields.push(this);
   }
+
+  Field.prototype.on = function (target, type, listener) {
+    target.addEventListener(type, listener, {signal: this.life.signal});
+  };
+  Field.prototype.text = function (key, params) { return text(this, key, params); };
+  Field.prototype.errorText = function (error) {
+    var code = error && (error.status ? "http" : error.code);
+    if (code && message(this, "error_" + code) != null) return this.text("error_" + code, {status: error.status});
+    return (error && error.message) || this.text("setupFailed");
+  };
 
   Field.prototype.start = function () {
     var self = this;
@@ -279,13 +345,21 @@
     this.links.forEach(function (link) {
       var parent = link.el && fields.get(link.el);
       if (parent) { parent.children.push(self); link.field = parent; }
-      else if (link.el) {
-        // A plain field of the page: its value counts once it is committed (change), not at every keystroke.
-        link.el.addEventListener("change", function () { self.parentChanged(); });
-      }
+      // A plain field of the page (or a parent destroyed since): its value counts once committed (change).
+      if (link.el) self.on(link.el, "change", function () { if (!link.field) self.parentChanged(); });
     });
-    this.setState("loading", "Loading…");
+    allFields.forEach(function (child) {  // started fields whose parent was destroyed and is enhanced again
+      child.links.forEach(function (link) {
+        if (link.el === self.input && !link.field && child.wrapper && child !== self) {
+          link.field = self;
+          self.children.push(child);
+          child.parentChanged();
+        }
+      });
+    });
+    this.setState("loading", this.text("loading"));
     describe(this).then(function (description) {
+      if (self.gone) return;
       self.description = description;
       self.ready = true;
       if (description.search) self.buildCombobox(); else self.buildSelect();
@@ -293,20 +367,30 @@
       // A list shows the label of a pre-filled key once loaded; a search field asks for it, when it has a lookup.
       if (description.search && description.lookup && self.key && self.labelWanted) askLabel(self);
     }, function (error) {
-      self.setState("error", error.message || "This field could not be set up.");
+      self.setState("error", self.errorText(error));
     });
   };
 
   Field.prototype.setState = function (state, text) {
+    var control = this.select || this.input;
     this.wrapper.setAttribute("data-connect-state", state);
     this.status.textContent = text || "";
     this.status.className = "connect-field-status" + (state === "error" ? " is-error" : "");
-    if (state === "error") this.announce(text);
+    if (state === "error") {
+      this.failed = true;
+      control.setAttribute("aria-invalid", "true");
+      this.announce(text);
+    } else if (this.failed && state !== "loading") {  // cleared by the next answer
+      this.failed = false;
+      control.removeAttribute("aria-invalid");
+      this.validate();
+    }
   };
   Field.prototype.announce = function (text) {
     var live = this.live;
     live.textContent = "";
-    setTimeout(function () { live.textContent = text || ""; }, 50);  // a change screen readers notice
+    clearTimeout(this.liveTimer);
+    this.liveTimer = setTimeout(function () { live.textContent = text || ""; }, 50);  // a change screen readers notice
   };
 
   Field.prototype.carriers = function () {
@@ -326,7 +410,8 @@
       this.wrapper.appendChild(this.proofCarrier);
     }
     this.input.removeAttribute("name");
-    watchForm(this.input.form);
+    this.form = this.input.form;
+    watchForm(this.form);
   };
 
   // The values the item's dependencies get, the first required one still empty (the field waits for it), and a
@@ -349,16 +434,14 @@
     var state = this.values();
     if (state.missing) {
       this.disable(true);
-      return this.setState("error", state.missing.selector ?
-        "This field needs $" + state.missing.name + " from “" + state.missing.selector + "”, which is not on the page." :
-        "This field needs a value for $" + state.missing.name + ", which the page does not connect " +
-        "(data-connect-depends).");
+      return this.setState("error", this.text(state.missing.selector ? "missingOnPage" : "missingLink",
+                                              state.missing));
     }
     if (state.waiting) {
       this.disable(true);
       var link = state.waiting;
-      return this.setState("waiting", link.field ? "Choose " + link.field.name + " first." :
-                                      "Fill in " + labelText(link.el) + " first.");
+      return this.setState("waiting", link.field ? this.text("chooseFirst", {name: link.field.name}) :
+                                      this.text("fillFirst", {name: labelText(link.el, this)}));
     }
     this.disable(false);
     if (this.select) this.loadList(state.values);
@@ -400,7 +483,7 @@
 
   // The label of a pre-filled key, from /labels: shown unless the person has typed over the key meanwhile.
   Field.prototype.labelArrived = function (key, label) {
-    if (this.key !== key) return;
+    if (this.gone || this.key !== key) return;
     this.label = label;
     if (this.labelCarrier) this.labelCarrier.value = label;
     if (!this.select && this.input.value === key) this.input.value = label;
@@ -423,7 +506,8 @@
     this.provenFor = null;
     this.provingFor = signature;
     this.wrapper.setAttribute("data-connect-proof-state", "pending");
-    var pending = call(this.input, this.base + "/api/items/" + this.itemId + "/selections", null, body).then(
+    var url = this.base + "/api/items/" + this.itemId + "/selections";
+    var pending = call(this.input, url, this.life.signal, body).then(
       function (answer) {
         if (self.provingFor !== signature) return;
         self.proofCarrier.value = (answer && answer.proof) || "";
@@ -442,9 +526,9 @@
   // A required search field with typed text but no choice is invalid: the browser says so and blocks the form.
   Field.prototype.validate = function () {
     if (!this.listbox) return;
-    var message = this.required && this.input.value && !this.key ? TEXT_WITHOUT_CHOICE : "";
-    this.input.setCustomValidity(message);
-    if (!message && !this.input.validity.valueMissing) this.input.removeAttribute("aria-invalid");
+    var invalid = this.required && this.input.value && !this.key ? this.text("textWithoutChoice") : "";
+    this.input.setCustomValidity(invalid);
+    if (!invalid && !this.failed && !this.input.validity.valueMissing) this.input.removeAttribute("aria-invalid");
   };
 
   Field.prototype.abort = function () {
@@ -465,7 +549,7 @@
     var seq = this.seq, self = this;
     if (answers.has(cacheKey)) return done(null, answers.get(cacheKey).options || []);
     this.controller = typeof AbortController === "function" ? new AbortController() : null;
-    this.setState("loading", "Loading options…");
+    this.setState("loading", this.text("loadingOptions"));
     this.wrapper.setAttribute("aria-busy", "true");
     call(this.input, url, this.controller && this.controller.signal).then(function (body) {
       remember(cacheKey, body);
@@ -491,8 +575,8 @@
     fields.set(select, this);
     this.carriers();
     var self = this;
-    select.addEventListener("invalid", function () { select.setAttribute("aria-invalid", "true"); });
-    select.addEventListener("change", function () {
+    this.on(select, "invalid", function () { select.setAttribute("aria-invalid", "true"); });
+    this.on(select, "change", function () {
       if (select.value) select.removeAttribute("aria-invalid");
       var option = select.options[select.selectedIndex];
       self.setKey(select.value, select.value ? option.textContent : "");
@@ -503,7 +587,7 @@
   Field.prototype.fillSelect = function (options, placeholder) {
     var select = this.select, key = this.key, found = null;
     select.textContent = "";
-    select.appendChild(element("option", {value: ""}, placeholder || "Choose…"));
+    select.appendChild(element("option", {value: ""}, placeholder || this.text("choose")));
     options.forEach(function (option) {
       var el = element("option", {value: String(option.key)}, option.label);
       if (String(option.key) === key) { el.selected = true; found = option; }
@@ -520,16 +604,16 @@
   Field.prototype.loadList = function (values) {
     var self = this;
     this.select.disabled = true;
-    this.fillSelect([], "Loading…");
+    this.fillSelect([], this.text("loading"));
     this.fetchOptions(values, null, function (error, options) {
       self.select.disabled = false;
       if (error) {
-        self.fillSelect([], "Options could not be loaded");
-        return self.setState("error", error.message);
+        self.fillSelect([], self.text("listFailed"));
+        return self.setState("error", self.errorText(error));
       }
-      self.fillSelect(options, options.length ? "Choose…" : "No options");
-      self.setState("ready", options.length ? "" : "No options.");
-      self.announce(options.length === 1 ? "1 option available." : options.length + " options available.");
+      self.fillSelect(options, self.text(options.length ? "choose" : "listEmpty"));
+      self.setState("ready", options.length ? "" : self.text("noOptions"));
+      self.announce(self.text("available", {count: options.length}));
     });
   };
 
@@ -540,7 +624,7 @@
     this.carriers();
     input.value = this.key ? this.label : input.value;
     var label = input.labels && input.labels[0];
-    if (label && !label.id) label.id = this.id + "-label";
+    if (label && !label.id) { label.id = this.id + "-label"; this.labelNamed = label; }
     this.listbox = element("ul", {"class": "connect-field-listbox", id: this.id + "-listbox", role: "listbox"});
     if (label) this.listbox.setAttribute("aria-labelledby", label.id);
     else this.listbox.setAttribute("aria-label", this.name);
@@ -553,19 +637,18 @@
     input.setAttribute("autocomplete", "off");
     // Read with the field, as GOV.UK's accessible-autocomplete does: how to use it without seeing it.
     var hint = element("span", {"class": "connect-field-live", id: this.id + "-hint"},
-                       (this.description.user_input_optional ? "Type to search, or press the down arrow for all " +
-                        "options." : "Type to search.") + " Use the up and down arrows to move through the " +
-                       "options and Enter to choose one.");
+                       this.text(this.description.user_input_optional ? "hintAll" : "hint") + " " +
+                       this.text("hintKeys"));
     this.wrapper.appendChild(hint);
     addToken(input, "aria-describedby", hint.id);
     addToken(input, "aria-describedby", this.status.id);
-    input.addEventListener("input", function () { self.onInput(); });
-    input.addEventListener("invalid", function () { input.setAttribute("aria-invalid", "true"); });
+    this.on(input, "input", function () { self.onInput(); });
+    this.on(input, "invalid", function () { input.setAttribute("aria-invalid", "true"); });
     this.validate();
-    input.addEventListener("keydown", function (event) { self.onKeyDown(event); });
-    input.addEventListener("blur", function () { setTimeout(function () { self.onBlur(); }, 150); });
-    this.listbox.addEventListener("mousedown", function (event) { event.preventDefault(); });  // keep the focus
-    this.listbox.addEventListener("click", function (event) {
+    this.on(input, "keydown", function (event) { self.onKeyDown(event); });
+    this.on(input, "blur", function () { self.blurTimer = setTimeout(function () { self.onBlur(); }, 150); });
+    this.on(this.listbox, "mousedown", function (event) { event.preventDefault(); });  // keep the focus
+    this.on(this.listbox, "click", function (event) {
       var li = event.target.closest("[role=option]");
       if (li) self.choose(parseInt(li.getAttribute("data-index"), 10));
     });
@@ -588,7 +671,7 @@
     var self = this, state = this.values();
     if (state.waiting || state.missing) return;
     this.fetchOptions(state.values, text, function (error, options) {
-      if (error) { self.close(); return self.setState("error", error.message); }
+      if (error) { self.close(); return self.setState("error", self.errorText(error)); }
       self.show(options, text);
     });
   };
@@ -607,13 +690,12 @@
     });
     if (!options.length) {
       this.close();
-      this.setState("ready", text ? "No options match “" + text + "”." : "No options.");
-      return this.announce("No options.");
+      this.setState("ready", this.text(text ? "noMatch" : "noOptions", {text: text}));
+      return this.announce(this.text("noOptions"));
     }
     this.setState("ready", "");
     if (document.activeElement === this.input) this.open();
-    this.announce((options.length === 1 ? "1 option available" : options.length + " options available") +
-                  ". Use the up and down arrows to choose, Enter to select.");
+    this.announce(this.text("available", {count: options.length}) + " " + this.text("howToChoose"));
   };
 
   Field.prototype.open = function () {
@@ -647,7 +729,7 @@
     this.close();
     this.setState("ready", "");
     this.setKey(String(option.key), option.label, this.optionsText);
-    this.announce(option.label + " selected.");
+    this.announce(this.text("selected", {label: option.label}));
   };
 
   Field.prototype.onKeyDown = function (event) {
@@ -692,22 +774,63 @@
     if (document.activeElement === this.input) return;
     this.close();
     if (this.input.value && !this.key && this.wrapper.getAttribute("data-connect-state") === "ready") {
-      this.setState("ready", "Choose one of the options: typed text alone sets no value.");
+      this.setState("ready", this.text("textWithoutChoice"));
+    }
+  };
+
+  // --- teardown ----------------------------------------------------------------------------------------------------
+
+  // Listeners, timers, requests and the nodes the field made go; the input is back as it was, where it was.
+  Field.prototype.destroy = function () {
+    var self = this, input = this.input, wrapper = this.wrapper;
+    this.gone = true;
+    this.abort();
+    this.life.abort();
+    clearTimeout(this.blurTimer);
+    clearTimeout(this.liveTimer);
+    allFields.splice(allFields.indexOf(this), 1);
+    [input, this.select, this.hidden].forEach(function (el) { if (el) fields.delete(el); });
+    unwatchForm(this.form);
+    this.links.forEach(function (link) {
+      if (link.field) link.field.children = link.field.children.filter(function (c) { return c !== self; });
+    });
+    this.children.forEach(function (child) {  // the child reads the plain input from now on
+      child.links.forEach(function (link) { if (link.field === self) link.field = null; });
+      if (!child.gone) child.parentChanged();
+    });
+    if (this.labelNamed) this.labelNamed.removeAttribute("id");
+    input.setCustomValidity("");
+    Array.prototype.slice.call(input.attributes).forEach(function (a) { input.removeAttribute(a.name); });
+    this.original.attributes.forEach(function (a) { input.setAttribute(a[0], a[1]); });
+    input.value = this.original.value;
+    if (wrapper && wrapper.parentNode) {
+      wrapper.parentNode.insertBefore(input, wrapper);
+      wrapper.parentNode.removeChild(wrapper);
     }
   };
 
   // --- the page ----------------------------------------------------------------------------------------------------
 
+  // ConnectField.enhance(an input, or an element holding inputs; none: the whole page)
   function enhance(root) {
-    var inputs = Array.prototype.slice.call((root || document).querySelectorAll("input[data-connect-item]"))
-      .filter(function (input) { return !fields.has(input); });
-    if (!inputs.length) return;
-    addStyle();
-    var created = inputs.map(function (input) { return new Field(input); });  // every parent known first
+    root = root || document;
+    var inputs = Array.prototype.slice.call(root.querySelectorAll("input[data-connect-item]"));
+    if (root.matches && root.matches("input[data-connect-item]")) inputs.push(root);
+    var created = inputs.filter(function (input) { return !fields.has(input); })
+      .map(function (input) { return new Field(input); });  // every parent known first
     created.forEach(function (field) { field.start(); });
   }
 
-  window.ConnectField = {enhance: enhance, configure: configure};
+  // ConnectField.destroy(input, select, or an element holding fields; none: every field of the page)
+  function destroy(root) {
+    root = root || document;
+    var own = fields.get(root);
+    var going = own ? [own] : allFields.filter(function (field) { return root.contains(field.wrapper); });
+    going.forEach(function (field) { field.gone = true; });  // children going too are not refreshed first
+    going.forEach(function (field) { field.destroy(); });
+  }
+
+  window.ConnectField = {enhance: enhance, destroy: destroy, configure: configure};
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { enhance(); });
   else enhance();
 })();
