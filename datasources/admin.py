@@ -12,7 +12,8 @@ from .models import NETWORK_SECRETS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthCon
 from .services import configuration
 
 
-class HeaderInline(admin.TabularInline):
+# Stacked, not tabular: a tabular row's inputs (name, value, delete) have no <label>, a stacked one's each have one.
+class HeaderInline(admin.StackedInline):
     model = Header
     form = HeaderForm
     formset = BaseHeaderFormSet

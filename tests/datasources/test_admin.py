@@ -337,6 +337,17 @@ def test_the_admin_can_swap_two_header_names(superuser_client, datasource_factor
     assert sorted(Header.objects.values_list("name", "value")) == [("X-A", "2"), ("X-B", "1")]
 
 
+def test_every_field_of_the_admins_headers_inline_has_a_label(superuser_client, jira):
+    page = superuser_client.get(_change_url(jira)).content.decode()
+
+    controls = re.findall(r"<(?:input|select|textarea)\b[^>]*\bname=\"headers-[^\"]*\"[^>]*>", page)
+    visible = [c for c in controls if 'type="hidden"' not in c]
+    ids = [re.search(r'\bid="([^"]+)"', control).group(1) for control in visible]
+    assert any("-0-name" in i for i in ids) and any("-0-value" in i for i in ids) and any("-0-DELETE" in i for i in ids)
+    unlabelled = [i for i in ids if f'for="{i}"' not in page]
+    assert unlabelled == []
+
+
 def test_staff_without_a_role_get_403_in_the_admin(client, django_user_model, jira):
     client.force_login(django_user_model.objects.create_user("norole", password="pw-norole-123", is_staff=True))
 
