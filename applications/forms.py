@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 
+from core.forms import NAME_REQUIRED, OneMessagePerRefusedField
 from core.text_rules import validate_no_null_characters
 from items.models import Item
 
@@ -26,13 +27,14 @@ class OriginsField(forms.CharField):
         return origins.normalise_origins(text.splitlines(), allow_local_http=settings.DEBUG)
 
 
-class ApplicationForm(forms.ModelForm):
+class ApplicationForm(OneMessagePerRefusedField, forms.ModelForm):
     allowed_origins = OriginsField(required=False, label="Allowed web origins")
 
     class Meta:
         model = Application
         fields = ["name", "items", "allowed_origins", "enabled", "may_purge"]
         widgets = {"items": forms.CheckboxSelectMultiple}
+        error_messages = {"name": {"required": NAME_REQUIRED}}
         help_texts = {"enabled": "A disabled application's tokens are refused at the next request."}
 
     def __init__(self, *args, **kwargs):

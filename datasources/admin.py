@@ -6,6 +6,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from core.forms import NAME_REQUIRED, OneMessagePerRefusedField
+
 from . import secret_binding, validators
 from .forms import BaseHeaderFormSet, HeaderForm, ModelErrorsOnShownFields, ProtectionFields
 from .models import NETWORK_SECRETS, SECRET_FIELDS, TOKEN_STATUS_FIELDS, AuthConfig, Datasource, Header, NetworkConfig
@@ -95,10 +97,11 @@ class NetworkConfigInline(admin.StackedInline):
     )
 
 
-class DatasourceAdminForm(ProtectionFields, forms.ModelForm):
+class DatasourceAdminForm(OneMessagePerRefusedField, ProtectionFields, forms.ModelForm):
     class Meta:
         model = Datasource
         fields = "__all__"
+        error_messages = {"name": {"required": NAME_REQUIRED}}
 
     def clean_base_url(self):
         base_url = self.cleaned_data["base_url"].strip()

@@ -4,6 +4,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from core.forms import NAME_REQUIRED, OneMessagePerRefusedField
+
 from . import bindings
 from .models import Binding, Item
 
@@ -41,8 +43,16 @@ class BindingInline(admin.StackedInline):
     verbose_name_plural = "bindings (each dependency's value comes from another item's chosen option)"
 
 
+class ItemAdminForm(OneMessagePerRefusedField, forms.ModelForm):
+    class Meta:
+        model = Item
+        fields = "__all__"
+        error_messages = {"name": {"required": NAME_REQUIRED}}
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
+    form = ItemAdminForm
     list_display = ("name", "datasource", "query", "max_options", "updated_at")
     list_filter = ("datasource",)
     search_fields = ("name", "query")

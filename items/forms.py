@@ -4,6 +4,8 @@ from django import forms
 from django.contrib.auth.models import Group
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from core.forms import NAME_REQUIRED, OneMessagePerRefusedField
+
 from . import bindings
 from .access import access_error
 from .models import Access, ApiFilter, Item, LookupMethod, default_cache_seconds, validate_cache_seconds
@@ -13,7 +15,7 @@ from .syntax import IDENTIFIER_RE
 BINDING_PREFIX = "bind_"
 
 
-class ItemForm(forms.ModelForm):
+class ItemForm(OneMessagePerRefusedField, forms.ModelForm):
     dependencies = forms.CharField(
         required=False,
         label="Dependencies",
@@ -51,6 +53,7 @@ class ItemForm(forms.ModelForm):
             "access",
             "allowed_groups",
         ]
+        error_messages = {"name": {"required": NAME_REQUIRED}}
         widgets = {
             "access": forms.RadioSelect,
             "allowed_groups": forms.CheckboxSelectMultiple,

@@ -143,6 +143,27 @@ def test_a_duplicate_name_is_refused(staff_client, item):
     assert "already exists" in response.content.decode() and Application.objects.count() == 1
 
 
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_create_refuses_an_empty_name_with_one_message(staff_client, item, typed):
+    response = create(staff_client, item, name=typed)
+
+    assert errors_next_to(response, "name") == ["Enter a name."]
+    assert not Application.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_edit_refuses_an_empty_name_with_one_message(staff_client, item, typed):
+    application = make_application(name="Portal", items=[], origins=[])
+
+    response = staff_client.post(
+        f"/applications/{application.pk}/edit/", {"name": typed, "allowed_origins": "", "enabled": "on"}
+    )
+
+    assert errors_next_to(response, "name") == ["Enter a name."]
+    application.refresh_from_db()
+    assert application.name == "Portal"
+
+
 def test_a_name_taken_while_the_form_was_checked_is_an_error_next_to_the_name(staff_client, item):
     with saved_first_by_a_colleague(Application, name="INTRANET FORMS"):
         response = create(staff_client, item, name="Intranet forms")

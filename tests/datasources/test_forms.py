@@ -379,7 +379,7 @@ def test_wizard_refuses_a_taken_name_ignoring_case_and_spaces(staff_client, data
 
 @pytest.mark.parametrize(
     "typed, message",
-    [("   ", "This field is required."), ("x" * 101, "Ensure this value has at most 100 characters (it has 101).")],
+    [("   ", "Enter a name."), ("x" * 101, "Ensure this value has at most 100 characters (it has 101).")],
 )
 def test_wizard_refuses_an_empty_or_too_long_name(staff_client, typed, message):
     staff_client.post("/datasources/new/", {"type": "rest_api"})
@@ -456,6 +456,16 @@ def test_edit_refuses_a_bad_url_and_changes_nothing(staff_client, jira, field, v
     response = staff_client.post(f"/datasources/{jira.pk}/edit/", _edit_data(staff_client, jira, **{field: value}))
 
     assert errors_next_to(response, field) == [message]
+    assert _snapshot(jira) == before
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_edit_refuses_an_empty_name_with_one_message(staff_client, jira, typed):
+    before = _snapshot(jira)
+
+    response = staff_client.post(f"/datasources/{jira.pk}/edit/", _edit_data(staff_client, jira, name=typed))
+
+    assert errors_next_to(response, "name") == ["Enter a name."]
     assert _snapshot(jira) == before
 
 

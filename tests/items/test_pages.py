@@ -1,5 +1,7 @@
 """Item pages for staff: list, create, edit, delete and the preview."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -104,6 +106,33 @@ def test_a_name_taken_while_the_form_was_checked_is_an_error_next_to_the_name(st
     assert response.status_code == 200
     assert errors_next_to(response, "name") == ["An item with this name already exists (names ignore case)."]
     assert not Item.objects.filter(name="Cities").exists()
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_create_refuses_an_empty_name_with_one_message(staff_client, datasource, typed):
+    response = staff_client.post("/items/new/", form_data(datasource, name=typed))
+
+    assert errors_next_to(response, "name") == ["Enter a name."]
+    assert not Item.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_edit_refuses_an_empty_name_with_one_message(staff_client, datasource, item, typed):
+    response = staff_client.post(f"/items/{item.pk}/edit/", form_data(datasource, name=typed))
+
+    assert errors_next_to(response, "name") == ["Enter a name."]
+    item.refresh_from_db()
+    assert item.name == "Issues"
+
+
+def test_the_admin_refuses_an_empty_item_name_with_one_message(admin_client, datasource):
+    data = {**form_data(datasource, name=" "), "bindings-TOTAL_FORMS": "0", "bindings-INITIAL_FORMS": "0"}
+
+    response = admin_client.post("/admin/items/item/add/", data)
+
+    name_row = re.search(r"field-name\b((?:(?!field-).)*)", response.content.decode(), re.S).group(1)
+    assert re.findall(r"<li>(.*?)</li>", name_row) == ["Enter a name."]
+    assert not Item.objects.exists()
 
 
 def test_create_refuses_a_duplicate_name(staff_client, datasource, item):
