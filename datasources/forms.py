@@ -7,6 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
+from core.forms import NAME_REQUIRED, OneMessagePerRefusedField
 from core.text_rules import validate_no_null_characters
 
 from . import secret_binding, url_rules, validators
@@ -41,6 +42,7 @@ class NameForm(forms.Form):
         label="Name",
         max_length=100,
         strip=True,
+        error_messages={"required": NAME_REQUIRED},
         help_text="A unique name, shown to administrators (1-100 characters, case is ignored "
         "when checking uniqueness).",
     )
@@ -122,11 +124,12 @@ class ServerDetailsForm(ProtectionFields, ModelErrorsOnShownFields, forms.ModelF
         return [self[name] for name in PROTECTION_FIELDS if name in self.fields]
 
 
-class DatasourceEditForm(ServerDetailsForm):
+class DatasourceEditForm(OneMessagePerRefusedField, ServerDetailsForm):
     """Edit page: the name and the server details together."""
 
     class Meta(ServerDetailsForm.Meta):
         fields = ["name"] + ServerDetailsForm.Meta.fields
+        error_messages = {"name": {"required": NAME_REQUIRED}}
 
     def validate_unique(self):
         # Datasource.clean() already reports a clash on the name field; skip the duplicate constraint message.
@@ -350,11 +353,10 @@ class AuthForm(forms.ModelForm):
             if not self.stored[secret]:
                 # Nothing to clear: the box would only confuse.
                 del self.fields[f"clear_{secret}"]
-            state = "stored" if self.stored[secret] else "not set"
-            self.fields[
-                secret
-            ].help_text = (
-                f"Currently {state}. Stored secrets are never shown again; leave blank to keep the stored value."
+            self.fields[secret].help_text = (
+                "Currently stored. Stored secrets are never shown again; leave blank to keep the stored value."
+                if self.stored[secret]
+                else "Currently not set. Once saved, it is kept encrypted and never shown again."
             )
 
     def clean(self):
@@ -521,18 +523,22 @@ class NetworkForm(forms.ModelForm):
         ):
             if not self.stored[secret] and not (secret == "client_key" and self.instance.client_certificate):
                 del self.fields[clear]
+        # "Leave blank to keep" only when something is stored: on a new datasource there is nothing to keep.
         states = {field: "stored" if self.stored[field] else "not set" for field in NETWORK_SECRETS}
+        keep = {
+            field: " Leave blank to keep the stored value." if self.stored[field] else "" for field in NETWORK_SECRETS
+        }
         self.fields["proxy_password"].help_text = (
             f"Currently {states['proxy_password']}. Sent to the proxy only (Proxy-Authorization), with the user name "
-            "of the proxy URL. Leave blank to keep the stored value."
+            f"of the proxy URL.{keep['proxy_password']}"
         )
         self.fields["client_key"].help_text = (
             f"Currently {states['client_key']}. The key of the certificate above, from its -----BEGIN ... PRIVATE "
-            "KEY----- line to its END line; kept encrypted and never shown again. Leave blank to keep the stored key."
+            f"KEY----- line to its END line; kept encrypted and never shown again.{keep['client_key']}"
         )
         self.fields["client_key_passphrase"].help_text = (
-            f"Currently {states['client_key_passphrase']}. Only for an encrypted private key. Leave blank to keep "
-            "the stored value."
+            f"Currently {states['client_key_passphrase']}. Only for an encrypted private key."
+            + keep["client_key_passphrase"]
         )
 
     def _post_clean(self):

@@ -272,7 +272,7 @@ class AuthConfig(models.Model):
         "Login body",
         blank=True,
         default=DEFAULT_LOGIN_BODY,
-        help_text="What is POSTed to the login URL. $username is the user name below and $password the password "
+        help_text="What is POSTed to the login URL. $username is the Username above and $password the Password "
         '(a secret, never shown): in JSON put them inside quotes, e.g. {"user": "$username", "pass": "$password"}; '
         "in a form body write username=$username&password=$password. Values are escaped for you.",
     )

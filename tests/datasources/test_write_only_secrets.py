@@ -75,6 +75,16 @@ def test_an_unset_secret_says_not_set(staff_client, basic):
     assert response.context["auth_form"]["api_key_value"].help_text.startswith("Currently not set.")
 
 
+def test_an_unset_secret_offers_nothing_to_keep(staff_client, basic):
+    response = staff_client.get(f"/datasources/{basic.pk}/edit/")
+
+    helps = [response.context["auth_form"]["api_key_value"].help_text]
+    helps += [response.context["network_form"][name].help_text for name in ("proxy_password", "client_key")]
+    helps += [response.context["network_form"]["client_key_passphrase"].help_text]
+    assert all(help.startswith("Currently not set.") for help in helps)
+    assert not any("keep" in help.lower() for help in helps)
+
+
 def test_a_blank_secret_keeps_the_stored_one(staff_client, basic):
     response = _edit(staff_client, basic, **{"auth-username": "someone"})
 
