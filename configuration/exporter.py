@@ -2,6 +2,7 @@
 stored secret and never a value. The same function describes an object for the applier's diff, so that applying an
 export to the instance it came from finds nothing to change."""
 
+import enum
 import re
 
 import yaml
@@ -55,11 +56,18 @@ def describe_network(network, *, datasource: Datasource, names: "SecretNames") -
 
 
 def describe_auth(auth: AuthConfig, *, datasource: Datasource, names: "SecretNames") -> dict:
-    data = {"mode": auth.mode, **{f: getattr(auth, f) for f in schema.auth_fields_of_mode(auth.mode)}}
+    # A datasource without its authentication row (the admin site adds one so) is described from an unsaved
+    # AuthConfig, whose defaults are enum members: YAML writes their values.
+    fields = ("mode", *schema.auth_fields_of_mode(auth.mode))
+    data = {f: _plain(getattr(auth, f)) for f in fields}
     for secret in schema.auth_secrets_of_mode(auth.mode):
         if getattr(auth, secret):
             data[secret] = "${env:" + names.suggest(datasource.name, secret) + "}"
     return data
+
+
+def _plain(value):
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def describe_item(item: Item) -> dict:

@@ -48,6 +48,16 @@ def test_the_export_downloads_as_yaml_without_secrets(staff_client, jira):
     assert_no_secret(text, ALL_SECRETS)
 
 
+def test_the_export_of_a_datasource_without_authentication_settings_says_no_auth(staff_client):
+    # The admin site adds a datasource without its authentication row when that section is left untouched.
+    Datasource.objects.create(name="Bare", base_url="https://bare.example.com")
+
+    response = staff_client.get("/configuration/export.yaml")
+
+    assert response.status_code == 200
+    assert yaml.safe_load(response.content)["datasources"][0]["auth"] == {"mode": "none"}
+
+
 def test_an_upload_shows_the_changes_and_applies_nothing(staff_client, jira):
     response = upload(staff_client, changed_file(staff_client))
 
