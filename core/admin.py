@@ -21,7 +21,8 @@ class ConnectUserAdmin(UserAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        fields = tuple(super().get_readonly_fields(request, obj))
+        # Records, not settings; shown as text (their split date and time inputs had no label of their own).
+        fields = tuple(super().get_readonly_fields(request, obj)) + ("last_login", "date_joined")
         if not request.user.is_superuser:
             fields += ("is_superuser", "user_permissions")
         return fields

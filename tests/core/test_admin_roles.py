@@ -1,6 +1,8 @@
 """The admin site honours the roles: a Viewer sees but cannot change, an Editor changes datasources and items but
 not applications, an Administrator assigns roles but cannot make superusers."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 
@@ -103,6 +105,22 @@ def test_an_administrator_assigns_roles_on_the_users_page(client, django_user_mo
 
     assert response.status_code == 302, response.content.decode()[:3000]
     assert list(other.groups.values_list("name", flat=True)) == ["Editor"]
+
+
+@pytest.mark.parametrize("role", ["Administrator", "superuser"])
+def test_every_input_of_the_users_page_has_a_label(client, django_user_model, role):
+    if role == "superuser":
+        client.force_login(django_user_model.objects.create_superuser("root", password="pw-root-123"))
+    else:
+        signed_in(client, django_user_model, role)
+    other = django_user_model.objects.create_user("newcomer", password="pw-new-123", is_staff=True)
+
+    page = client.get(f"/admin/auth/user/{other.pk}/change/").content.decode()
+
+    controls = re.findall(r"<(?:input|select|textarea)\b[^>]*>", page.split('id="user_form"', 1)[1])
+    ids = [re.search(r'\bid="([^"]+)"', c).group(1) for c in controls if 'type="hidden"' not in c and " id=" in c]
+    assert "id_groups" in ids
+    assert [i for i in ids if f'for="{i}"' not in page] == []
 
 
 def test_an_administrator_cannot_make_a_superuser(client, django_user_model):
