@@ -32,7 +32,7 @@ def _secret_state(field):
     def state(obj):
         return "stored" if obj and getattr(obj, field) else "not set"
 
-    state.short_description = field.replace("_", " ")
+    state.short_description = {"api_key_value": "API key value"}.get(field, field.replace("_", " "))
     state.__name__ = f"{field}_state"
     return state
 

@@ -51,6 +51,11 @@ class ItemAdminForm(OneMessagePerRefusedField, forms.ModelForm):
         # Checkboxes, as on Connect's own item form: the admin's two-list filter widget labels its search icons
         # with an aria-label on a plain span (axe: aria-prohibited-attr), and the groups are few.
         widgets = {"allowed_groups": forms.CheckboxSelectMultiple}
+        help_texts = {
+            "dependencies": 'The variables whose values come from the caller, as a JSON list: [{"name": "country", '
+            '"optional": false}, {"name": "region", "optional": true}]; [] for none. Connect\'s own item page takes '
+            "them as: country, region?"
+        }
 
 
 @admin.register(Item)

@@ -85,7 +85,7 @@ def test_the_change_page_says_stored_or_not_set(superuser_client, datasource_fac
 
     assert states == {
         "Password": "stored",
-        "Api key value": "not set",
+        "API key value": "not set",
         "Client secret": "not set",
         "Access token": "not set",
         "Refresh token": "not set",

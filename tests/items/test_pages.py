@@ -135,6 +135,13 @@ def test_the_admin_refuses_an_empty_item_name_with_one_message(admin_client, dat
     assert not Item.objects.exists()
 
 
+def test_the_items_admin_says_how_dependencies_are_written(admin_client, item):
+    page = admin_client.get(f"/admin/items/item/{item.pk}/change/").content.decode()
+
+    help_text = re.search(r'id="id_dependencies_helptext"[^>]*>\s*<div>(.*?)</div>', page, re.S).group(1)
+    assert "as a JSON list" in help_text and "[] for none" in help_text
+
+
 def test_create_refuses_a_duplicate_name(staff_client, datasource, item):
     response = staff_client.post("/items/new/", form_data(datasource, name="ISSUES"))
     assert "already exists" in response.content.decode()
