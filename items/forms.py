@@ -53,7 +53,7 @@ class ItemForm(OneMessagePerRefusedField, forms.ModelForm):
             "access",
             "allowed_groups",
         ]
-        error_messages = {"name": {"required": NAME_REQUIRED}}
+        error_messages = {"name": {"required": NAME_REQUIRED}, "datasource": {"required": "Choose a datasource."}}
         widgets = {
             "access": forms.RadioSelect,
             "allowed_groups": forms.CheckboxSelectMultiple,

@@ -125,6 +125,13 @@ def test_edit_refuses_an_empty_name_with_one_message(staff_client, datasource, i
     assert item.name == "Issues"
 
 
+def test_create_without_a_datasource_asks_to_choose_one(staff_client, datasource):
+    response = staff_client.post("/items/new/", {**form_data(datasource), "datasource": ""})
+
+    assert errors_next_to(response, "datasource") == ["Choose a datasource."]
+    assert not Item.objects.exists()
+
+
 def test_the_admin_refuses_an_empty_item_name_with_one_message(admin_client, datasource):
     data = {**form_data(datasource, name=" "), "bindings-TOTAL_FORMS": "0", "bindings-INITIAL_FORMS": "0"}
 
