@@ -140,6 +140,9 @@ class HeaderForm(forms.ModelForm):
     class Meta:
         model = Header
         fields = ["name", "value"]
+        # "Header name", not "Name": the error summary names the field, and the datasource has a Name too.
+        labels = {"name": "Header name", "value": "Header value"}
+        error_messages = {"name": {"required": "Enter the header's name."}}
         widgets = {
             "name": forms.TextInput(attrs={"placeholder": "X-Custom-Header", "aria-label": "Header name"}),
             "value": forms.TextInput(attrs={"aria-label": "Header value"}),

@@ -261,8 +261,17 @@ def test_wizard_refuses_a_header_value_without_a_name(staff_client):
 
     response = staff_client.post(STEP3_URL, data)
 
-    assert errors_next_to(response, "headers-0-name") == ["This field is required."]
+    assert errors_next_to(response, "headers-0-name") == ["Enter the header's name."]
     assert _nothing_saved()
+
+
+def test_the_error_summary_names_a_header_field_as_such(staff_client):
+    data = step3_data(start_wizard(staff_client), headers=[("", "orphan value")])
+
+    page = staff_client.post(STEP3_URL, data).content.decode()
+
+    summary = page.split("data-error-summary", 1)[1].split("</div>", 1)[0]
+    assert '<a href="#id_headers-0-name">Header name: Enter the header&#x27;s name.</a>' in summary
 
 
 @pytest.mark.parametrize("value", ["a\rb", "a\nb", "a\r\nX-Injected: 1"])
