@@ -101,6 +101,10 @@ class ProtectionFields:
             field.widget.attrs.setdefault("min", 0)
         if "calls_per_second" in self.fields:
             self.fields["calls_per_second"].widget.attrs["step"] = "any"
+            # A stored whole number is shown as typed (10, not 10.0); 0.5 stays 0.5.
+            stored = self.initial.get("calls_per_second")
+            if isinstance(stored, float) and stored.is_integer():
+                self.initial["calls_per_second"] = int(stored)
 
 
 class ServerDetailsForm(ProtectionFields, ModelErrorsOnShownFields, forms.ModelForm):

@@ -41,6 +41,16 @@ def test_the_wizard_offers_sensible_defaults(staff_client):
     assert "stale_if_error" not in data  # off by default
 
 
+@pytest.mark.parametrize("stored, shown", [(10.0, "10"), (0.5, "0.5"), (0.0, "0")])
+def test_the_edit_page_shows_the_calls_per_second_as_typed(staff_client, datasource_factory, stored, shown):
+    datasource = datasource_factory()
+    Datasource.objects.filter(pk=datasource.pk).update(calls_per_second=stored)
+
+    data = form_data(staff_client.get(f"/datasources/{datasource.pk}/edit/"))
+
+    assert data["calls_per_second"] == shown
+
+
 def test_the_wizard_saves_the_limits(staff_client):
     data = step3_data(
         start_wizard(staff_client),
