@@ -34,7 +34,7 @@ class Context:
     upstream_url: str
     ca_file: str
     redis_url: str
-    items: dict  # "small", "slow", "large" -> Item (datasource and auth loaded)
+    items: dict  # "small", "slow", "large", ... -> Item (datasource and auth loaded); "cities": [(on, off), ...]
     oauth_auth: AuthConfig
     upstream_stats: Callable[[], dict]
     gunicorn_port: int = 0  # one instance, 2 workers (make serve's configuration)
@@ -285,12 +285,12 @@ def warm_miss(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict:
     session.close()
     c, f, ratio = statistics.median(connect), statistics.median(floor), paired_ratio(connect, floor)
     return row(
-        "3. Warm miss (resolve_item, cache off, vs pooled requests GET + json)",
+        "3. Warm miss against a 1 ms loopback API (resolve_item, cache off, vs pooled requests GET + json; context)",
         micros(c),
         micros(f),
         ratio,
-        "≤ 1.1",
-        ratio <= 1.1,
+        "(context)",
+        None,
         connect_s=c,
         floor_s=f,
     )
