@@ -5,7 +5,7 @@ no switch: each bypass here replaces the layer with what the code would do witho
 backend, no memo).
 
 Layers:
-  precompiled       connect_project.precompiled.sql_by_pk -> the query built and compiled by the ORM every time (the
+  precompiled       connect_project.precompiled's SQL -> the query built and compiled by the ORM every time (the
                     user, item-versions and application-version queries)
   user_backend      connect_project.auth.UserBackend -> ModelBackend.get_user (the ORM's user query)
   item_memo         items.selectors.find_item -> the item and its datasource read through the ORM every request
@@ -22,28 +22,49 @@ from django.core.wsgi import get_wsgi_application
 LAYERS = ("precompiled", "user_backend", "item_memo", "application_memo", "token_memo", "extracted")
 
 
-def bypass(layer: str) -> None:
+def bypass(layer: str):
+    """Bypass `layer` in this process; returns a function that puts it back."""
+    swapped = []
+
+    def swap(owner, name, value):
+        swapped.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def restore():
+        for owner, name, value in reversed(swapped):
+            setattr(owner, name, value)
+
     if layer == "precompiled":
         from applications.services import lookup
         from connect_project import auth
         from items import selectors
 
-        def sql_by_pk(name, alias, queryset_on):
-            query = queryset_on(alias).filter(pk=2_147_483_000).query
-            return query.get_compiler(using=alias).as_sql()[0]
+        placeholder = 2_147_483_000  # stands for the id while the ORM compiles the query, every time
 
-        auth.sql_by_pk = selectors.sql_by_pk = lookup.sql_by_pk = sql_by_pk
+        def compiled(queryset) -> str:
+            return queryset.filter(pk=placeholder).query.get_compiler(using="default").as_sql()[0]
+
+        def select_by_pk(model, *field_names):
+            manager = model._default_manager
+            return compiled(manager.values_list(*field_names) if field_names else manager.all())
+
+        def select_joined_by_pk(model, relation, field_name):
+            return compiled(model._default_manager.values_list(field_name, f"{relation}__{field_name}"))
+
+        swap(auth, "select_by_pk", select_by_pk)
+        swap(lookup, "select_by_pk", select_by_pk)
+        swap(selectors, "select_joined_by_pk", select_joined_by_pk)
     elif layer == "user_backend":
         from django.contrib.auth.backends import ModelBackend
 
         from connect_project import auth
 
-        auth.UserBackend.get_user = ModelBackend.get_user
+        swap(auth.UserBackend, "get_user", ModelBackend.get_user)
     elif layer == "item_memo":
         from items import api
         from items.models import Item
 
-        api.find_item = lambda pk: Item.objects.select_related("datasource").filter(pk=pk).first()
+        swap(api, "find_item", lambda pk: Item.objects.select_related("datasource").filter(pk=pk).first())
     elif layer == "application_memo":
         from applications.models import Application
         from applications.services import lookup, tokens
@@ -63,12 +84,13 @@ def bypass(layer: str) -> None:
                 may_purge=application.may_purge,
             )
 
-        tokens.find_application = lookup.find_application = find_application
+        swap(tokens, "find_application", find_application)
+        swap(lookup, "find_application", find_application)
     elif layer == "token_memo":
         from applications.services import lookup
 
-        lookup.verified_tokens.get = lambda token, audience: None
-        lookup.verified_tokens.remember = lambda token, audience, verified: None
+        swap(lookup.verified_tokens, "get", lambda token, audience: None)
+        swap(lookup.verified_tokens, "remember", lambda token, audience, verified: None)
     elif layer == "extracted":
         from items.services import resolution
 
@@ -76,9 +98,10 @@ def bypass(layer: str) -> None:
             def options_for(self, *, item, key, body, extract):
                 return extract()
 
-        resolution.extracted_options = NoMemo()
+        swap(resolution, "extracted_options", NoMemo())
     else:
         raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
+    return restore
 
 
 application = get_wsgi_application()

@@ -60,6 +60,7 @@ def run_load(
     latencies.sort()
     return {
         "rps": len(latencies) / elapsed,
+        "requests": len(latencies),
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "failures": sum(failures),

@@ -46,3 +46,12 @@ def write_results(path: Path, info: dict, rows: list[dict], seconds: float) -> N
     path.write_text(
         json.dumps({"machine": info, "seconds": round(seconds, 1), "pairs": rows}, indent=2, ensure_ascii=False) + "\n"
     )
+
+
+def write_readme_block(path: Path, name: str, text: str) -> None:
+    """Replace what is between `<!-- name: ... -->` and `<!-- /name -->` in the bench's README with `text`."""
+    content = path.read_text()
+    start = content.index(f"<!-- {name}:")
+    start = content.index("-->", start) + 3
+    end = content.index(f"<!-- /{name} -->")
+    path.write_text(content[:start] + "\n" + text.strip() + "\n" + content[end:])

@@ -228,8 +228,15 @@ def main() -> int:
     seconds = time.monotonic() - began
     print(f"\nConnect vs its floors — {report.describe(info)}; {seconds:.0f} s\n")
     print(report.table(rows))
-    results = RESULTS.with_name("results-ablation.json") if "--ablation" in sys.argv else RESULTS
+    ablation_run = "--ablation" in sys.argv
+    results = RESULTS.with_name("results-ablation.json") if ablation_run else RESULTS
     report.write_results(results, info, rows, seconds)
+    after = report.machine()["load_average_1min"]
+    figures = (
+        f"{report.describe(info)}, {after} at the end; {seconds:.0f} s. The load generator shares the cores with the "
+        f"servers; other load on the machine hits both sides of a pair alike.\n\n{report.table(rows)}"
+    )
+    report.write_readme_block(ROOT / "bench" / "README.md", "ablation" if ablation_run else "figures", figures)
     missed = [r["pair"].split(" ", 1)[0] for r in rows if r["met"] is False]
     print(f"\nTargets missed: {', '.join(missed)}" if missed else "\nEvery target is met.")
     print(f"Written to {results.relative_to(ROOT)}")
