@@ -13,7 +13,7 @@ class UserBackend(ModelBackend):
     built by the ORM every time.
 
     Every request of a signed-in user loads the user (the options endpoint is called on each keystroke). Measured
-    (bench/README.md, "Ablation"): ModelBackend.get_user instead cost 14% more CPU time per signed-in cache hit.
+    (bench/README.md, "Ablation"): ModelBackend.get_user instead cost 14-16% of a signed-in cache hit's CPU time.
     The row is still read on every request, so a deactivated, changed or deleted user is seen at once. Passwords,
     permissions and login are ModelBackend's.
     """

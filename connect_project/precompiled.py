@@ -2,7 +2,7 @@
 
 The options endpoint reads the signed-in user, the item's config versions and, for an embedding token, the
 application's version on every request (each keystroke). Measured (bench/README.md, "Ablation"): building those
-queries through the ORM on every request cost 29% of a signed-in cache hit's CPU time and 36% of an embedding
+queries through the ORM on every request cost 27-39% of a signed-in cache hit's CPU time and 36-42% of an embedding
 token's. The rows are still read every time: only the SQL text is kept.
 
 The SQL is written from the models' documented `_meta` API (the table, the primary key, the concrete fields and

@@ -5,14 +5,14 @@ Two measured speed layers (bench/README.md, "Ablation": their savings on an embe
 
 Applications: every token request checks one small query (the application's config_version, by primary key; its
 SQL written once, connect_project/precompiled.py) instead of loading the row, decrypting the secret (Fernet) and
-reading its item grants (two ORM queries and a decryption): doing that on every request cost 52-53% of an
+reading its item grants (two ORM queries and a decryption): doing that on every request cost 52-55% of an
 embedding-token cache hit's CPU time. Each process keeps what it loaded, with the secret in memory (the
 process holds the Fernet keys anyway). Every save of an application, and every grant added or removed, gives it a
 new config version (models.py), so disabling it, rotating its secret or changing its items or origins is seen at
 the next request; a deleted application is gone at once.
 
 Verified tokens: a token verified once (three JWT parses and an HMAC with PyJWT; verifying it on every request cost
-19-21% of an embedding-token cache hit's CPU time) is remembered with the application version it was verified
+17-21% of an embedding-token cache hit's CPU time) is remembered with the application version it was verified
 against, until it expires. A remembered token is used only while that
 version is still the application's (the query above, made every time), and its expiry is checked every time;
 anything else is verified again from the start. Costs: memory for at most MAX_TOKENS tokens per process.
