@@ -78,9 +78,11 @@ def judge_submitted(*, fields: list[TryField], submitted, caller) -> None:
             )
 
 
-def embed_snippet(*, fields: list[TryField], script_url: str, public_url: str) -> str:
-    """The markup a page copies: the script once, then one labelled input per field, parents first."""
+def embed_snippet(*, fields: list[TryField], script_url: str, style_url: str, public_url: str) -> str:
+    """The markup a page copies: the widget's stylesheet and script once, then one labelled input per field, parents
+    first."""
     lines = [
+        f'<link rel="stylesheet" href="{escape(style_url)}">',
         f'<script src="{escape(script_url)}" data-connect-url="{escape(public_url)}"',
         '        data-connect-token="EMBEDDING-TOKEN" defer></script>',
     ]

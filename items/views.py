@@ -149,7 +149,10 @@ def item_try(request, pk):
             "fields": fields,
             "submitted": _submitted(fields, request.GET),
             "snippet": embed_snippet(
-                fields=fields, script_url=public_url + static("connect-field.js"), public_url=public_url
+                fields=fields,
+                script_url=public_url + static("connect-field.js"),
+                style_url=public_url + static("connect-field.css"),
+                public_url=public_url,
             ),
         },
     )

@@ -3,13 +3,17 @@
 The options come through resolve_item, so the usual case (the person just saw them) is a cache hit: no upstream
 call, no datasource secret decrypted. Several keys may have been chosen from several searches (issue 22's fields
 with several values), so each key may carry its own typed text; keys chosen with the same text share one resolution.
+A key sent without a text to a search item whose text is required was not chosen from a search: it is a value the form
+was pre-filled with (a reopened record), kept among the new choices; the item's key lookup finds it, when it has one.
 """
 
 from dataclasses import dataclass
 
+from datasources.services import errors
+
 from .errors import ItemError
 from .keys import key_text
-from .resolution import resolve_item
+from .resolution import resolve_item, resolve_lookup
 
 
 class NotAnOption(ItemError):
@@ -42,7 +46,14 @@ def check_selection(*, item, keys: list[str], texts: list[str], current_user, va
         texts = [""] * len(keys)
     found: dict[str, _Options] = {}  # typed text -> its options
     labels = {}
+    looked_up = item.uses_user_input and not item.user_input_optional and item.has_lookup
     for key, text in zip(keys, texts, strict=True):
+        if looked_up and not text:
+            label = _looked_up(item=item, key=key, current_user=current_user, values=dependency_values)
+            if label is None:
+                raise NotAnOption(key=key, item=item)
+            labels[key] = label
+            continue
         if text not in found:
             found[text] = _Options(item=item, text=text, current_user=current_user, values=dependency_values)
         label = found[text].label_of(key)
@@ -72,3 +83,15 @@ class _Options:
         for option in resolution.options:
             labels.setdefault(key_text(option["key"]), option["label"])
         return labels, not resolution.more_upstream
+
+
+def _looked_up(*, item, key: str, current_user, values: dict) -> str | None:
+    """The label of `key` by the item's key lookup (cached like its query); None when the API says it has no such
+    entry (a 4xx answer, or an answer without that key). A failing API raises, as for the options."""
+    try:
+        options = resolve_lookup(item=item, key=key, current_user=current_user, values=values).options
+    except errors.HTTPStatusError as exc:
+        if exc.status_code and exc.status_code < 500:
+            return None
+        raise
+    return next((option["label"] for option in options if key_text(option["key"]) == key), None)

@@ -12,6 +12,7 @@ from tests.support.page_server import PageServer
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order form</title>
+<link rel="stylesheet" href="{connect}/static/connect-field.css">
 <script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
  data-connect-token="{token}" defer></script>
 </head><body><main><h1>Order form</h1><form method="get" action="/sent">

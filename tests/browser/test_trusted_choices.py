@@ -18,7 +18,8 @@ from tests.support.page_server import PageServer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-SCRIPT = """<script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
+SCRIPT = """<link rel="stylesheet" href="{connect}/static/connect-field.css">
+<script src="{connect}/static/connect-field.js" data-connect-url="{connect}"
  data-connect-token="{token}" defer></script>"""
 
 ORDER_FORM = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Order form</title>{script}</head>

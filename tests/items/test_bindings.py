@@ -214,6 +214,9 @@ def test_the_try_it_page_lays_out_the_chain_with_the_widget(staff_client, chain)
     response = staff_client.get(f"/items/{city.pk}/try/")
     page = response.content.decode()
     assert response.status_code == 200 and "connect-field.js" in page
+    # The page links the widget's stylesheet, and so does the snippet it offers to embed the fields.
+    assert page.count('rel="stylesheet" href="/static/connect-field.css"') == 1
+    assert "&lt;link rel=&quot;stylesheet&quot; href=&quot;http://testserver/static/connect-field.css&quot;&gt;" in page
     positions = [page.index(f'data-connect-item="{i.pk}"') for i in (country, region, city)]
     assert positions == sorted(positions)
     assert 'data-connect-depends="country=#try-country"' in page

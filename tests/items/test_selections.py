@@ -474,3 +474,30 @@ def test_a_key_on_no_page_is_not_an_option(client, paged):
     server, item = paged
     response = post(client, item, "selections", {"keys": ["P00096"]})
     assert response.status_code == 400 and response.json()["error"]["code"] == "not_an_option"
+
+
+# --- several values: a pre-filled key kept among new choices (issue 22) ------------------------------------------
+
+
+@pytest.fixture
+def typed_city(chain):
+    """City whose text is required: an empty text is no search."""
+    chain.city.user_input_optional = False
+    chain.city.save()
+    return chain.city
+
+
+def test_a_prefilled_key_without_text_is_found_by_the_key_lookup(client, typed_city, shop, geo):
+    body = {"keys": ["AMS", "HAA"], "q": ["", "haa"], "values": {"region": "NH"}}
+    response = post(client, typed_city, "selections", body, **bearer(shop))
+    assert response.status_code == 200, response.content
+    claims = decode(response.json()["proof"], shop.secret, audience=str(shop.pk))
+    assert claims["keys"] == ["AMS", "HAA"] and claims["labels"] == {"AMS": "Amsterdam", "HAA": "Haarlem"}
+    assert sum(1 for r in geo.requests if r["path"].startswith("/geo/city?")) == 1
+
+
+def test_a_prefilled_key_the_lookup_does_not_find_is_not_an_option(client, typed_city, shop):
+    body = {"keys": ["AMS", "XYZ"], "q": ["", ""], "values": {"region": "NH"}}
+    response = post(client, typed_city, "selections", body, **bearer(shop))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "not_an_option"
+    assert "“XYZ”" in response.json()["error"]["message"]

@@ -1,7 +1,8 @@
 """A tiny plain-HTTP server on 127.0.0.1 (an ephemeral port) serving fixed pages: a second web origin for the
 cross-origin widget tests. The same server reached as localhost is a third origin. It can also receive forms, as the
 system behind a page would: `forms` maps a path to a function of the posted fields ({name: [values]}) that returns
-the HTML answer (the posted fields are kept in `received`)."""
+the HTML answer (the posted fields are kept in `received`). `headers` are sent with every page (a
+Content-Security-Policy, say)."""
 
 import http.server
 import socketserver
@@ -15,8 +16,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class PageServer:
-    def __init__(self, pages: dict[str, str], forms: dict | None = None):
+    def __init__(self, pages: dict[str, str], forms: dict | None = None, headers: dict[str, str] | None = None):
         self.pages = dict(pages)
+        self.headers = dict(headers or {})
         self.forms = dict(forms or {})
         self.received: list[dict[str, list[str]]] = []
         owner = self
@@ -29,6 +31,8 @@ class PageServer:
                 self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in owner.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
