@@ -55,3 +55,17 @@ def write_readme_block(path: Path, name: str, text: str) -> None:
     start = content.index("-->", start) + 3
     end = content.index(f"<!-- /{name} -->")
     path.write_text(content[:start] + "\n" + text.strip() + "\n" + content[end:])
+
+
+def ablation_table(rows: list[dict]) -> str:
+    """One line per layer and pair: CPU time per cache hit with the layer and without it, and the saving."""
+    lines = ["| layer | pair | with | without | saving | kept (≥ 5%) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        layer = r["pair"].removeprefix("A. ")
+        for pair, m in r["detail"].items():
+            if "with_cpu_us" in m:
+                with_, without = f"{m['with_cpu_us']:,.0f} µs", f"{m['without_cpu_us']:,.0f} µs"
+            else:
+                with_, without = f"{m['with_cpu_ms']:.2f} ms", f"{m['without_cpu_ms']:.2f} ms"
+            lines.append(f"| {layer} | {pair} | {with_} | {without} | {m['saving']:+.1%} | {MET[r['met']]} |")
+    return "\n".join(lines)
