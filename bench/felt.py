@@ -6,6 +6,7 @@ typing a word with narrowing, and the widget's size. Same row format as pairs.py
 import collections
 import gzip
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -281,6 +282,7 @@ def capacity(ctx: Context, server, *, threads_note: str) -> dict:
                 "p95_ms": round(p95 * 1000, 1),
                 "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
                 "cpu_per_request_ms": round(cpu / max(1, len(latencies)) * 1000, 2),
+                "load_average_1min": round(os.getloadavg()[0], 1),
                 "held": ok,
             }
         )
@@ -290,6 +292,7 @@ def capacity(ctx: Context, server, *, threads_note: str) -> dict:
     floor_cpu = floor_cpu_per_get(ctx)
     shown_steps = "; ".join(
         f"{s['typists']}: p95 {s['p95_ms']:,.0f} ms{'' if s['answered_200'] == s['requests'] else ' (unanswered)'}"
+        f" (load {s['load_average_1min']:g})"
         for s in steps
     )
     last_held = next((s for s in reversed(steps) if s["held"]), steps[0])
