@@ -121,7 +121,7 @@ def through_proxy(ctx: Context, *, rounds: int = 15, calls: int = 20) -> dict:
 # --- 21. the selection proof vs an options answer -------------------------------------------------------------------
 
 
-def selections_vs_options(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, connections: int = 8) -> dict:
+def selections_vs_options(ctx: Context, *, rounds: int = 6, seconds: float = 1.5, connections: int = 8) -> dict:
     """Both on a cache hit, same server and load, embedding-token path (a page of another origin): POST
     /selections (check the key among the cached options, sign the proof) vs GET /options."""
     item = ctx.items["small"]
