@@ -37,22 +37,25 @@ class ApplicationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["items"].queryset = Item.objects.order_by("name")
-        self.fields["items"].help_text = (
-            "The items its embedding tokens may name; a token can only narrow this list."
-            if Item.objects.exists()
-            else "There is no item yet: create items first, then grant them here."
-        )
-        self.fields["allowed_origins"].help_text = (
-            "The pages that may embed the widget, one per line, as the browser's address bar shows them: "
-            "https://host or https://host:port, no path."
-            + (
-                " While DEBUG is on, http://localhost[:port] and http://127.0.0.1[:port] are accepted too."
-                if settings.DEBUG
-                else ""
+        # The admin leaves out the fields a role may only read (a Viewer's or an Editor's read-only page).
+        if "items" in self.fields:
+            self.fields["items"].queryset = Item.objects.order_by("name")
+            self.fields["items"].help_text = (
+                "The items its embedding tokens may name; a token can only narrow this list."
+                if Item.objects.exists()
+                else "There is no item yet: create items first, then grant them here."
             )
-            + " Leave it empty for a server-to-server caller (no browser)."
-        )
+        if "allowed_origins" in self.fields:
+            self.fields["allowed_origins"].help_text = (
+                "The pages that may embed the widget, one per line, as the browser's address bar shows them: "
+                "https://host or https://host:port, no path."
+                + (
+                    " While DEBUG is on, http://localhost[:port] and http://127.0.0.1[:port] are accepted too."
+                    if settings.DEBUG
+                    else ""
+                )
+                + " Leave it empty for a server-to-server caller (no browser)."
+            )
 
     def validate_unique(self):
         # Application.clean() already reports a name clash on the name field.

@@ -24,6 +24,10 @@ def new_secret() -> str:
     return secrets.token_urlsafe(SECRET_BYTES)
 
 
+# The form's check and the database's constraint say the same (core/unique_names.py: two saves at once).
+NAME_TAKEN = "An application with this name already exists (names ignore case)."
+
+
 class Application(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     items = models.ManyToManyField(
@@ -59,7 +63,7 @@ class Application(VersionedConfiguration):
             models.UniqueConstraint(
                 Lower("name"),
                 name="application_name_ci_unique",
-                violation_error_message="An application with this name already exists.",
+                violation_error_message=NAME_TAKEN,
             ),
         ]
 
@@ -76,7 +80,7 @@ class Application(VersionedConfiguration):
         if not self.name:
             errors["name"] = "Enter a name."
         elif Application.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
-            errors["name"] = "An application with this name already exists (names ignore case)."
+            errors["name"] = NAME_TAKEN
         if not isinstance(self.allowed_origins, list) or not all(isinstance(o, str) for o in self.allowed_origins):
             errors["allowed_origins"] = "Allowed origins must be a list of origins."
         elif null_character_error(self.allowed_origins):

@@ -11,6 +11,7 @@ from audit.models import Action
 from audit.recorder import audited, record_event
 from core.access import permission_required
 from core.callers import audience_for
+from core.unique_names import saved_unless_name_taken
 
 from .forms import ApplicationForm
 from .models import Application
@@ -29,8 +30,8 @@ def application_list(request):
 def application_create(request):
     if request.method == "POST":
         form = ApplicationForm(request.POST)
-        if form.is_valid():
-            application = form.save()
+        application = saved_unless_name_taken(form, form.save) if form.is_valid() else None
+        if application is not None:
             secret.offer_secret(session=request.session, application=application)
             messages.success(
                 request,
@@ -55,8 +56,7 @@ def application_edit(request, pk):
     application = get_object_or_404(Application, pk=pk)
     if request.method == "POST":
         form = ApplicationForm(request.POST, instance=application)
-        if form.is_valid():
-            form.save()
+        if form.is_valid() and saved_unless_name_taken(form, form.save) is not None:
             messages.success(
                 request, f"Application “{application.name}” saved. The change applies to its next request."
             )

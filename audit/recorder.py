@@ -49,6 +49,8 @@ class Tracked:
     ignore: frozenset = frozenset()
     only: frozenset | None = None
     secrets: frozenset = frozenset()
+    # instance -> the names of the fields that mean something for it (an authentication: its mode's), or None: all.
+    relevant: object = None
     fields: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -61,6 +63,9 @@ class Tracked:
             and (self.only is None or f.name in self.only)
         ]
         self.field_names = {f.name for f in self.fields} | {f.attname for f in self.fields}
+
+    def relevant_fields(self, instance) -> frozenset | None:
+        return frozenset(self.relevant(instance)) if self.relevant is not None else None
 
     def is_secret(self, model_field) -> bool:
         return isinstance(model_field, EncryptedField) or model_field.name in self.secrets
@@ -295,7 +300,13 @@ def _after_save(sender, instance, created=False, raw=False, **kwargs):
         return
     tracked = _tracked[sender]
     after = tracked.snapshot(instance)
-    changes = _diff(tracked, before or {}, after, prefix=prefix_before or _prefix(tracked, instance))
+    changes = _diff(
+        tracked,
+        before or {},
+        after,
+        prefix=prefix_before or _prefix(tracked, instance),
+        relevant=tracked.relevant_fields(instance),
+    )
     if before is not None and not changes:
         return
     action = Action.CREATE if before is None and not tracked.parent else Action.UPDATE
@@ -305,7 +316,7 @@ def _after_save(sender, instance, created=False, raw=False, **kwargs):
 def _after_delete(sender, instance, **kwargs):
     tracked = _tracked[sender]
     before = tracked.snapshot(instance)
-    changes = _diff(tracked, before, {}, prefix=_prefix(tracked, instance))
+    changes = _diff(tracked, before, {}, prefix=_prefix(tracked, instance), relevant=tracked.relevant_fields(instance))
     if tracked.parent:
         if _owner(instance) is None:
             return
@@ -342,9 +353,11 @@ def _prefix(tracked: Tracked, instance) -> str:
     return tracked.prefix(instance) if tracked.prefix else ""
 
 
-def _diff(tracked: Tracked, before: dict, after: dict, *, prefix: str) -> list:
+def _diff(tracked: Tracked, before: dict, after: dict, *, prefix: str, relevant: frozenset | None = None) -> list:
     changes = []
     for model_field in tracked.fields:
+        if relevant is not None and model_field.name not in relevant:
+            continue
         old, new = before.get(model_field.name), after.get(model_field.name)
         if not before and _empty(new) or not after and _empty(old) or old == new:
             continue

@@ -9,17 +9,19 @@ from .recorder import track, track_relation
 
 
 def track_connect_models() -> None:
-    from datasources.models import TOKEN_STATUS_FIELDS
+    from datasources.models import MODE_FIELDS, TOKEN_STATUS_FIELDS
 
     Datasource = apps.get_model("datasources", "Datasource")
     track(Datasource, object_type="datasource")
     track(apps.get_model("datasources", "Header"), parent="datasource", prefix=lambda h: f"headers[{h.name}]")
-    # Token status is written by the OAuth flows; connecting and disconnecting are recorded as events instead.
+    # Token status is written by the OAuth flows; connecting and disconnecting are recorded as events instead. Only
+    # the chosen mode's fields are listed (the other modes' defaults, or what a mode switch leaves, mean nothing).
     track(
         apps.get_model("datasources", "AuthConfig"),
         parent="datasource",
         prefix=lambda auth: "auth",
         ignore=frozenset(TOKEN_STATUS_FIELDS),
+        relevant=lambda auth: ("mode", *MODE_FIELDS.get(auth.mode, ())),
     )
     # The network (proxy, client certificate): its secrets are encrypted fields, recorded only as changed; what is
     # read from the certificate follows from it.

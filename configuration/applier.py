@@ -35,13 +35,15 @@ class Change:
     name: str
     fields: list = field(default_factory=list)  # (path, old, new) or (path, None, None) for a secret: "changed"
     secrets: list = field(default_factory=list)
+    kept: list = field(default_factory=list)  # (path, variable): a stored secret kept, its variable being unset
 
     def lines(self) -> list[str]:
         head = f"{self.action} {self.kind} “{self.name}”"
-        if self.action != "update":
+        if self.action not in ("update", "unchanged"):
             return [head + (" (--prune)" if self.action == "delete" else "")]
         details = [f"    {path}: {_shown(old)} -> {_shown(new)}" for path, old, new in self.fields]
         details += [f"    {path}: changed" for path in self.secrets]
+        details += [f"    {path}: kept (the environment variable {name} is not set)" for path, name in self.kept]
         return [head, *details]
 
 
@@ -51,9 +53,11 @@ class Result:
     unchanged: int = 0
     errors: list = field(default_factory=list)
     applied: bool = False
+    # Unchanged objects that keep a stored secret because the file's ${env:NAME} is unset (action "unchanged").
+    kept: list = field(default_factory=list)
 
     def report(self) -> str:
-        lines = [line for change in self.changes for line in change.lines()]
+        lines = [line for change in (*self.changes, *self.kept) for line in change.lines()]
         lines.append(f"unchanged: {self.unchanged} object{'s' if self.unchanged != 1 else ''}")
         return "\n".join(lines)
 
@@ -157,7 +161,10 @@ class _Run:
         original = auth.token_binding()
         before = {f: getattr(auth, f) for f in (*schema.AUTH_FIELDS, *schema.AUTH_SECRETS)}
         _assign(auth, _pick(entry, schema.AUTH_FIELDS))
-        given = {secret for secret in schema.AUTH_SECRETS if (index, secret) in self.secrets}
+        known_errors = len(self.errors)
+        given = self._given(datasource, index, schema.AUTH_SECRETS, "auth", stored=before)
+        if len(self.errors) > known_errors:
+            return  # an unset variable with nothing stored: the models would say the secret is missing again
         # The edit page's rule (secret_binding.py): a stored secret never follows the base, token or authorization URL
         # to another host. A new datasource has nothing stored.
         moved = (
@@ -195,7 +202,10 @@ class _Run:
         network = NetworkConfig.objects.filter(datasource=datasource).first() or NetworkConfig(datasource=datasource)
         before = {f: getattr(network, f) for f in (*schema.NETWORK_FIELDS, *NETWORK_SECRETS)}
         _assign(network, _pick(entry, schema.NETWORK_FIELDS))
-        given = {secret for secret in NETWORK_SECRETS if (index, secret) in self.secrets}
+        known_errors = len(self.errors)
+        given = self._given(datasource, index, NETWORK_SECRETS, "network", stored=before)
+        if len(self.errors) > known_errors:
+            return  # an unset variable with nothing stored: the models would say the secret is missing again
         for secret in given:
             setattr(network, secret, self.secrets[(index, secret)])
         if not network.proxy_url:
@@ -340,12 +350,28 @@ class _Run:
                 continue
             self.deleted += [Change("delete", kind, obj.name) for obj in gone]
 
+    def _given(self, datasource: Datasource, index: int, secrets, section: str, *, stored: dict) -> set:
+        """The secrets the file sets (their variables are set). One whose variable is unset keeps the stored
+        secret, noted "kept"; with nothing stored it is an error naming its place."""
+        given = set()
+        for secret in secrets:
+            value = self.secrets.get((index, secret))
+            if not isinstance(value, document.UnsetVariable):
+                if value is not None:
+                    given.add(secret)
+            elif stored[secret]:
+                self._touch("datasource", datasource)
+                self.touched[("datasource", datasource.pk)]["kept"].append((f"{section}.{secret}", value.name))
+            else:
+                self.errors.append(value.error())
+        return given
+
     # --- bookkeeping --------------------------------------------------------------------------------------------
 
     def _touch(self, kind: str, obj) -> None:
         key = (kind, obj.pk)
         if key not in self.touched:
-            self.touched[key] = {"before": _describe(kind, obj), "secrets": []}
+            self.touched[key] = {"before": _describe(kind, obj), "secrets": [], "kept": []}
 
     def _valid(self, obj, path: str) -> bool:
         try:
@@ -361,7 +387,7 @@ class _Run:
         if self.errors:
             return Result(errors=self.errors)
         changes = [Change("create", kind, obj.name) for kind, obj in self.created]
-        unchanged = 0
+        unchanged, kept = 0, []
         models = {"datasource": Datasource, "item": Item, "application": Application}
         for (kind, pk), touched in self.touched.items():
             obj = models[kind].objects.filter(pk=pk).first()
@@ -369,10 +395,14 @@ class _Run:
                 continue  # pruned, or gone with its datasource: reported as deleted
             fields = _diff(touched["before"], _describe(kind, obj))
             if fields or touched["secrets"]:
-                changes.append(Change("update", kind, obj.name, fields=fields, secrets=touched["secrets"]))
+                changes.append(
+                    Change("update", kind, obj.name, fields=fields, secrets=touched["secrets"], kept=touched["kept"])
+                )
             else:
                 unchanged += 1
-        return Result(changes=changes + self.deleted, unchanged=unchanged)
+                if touched["kept"]:
+                    kept.append(Change("unchanged", kind, obj.name, kept=touched["kept"]))
+        return Result(changes=changes + self.deleted, unchanged=unchanged, kept=kept)
 
 
 def _describe(kind: str, obj) -> dict:

@@ -4,6 +4,7 @@ there is one. What a value may be (a URL, a header name, a query) is the models'
 file is applied (applier.py), never here."""
 
 import re
+from dataclasses import dataclass
 
 import yaml
 
@@ -65,7 +66,7 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 def check(document: dict, *, environ) -> dict:
     """Every shape problem of the document, with its place; the secrets it references, resolved from `environ`:
-    {(datasource index, field): value}. Raises ConfigurationRefused."""
+    {(datasource index, field): value, or UnsetVariable when its variable is not set}. Raises ConfigurationRefused."""
     errors: list[str] = []
     secrets: dict = {}
     _known_keys(document, schema.TOP_KEYS, "", errors)
@@ -214,6 +215,21 @@ def _secret(value, path: str, environ, errors: list):
         return None
     name = match.group(1)
     if not environ.get(name):
-        errors.append(f"{path}: the environment variable {name} is not set (or empty).")
-        return None
+        # Not an error yet: an object that has this secret stored keeps it (the applier decides, it knows what is
+        # stored). So the file just exported applies again without its secrets in the environment.
+        return UnsetVariable(name=name, path=path)
     return environ[name]
+
+
+@dataclass(frozen=True)
+class UnsetVariable:
+    """A ${env:NAME} whose variable is not set (or empty): the stored secret is kept, or, with none, an error."""
+
+    name: str
+    path: str
+
+    def error(self) -> str:
+        return (
+            f"{self.path}: the environment variable {self.name} is not set (or empty), and there is no stored "
+            "secret to keep."
+        )

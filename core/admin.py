@@ -1,5 +1,7 @@
 """Roles are assigned on the admin site's Users page (a user's Groups: Viewer, Editor, Administrator). An
-Administrator may assign roles, but only a superuser may make superusers or hand out single permissions."""
+Administrator may assign roles of other accounts, but only a superuser may grant or remove superuser status, hand
+out single permissions, or change a superuser's account (its password, groups, anything): otherwise an
+Administrator could take a superuser's account over."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
@@ -12,6 +14,12 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class ConnectUserAdmin(UserAdmin):
+    def has_change_permission(self, request, obj=None):
+        # A superuser's account is read-only to anyone but a superuser (the password page checks this too).
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
         if not request.user.is_superuser:

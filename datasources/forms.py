@@ -11,7 +11,16 @@ from core.text_rules import validate_no_null_characters
 
 from . import secret_binding, url_rules, validators
 from .auth_modes import AuthMode
-from .models import ENTERED_SECRETS, MODE_FIELDS, NETWORK_SECRETS, AuthConfig, Datasource, Header, NetworkConfig
+from .models import (
+    ENTERED_SECRETS,
+    MODE_FIELDS,
+    NAME_TAKEN,
+    NETWORK_SECRETS,
+    AuthConfig,
+    Datasource,
+    Header,
+    NetworkConfig,
+)
 from .services.presets import PRESETS, get_preset, preset_choices, preset_notes
 from .types import type_choices
 
@@ -39,7 +48,7 @@ class NameForm(forms.Form):
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
         if Datasource.objects.filter(name__iexact=name).exists():
-            raise ValidationError("A datasource with this name already exists (names ignore case).")
+            raise ValidationError(NAME_TAKEN)
         return name
 
 

@@ -15,6 +15,9 @@ from .auth_modes import AuthMode, mode_spec
 from .services.presets import get_preset
 from .types import type_choices
 
+# The form's check and the database's constraint say the same (core/unique_names.py: two saves at once).
+NAME_TAKEN = "A datasource with this name already exists (names ignore case)."
+
 
 class Datasource(VersionedConfiguration):
     type = models.CharField(max_length=40, choices=type_choices, default="rest_api")
@@ -76,7 +79,7 @@ class Datasource(VersionedConfiguration):
             models.UniqueConstraint(
                 Lower("name"),
                 name="datasource_name_ci_unique",
-                violation_error_message="A datasource with this name already exists.",
+                violation_error_message=NAME_TAKEN,
             ),
         ]
 
@@ -89,7 +92,7 @@ class Datasource(VersionedConfiguration):
             raise ValidationError({"name": "Enter a name."})
         clash = Datasource.objects.filter(name__iexact=self.name).exclude(pk=self.pk)
         if clash.exists():
-            raise ValidationError({"name": "A datasource with this name already exists (names ignore case)."})
+            raise ValidationError({"name": NAME_TAKEN})
 
     def save(self, *args, **kwargs):
         self.name = (self.name or "").strip()

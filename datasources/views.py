@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from audit.recorder import audited
 from core.access import permission_required
+from core.unique_names import saved_unless_name_taken
 
 from . import url_rules
 from .auth_modes import mode_spec
@@ -24,6 +25,7 @@ from .forms import (
 from .models import AuthConfig, Datasource, NetworkConfig
 from .oauth_views import callback_url
 from .protection_status import status_for
+from .selectors import deletion_blockers
 from .services import configuration, connection_check, proxy_tunnel
 from .services.presets import get_preset
 from .types import get_type
@@ -99,15 +101,23 @@ def wizard_config(request):
         if request.POST.get("action") == "back":
             _save_wizard(request, config=_typed_config(request, header_formset))
             return redirect("datasources:wizard_name")
-        if server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
-            datasource = configuration.create_datasource(
-                type_key=wizard["type"],
-                name=wizard["name"],
-                server_form=server_form,
-                header_formset=header_formset,
-                auth_form=auth_form,
-                network_form=network_form,
+        valid = server_form.is_valid() & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid()
+        datasource = (
+            saved_unless_name_taken(
+                server_form,
+                lambda: configuration.create_datasource(
+                    type_key=wizard["type"],
+                    name=wizard["name"],
+                    server_form=server_form,
+                    header_formset=header_formset,
+                    auth_form=auth_form,
+                    network_form=network_form,
+                ),
             )
+            if valid
+            else None
+        )
+        if datasource is not None:
             request.session.pop(WIZARD_KEY, None)
             messages.success(request, f"Datasource “{datasource.name}” created.")
             return redirect("datasources:detail", pk=datasource.pk)
@@ -192,10 +202,13 @@ def datasource_edit(request, pk):
             base_url_to=datasource.base_url if server_valid else stored_base_url,
         )
         network_form = NetworkForm(request.POST, instance=network, prefix="network")
-        if server_valid & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid():
-            configuration.update_datasource(
+        valid = server_valid & header_formset.is_valid() & auth_form.is_valid() & network_form.is_valid()
+        if valid and saved_unless_name_taken(
+            server_form,
+            lambda: configuration.update_datasource(
                 server_form=server_form, header_formset=header_formset, auth_form=auth_form, network_form=network_form
-            )
+            ),
+        ):
             for note in auth_form.notes:
                 messages.warning(request, note)
             messages.success(request, f"Datasource “{datasource.name}” saved.")
@@ -240,7 +253,9 @@ def datasource_delete(request, pk):
             return redirect("datasources:delete", pk=pk)
         messages.success(request, f"Datasource “{name}” deleted.")
         return redirect("datasources:list")
-    return render(request, "datasources/delete.html", {"datasource": datasource})
+    return render(
+        request, "datasources/delete.html", {"datasource": datasource, "blockers": deletion_blockers(datasource)}
+    )
 
 
 @permission_required("datasources.change_datasource")

@@ -31,7 +31,8 @@ class BindingFormSet(forms.BaseInlineFormSet):
                 raise ValidationError(bindings.cycle_message(cycle))
 
 
-class BindingInline(admin.TabularInline):
+class BindingInline(admin.StackedInline):
+    # Stacked, not tabular: each field (and the delete box) gets its own label, where a table row's have none.
     model = Binding
     fk_name = "item"
     formset = BindingFormSet

@@ -70,6 +70,10 @@ class Access(models.TextChoices):
     GROUPS = "groups", "Only the chosen groups"
 
 
+# The form's check and the database's constraint say the same (core/unique_names.py: two saves at once).
+NAME_TAKEN = "An item with this name already exists (names ignore case)."
+
+
 class Item(VersionedConfiguration):
     name = models.CharField(max_length=100, help_text="A unique name, 1-100 characters (case is ignored).")
     datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="items")
@@ -231,7 +235,7 @@ class Item(VersionedConfiguration):
             models.UniqueConstraint(
                 Lower("name"),
                 name="item_name_ci_unique",
-                violation_error_message="An item with this name already exists.",
+                violation_error_message=NAME_TAKEN,
             ),
         ]
 
@@ -283,7 +287,7 @@ class Item(VersionedConfiguration):
         if not self.name:
             errors["name"] = "Enter a name."
         elif Item.objects.filter(name__iexact=self.name).exclude(pk=self.pk).exists():
-            errors["name"] = "An item with this name already exists (names ignore case)."
+            errors["name"] = NAME_TAKEN
         checks = {
             "dependencies": null_character_error(self.dependencies) or _dependency_errors(self.dependencies),
             "query": _query_errors(self.query or "", self.dependencies),

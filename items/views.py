@@ -14,6 +14,7 @@ from audit.models import Action
 from audit.recorder import audited, record_event
 from core.access import permission_required
 from core.callers import Caller, audience_for
+from core.unique_names import saved_unless_name_taken
 from datasources.services import errors
 from datasources.services.redaction import redaction_for_datasource
 from datasources.services.response import loads_within_depth
@@ -42,8 +43,8 @@ def item_list(request):
 def item_create(request):
     if request.method == "POST":
         form = ItemForm(request.POST)
-        if form.is_valid():
-            item = form.save()
+        item = saved_unless_name_taken(form, form.save) if form.is_valid() else None
+        if item is not None:
             messages.success(request, f"Item “{item.name}” created. Fill the variables below to preview it.")
             return redirect("items:preview", pk=item.pk)
     else:
@@ -58,8 +59,7 @@ def item_edit(request, pk):
     item = get_object_or_404(Item, pk=pk)
     if request.method == "POST":
         form = ItemForm(request.POST, instance=item)
-        if form.is_valid():
-            form.save()
+        if form.is_valid() and saved_unless_name_taken(form, form.save) is not None:
             messages.success(request, f"Item “{item.name}” saved. Its cached answers are no longer used.")
             return redirect("items:preview", pk=item.pk)
         item.refresh_from_db()  # the title shows the stored name, not the invalid one
@@ -135,11 +135,14 @@ def item_refresh(request, pk):
 
 
 @permission_required("items.view_item")
+@require_http_methods(["GET", "POST"])
 def item_try(request, pk):
-    """The item's field as a person sees it, after the fields of the items it is bound to (parents first)."""
+    """The item's field as a person sees it, after the fields of the items it is bound to (parents first). Its form
+    is sent by POST: what a person typed never lands in a URL (access logs, history, Referer)."""
     item = get_object_or_404(Item.objects.select_related("datasource"), pk=pk)
-    fields = try_it_fields(item=item, submitted=request.GET)
-    judge_submitted(fields=fields, submitted=request.GET, caller=Caller.of_user(request.user))
+    sent = request.POST if request.method == "POST" else {}
+    fields = try_it_fields(item=item, submitted=sent)
+    judge_submitted(fields=fields, submitted=sent, caller=Caller.of_user(request.user))
     public_url = audience_for(request)
     return render(
         request,
@@ -147,7 +150,7 @@ def item_try(request, pk):
         {
             "item": item,
             "fields": fields,
-            "submitted": _submitted(fields, request.GET),
+            "submitted": _submitted(fields, sent),
             "snippet": embed_snippet(
                 fields=fields,
                 script_url=public_url + static("connect-field.js"),

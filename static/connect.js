@@ -177,6 +177,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A form sent back with errors: start at its summary, whose links lead to each field.
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) summary.focus();
     var bindings = document.querySelector("[data-bindings]");
     if (bindings) setupBindings(bindings);
     setupCopyButtons();

@@ -1,8 +1,11 @@
 """Shared fixtures. Secrets in tests are distinctive strings so leak tests can search any output for them."""
 
+from contextlib import contextmanager
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models.signals import pre_save
 
 from datasources.models import AuthConfig, Datasource, Header
 from items.services import cache as item_cache
@@ -165,3 +168,20 @@ def oauth_provider(tmp_path_factory):
         pytest.skip(reason)
     with running_oauth_provider(workdir=tmp_path_factory.mktemp("oauth_provider")) as provider:
         yield provider
+
+
+@contextmanager
+def saved_first_by_a_colleague(model, **row):
+    """While in the block, the next save of a `model` row is preceded by the creation of `row` (its name the same),
+    as a colleague's concurrent save would be: the form's checks have passed by then, the database decides. (Made
+    in the same transaction, the colleague's row goes when the refused save is rolled back.)"""
+
+    def colleague_first(sender, instance, **kwargs):
+        pre_save.disconnect(colleague_first, sender=model)
+        model.objects.create(**row)
+
+    pre_save.connect(colleague_first, sender=model, weak=False)
+    try:
+        yield
+    finally:
+        pre_save.disconnect(colleague_first, sender=model)

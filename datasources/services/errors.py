@@ -161,6 +161,16 @@ class ReconnectNeeded(AuthenticationFailure):
     public_message = "The datasource's account must be reconnected by an administrator."
 
 
+class NotConnected(AuthenticationFailure):
+    """An authorization-code datasource nobody has connected yet (or that was disconnected): there is no token to
+    renew, and nothing to reconnect; an administrator signs in with Connect first. Nothing is sent."""
+
+    code = "not_connected"
+    label = "Not connected"
+    public_message = "The datasource's account is not connected yet: an administrator must connect it."
+    nothing_sent = True
+
+
 class ProtectionRefusal(DatasourceError):
     """Connect did not call the API, to protect it (protection/): `retry_after` is the whole seconds to wait."""
 

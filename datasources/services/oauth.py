@@ -208,6 +208,11 @@ def fetch_client_credentials_token(*, auth: AuthConfig) -> None:
 def refresh_authorization_code_token(*, auth: AuthConfig) -> None:
     """Refresh grant; keeps the old refresh token when the provider does not send a new one. Any OAuth error in
     the answer (invalid_grant, GitHub's bad_refresh_token, ...) but a transient one marks "reconnect needed"."""
+    if not auth.refresh_token and not auth.access_token:
+        raise errors.NotConnected(
+            "Not connected: use Connect to sign in first (on the datasource page). Nothing was sent to the provider "
+            "or the API."
+        )
     if not auth.refresh_token:
         mark_reconnect_needed(auth, "No refresh token is stored.")
         raise errors.ReconnectNeeded(

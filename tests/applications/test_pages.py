@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 
 from applications.models import Application
 from items.models import Item
-from tests.conftest import assert_no_secret, make_datasource
+from tests.conftest import assert_no_secret, make_datasource, saved_first_by_a_colleague
+from tests.datasources.conftest import errors_next_to
 
 from .conftest import make_application, mint
 
@@ -140,6 +141,28 @@ def test_a_duplicate_name_is_refused(staff_client, item):
     make_application(name="Intranet Forms")
     response = create(staff_client, item, name="intranet forms")
     assert "already exists" in response.content.decode() and Application.objects.count() == 1
+
+
+def test_a_name_taken_while_the_form_was_checked_is_an_error_next_to_the_name(staff_client, item):
+    with saved_first_by_a_colleague(Application, name="INTRANET FORMS"):
+        response = create(staff_client, item, name="Intranet forms")
+
+    assert response.status_code == 200
+    assert errors_next_to(response, "name") == ["An application with this name already exists (names ignore case)."]
+    assert not Application.objects.filter(name="Intranet forms").exists()
+
+
+def test_a_rename_to_a_name_taken_meanwhile_is_an_error_next_to_the_name(staff_client, item):
+    application = make_application(name="Portal", items=[], origins=[])
+    with saved_first_by_a_colleague(Application, name="renamed"):
+        response = staff_client.post(
+            f"/applications/{application.pk}/edit/", {"name": "Renamed", "allowed_origins": "", "enabled": "on"}
+        )
+
+    assert response.status_code == 200
+    assert errors_next_to(response, "name") == ["An application with this name already exists (names ignore case)."]
+    application.refresh_from_db()
+    assert application.name == "Portal"
 
 
 def test_edit_saves_and_says_so(staff_client, item):

@@ -154,3 +154,30 @@ def test_prune_audit_keeps_a_year_by_default(log, capsys):
 
     assert "Ancient" not in AuditEntry.objects.values_list("object_name", flat=True)
     assert AuditEntry.objects.count() == 3
+
+
+@pytest.mark.parametrize("kind", ["datasource", "item", "application"])
+@pytest.mark.parametrize("role, sees_address", [("Viewer", False), ("Editor", False), ("Administrator", True)])
+def test_history_shows_client_addresses_only_to_those_who_may_see_the_audit_log(
+    client, django_user_model, kind, role, sees_address
+):
+    from tests.conftest import with_role
+
+    datasource = make_datasource(name="Jira")
+    objects = {
+        "datasource": (datasource, "/datasources/{pk}/"),
+        "item": (Item.objects.create(name="Issues", datasource=datasource, query="/q"), "/items/{pk}/preview/"),
+        "application": (make_application(name="Portal"), "/applications/{pk}/"),
+    }
+    obj, path = objects[kind]
+    AuditEntry.objects.create(
+        actor="alice", address="203.0.113.77", via="page", action="update", object_type=kind, object_id=str(obj.pk)
+    )
+    user = with_role(django_user_model.objects.create_user("reader", is_staff=True), role)
+    client.force_login(user)
+
+    page = client.get(path.format(pk=obj.pk)).content.decode()
+
+    history = page.split('id="history"', 1)[1]
+    assert "by alice" in history  # the entry is shown to all who see the page
+    assert ("203.0.113.77" in page) is sees_address

@@ -264,3 +264,36 @@ def test_an_item_edit_records_its_fields_and_bindings(staff_client, jira):
     entry = _only_entry()
     assert {"field": "max_options", "old": 100, "new": 50} in entry.changes
     assert {"field": "bindings[country].source", "old": None, "new": "Country"} in entry.changes
+
+
+def test_an_auth_mode_change_lists_only_the_fields_of_the_chosen_mode(staff_client, jira):
+    AuditEntry.objects.all().delete()
+
+    _edit(
+        staff_client,
+        jira,
+        **{
+            "auth-mode": "api_key",
+            "auth-api_key_location": "header",
+            "auth-api_key_name": "X-Key",
+            "auth-api_key_value": "s3cr3t-KEY-in-audit-3a3a",
+        },
+    )
+
+    assert _only_entry().changes == [
+        {"field": "auth.mode", "old": "basic", "new": "api_key"},
+        {"field": "auth.api_key_name", "old": "", "new": "X-Key"},
+        {"field": "auth.api_key_value", "secret": True},
+    ]
+
+
+def test_a_new_datasources_entry_lists_only_the_fields_of_its_auth_mode(staff_client):
+    AuditEntry.objects.all().delete()
+    page = start_wizard(staff_client, name="Weather")
+
+    staff_client.post(
+        "/datasources/new/configuration/", step3_data(page, mode="basic", username="elements", password=NEW_SECRET)
+    )
+
+    auth_fields = [c["field"] for c in _only_entry().changes if c["field"].startswith("auth.")]
+    assert auth_fields == ["auth.mode", "auth.username", "auth.password"]

@@ -70,6 +70,35 @@ def test_item_preview_shows_the_options(signed_in, live_server, screenshot, star
     screenshot("options")
 
 
+def test_the_raw_answer_scrolls_and_is_reachable_by_keyboard(
+    signed_in, live_server, screenshot, start_server, trust_test_ca
+):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = signed_in
+    many = {"issues": [{"key": f"CON-{n}", "fields": {"summary": "A long answer " * 8}} for n in range(60)]}
+    upstream = start_server({"/rest/search": srv.answer(200, json.dumps(many).encode())})
+    datasource = make_datasource(name="Jira", base_url=upstream.url("/rest"))
+    item = Item.objects.create(
+        name="Issue picker", datasource=datasource, query="/search?q=$userInput", list_path="issues", key_field="key"
+    )
+    page.goto(f"{live_server.url}/items/{item.pk}/preview/")
+    page.get_by_label("$userInput").fill("cache")
+    page.get_by_role("button", name="Preview").click()
+    raw = page.get_by_role("region", name="Raw answer").locator("pre")
+    raw.wait_for()
+
+    assert raw.evaluate("el => el.scrollHeight > el.clientHeight")  # it does scroll
+    assert raw.get_attribute("tabindex") == "0"
+    assert raw.evaluate("el => el.getAttribute('aria-labelledby') || el.getAttribute('aria-label')")
+    violations = Axe().run(page, options={"runOnly": ["scrollable-region-focusable"]}).response["violations"]
+    assert violations == []
+    raw.focus()
+    page.keyboard.press("PageDown")
+    page.wait_for_function("el => el.scrollTop > 0", arg=raw.element_handle())  # scrolled by the keyboard
+    screenshot("raw-answer")
+
+
 @pytest.fixture
 def oauth_page(playwright, oauth_provider, live_server):
     """A browser that reaches the test provider by its name and trusts its certificate."""

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEntry
 from configuration.applier import apply_configuration
+from configuration.exporter import dump, export_configuration
 from datasources.models import AuthConfig, Datasource, Header
 from items.models import Item
 from tests.conftest import SECRET_CLIENT_SECRET, SECRET_PASSWORD, assert_no_secret, make_datasource
@@ -371,3 +372,71 @@ def test_a_chain_turned_around_is_not_taken_for_a_cycle():
 
     assert result.errors == []
     assert country.bindings.get().source == city and not city.bindings.exists()
+
+
+def _stored_jira():
+    return make_datasource(
+        name="Jira",
+        base_url="https://jira.example.com/rest",
+        mode="basic",
+        username="elements",
+        password=SECRET_PASSWORD,
+    )
+
+
+def test_an_unset_variable_keeps_the_stored_secret_of_an_existing_datasource():
+    _stored_jira()
+    content = document(jira_entry(items=[]))
+
+    dry = apply_configuration(content, dry_run=True, environ={})
+    applied = apply_configuration(content, environ={})
+
+    assert dry.errors == [] and applied.errors == [] and applied.applied
+    assert "    auth.password: kept (the environment variable JIRA_PASSWORD is not set)" in dry.report()
+    assert AuthConfig.objects.get(datasource__name="Jira").password == SECRET_PASSWORD
+    assert_no_secret(dry.report(), (SECRET_PASSWORD,))
+
+
+def test_the_exported_file_applies_to_its_instance_without_the_secret_variables():
+    _stored_jira()
+    exported = dump(export_configuration())
+
+    result = apply_configuration(exported, dry_run=True, environ={})
+
+    assert result.errors == []
+    assert result.counts() == "0 created, 0 changed, 0 deleted, 1 unchanged"
+    assert "auth.password: kept (the environment variable CONNECT_JIRA_PASSWORD is not set)" in result.report()
+
+
+def test_an_unset_variable_for_a_new_datasource_is_an_error_naming_its_place():
+    errors = _errors(document(jira_entry()), environ={})
+
+    assert errors == [
+        "datasources[0].auth.password: the environment variable JIRA_PASSWORD is not set (or empty), and there is "
+        "no stored secret to keep."
+    ]
+
+
+def test_an_unset_variable_for_a_secret_not_stored_is_an_error():
+    make_datasource(name="Jira", base_url="https://jira.example.com/rest")  # no authentication stored
+
+    errors = _errors(document(jira_entry(items=[])), environ={})
+
+    assert errors == [
+        "datasources[0].auth.password: the environment variable JIRA_PASSWORD is not set (or empty), and there is "
+        "no stored secret to keep."
+    ]
+
+
+def test_apply_config_keeps_stored_secrets_whose_variables_are_unset(tmp_path, capsys, monkeypatch):
+    _stored_jira()
+    path = tmp_path / "connect.yaml"
+    path.write_text(dump(export_configuration()))
+    monkeypatch.delenv("CONNECT_JIRA_PASSWORD", raising=False)
+
+    call_command("apply_config", str(path))
+
+    out = capsys.readouterr().out
+    assert "auth.password: kept (the environment variable CONNECT_JIRA_PASSWORD is not set)" in out
+    assert "Applied: 0 created, 0 changed, 0 deleted, 1 unchanged." in out
+    assert AuthConfig.objects.get(datasource__name="Jira").password == SECRET_PASSWORD

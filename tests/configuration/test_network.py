@@ -135,3 +135,25 @@ def test_a_new_proxy_host_in_a_file_needs_the_password_again():
         "give it again as ${env:NAME}."
     ]
     assert stored_network().proxy_url == "http://connect@proxy.example.com:3128"
+
+
+def test_the_exported_network_applies_again_with_its_variables_unset(leaf):
+    certificate, key = pems(leaf)
+    datasource = make_datasource(name="Internal", base_url="https://internal.example.com/api")
+    network = NetworkConfig(
+        datasource=datasource,
+        proxy_url="http://connect@proxy.example.com:3128",
+        proxy_password=PROXY_PASSWORD,
+        client_certificate=certificate,
+        client_key=key,
+    )
+    network.full_clean()
+    network.save()
+
+    result = apply_configuration(dump(export_configuration()), environ={})
+
+    assert result.errors == [] and result.counts() == "0 created, 0 changed, 0 deleted, 1 unchanged"
+    assert "    network.proxy_password: kept" in result.report()
+    assert "    network.client_key: kept" in result.report()
+    assert stored_network().proxy_password == PROXY_PASSWORD and stored_network().client_key == key
+    assert_no_secret(result.report(), (PROXY_PASSWORD, key))

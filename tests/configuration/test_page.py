@@ -98,3 +98,19 @@ def test_a_secret_change_shows_as_changed_and_never_its_value(staff_client, jira
 
     assert "<code>auth.password</code>: <em>changed</em>" in page
     assert_no_secret(page, (*ALL_SECRETS, "s3cr3t-FROM-THE-ENV-3131"))
+
+
+def test_the_exported_file_uploads_and_applies_without_the_secret_variables(staff_client, jira, monkeypatch):
+    monkeypatch.delenv("CONNECT_JIRA_PASSWORD", raising=False)
+    exported = staff_client.get("/configuration/export.yaml").content.decode()
+
+    response = upload(staff_client, exported)
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "cannot be applied" not in page
+    assert "<code>auth.password</code>: <em>kept</em>" in page
+    assert_no_secret(page, ALL_SECRETS)
+    applied = staff_client.post(f"/configuration/{ConfigurationUpload.objects.get().pk}/apply/")
+    assert applied.status_code == 200
+    jira.auth.refresh_from_db()
+    assert jira.auth.password == SECRET_PASSWORD

@@ -122,3 +122,77 @@ def test_an_administrator_cannot_make_a_superuser(client, django_user_model):
 
     admin.refresh_from_db()
     assert not admin.is_superuser
+
+
+def _user_form(user, **changes):
+    data = {
+        "username": user.username,
+        "is_active": "on",
+        "is_staff": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "10:00:00",
+    }
+    data.update(changes)
+    return data
+
+
+def test_an_administrator_cannot_make_another_account_superuser(client, django_user_model):
+    signed_in(client, django_user_model, "Administrator")
+    other = django_user_model.objects.create_user("colleague", password="pw-col-123", is_staff=True)
+
+    client.post(f"/admin/auth/user/{other.pk}/change/", _user_form(other, is_superuser="on"))
+
+    other.refresh_from_db()
+    assert not other.is_superuser
+
+
+def test_an_administrator_cannot_change_a_superusers_password_in_the_admin(client, django_user_model):
+    signed_in(client, django_user_model, "Administrator")
+    root = django_user_model.objects.create_superuser("root", password="pw-root-original-1")
+
+    response = client.post(
+        f"/admin/auth/user/{root.pk}/password/",
+        {"password1": "Taken-over-pw-991", "password2": "Taken-over-pw-991", "usable_password": "true"},
+    )
+
+    assert response.status_code == 403
+    root.refresh_from_db()
+    assert root.check_password("pw-root-original-1")
+
+
+def test_an_administrator_cannot_change_a_superusers_account_in_the_admin(client, django_user_model):
+    signed_in(client, django_user_model, "Administrator")
+    root = django_user_model.objects.create_superuser("root", password="pw-root-original-1")
+    viewer = Group.objects.get(name="Viewer")
+
+    response = client.post(f"/admin/auth/user/{root.pk}/change/", _user_form(root, groups=[str(viewer.pk)]))
+
+    assert response.status_code == 403
+    root.refresh_from_db()
+    assert root.is_superuser and root.is_active and not root.groups.exists()
+
+
+def test_an_administrator_sees_a_superusers_account_read_only(client, django_user_model):
+    signed_in(client, django_user_model, "Administrator")
+    root = django_user_model.objects.create_superuser("root", password="pw-root-original-1")
+
+    page = client.get(f"/admin/auth/user/{root.pk}/change/")
+
+    assert page.status_code == 200
+    assert 'name="groups"' not in page.content.decode()
+    assert f"/admin/auth/user/{root.pk}/password/" not in page.content.decode()
+
+
+def test_a_superuser_may_grant_and_remove_superuser_status(client, django_user_model):
+    root = django_user_model.objects.create_superuser("root", password="pw-root-original-1")
+    client.force_login(root)
+    other = django_user_model.objects.create_user("colleague", password="pw-col-123", is_staff=True)
+
+    response = client.post(f"/admin/auth/user/{other.pk}/change/", _user_form(other, is_superuser="on"))
+    assert response.status_code == 302
+    other.refresh_from_db()
+    assert other.is_superuser
+
+    client.post(f"/admin/auth/user/{other.pk}/change/", _user_form(other))
+    other.refresh_from_db()
+    assert not other.is_superuser

@@ -69,7 +69,7 @@ RULES = {
     "metrics": PUBLIC,
     "favicon.ico": PUBLIC,
 }
-# The admin site checks the same permissions itself: test_admin_honours_roles below.
+# The admin site checks the same permissions itself: tests/core/test_admin_pages_by_role.py has its own table.
 OWN_RULES = ("admin/",)
 
 # Who asks, from nobody to everybody; each role's rank says which rules it passes.

@@ -13,8 +13,9 @@ from tests.conftest import (
     SECRET_PASSWORD,
     SECRET_REFRESH_TOKEN,
     assert_no_secret,
+    saved_first_by_a_colleague,
 )
-from tests.datasources.conftest import STEP3_URL, form_data, start_wizard, step3_data
+from tests.datasources.conftest import STEP3_URL, errors_next_to, form_data, start_wizard, step3_data
 
 pytestmark = pytest.mark.django_db
 
@@ -236,3 +237,27 @@ def test_saving_a_datasource_without_auth_settings_creates_them(staff_client, wi
     staff_client.post(f"/datasources/{without_auth_row.pk}/edit/", data)
 
     assert AuthConfig.objects.get(datasource=without_auth_row).mode == "none"
+
+
+def test_a_name_taken_before_the_wizard_saves_is_an_error_and_nothing_is_created(staff_client):
+    data = step3_data(start_wizard(staff_client, name="Geo API"), mode="none")
+
+    with saved_first_by_a_colleague(Datasource, name="GEO API", base_url="https://other.example.com"):
+        response = staff_client.post(STEP3_URL, data)
+
+    assert response.status_code == 200
+    assert "A datasource with this name already exists (names ignore case)." in response.content.decode()
+    assert not Datasource.objects.filter(name="Geo API").exists()
+
+
+def test_a_rename_to_a_name_taken_meanwhile_is_an_error_next_to_the_name(staff_client):
+    datasource = Datasource.objects.create(name="Jira", base_url="https://api.example.com/rest")
+    data = form_data(staff_client.get(f"/datasources/{datasource.pk}/edit/"))
+    data["name"] = "Tracker"
+
+    with saved_first_by_a_colleague(Datasource, name="TRACKER", base_url="https://other.example.com"):
+        response = staff_client.post(f"/datasources/{datasource.pk}/edit/", data)
+
+    assert response.status_code == 200
+    assert errors_next_to(response, "name") == ["A datasource with this name already exists (names ignore case)."]
+    assert Datasource.objects.get(pk=datasource.pk).name == "Jira"

@@ -8,7 +8,7 @@ from django.test import Client
 
 from datasources.models import AuthConfig, Datasource
 from datasources.services import connection_check
-from tests.conftest import SECRET_API_KEY, assert_no_secret, make_datasource
+from tests.conftest import SECRET_API_KEY, SECRET_CLIENT_SECRET, assert_no_secret, make_datasource
 from tests.support import https_server as srv
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_dns")]
@@ -207,3 +207,31 @@ def test_the_api_key_never_appears_on_the_page_for_a_timeout(staff_client, caplo
     assert "Failed: Timed out" in page_text(response)
     assert SECRET_API_KEY in server.requests[0]["path"]
     assert_nothing_leaked(response, staff_client, caplog)
+
+
+# --- OAuth authorization code, not connected yet ---------------------------------------------------------------
+
+
+@responses.activate
+def test_an_authorization_code_datasource_not_yet_connected_says_so_plainly(staff_client):
+    datasource = make_datasource(
+        name="Graph",
+        base_url=BASE,
+        mode="oauth2_authorization_code",
+        authorization_url="https://login.example.com/authorize",
+        token_url="https://login.example.com/token",
+        client_id="connect-client",
+        client_secret=SECRET_CLIENT_SECRET,
+    )
+
+    response = run_test(staff_client, datasource)
+
+    check = connection_check.last_check(staff_client.session, datasource=datasource)
+    assert check.category == "not_connected" and check.category_label == "Not connected"
+    assert check.message.startswith("Not connected: use Connect to sign in first")
+    assert "Not connected: use Connect to sign in first" in page_text(response)
+    assert "reconnect" not in check.message.lower()
+    assert len(responses.calls) == 0  # nothing sent, to the provider or the API
+    auth = AuthConfig.objects.get(datasource=datasource)
+    assert not auth.reconnect_needed and auth.last_error == ""
+    assert_no_secret(page_text(response))

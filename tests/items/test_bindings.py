@@ -1,6 +1,8 @@
 """Item bindings: set in the item form (and the admin), cycles refused with their path, shown on the item page, and
 a bound item kept from deletion; the Try it page lays the chain out parents first."""
 
+import re
+
 import pytest
 
 from datasources.models import Datasource
@@ -168,6 +170,29 @@ def test_a_datasource_whose_items_other_items_are_bound_to_is_not_deleted(staff_
     assert Datasource.objects.filter(pk=country.datasource_id).exists()
 
 
+def test_the_delete_page_says_up_front_which_items_block_the_datasource(staff_client, chain, datasource_factory):
+    country, _region, _city = chain
+    other = datasource_factory(name="Other API", base_url=BASE_URL)
+    town = Item.objects.create(
+        name="Town", datasource=other, query="/towns?c=$country", dependencies=[{"name": "country", "optional": False}]
+    )
+    save_bindings(item=town, sources={"country": country})
+
+    page = staff_client.get(f"/datasources/{country.datasource_id}/delete/").content.decode()
+
+    assert "It cannot be deleted yet" in page and "<li>Town: $country comes from Country</li>" in page
+    assert 'type="submit" class="danger"' not in page  # no Delete button that would fail after confirming
+
+
+def test_the_delete_page_of_a_datasource_with_its_own_chain_offers_to_delete(staff_client, chain):
+    country, _region, _city = chain
+
+    page = staff_client.get(f"/datasources/{country.datasource_id}/delete/").content.decode()
+
+    assert "It cannot be deleted yet" not in page and 'type="submit" class="danger"' in page
+    assert "will be deleted too" in page
+
+
 def test_a_datasource_whose_chain_is_its_own_is_deleted_whole(staff_client, chain):
     country, _region, _city = chain
     staff_client.post(f"/datasources/{country.datasource_id}/delete/")
@@ -234,7 +259,7 @@ def test_an_unbound_dependency_gets_a_plain_field_on_the_try_it_page(staff_clien
         query="/assets?site=$site&q=$userInput",
         dependencies=[{"name": "site", "optional": False}],
     )
-    page = staff_client.get(f"/items/{item.pk}/try/?asset_site=AMS").content.decode()
+    page = staff_client.post(f"/items/{item.pk}/try/", {"asset_site": "AMS"}).content.decode()
     assert '<label for="try-asset_site">$site for Asset</label>' in page
     assert 'data-connect-depends="site=#try-asset_site"' in page
     assert 'value="AMS"' in page
@@ -272,3 +297,15 @@ def test_try_it_and_the_field_description_show_no_datasource_secret(staff_client
         "dependencies",
     }
     assert_no_secret(field.content)
+
+
+def test_every_field_of_the_admins_bindings_inline_has_a_label(admin_client, chain):
+    _country, region, _city = chain
+    page = admin_client.get(f"/admin/items/item/{region.pk}/change/").content.decode()
+
+    controls = re.findall(r"<(?:input|select|textarea)\b[^>]*\bname=\"bindings-[^\"]*\"[^>]*>", page)
+    visible = [c for c in controls if 'type="hidden"' not in c]
+    ids = [re.search(r'\bid="([^"]+)"', control).group(1) for control in visible]
+    assert any("-0-dependency" in i for i in ids) and any("-0-source" in i for i in ids)
+    unlabelled = [i for i in ids if f'for="{i}"' not in page]
+    assert unlabelled == []

@@ -4,6 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from items.models import Item
+from tests.conftest import saved_first_by_a_colleague
+from tests.datasources.conftest import errors_next_to
 
 from .conftest import BASE_URL, ISSUES
 from .test_resolution import DOWN_CACHES
@@ -95,6 +97,15 @@ def test_create_refuses_a_query_variable_that_is_not_declared(staff_client, data
     assert not Item.objects.exists()
 
 
+def test_a_name_taken_while_the_form_was_checked_is_an_error_next_to_the_name(staff_client, datasource):
+    with saved_first_by_a_colleague(Item, name="CITIES", datasource=datasource, query="/cities"):
+        response = staff_client.post("/items/new/", form_data(datasource))
+
+    assert response.status_code == 200
+    assert errors_next_to(response, "name") == ["An item with this name already exists (names ignore case)."]
+    assert not Item.objects.filter(name="Cities").exists()
+
+
 def test_create_refuses_a_duplicate_name(staff_client, datasource, item):
     response = staff_client.post("/items/new/", form_data(datasource, name="ISSUES"))
     assert "already exists" in response.content.decode()
@@ -163,6 +174,23 @@ def test_preview_shows_an_upstream_error_readably(staff_client, item, upstream, 
     # Staff see the client's message (redacted URL and the start of the answer); the endpoint does not.
     assert "The preview failed" in page and "HTTP 500" in page and "database is down" in page
     assert "Traceback" not in page
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 500, "body": "database is down"}, {"json": {"values": [{"id": "7"}]}}],
+    ids=["upstream error", "extraction error"],
+)
+def test_a_failed_preview_never_says_its_answer_was_cached(staff_client, item, upstream, fake_dns, failure):
+    upstream.get(SEARCH_URL, **failure)
+
+    page = preview(staff_client, item, user_input="x").content.decode()
+
+    assert "The preview failed" in page
+    assert "cached for" not in page and "Cache miss" not in page and "Cache hit" not in page
+    assert "not cached: a failed answer is never cached" in page
+    again = preview(staff_client, item, user_input="x").content.decode()
+    assert "Cache hit" not in again and len(upstream.calls) == 2  # and indeed nothing was cached
 
 
 def test_preview_truncates_a_long_raw_answer(staff_client, item, upstream, fake_dns):

@@ -298,6 +298,42 @@ def test_verify_reason_proof_forged_with_another_secret(client, chain, shop):
     assert verify(client, chain.city, {"proof": proof}, bearer(shop)) == {"valid": False, "reason": "proof_forged"}
 
 
+def test_verify_reason_proof_forged_with_another_secret_naming_another_application(client, chain, shop):
+    other = make_application(name="Other shop", items=[chain.city], origins=[])
+    proof = signed(shop, item=chain.city.pk, aud=str(other.pk), key="not-any-applications-secret-0123456789abcdef")
+    assert verify(client, chain.city, {"proof": proof}, bearer(shop)) == {"valid": False, "reason": "proof_forged"}
+
+
+def test_verify_reason_proof_forged_with_another_secret_naming_connects_own_pages(client, chain, shop):
+    proof = signed(shop, item=chain.city.pk, aud="connect", key="not-connects-own-key-0123456789abcdef0123")
+    assert verify(client, chain.city, {"proof": proof}, bearer(shop)) == {"valid": False, "reason": "proof_forged"}
+
+
+def test_verify_reason_proof_forged_with_another_secret_naming_no_application(client, chain, shop):
+    proof = signed(shop, item=chain.city.pk, aud="999999", key="not-any-applications-secret-0123456789abcdef")
+    assert verify(client, chain.city, {"proof": proof}, bearer(shop)) == {"valid": False, "reason": "proof_forged"}
+
+
+def test_verify_reason_proof_forged_with_another_key_on_connects_own_pages(client, chain, django_user_model):
+    client.force_login(django_user_model.objects.create_user(SHOPPER))
+    proof = jwt.encode(
+        {
+            "iss": "connect",
+            "aud": "connect",
+            "sub": SHOPPER,
+            "item": chain.country.pk,
+            "keys": ["NL"],
+            "labels": {"NL": "Netherlands"},
+            "values": {},
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 600,
+        },
+        "not-connects-own-key-0123456789abcdef0123",
+        algorithm="HS256",
+    )
+    assert verify(client, chain.country, {"proof": proof}, {}) == {"valid": False, "reason": "proof_forged"}
+
+
 def test_verify_reason_proof_forged_when_a_claim_was_changed(client, chain, shop):
     header, payload, signature = proof_for(client, chain.city, AMSTERDAM, bearer(shop)).split(".")
     claims = json.loads(jwt.utils.base64url_decode(payload))

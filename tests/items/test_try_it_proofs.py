@@ -24,13 +24,13 @@ def proof_of(client, item, body: str) -> str:
 
 
 def verdicts(client, chain, **sent) -> dict:
-    page = client.get(f"/items/{chain.city.pk}/try/", sent).content.decode()
+    page = client.post(f"/items/{chain.city.pk}/try/", sent).content.decode()
     return dict(re.findall(r'data-proof-verdict="(\w+)" data-proof-code="(\w+)"', page))
 
 
 def test_a_proof_made_in_this_session_is_valid(staff_client, chain):
     proof = proof_of(staff_client, chain.city, '{"keys": ["AMS"], "q": "am", "values": {"region": "NH"}}')
-    page = staff_client.get(f"/items/{chain.city.pk}/try/", {"city": "AMS", "city_proof": proof}).content.decode()
+    page = staff_client.post(f"/items/{chain.city.pk}/try/", {"city": "AMS", "city_proof": proof}).content.decode()
     assert 'data-proof-code="valid"' in page and "Connect signed this choice of “Amsterdam” (AMS)" in page
     assert f'data-sent="city_proof">{proof}<' in page
 
@@ -54,3 +54,11 @@ def test_a_forged_expired_or_other_items_proof_is_refused(staff_client, chain):
     assert verdicts(staff_client, chain, city="AMS", city_proof=expired) == {"city": "proof_expired"}
     assert verdicts(staff_client, chain, city="AMS", city_proof=forged) == {"city": "proof_forged"}
     assert verdicts(staff_client, chain, city="AMS", city_proof=country) == {"city": "other_item"}
+
+
+def test_the_try_it_form_is_sent_by_post_so_typed_text_never_lands_in_a_url(staff_client, chain):
+    page = staff_client.get(f"/items/{chain.city.pk}/try/").content.decode()
+    assert '<form method="post"' in page and "csrfmiddlewaretoken" in page
+
+    ignored = staff_client.get(f"/items/{chain.city.pk}/try/", {"city": "typed-in-the-url"}).content.decode()
+    assert "typed-in-the-url" not in ignored and "data-submitted" not in ignored

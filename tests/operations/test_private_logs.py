@@ -101,7 +101,7 @@ def test_test_connection_answered_and_failed(item, staff_client, upstream, every
 
 
 def test_pages_given_typed_values_in_their_query_strings(item, staff_client, client, every_line):
-    assert staff_client.get(f"/items/{item.pk}/try/", {"issues": TYPED}).status_code == 200
+    assert staff_client.post(f"/items/{item.pk}/try/", {"issues": TYPED}).status_code == 200
     assert client.get("/no-such-page/", {"q": TYPED}).status_code == 404
     assert client.get("/api/no-such-url", {"q": TYPED}).status_code == 404
     client.post("/login/", {"username": TYPED, "password": TYPED})
