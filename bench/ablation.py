@@ -12,13 +12,14 @@ Layers:
   application_memo  the application an embedding token names -> read through the ORM (row, secret, grants) every
                     request
   token_memo        verified embedding tokens are not remembered: every request verifies its token again
+  extracted         the extracted-options memo -> every cache hit parses and extracts the cached body again
 """
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
-LAYERS = ("precompiled", "user_backend", "item_memo", "application_memo", "token_memo")
+LAYERS = ("precompiled", "user_backend", "item_memo", "application_memo", "token_memo", "extracted")
 
 
 def bypass(layer: str):
@@ -90,6 +91,14 @@ def bypass(layer: str):
 
         swap(lookup.verified_tokens, "get", lambda token, audience: None)
         swap(lookup.verified_tokens, "remember", lambda token, audience, verified: None)
+    elif layer == "extracted":
+        from items.services import resolution
+
+        class NoMemo:
+            def options_for(self, *, item, key, body, extract):
+                return extract()
+
+        swap(resolution, "extracted_options", NoMemo())
     else:
         raise ValueError(f"unknown layer {layer!r}; known: {', '.join(LAYERS)}")
     return restore

@@ -3,8 +3,8 @@
 The one path used by the options endpoint and the preview page. Only the raw body of a successful (2xx, JSON,
 extractable) answer is cached, never headers; a failure stores nothing. Concurrent misses for one key make one
 upstream call: the first caller takes a short lock and fills the entry, the others poll for it, and a caller that
-waits too long makes its own call rather than fail. A hit extracts the options from the cached body (a narrowed
-entry holds them as JSON already).
+waits too long makes its own call rather than fail. A hit on a body this process has already extracted reuses those
+options (extracted.py) instead of parsing the JSON again.
 
 A paginated item's entry holds the pages read so far and where the next one is (cache.Entry): a caller that needs
 more options than it holds (`want`, an offset further down the list) extends it under the same lock, reading only
@@ -40,6 +40,7 @@ from ..models import Pagination
 from . import cache, label_match, narrowing
 from .errors import ExtractionError, ItemError
 from .evaluation import Evaluated, evaluate_call, evaluate_lookup
+from .extracted import extracted_options
 from .fetching import fetch_lookup, fetch_options, lookup_from_cached, options_from_cached
 
 POLL_SECONDS = 0.05
@@ -232,15 +233,18 @@ def _fill_from_cache(item, key: str, reading: Reading, resolution: Resolution) -
     entry = cache.read_entry(key)
     if entry is None:
         return None
-    resolution.options = _options_of(item, entry, reading)
+    resolution.options = _options_of(item, key, entry, reading)
     resolution.raw_body, resolution.entry = entry.body, entry
     resolution.cached, resolution.cache_status, resolution.narrowed = True, HIT, entry.narrowed
     _note_extent(item, resolution, entry)
     return entry
 
 
-def _options_of(item, entry: cache.Entry, reading: Reading) -> list:
-    return json.loads(entry.body) if entry.narrowed else reading.from_cached(item, entry.body)
+def _options_of(item, key: str, entry: cache.Entry, reading: Reading) -> list:
+    body = entry.body
+    if entry.narrowed:
+        return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: json.loads(body))
+    return extracted_options.options_for(item=item, key=key, body=body, extract=lambda: reading.from_cached(item, body))
 
 
 def _is_complete(item, entry: cache.Entry, options: list) -> bool:
@@ -268,7 +272,7 @@ def _fill_by_narrowing(item, key: str, resolution: Resolution, typed: str, sourc
         if source is None:
             continue
         try:
-            options = _options_of(item, source, QUERY)
+            options = _options_of(item, source_key, source, QUERY)
         except (ItemError, errors.DatasourceError):  # a cached body that no longer reads: not a source
             continue
         if not _is_complete(item, source, options):  # a narrowed answer is: it comes from a complete one
@@ -302,7 +306,9 @@ def _fill_from_last_good(
     age = max(0, int(time.time() - stored_at))
     if age > datasource.stale_max_age_seconds:
         return False
-    resolution.options = reading.from_cached(item, body)
+    resolution.options = extracted_options.options_for(
+        item=item, key=cache.last_good_key(key), body=body, extract=lambda: reading.from_cached(item, body)
+    )
     resolution.raw_body, resolution.cached, resolution.cache_status = body, True, STALE
     resolution.stale, resolution.age_seconds, resolution.stale_error = True, age, error
     # What the last good answer held; a paginated one is neither continued nor called complete (where its pages
