@@ -16,7 +16,7 @@ import requests
 from items.services import resolve_item
 
 from .load import run_load, run_paced_typists
-from .pairs import Context, alternate, embedding_token, micros, paired_ratio, raw_session, row
+from .pairs import Context, alternate, embedding_token, micros, miss_vs_pooled_get, paired_ratio, raw_session, row
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,19 +33,9 @@ def percentile(ordered: list[float], share: float) -> float:
 
 
 def warm_miss_20ms(ctx: Context, *, rounds: int = 15, calls: int = 10) -> dict:
-    item = ctx.items["miss20"]
-    session = raw_session(ctx.ca_file)
-    url = f"{ctx.upstream_url}/options?delay=20&q=printer"
-    session.get(url).json()
-    resolve_item(item=item, user_input="printer", use_cache=False)  # both warm: pooled connection, TLS done
-    connect, floor = alternate(
-        lambda: resolve_item(item=item, user_input="printer", use_cache=False),
-        lambda: session.get(url).json(),
-        rounds=rounds,
-        calls=calls,
+    c, f, ratio = miss_vs_pooled_get(
+        ctx, ctx.items["miss20"], f"{ctx.upstream_url}/options?delay=20&q=printer", rounds=rounds, calls=calls
     )
-    session.close()
-    c, f, ratio = statistics.median(connect), statistics.median(floor), paired_ratio(connect, floor)
     return row(
         "3r. Warm miss against an API answering in 20 ms (resolve_item, cache off, vs pooled requests GET + json)",
         ms(c),

@@ -67,6 +67,19 @@ def run_load(
     }
 
 
+def _get(conn: http.client.HTTPConnection, path: str, headers: dict) -> int:
+    """One request on a typist's keep-alive connection: the answer's status, 0 when none came (the connection is
+    closed; the next request opens it again)."""
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return 0
+
+
 def run_typists(*, port: int, path_for, headers: dict, typists: int, keystrokes: int, pause: float) -> dict:
     """Each typist types `keystrokes` keys, `pause` seconds apart, and waits for each answer (path_for(typist, key)
     is the request of a keystroke); all start together. Latencies in s and answers' statuses."""
@@ -81,14 +94,7 @@ def run_typists(*, port: int, path_for, headers: dict, typists: int, keystrokes:
             if key:
                 time.sleep(pause)
             began = time.perf_counter()
-            try:
-                conn.request("GET", path_for(number, key), headers=headers)
-                response = conn.getresponse()
-                response.read()
-                codes.append(response.status)
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                codes.append(0)
+            codes.append(_get(conn, path_for(number, key), headers))
             mine.append(time.perf_counter() - began)
         conn.close()
         with lock:
@@ -123,14 +129,7 @@ def run_paced_typists(*, port: int, path_for, headers: dict, typists: int, secon
             if wait > 0:
                 time.sleep(wait)
             sent = time.perf_counter()
-            try:
-                conn.request("GET", path_for(number, n), headers=headers)
-                response = conn.getresponse()
-                response.read()
-                codes.append(response.status)
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                codes.append(0)
+            codes.append(_get(conn, path_for(number, n), headers))
             mine.append(time.perf_counter() - sent)
         conn.close()
         with lock:
