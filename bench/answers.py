@@ -31,3 +31,19 @@ def large_answer() -> bytes:
     entry_size = len(json.dumps(issue(0, 60))) + 2
     count = LARGE_BYTES // entry_size
     return json.dumps({"total": count, "issues": [issue(n, 60) for n in range(count)]}).encode()
+
+
+CITIES = (
+    "Amsterdam Rotterdam Antwerp Athens Ankara Almaty Aberdeen Amersfoort Arnhem Alkmaar Apeldoorn Assen Aachen "
+    "Augsburg Avignon Barcelona Berlin Bern Brussels Bratislava Budapest Bucharest Copenhagen Cologne Dublin Delft "
+    "Dresden Edinburgh Eindhoven Frankfurt Geneva Ghent Groningen Hamburg Helsinki Krakow Leiden Lisbon Ljubljana "
+    "London Lyon Madrid Malmo Marseille Milan Munich Nantes Naples Oslo Paris Porto Prague Riga Rome Seville "
+    "Sofia Stockholm Tallinn Turin Utrecht Valencia Vienna Vilnius Warsaw Zagreb Zurich"
+).split()
+
+
+def cities_answer(text: str) -> bytes:
+    """The cities whose name contains `text`, ignoring case (as an item's "label contains" rule compares)."""
+    wanted = text.casefold()
+    found = [{"code": f"C{n:02d}", "name": c} for n, c in enumerate(CITIES) if wanted in c.casefold()]
+    return json.dumps({"cities": found}).encode()

@@ -34,7 +34,7 @@ class Context:
     upstream_url: str
     ca_file: str
     redis_url: str
-    items: dict  # "small", "slow", "large" -> Item (datasource and auth loaded)
+    items: dict  # "small", "slow", "large", ... -> Item (datasource and auth loaded); "cities": [(on, off), ...]
     oauth_auth: AuthConfig
     upstream_stats: Callable[[], dict]
     gunicorn_port: int = 0  # one instance, 2 workers (make serve's configuration)
@@ -272,10 +272,12 @@ def instances_vs_one(ctx: Context, *, rounds: int = 3, seconds: float = 2.5, con
 # --- 3. warm miss, and cold vs warm --------------------------------------------------------------------------
 
 
-def warm_miss(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict:
-    item = ctx.items["small"]
+def miss_vs_pooled_get(ctx: Context, item, url: str, *, rounds: int, calls: int) -> tuple[float, float, float]:
+    """A warm miss through Connect (resolve_item, cache off) vs a pooled requests GET + json of the same URL, both
+    warmed first (pooled connection, TLS done): Connect's and the floor's median seconds per call, and the ratio."""
     session = raw_session(ctx.ca_file)
-    url = f"{ctx.upstream_url}/options?q=printer"
+    session.get(url).json()
+    resolve_item(item=item, user_input="printer", use_cache=False)
     connect, floor = alternate(
         lambda: resolve_item(item=item, user_input="printer", use_cache=False),
         lambda: session.get(url).json(),
@@ -283,14 +285,20 @@ def warm_miss(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict:
         calls=calls,
     )
     session.close()
-    c, f, ratio = statistics.median(connect), statistics.median(floor), paired_ratio(connect, floor)
+    return statistics.median(connect), statistics.median(floor), paired_ratio(connect, floor)
+
+
+def warm_miss(ctx: Context, *, rounds: int = 15, calls: int = 50) -> dict:
+    c, f, ratio = miss_vs_pooled_get(
+        ctx, ctx.items["small"], f"{ctx.upstream_url}/options?q=printer", rounds=rounds, calls=calls
+    )
     return row(
-        "3. Warm miss (resolve_item, cache off, vs pooled requests GET + json)",
+        "3. Warm miss against a 1 ms loopback API (resolve_item, cache off, vs pooled requests GET + json; context)",
         micros(c),
         micros(f),
         ratio,
-        "≤ 1.1",
-        ratio <= 1.1,
+        "(context)",
+        None,
         connect_s=c,
         floor_s=f,
     )

@@ -46,3 +46,26 @@ def write_results(path: Path, info: dict, rows: list[dict], seconds: float) -> N
     path.write_text(
         json.dumps({"machine": info, "seconds": round(seconds, 1), "pairs": rows}, indent=2, ensure_ascii=False) + "\n"
     )
+
+
+def write_readme_block(path: Path, name: str, text: str) -> None:
+    """Replace what is between `<!-- name: ... -->` and `<!-- /name -->` in the bench's README with `text`."""
+    content = path.read_text()
+    start = content.index(f"<!-- {name}:")
+    start = content.index("-->", start) + 3
+    end = content.index(f"<!-- /{name} -->")
+    path.write_text(content[:start] + "\n" + text.strip() + "\n" + content[end:])
+
+
+def ablation_table(rows: list[dict]) -> str:
+    """One line per layer and pair: CPU time per cache hit with the layer and without it, and the saving."""
+    lines = ["| layer | pair | with | without | saving | kept (≥ 5%) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        layer = r["pair"].removeprefix("A. ")
+        for pair, m in r["detail"].items():
+            if "with_cpu_us" in m:
+                with_, without = f"{m['with_cpu_us']:,.0f} µs", f"{m['without_cpu_us']:,.0f} µs"
+            else:
+                with_, without = f"{m['with_cpu_ms']:.2f} ms", f"{m['without_cpu_ms']:.2f} ms"
+            lines.append(f"| {layer} | {pair} | {with_} | {without} | {m['saving']:+.1%} | {MET[r['met']]} |")
+    return "\n".join(lines)

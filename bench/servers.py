@@ -2,6 +2,7 @@
 the upstream HTTPS API (bench/upstream.py, a trustme certificate) and Connect under gunicorn with the repository's
 gunicorn.conf.py, as `make serve` runs it (workers and threads given by the bench)."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -22,6 +23,17 @@ class Started:
     process: subprocess.Popen
     port: int
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process's children so far (gunicorn: its workers), from /proc."""
+        total, ticks = 0, os.sysconf("SC_CLK_TCK")
+        for child in Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split():
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a worker that just exited
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def stop(self) -> None:
         stop_process_group(self.process, grace=5)
 
@@ -38,9 +50,18 @@ def write_certificates(workdir: Path) -> tuple[Path, Path, Path]:
 
 
 def start_upstream(workdir: Path, cert: Path, key: Path) -> Started:
-    log = open(workdir / "upstream.log", "wb")
+    return _start_module(workdir, "upstream", "bench.upstream", str(cert), str(key))
+
+
+def start_proxy(workdir: Path) -> Started:
+    """The local HTTP CONNECT proxy (bench/proxy.py)."""
+    return _start_module(workdir, "proxy", "bench.proxy")
+
+
+def _start_module(workdir: Path, name: str, module: str, *args: str) -> Started:
+    log = open(workdir / f"{name}.log", "wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.upstream", str(cert), str(key)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=log,
@@ -50,24 +71,36 @@ def start_upstream(workdir: Path, cert: Path, key: Path) -> Started:
     line = process.stdout.readline()
     if not line.strip().isdigit():
         Started(process, 0).stop()
-        raise RuntimeError(f"the upstream server did not start; see {workdir / 'upstream.log'}")
+        raise RuntimeError(f"the {name} server did not start; see {workdir / f'{name}.log'}")
     return Started(process, int(line))
 
 
-def start_gunicorn(workdir: Path, env: dict, *, workers: int = 2, threads: int = 4, name: str = "gunicorn") -> Started:
+def start_gunicorn(
+    workdir: Path,
+    env: dict,
+    *,
+    workers: int | None = 2,
+    threads: int | None = 4,
+    name: str = "gunicorn",
+    without: tuple[str, ...] = (),
+) -> Started:
     """Connect's WSGI app (bench.settings) under gunicorn.conf.py: gthread, so clients keep their connections alive;
-    its access log (stdout) is discarded, its error log goes to `<name>.log` in the work directory."""
+    its access log (stdout) is discarded, its error log goes to `<name>.log` in the work directory. `workers` or
+    `threads` None: gunicorn.conf.py's defaults, as `make serve` has them. `without`: the speed layers this instance
+    runs without (bench/ablation.py; the ablation only)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))  # gunicorn inherits the bound socket: no race for the port
     listener.listen(128)
     port = listener.getsockname()[1]
-    env = {
-        **env,
-        "CONNECT_BIND": f"fd://{listener.fileno()}",
-        "CONNECT_WORKERS": str(workers),
-        "CONNECT_THREADS": str(threads),
-    }
+    env = {**env, "CONNECT_BIND": f"fd://{listener.fileno()}"}
+    for name_of, value in (("CONNECT_WORKERS", workers), ("CONNECT_THREADS", threads)):
+        env.pop(name_of, None)
+        if value is not None:
+            env[name_of] = str(value)
     command = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")]
+    if without:
+        env["BENCH_WITHOUT"] = ",".join(without)
+        command.append("bench.ablation:application")  # gunicorn.conf.py's app, with those layers bypassed
     with open(workdir / f"{name}.log", "ab") as log:
         process = subprocess.Popen(
             command,
@@ -103,3 +136,13 @@ def _wait_until_answering(url: str, process: subprocess.Popen, timeout: float = 
             pass
         time.sleep(0.2)
     raise RuntimeError(f"gunicorn did not answer {url} within {timeout} s")
+
+
+def defaults_note(env: dict) -> str:
+    """What gunicorn.conf.py gives without CONNECT_WORKERS and CONNECT_THREADS, as `make serve` on this machine."""
+    env = {k: v for k, v in env.items() if k not in ("CONNECT_WORKERS", "CONNECT_THREADS")}
+    code = "import runpy; c = runpy.run_path('gunicorn.conf.py'); print(c['workers'], c['threads'])"
+    workers, threads = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return f"{workers} workers × {threads} threads"

@@ -1,10 +1,13 @@
 """The bench's upstream API: tests/support's HTTPS server, in its own process so its work and memory are not the
 runner's. `python -m bench.upstream CERT KEY` prints its port, then serves until it is killed.
 
-Routes: /options and /paged (a small issue list, whatever page is asked), /slow (the same after 200 ms), /large
-(about 5 MiB), /token (a client-credentials token after 100 ms), /typist (the small list after 50 ms, counting the
-requests worked on at once), /_stats (requests per path, TLS handshakes so far, the most /typist requests at once
-and, with ?arrivals=/typist, when each request for that path arrived: time.monotonic(), the machine's clock).
+Routes: /options and /paged (a small issue list, whatever page is asked; /options after `delay` milliseconds when
+its query string has one: ?delay=20 is an API answering in 20 ms), /slow (the same after 200 ms), /large (about
+5 MiB), /token (a client-credentials token after 100 ms), /typist (the small list after 50 ms, counting the requests
+worked on at once), /cities (the cities whose name contains the text `q`, ignoring case, after `delay` ms: an API
+that filters as a narrowing item's rule says), /_stats (requests per path, TLS handshakes so far, the most /typist
+requests at once and, with ?arrivals=/typist, when each request for that path arrived: time.monotonic(), the
+machine's clock).
 """
 
 import collections
@@ -19,7 +22,31 @@ import uuid
 from tests.support import https_server
 from tests.support.https_server import HTTPSTestServer, answer, send
 
-from .answers import large_answer, small_answer
+from .answers import cities_answer, large_answer, small_answer
+
+
+def query_of(handler) -> dict:
+    return {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query).items()}
+
+
+def delayed(body: bytes):
+    """The body, after the request's `delay` (milliseconds, default 0)."""
+
+    def route(handler):
+        delay = float(query_of(handler).get("delay", 0)) / 1000
+        if delay:
+            time.sleep(delay)
+        send(handler, 200, body)
+
+    return route
+
+
+def cities(handler):
+    query = query_of(handler)
+    delay = float(query.get("delay", 0)) / 1000
+    if delay:
+        time.sleep(delay)
+    send(handler, 200, cities_answer(query.get("q", "")))
 
 
 def slow(body: bytes, seconds: float):
@@ -59,12 +86,13 @@ def main(cert: str, key: str) -> None:
     context.load_cert_chain(cert, key)
     small = small_answer()
     routes = {
-        "/options": answer(200, small),
+        "/options": delayed(small),
         "/paged": answer(200, small),
         "/slow": slow(small, 0.2),
         "/large": answer(200, large_answer()),
         "/token": token,
         "/typist": https_server.working(answer(200, small), seconds=0.05),
+        "/cities": cities,
         "/_stats": stats,
     }
     server = HTTPSTestServer(context, routes).start()

@@ -1,14 +1,15 @@
 """The item (with its datasource) an options request resolves, without building the ORM query on every request.
 
-One of the options endpoint's measured speed layers (README, "Speed layers"): it saves the ORM query build of the
-item and datasource rows on every keystroke, and costs one small version query per request and up to MAX_ENTRIES
-remembered rows per process.
+A measured speed layer (bench/README.md, "Ablation"): loading the item and its datasource through the ORM on every
+request instead cost 42-51% of a cache hit's CPU time, on the session path and on the embedding-token path alike
+(most of it building and compiling the query and the instances). It costs one small version query per request and up
+to MAX_ENTRIES remembered rows per process.
 
-Loading an item and its datasource through the ORM cost more than everything else a cached answer needs: most of
-it is compiling the query. Each process keeps the rows it loaded and, on every request, compares their config
-versions with the database in one small query compiled once. Every save of an item or its datasource gives it a new
-config version (models), so a changed row is loaded again and a deleted one is gone: what the endpoint uses is never
-older than the database. Each caller gets its own instances (never shared: a miss attaches the datasource's auth).
+Each process keeps the rows it loaded and, on every request, compares their config versions with the database in
+one small query (its SQL written once, connect_project/precompiled.py). Every save of an item or its datasource
+gives it a new config version (models), so a changed row is loaded again and a deleted one is gone: what the
+endpoint uses is never older than the database. Each caller gets its own instances (never shared: a miss attaches
+the datasource's auth).
 """
 
 import copy
@@ -18,7 +19,7 @@ from collections import OrderedDict
 
 from django.db import connections, router
 
-from connect_project.precompiled import sql_by_pk
+from connect_project.precompiled import select_joined_by_pk
 from datasources.models import Datasource
 
 from .models import Item
@@ -58,9 +59,8 @@ class ItemLookup:
             self._rows.clear()
 
     def _current_versions(self, alias: str, pk: int) -> tuple | None:
-        sql = sql_by_pk("item versions", alias, _versions_of_items)
         with connections[alias].cursor() as cursor:
-            cursor.execute(sql, [pk])
+            cursor.execute(select_joined_by_pk(Item, "datasource", "config_version"), [pk])
             found = cursor.fetchone()
         return tuple(found) if found is not None else None
 
@@ -77,10 +77,6 @@ class ItemLookup:
     def _forget(self, pk: int) -> None:
         with self._lock:
             self._rows.pop(pk, None)
-
-
-def _versions_of_items(alias: str):
-    return Item.objects.using(alias).values_list("config_version", "datasource__config_version").order_by()
 
 
 def _values(instance) -> tuple:

@@ -1,42 +1,53 @@
-"""Queries by primary key compiled once per process and database; the rows are still read every time."""
+"""The SQL of the per-request reads by primary key: it reads the current row of the id it is given, and only it."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 
-from connect_project import precompiled
+from connect_project.precompiled import select_by_pk, select_joined_by_pk
 from datasources.models import Datasource
+from items.models import Item
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_queryset_is_built_and_compiled_once_per_name_and_database():
-    built = []
-
-    def names_on(alias):
-        built.append(alias)
-        return Datasource.objects.using(alias).values_list("name")
-
-    first = precompiled.sql_by_pk("names, test 1", "default", names_on)
-    assert precompiled.sql_by_pk("names, test 1", "default", names_on) == first
-    assert built == ["default"]
+def read(sql, pk):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        return cursor.fetchall()
 
 
-def test_the_id_is_the_only_parameter_and_the_row_is_read_each_time(datasource_factory):
+def test_reads_the_named_fields_of_the_row_with_that_id(datasource_factory):
+    jira, other = datasource_factory(name="Jira"), datasource_factory(name="Other")
+
+    assert read(select_by_pk(Datasource, "name", "base_url"), jira.pk) == [("Jira", jira.base_url)]
+    assert read(select_by_pk(Datasource, "name"), other.pk) == [("Other",)]
+    assert read(select_by_pk(Datasource, "name"), 987654) == []
+
+
+def test_the_row_is_read_each_time(datasource_factory):
     datasource = datasource_factory(name="Jira")
-    sql = precompiled.sql_by_pk(
-        "names, test 2", "default", lambda alias: Datasource.objects.using(alias).values_list("name")
-    )
-
-    def read():
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [datasource.pk])
-            return cursor.fetchone()
-
-    assert read() == ("Jira",)
+    sql = select_by_pk(Datasource, "name")
     Datasource.objects.filter(pk=datasource.pk).update(name="Jira Cloud")
-    assert read() == ("Jira Cloud",)
+
+    assert read(sql, datasource.pk) == [("Jira Cloud",)]
 
 
-def test_a_query_with_other_parameters_is_refused():
-    with pytest.raises(RuntimeError, match="Unexpected parameters in the named query"):
-        precompiled.sql_by_pk("named", "default", lambda alias: Datasource.objects.using(alias).filter(name="x"))
+def test_without_field_names_it_reads_whole_instances(django_user_model):
+    user = django_user_model.objects.create_user("member", "m@example.com", "pw-member-123")
+    model = get_user_model()
+
+    (loaded,) = model.objects.raw(select_by_pk(model), [user.pk])
+    assert (loaded.pk, loaded.username, loaded.email) == (user.pk, "member", "m@example.com")
+    assert loaded.password == user.password and loaded.date_joined == user.date_joined
+
+
+def test_a_joined_read_gives_the_row_and_the_row_it_points_to(datasource_factory):
+    item = Item.objects.create(name="Issues", datasource=datasource_factory(), query="/issues", key_field="key")
+    item.datasource.bump_config_version()
+    item.refresh_from_db()
+
+    assert read(select_joined_by_pk(Item, "datasource", "config_version"), item.pk) == [
+        (item.config_version, item.datasource.config_version)
+    ]
+    assert read(select_joined_by_pk(Item, "datasource", "config_version"), 987654) == []

@@ -1,15 +1,9 @@
 """Options remembered per process for cache hits: reused only for the same key, extraction settings and body."""
 
-import json
-
 import pytest
 
 from items.models import Item
-from items.services import cache as item_cache
-from items.services import cache_key_for, resolve_item
 from items.services.extracted import ExtractedOptions
-
-from .conftest import BASE_URL, ISSUES
 
 OPTIONS = [{"key": "OPS-1", "label": "OPS-1 - Printer on fire"}]
 
@@ -111,15 +105,3 @@ def test_a_list_larger_than_the_bound_is_never_kept():
     for _ in range(2):
         assert len(remembered.options_for(item=settings_item(), key="k", body=b"[1]", extract=extract)) == 11
     assert extract.calls == 2
-
-
-def test_a_hit_reads_a_replaced_cache_entry(item_factory, datasource_factory, upstream, fake_dns, redis):
-    item = item_factory(datasource_factory(base_url=BASE_URL))
-    upstream.get(f"{BASE_URL}/search", json=ISSUES)
-    resolve_item(item=item, user_input="printer")
-    assert resolve_item(item=item, user_input="printer").options[0]["key"] == "OPS-1"
-    replaced = {"issues": [{"key": "OPS-9", "fields": {"summary": "Replaced"}}]}
-    item_cache.store_body(cache_key_for(item, "/search?q=printer"), json.dumps(replaced).encode())
-    hit = resolve_item(item=item, user_input="printer")
-    assert hit.cache_status == "hit"
-    assert hit.options == [{"key": "OPS-9", "label": "OPS-9 - Replaced"}]
