@@ -2,14 +2,23 @@
 here: applications are created and their secrets rotated on Connect's own pages, which show a new secret once."""
 
 from django.contrib import admin
+from django.utils.html import escape
 
 from .forms import ApplicationForm
 from .models import Application
 
 
+class ApplicationAdminForm(ApplicationForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The admin writes help texts as HTML; these are plain text ("POST /api/items/<id>/cache/purge" lost <id>).
+        for field in self.fields.values():
+            field.help_text = escape(field.help_text)
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    form = ApplicationForm
+    form = ApplicationAdminForm
     list_display = ("name", "enabled", "created_at", "last_used_at")
     list_filter = ("enabled",)
     search_fields = ("name",)

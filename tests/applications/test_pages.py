@@ -250,6 +250,14 @@ def test_the_admin_never_shows_the_secret_and_cannot_create(admin_client, item):
     assert admin_client.get("/admin/applications/application/add/").status_code == 403
 
 
+def test_the_admin_shows_the_purge_endpoint_in_the_help_text(admin_client, item):
+    application = make_application(items=[item])
+
+    page = admin_client.get(f"/admin/applications/application/{application.pk}/change/").content.decode()
+
+    assert "POST /api/items/&lt;id&gt;/cache/purge" in page
+
+
 def test_the_admin_refuses_a_bad_origin_next_to_the_field(admin_client, item):
     application = make_application(items=[item])
     response = admin_client.post(
