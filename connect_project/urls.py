@@ -7,6 +7,7 @@ from django.views import defaults
 from django.views.generic import RedirectView
 
 from core import json_api
+from core.sign_in import SignOutView
 from datasources.oauth_views import oauth_callback
 
 urlpatterns = [
@@ -14,7 +15,7 @@ urlpatterns = [
     path("api/", include("items.api_urls")),
     path("", RedirectView.as_view(pattern_name="datasources:list", permanent=False)),
     path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", SignOutView.as_view(), name="logout"),
     path("datasources/", include("datasources.urls")),
     path("items/", include("items.urls")),
     path("applications/", include("applications.urls")),

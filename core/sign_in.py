@@ -7,7 +7,9 @@ import time
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.views import LogoutView
 from django.dispatch import receiver
 from django.shortcuts import render
 
@@ -44,3 +46,12 @@ def locked_out(request, original_response=None, credentials=None):
         {"minutes": settings.CONNECT_SIGN_IN_LOCKOUT_MINUTES, "sign_in_url": request.path},
         status=429,
     )
+
+
+class SignOutView(LogoutView):
+    """Signing out says so on the sign-in page it leads to (it showed that page with no word of what happened)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        messages.success(request, "You are signed out.")
+        return response

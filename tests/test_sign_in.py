@@ -134,3 +134,13 @@ def test_a_wrong_password_is_kept_nowhere(client, staff, no_pause, caplog):
     stored = " ".join(str(getattr(attempt, f.name)) for f in AccessAttempt._meta.fields)
     assert typed not in stored
     assert typed not in caplog.text
+
+
+def test_signing_out_says_so_on_the_sign_in_page(client, staff):
+    client.force_login(staff)
+
+    response = client.post("/logout/", follow=True)
+
+    assert response.redirect_chain[-1][0] == "/login/"
+    assert "You are signed out." in response.content.decode()
+    assert client.get("/datasources/").status_code == 302
